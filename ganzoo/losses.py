@@ -1,0 +1,138 @@
+"""Pure GAN loss functions, in the language of the papers.
+
+Discriminator outputs are *logits* (pre-sigmoid) throughout: D(x) = sigmoid(logit(x)).
+Working with logits keeps log D and log(1 - D) finite where the sigmoid saturates:
+log D(x) = -softplus(-logit) and log(1 - D(x)) = -softplus(logit).
+
+Every function returns the mean over the batch it is given. Under `tf.distribute` the model
+scales these per-replica means by 1 / num_replicas so that summed gradients equal the
+single-device gradients of the global batch.
+"""
+
+from keras import ops
+
+
+def minimax_discriminator_loss(real_logits, fake_logits):
+    """-V(D, G): the negated minimax value, which the discriminator minimizes.
+
+    Goodfellow et al. 2014, Eq. 1:
+    V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))].
+
+    Args:
+        real_logits: discriminator logits on real data, shape (batch, ...).
+        fake_logits: discriminator logits on generated data.
+
+    Returns:
+        Scalar: -E[log D(x)] - E[log(1 - D(G(z)))] (binary cross-entropy), log 4 at D = 1/2.
+    """
+    real_logits = ops.cast(real_logits, "float32")
+    fake_logits = ops.cast(fake_logits, "float32")
+    return ops.mean(ops.softplus(-real_logits)) + ops.mean(ops.softplus(fake_logits))
+
+
+def minimax_generator_loss(fake_logits):
+    """E_z[log(1 - D(G(z)))], the generator's side of the minimax game.
+
+    Goodfellow et al. 2014, Eq. 1 and Algorithm 1. It saturates early in training, when D
+    rejects samples with confidence and the gradient of log(1 - D) vanishes; see
+    `non_saturating_generator_loss`.
+
+    Returns:
+        Scalar, at most 0; the generator minimizes it.
+    """
+    fake_logits = ops.cast(fake_logits, "float32")
+    return -ops.mean(ops.softplus(fake_logits))
+
+
+def non_saturating_generator_loss(fake_logits):
+    """-E_z[log D(G(z))], the non-saturating generator loss.
+
+    Goodfellow et al. 2014, Section 3: "rather than training G to minimize log(1 - D(G(z)))
+    we can train G to maximize log D(G(z))", same fixed point, strong gradients early on.
+
+    Returns:
+        Scalar, at least 0.
+    """
+    fake_logits = ops.cast(fake_logits, "float32")
+    return ops.mean(ops.softplus(-fake_logits))
+
+
+def wasserstein_critic_loss(real_scores, fake_scores):
+    """E[f(G(z))] - E[f(x)]: the critic's loss, the negated Kantorovich-Rubinstein estimate of W1.
+
+    Arjovsky et al. 2017, Eq. 3; Gulrajani et al. 2017, Eq. 3 (without the penalty term, see
+    `gradient_penalty`).
+    """
+    real_scores = ops.cast(real_scores, "float32")
+    fake_scores = ops.cast(fake_scores, "float32")
+    return ops.mean(fake_scores) - ops.mean(real_scores)
+
+
+def wasserstein_generator_loss(fake_scores):
+    """-E[f(G(z))]: the generator's Wasserstein loss (Gulrajani et al. 2017, Algorithm 1)."""
+    return -ops.mean(ops.cast(fake_scores, "float32"))
+
+
+def gradient_penalty_from_gradients(gradients, epsilon=1e-12):
+    """E[(||grad f(x_hat)||_2 - 1)^2] given the critic's gradients at the interpolates.
+
+    Gulrajani et al. 2017, Eq. 3. The norm is sqrt(sum(g^2) + epsilon): the plain square root
+    has an infinite derivative at 0, so a critic with zero gradient at some x_hat would turn
+    the whole update into NaN.
+
+    Args:
+        gradients: d f(x_hat) / d x_hat, shape (batch, ...).
+        epsilon: added inside the square root.
+
+    Returns:
+        Scalar penalty (without the weight lambda).
+    """
+    gradients = ops.cast(gradients, "float32")
+    batch = ops.shape(gradients)[0]
+    flat = ops.reshape(gradients, (batch, -1))
+    norms = ops.sqrt(ops.sum(ops.square(flat), axis=1) + epsilon)
+    return ops.mean(ops.square(norms - 1.0))
+
+
+def interpolate(real, fake, alpha):
+    """x_hat = alpha * x + (1 - alpha) * x_tilde with one alpha per example.
+
+    Gulrajani et al. 2017, Algorithm 1, line 6: epsilon ~ U[0, 1], drawn once per example
+    (not per pixel, not from a normal distribution).
+
+    Args:
+        real: real batch, shape (batch, ...).
+        fake: generated batch, same shape.
+        alpha: shape (batch,) uniform weights.
+    """
+    alpha = ops.cast(alpha, real.dtype)
+    alpha = ops.reshape(alpha, (-1,) + (1,) * (len(real.shape) - 1))
+    return alpha * real + (1.0 - alpha) * fake
+
+
+def gradient_penalty(critic, real, fake, alpha, epsilon=1e-12, training=True):
+    """The WGAN-GP penalty E[(||grad_x_hat f(x_hat)||_2 - 1)^2] for `critic` f.
+
+    Gulrajani et al. 2017, Eq. 3, with x_hat from `interpolate(real, fake, alpha)`. The
+    returned value is differentiable with respect to the critic's weights (double backprop),
+    so an outer `tf.GradientTape` can train the critic on it.
+
+    Args:
+        critic: callable mapping a batch to scores of shape (batch, 1) or (batch,).
+        real, fake: batches of the same shape.
+        alpha: (batch,) interpolation weights drawn from U[0, 1].
+        epsilon: added inside the norm's square root (see `gradient_penalty_from_gradients`).
+
+    Returns:
+        Scalar penalty (without the weight lambda).
+    """
+    import tensorflow as tf
+
+    x_hat = interpolate(real, fake, alpha)
+    with tf.GradientTape() as tape:
+        tape.watch(x_hat)
+        scores = critic(x_hat, training=training)
+        # Summing makes d(sum)/dx_hat[i] = d f(x_hat[i]) / d x_hat[i] for a per-example critic.
+        total = tf.reduce_sum(tf.cast(scores, tf.float32))
+    gradients = tape.gradient(total, x_hat)
+    return gradient_penalty_from_gradients(gradients, epsilon)

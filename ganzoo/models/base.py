@@ -1,0 +1,474 @@
+"""GANBase: what GAN, DCGAN and WGANGP share.
+
+A GAN is a two-player game, so the model owns two networks and two optimizers and writes
+its own `train_step`; everything else (`fit`, callbacks, `steps_per_execution`, XLA,
+`tf.distribute`) is Keras' own machinery.
+
+One `train_step` is one discriminator (critic) update on one real batch. With
+`d_steps = k > 1` the generator is updated after every k-th discriminator update, so every
+critic update sees a fresh real batch, as in Goodfellow et al. 2014 (Algorithm 1) and
+Gulrajani et al. 2017 (Algorithm 1): an epoch of N batches makes N / k generator updates.
+With k = 1 the generator step reuses the discriminator step's fake batch (one generator
+forward per iteration, as the PyTorch DCGAN example), but is taken after the discriminator
+update, so the updates still alternate.
+"""
+
+import numpy as np
+import keras
+import tensorflow as tf
+from keras import ops
+
+from ganzoo import losses
+
+LossScaleOptimizer = keras.optimizers.LossScaleOptimizer
+
+
+def _as_shape(shape, name):
+    if shape is None:
+        return None
+    try:
+        shape = tuple(int(s) for s in shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"`{name}` must be a tuple of positive ints such as (28, 28, 1); got {shape!r}.")
+    if not shape or any(s <= 0 for s in shape):
+        raise ValueError(f"`{name}` must be a tuple of positive ints such as (28, 28, 1) or (2,); got {shape!r}.")
+    return shape
+
+
+def _positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"`{name}` must be a positive integer; got {value!r}.")
+    return int(value)
+
+
+@keras.saving.register_keras_serializable(package="ganzoo")
+class GANBase(keras.Model):
+    """Base class of the ganzoo models; see `GAN`, `DCGAN` and `WGANGP`.
+
+    Args:
+        generator: a Keras model mapping z of shape (batch, latent_dim) to samples of shape
+            (batch, *data_shape), or None for the class's default network.
+        discriminator: a Keras model mapping samples to one score (a logit, or the critic's
+            value for WGAN-GP) per example, shape (batch, 1) or (batch,), or None for the default.
+        latent_dim: size of z ~ N(0, I).
+        data_shape: shape of one sample, e.g. (28, 28, 1) or (2,). Needed when a default
+            network is built; inferred from `generator` otherwise.
+        seed: seed of the model's `keras.random.SeedGenerator`; None takes one from Python's
+            `random`, which `keras.utils.set_random_seed` seeds.
+        width: size of the default networks: units of each MLP hidden layer, or channels of
+            the conv layer at the highest resolution (doubling towards the lowest). None takes
+            the class's default.
+    """
+
+    default_latent_dim = 100
+    #: Summary of D's output reported as `d_real`/`d_fake`: "sigmoid" for probabilities.
+    d_output_summary = "sigmoid"
+
+    def __init__(
+        self,
+        generator=None,
+        discriminator=None,
+        latent_dim=None,
+        data_shape=None,
+        seed=None,
+        d_steps=1,
+        width=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if width is not None:
+            width = _positive_int(width, "width")
+        self.width = width
+        latent_dim = self.default_latent_dim if latent_dim is None else latent_dim
+        self.latent_dim = _positive_int(latent_dim, "latent_dim")
+        self.d_steps = _positive_int(d_steps, self._d_steps_name)
+        data_shape = _as_shape(data_shape, "data_shape")
+        if (generator is None or discriminator is None) and data_shape is None:
+            if generator is None:
+                raise ValueError(
+                    f"{type(self).__name__} needs `data_shape` (e.g. data_shape=(28, 28, 1)) to build its "
+                    "default generator, or pass your own `generator=`."
+                )
+            data_shape = self._generator_output_shape(generator)
+        if generator is None:
+            generator = self.build_generator(self.latent_dim, data_shape)
+        if data_shape is None:
+            data_shape = self._generator_output_shape(generator)
+        if discriminator is None:
+            discriminator = self.build_discriminator(data_shape)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.data_shape = data_shape
+        self.seed = seed
+        self._check_networks()
+        self.seed_generator = keras.random.SeedGenerator(seed, name="noise")
+        self.d_optimizer = None
+        self.g_optimizer = None
+        self._ema_generator = None
+        self._trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names}
+
+    _d_steps_name = "d_steps"
+    metric_names = ("d_loss", "g_loss", "d_real", "d_fake")
+
+    # ----------------------------------------------------------------- networks
+    def build_generator(self, latent_dim, data_shape):
+        """The default generator for `data_shape`."""
+        raise NotImplementedError
+
+    def build_discriminator(self, data_shape):
+        """The default discriminator (critic) for `data_shape`."""
+        raise NotImplementedError
+
+    def _generator_output_shape(self, generator):
+        z = np.zeros((2, self.latent_dim), "float32")
+        try:
+            out = generator(z, training=False)
+        except Exception as e:
+            raise ValueError(
+                f"The generator could not be called on z of shape (batch, {self.latent_dim}): {e}. "
+                "Check `latent_dim` against the generator's input."
+            ) from e
+        return tuple(int(s) for s in out.shape[1:])
+
+    def _check_networks(self):
+        """Call both networks once on a tiny batch: builds them and checks that they fit."""
+        name = type(self).__name__
+        z = np.zeros((2, self.latent_dim), "float32")
+        try:
+            fake = self.generator(z, training=False)
+        except Exception as e:
+            raise ValueError(
+                f"{name}: the generator could not be called on z of shape (2, {self.latent_dim}): {e}"
+            ) from e
+        if tuple(fake.shape[1:]) != tuple(self.data_shape):
+            raise ValueError(
+                f"{name}: the generator makes samples of shape {tuple(fake.shape[1:])} but the data "
+                f"shape is {tuple(self.data_shape)}. Make the generator's output match the data "
+                "(or pass the matching `data_shape`)."
+            )
+        try:
+            scores = self.discriminator(ops.cast(fake, "float32"), training=False)
+        except Exception as e:
+            raise ValueError(
+                f"{name}: the discriminator cannot take the generator's output of shape "
+                f"{tuple(fake.shape)}: {e}. The discriminator's input must be {tuple(self.data_shape)}."
+            ) from e
+        if tuple(scores.shape) not in ((2, 1), (2,)):
+            raise ValueError(
+                f"{name}: the discriminator must return one score per example, shape (batch, 1) "
+                f"or (batch,); it returned {tuple(scores.shape)}."
+            )
+
+    # ------------------------------------------------------------------ compile
+    @classmethod
+    def default_optimizers(cls):
+        """(d_optimizer, g_optimizer) with the paper's settings."""
+        return (
+            keras.optimizers.Adam(2e-4, beta_1=0.5, name="d_adam"),
+            keras.optimizers.Adam(2e-4, beta_1=0.5, name="g_adam"),
+        )
+
+    def compile(
+        self,
+        d_optimizer=None,
+        g_optimizer=None,
+        ema_decay=None,
+        jit_compile="auto",
+        steps_per_execution=1,
+        run_eagerly=False,
+        **kwargs,
+    ):
+        """Configure the two players' optimizers.
+
+        Args:
+            d_optimizer, g_optimizer: Keras optimizers (instances, names or configs); the
+                paper's defaults when omitted.
+            ema_decay: keep an exponential moving average of the generator's weights with
+                this decay (e.g. 0.999); `generate` and the exports then use it.
+            jit_compile: True, False or "auto" (XLA where a GPU is present).
+            steps_per_execution: train steps per compiled call, as in `keras.Model.compile`.
+        """
+        name = type(self).__name__
+        if "optimizer" in kwargs:
+            raise ValueError(
+                f"{name} trains two players with two optimizers: call compile(d_optimizer=..., "
+                "g_optimizer=...) instead of compile(optimizer=...)."
+            )
+        if kwargs.get("loss") is not None:
+            raise ValueError(f"{name} computes its own losses; do not pass `loss=` to compile().")
+        kwargs.pop("loss", None)
+        defaults = self.default_optimizers()
+        d_optimizer = keras.optimizers.get(d_optimizer) if d_optimizer is not None else defaults[0]
+        g_optimizer = keras.optimizers.get(g_optimizer) if g_optimizer is not None else defaults[1]
+        if d_optimizer is g_optimizer:
+            raise ValueError(f"{name}: d_optimizer and g_optimizer must be two distinct optimizer objects.")
+        if ema_decay is not None:
+            if not 0.0 < float(ema_decay) < 1.0:
+                raise ValueError(f"`ema_decay` must be in (0, 1), e.g. 0.999; got {ema_decay!r}.")
+            inner = g_optimizer.inner_optimizer if isinstance(g_optimizer, LossScaleOptimizer) else g_optimizer
+            inner.use_ema = True
+            inner.ema_momentum = float(ema_decay)
+            inner.ema_overwrite_frequency = None
+        # Keras wraps only `model.optimizer` for float16; a GAN's two optimizers are ours to wrap.
+        if self.dtype_policy.name == "mixed_float16":
+            if not isinstance(d_optimizer, LossScaleOptimizer):
+                d_optimizer = LossScaleOptimizer(d_optimizer, name="d_loss_scale")
+            if not isinstance(g_optimizer, LossScaleOptimizer):
+                g_optimizer = LossScaleOptimizer(g_optimizer, name="g_loss_scale")
+        super().compile(
+            optimizer=None,
+            jit_compile=jit_compile,
+            steps_per_execution=steps_per_execution,
+            run_eagerly=run_eagerly,
+            **kwargs,
+        )
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+        self._ema_generator = None
+        # Build the slots now, inside the strategy scope, so that `load_model` can restore them
+        # and `tf.distribute` mirrors them.
+        with self.distribute_strategy.scope():
+            self.d_optimizer.build(self.discriminator.trainable_variables)
+            self.g_optimizer.build(self.generator.trainable_variables)
+        self._compile_args = dict(
+            ema_decay=ema_decay,
+            jit_compile=jit_compile,
+            steps_per_execution=steps_per_execution,
+            run_eagerly=run_eagerly,
+        )
+
+    def get_compile_config(self):
+        if self.d_optimizer is None:
+            return None
+        return {
+            "d_optimizer": keras.optimizers.serialize(self.d_optimizer),
+            "g_optimizer": keras.optimizers.serialize(self.g_optimizer),
+            **self._compile_args,
+        }
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        d_opt = keras.optimizers.deserialize(config.pop("d_optimizer"))
+        g_opt = keras.optimizers.deserialize(config.pop("g_optimizer"))
+        config.pop("ema_decay", None)  # the deserialized g_optimizer already has use_ema
+        self.compile(d_optimizer=d_opt, g_optimizer=g_opt, **config)
+
+    # ------------------------------------------------------------ serialization
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            generator=keras.saving.serialize_keras_object(self.generator),
+            discriminator=keras.saving.serialize_keras_object(self.discriminator),
+            latent_dim=self.latent_dim,
+            data_shape=list(self.data_shape),
+            seed=self.seed,
+            d_steps=self.d_steps,
+            width=self.width,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("generator", "discriminator"):
+            if isinstance(config.get(key), dict):
+                config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+    def save_own_variables(self, store):
+        # `.keras` files do not hold SeedGenerator state; keep it so a reloaded model draws
+        # the same noise stream as the one that was saved.
+        super().save_own_variables(store)
+        store["noise_seed_state"] = np.asarray(self.seed_generator.state.numpy())
+
+    def load_own_variables(self, store):
+        if "noise_seed_state" in store:
+            self.seed_generator.state.assign(np.asarray(store["noise_seed_state"]))
+        own = {k: store[k] for k in store.keys() if k != "noise_seed_state"}
+        super().load_own_variables(own)
+
+    # ----------------------------------------------------------------- training
+    @property
+    def metrics(self):
+        return list(self._trackers.values())
+
+    def _real_batch(self, data):
+        """The real samples of a batch: images, or the first element of (images, labels)."""
+        if isinstance(data, (tuple, list)):
+            if not data:
+                raise ValueError("Got an empty batch; the dataset must yield samples or (samples, labels).")
+            data = data[0]
+        if isinstance(data, dict):
+            raise ValueError(
+                f"{type(self).__name__}.fit expects a dataset of samples or (samples, labels) tuples; "
+                f"got a dict with keys {sorted(data)}. Map it first, e.g. ds.map(lambda d: d['image'])."
+            )
+        if not data.dtype.is_floating:
+            raise ValueError(
+                f"{type(self).__name__}.fit expects float samples scaled to [-1, 1]; got dtype "
+                f"{data.dtype.name}. Scale images with x / 127.5 - 1 (ganzoo.load_dataset does this)."
+            )
+        shape = tuple(data.shape[1:])
+        if len(shape) != len(self.data_shape) or any(
+            s is not None and s != e for s, e in zip(shape, self.data_shape)
+        ):
+            raise ValueError(
+                f"{type(self).__name__} was built for samples of shape {tuple(self.data_shape)}; the "
+                f"dataset yields batches of shape {tuple(data.shape)}. Resize the data (load_dataset("
+                f"..., image_size=...)) or build the model with data_shape={shape}."
+            )
+        return ops.cast(data, "float32")
+
+    def _latent(self, batch_size):
+        """z ~ N(0, I) for this replica's batch, from the model's seed generator.
+
+        Under tf.distribute every replica draws the *global* batch of noise from the same
+        seed state and keeps its own slice, so replicas never share noise and the step equals
+        the single-device step on the same global batch.
+        """
+        ctx = tf.distribute.get_replica_context()
+        replicas = ctx.num_replicas_in_sync if ctx is not None else 1
+        if replicas == 1:
+            return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        z = keras.random.normal((batch_size * replicas, self.latent_dim), seed=self.seed_generator)
+        start = ctx.replica_id_in_sync_group * batch_size
+        return z[start : start + batch_size]
+
+    def _uniform(self, batch_size):
+        """U[0, 1) per example, replica-sliced like `_latent`."""
+        ctx = tf.distribute.get_replica_context()
+        replicas = ctx.num_replicas_in_sync if ctx is not None else 1
+        u = keras.random.uniform((batch_size * replicas,), seed=self.seed_generator)
+        if replicas == 1:
+            return u
+        start = ctx.replica_id_in_sync_group * batch_size
+        return u[start : start + batch_size]
+
+    @staticmethod
+    def _scaled(loss, optimizer):
+        """The loss to differentiate: divided by the replica count, then loss-scaled for float16."""
+        ctx = tf.distribute.get_replica_context()
+        replicas = ctx.num_replicas_in_sync if ctx is not None else 1
+        if replicas > 1:
+            loss = loss / replicas
+        if isinstance(optimizer, LossScaleOptimizer):
+            loss = optimizer.scale_loss(loss)
+        return loss
+
+    def _summary(self, scores):
+        scores = ops.cast(scores, "float32")
+        if self.d_output_summary == "sigmoid":
+            return ops.mean(ops.sigmoid(scores))
+        return ops.mean(scores)
+
+    def discriminator_loss(self, real, fake, real_scores, fake_scores):
+        """(loss, extra metrics) of one discriminator step; subclasses define the loss."""
+        raise NotImplementedError
+
+    def generator_loss(self, fake_scores):
+        raise NotImplementedError
+
+    def train_step(self, data):
+        real = self._real_batch(data)
+        batch_size = ops.shape(real)[0]
+        G, D = self.generator, self.discriminator
+        fused = self.d_steps == 1
+
+        # 1. Discriminator step on a real batch and a fake batch.
+        z = self._latent(batch_size)
+        with tf.GradientTape() as g_tape:
+            fake = ops.cast(G(z, training=True), "float32")
+            if not fused:
+                fake = tf.stop_gradient(fake)
+            with tf.GradientTape() as d_tape:
+                real_scores = D(real, training=True)
+                fake_scores = D(fake, training=True)
+                d_loss, extra = self.discriminator_loss(real, fake, real_scores, fake_scores)
+                d_loss_for_grad = self._scaled(d_loss, self.d_optimizer)
+            d_grads = d_tape.gradient(d_loss_for_grad, D.trainable_variables)
+            self.d_optimizer.apply_gradients(zip(d_grads, D.trainable_variables))
+            if fused:
+                # 2. Generator step on the same fake batch, against the updated D.
+                g_loss = self.generator_loss(D(fake, training=True))
+                g_loss_for_grad = self._scaled(g_loss, self.g_optimizer)
+        self._trackers["d_loss"].update_state(d_loss)
+        self._trackers["d_real"].update_state(self._summary(real_scores))
+        self._trackers["d_fake"].update_state(self._summary(fake_scores))
+        for key, value in extra.items():
+            self._trackers[key].update_state(value)
+
+        if fused:
+            g_grads = g_tape.gradient(g_loss_for_grad, G.trainable_variables)
+            self.g_optimizer.apply_gradients(zip(g_grads, G.trainable_variables))
+            self._trackers["g_loss"].update_state(g_loss)
+        else:
+            # 2. Generator step after every d_steps-th discriminator step, on fresh noise.
+            def generator_step():
+                with tf.GradientTape() as tape:
+                    scores = D(G(self._latent(batch_size), training=True), training=True)
+                    loss = self.generator_loss(scores)
+                    loss_for_grad = self._scaled(loss, self.g_optimizer)
+                grads = tape.gradient(loss_for_grad, G.trainable_variables)
+                self.g_optimizer.apply_gradients(zip(grads, G.trainable_variables))
+                self._trackers["g_loss"].update_state(loss)
+                return tf.constant(True)
+
+            take_g_step = ops.equal(self.d_optimizer.iterations % self.d_steps, 0)
+            tf.cond(take_g_step, generator_step, lambda: tf.constant(False))
+        return {m.name: m.result() for m in self.metrics}
+
+    def call(self, z, training=False):
+        """G(z): the model maps latent vectors to samples."""
+        return self.generator(z, training=training)
+
+    # --------------------------------------------------------------- sampling
+    @property
+    def ema_generator(self):
+        """A copy of the generator holding the EMA weights, or None when EMA is off."""
+        opt = self.g_optimizer
+        if opt is None:
+            return None
+        inner = opt.inner_optimizer if isinstance(opt, LossScaleOptimizer) else opt
+        if not getattr(inner, "use_ema", False):
+            return None
+        if self._ema_generator is None:
+            clone = keras.models.clone_model(self.generator)
+            clone(np.zeros((1, self.latent_dim), "float32"), training=False)
+            object.__setattr__(self, "_ema_generator", clone)  # untracked: not saved twice
+        clone = self._ema_generator
+        averages = inner._model_variables_moving_average
+        for target, average in zip(clone.trainable_variables, averages):
+            target.assign(average)
+        for target, live in zip(clone.non_trainable_variables, self.generator.non_trainable_variables):
+            target.assign(live)
+        return clone
+
+    def sampling_generator(self):
+        """The network used for sampling and export: the EMA generator when on, else G."""
+        return self.ema_generator or self.generator
+
+    def generate(self, n_or_z, seed=None, batch_size=256):
+        """Samples G(z) as a float32 numpy array in the data's range ([-1, 1] for images).
+
+        Args:
+            n_or_z: a number of samples, or an array of latent vectors (n, latent_dim).
+            seed: int seed for z when `n_or_z` is a number (same seed, same samples);
+                None draws fresh noise.
+            batch_size: generator batch size.
+        """
+        if isinstance(n_or_z, (int, np.integer)) and not isinstance(n_or_z, bool):
+            n = _positive_int(n_or_z, "n")
+            z = keras.random.normal((n, self.latent_dim), seed=seed)
+        else:
+            z = np.asarray(n_or_z, dtype="float32")
+            if z.ndim != 2 or z.shape[1] != self.latent_dim:
+                raise ValueError(
+                    f"generate() takes a number of samples or z of shape (n, {self.latent_dim}); "
+                    f"got an array of shape {z.shape}."
+                )
+        net = self.sampling_generator()
+        out = [
+            ops.convert_to_numpy(ops.cast(net(z[i : i + batch_size], training=False), "float32"))
+            for i in range(0, int(z.shape[0]), batch_size)
+        ]
+        return np.concatenate(out, axis=0)

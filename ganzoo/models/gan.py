@@ -1,0 +1,106 @@
+"""GAN: Goodfellow et al. 2014, "Generative Adversarial Nets", with MLP networks."""
+
+import math
+
+import keras
+
+from ganzoo import losses
+from ganzoo.layers import float32_output
+from ganzoo.models.base import GANBase, _positive_int
+
+
+def build_mlp_generator(latent_dim, data_shape, hidden_units=512, depth=3, activation="relu",
+                        output_activation=None, name="generator"):
+    """An MLP generator z -> sample of `data_shape`.
+
+    Args:
+        hidden_units: units of each hidden layer.
+        depth: number of hidden layers.
+        output_activation: None (linear, for unbounded vector data such as the 2-D toys) or
+            "tanh" (images in [-1, 1]).
+    """
+    z = keras.Input((latent_dim,), name="z")
+    x = z
+    for i in range(depth):
+        x = keras.layers.Dense(hidden_units, activation=activation, name=f"dense_{i}")(x)
+    x = keras.layers.Dense(math.prod(data_shape), name="dense_out")(x)
+    x = float32_output(output_activation or "linear", "output")(x)
+    if len(data_shape) > 1:
+        x = keras.layers.Reshape(data_shape, name="to_data_shape")(x)
+    return keras.Model(z, x, name=name)
+
+
+def build_mlp_discriminator(data_shape, hidden_units=512, depth=3, activation="leaky_relu",
+                            name="discriminator"):
+    """An MLP discriminator sample -> one logit (or critic value) per example."""
+    x_in = keras.Input(data_shape, name="x")
+    x = keras.layers.Flatten(name="flatten")(x_in) if len(data_shape) > 1 else x_in
+    for i in range(depth):
+        x = keras.layers.Dense(hidden_units, name=f"dense_{i}")(x)
+        # LeakyReLU(0.2) as in DCGAN; Goodfellow et al. used maxout units.
+        x = (keras.layers.LeakyReLU(0.2, name=f"act_{i}")(x) if activation == "leaky_relu"
+             else keras.layers.Activation(activation, name=f"act_{i}")(x))
+    x = keras.layers.Dense(1, dtype="float32", name="score")(x)
+    return keras.Model(x_in, x, name=name)
+
+
+@keras.saving.register_keras_serializable(package="ganzoo")
+class GAN(GANBase):
+    """The original GAN (Goodfellow et al. 2014) with MLP networks.
+
+    D maximizes V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))] by k steps (`d_steps`) per
+    generator step; G minimizes log(1 - D(G(z))) (`generator_loss="minimax"`, the paper's
+    Eq. 1) or maximizes log D(G(z)) (`"non_saturating"`, the paper's practical advice and the
+    default). At the optimum D*(x) = p_data / (p_data + p_g) and V = -log 4 + 2 JS(p_data||p_g),
+    so the logged `d_loss` (= -V) approaches log 4 ~ 1.386 as p_g approaches p_data, and
+    `d_real`, `d_fake` (mean D(x), mean D(G(z))) approach 1/2.
+
+    The discriminator outputs logits; the losses apply the sigmoid themselves.
+
+    Args:
+        generator, discriminator, latent_dim, data_shape, seed, width: see `GANBase`.
+        d_steps: k, discriminator steps per generator step (Algorithm 1); each uses a new
+            real batch, so an epoch of N batches makes N / k generator steps.
+        generator_loss: "non_saturating" or "minimax".
+
+    Example:
+        >>> model = ganzoo.GAN(data_shape=(2,), latent_dim=2, width=128)
+        >>> model.compile()
+        >>> model.fit(ganzoo.load_dataset("gaussian_ring", batch_size=256), epochs=1)
+        >>> points = model.generate(2500, seed=0)
+    """
+
+    default_latent_dim = 100
+    default_width = 512
+    GENERATOR_LOSSES = ("non_saturating", "minimax")
+
+    def __init__(self, generator=None, discriminator=None, latent_dim=None, data_shape=None,
+                 generator_loss="non_saturating", **kwargs):
+        if generator_loss not in self.GENERATOR_LOSSES:
+            raise ValueError(
+                f"`generator_loss` must be one of {self.GENERATOR_LOSSES}; got {generator_loss!r}."
+            )
+        self.generator_loss_name = generator_loss
+        super().__init__(generator, discriminator, latent_dim, data_shape, **kwargs)
+
+    def build_generator(self, latent_dim, data_shape):
+        return build_mlp_generator(
+            latent_dim, data_shape, hidden_units=self.width or self.default_width,
+            output_activation="tanh" if len(data_shape) > 1 else None,
+        )
+
+    def build_discriminator(self, data_shape):
+        return build_mlp_discriminator(data_shape, hidden_units=self.width or self.default_width)
+
+    def discriminator_loss(self, real, fake, real_scores, fake_scores):
+        return losses.minimax_discriminator_loss(real_scores, fake_scores), {}
+
+    def generator_loss(self, fake_scores):
+        if self.generator_loss_name == "minimax":
+            return losses.minimax_generator_loss(fake_scores)
+        return losses.non_saturating_generator_loss(fake_scores)
+
+    def get_config(self):
+        config = super().get_config()
+        config["generator_loss"] = self.generator_loss_name
+        return config
