@@ -9,9 +9,19 @@ def dcgan_init():
 
 
 def batch_norm(name=None):
-    """BatchNormalization with DCGAN's N(1, 0.02) scale init."""
+    """BatchNormalization with DCGAN's N(1, 0.02) scale init.
+
+    Built under a multi-replica `tf.distribute` strategy, the statistics are synchronized
+    across replicas, so a step on N replicas normalizes with the global batch's statistics,
+    exactly like the single-device step on the same global batch.
+    """
+    import tensorflow as tf
+
+    strategy = tf.distribute.get_strategy()
     return keras.layers.BatchNormalization(
-        gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02), name=name
+        gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02),
+        synchronized=strategy.num_replicas_in_sync > 1,
+        name=name,
     )
 
 

@@ -4,13 +4,13 @@ A GAN is a two-player game, so the model owns two networks and two optimizers an
 its own `train_step`; everything else (`fit`, callbacks, `steps_per_execution`, XLA,
 `tf.distribute`) is Keras' own machinery.
 
-One `train_step` is one discriminator (critic) update on one real batch. With
-`d_steps = k > 1` the generator is updated after every k-th discriminator update, so every
-critic update sees a fresh real batch, as in Goodfellow et al. 2014 (Algorithm 1) and
-Gulrajani et al. 2017 (Algorithm 1): an epoch of N batches makes N / k generator updates.
-With k = 1 the generator step reuses the discriminator step's fake batch (one generator
-forward per iteration, as the PyTorch DCGAN example), but is taken after the discriminator
-update, so the updates still alternate.
+One `train_step` is one iteration of Algorithm 1 of Goodfellow et al. 2014 (and of
+Gulrajani et al. 2017): k = `d_steps` discriminator (critic) updates, each on its own real
+batch, then one generator update. With k > 1, `fit` groups k consecutive batches of the
+dataset per step, so steps and epochs count generator updates and an epoch of N batches
+makes N // k of them. With k = 1 the generator step reuses the discriminator step's fake
+batch (one generator forward per iteration, as the PyTorch DCGAN example), taken after the
+discriminator update, so the updates still alternate.
 """
 
 import numpy as np
@@ -106,6 +106,9 @@ class GANBase(keras.Model):
         self.g_optimizer = None
         self._ema_generator = None
         self._trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names}
+        # Both networks were called above, so every weight exists: the model is built (and
+        # Keras must not trace `call` on a data batch to build it).
+        self.built = True
 
     _d_steps_name = "d_steps"
     metric_names = ("d_loss", "g_loss", "d_real", "d_fake")
@@ -292,32 +295,82 @@ class GANBase(keras.Model):
     def metrics(self):
         return list(self._trackers.values())
 
-    def _real_batch(self, data):
-        """The real samples of a batch: images, or the first element of (images, labels)."""
+    @staticmethod
+    def _strip_labels(data):
         if isinstance(data, (tuple, list)):
             if not data:
                 raise ValueError("Got an empty batch; the dataset must yield samples or (samples, labels).")
             data = data[0]
+        return data
+
+    def _real_batch(self, data):
+        """The real samples of a step, validated: (batch, *data_shape), or with d_steps = k > 1
+        (batch, k, *data_shape), one real batch per discriminator step."""
+        name = type(self).__name__
+        data = self._strip_labels(data)
         if isinstance(data, dict):
             raise ValueError(
-                f"{type(self).__name__}.fit expects a dataset of samples or (samples, labels) tuples; "
-                f"got a dict with keys {sorted(data)}. Map it first, e.g. ds.map(lambda d: d['image'])."
+                f"{name}.fit expects a dataset of samples or (samples, labels) tuples; got a dict "
+                f"with keys {sorted(data)}. Map it first, e.g. ds.map(lambda d: d['image'])."
             )
         if not data.dtype.is_floating:
             raise ValueError(
-                f"{type(self).__name__}.fit expects float samples scaled to [-1, 1]; got dtype "
-                f"{data.dtype.name}. Scale images with x / 127.5 - 1 (ganzoo.load_dataset does this)."
+                f"{name}.fit expects float samples scaled to [-1, 1]; got dtype {data.dtype.name}. "
+                "Scale images with x / 127.5 - 1 (ganzoo.load_dataset does this)."
             )
-        shape = tuple(data.shape[1:])
-        if len(shape) != len(self.data_shape) or any(
-            s is not None and s != e for s, e in zip(shape, self.data_shape)
+        expected = (None,) + ((self.d_steps,) if self.d_steps > 1 else ()) + tuple(self.data_shape)
+        shape = tuple(data.shape)
+        if len(shape) != len(expected) or any(
+            s is not None and e is not None and s != e for s, e in zip(shape, expected)
         ):
+            if self.d_steps > 1 and len(shape) == len(self.data_shape) + 1:
+                raise ValueError(
+                    f"{name} takes {self.d_steps} real batches per generator step ({self._d_steps_name}="
+                    f"{self.d_steps}): train_step needs data of shape (batch, {self.d_steps}, "
+                    f"*{tuple(self.data_shape)}); model.fit groups a dataset's batches this way itself."
+                )
+            got = shape[2:] if self.d_steps > 1 and len(shape) == len(expected) else shape[1:]
             raise ValueError(
-                f"{type(self).__name__} was built for samples of shape {tuple(self.data_shape)}; the "
-                f"dataset yields batches of shape {tuple(data.shape)}. Resize the data (load_dataset("
-                f"..., image_size=...)) or build the model with data_shape={shape}."
+                f"{name} was built for samples of shape {tuple(self.data_shape)}; the dataset yields "
+                f"batches of shape {shape} (samples of shape {got}). Resize the data (load_dataset("
+                f"..., image_size=...)) or build the model with data_shape={got}."
             )
         return ops.cast(data, "float32")
+
+    def fit(self, x=None, y=None, batch_size=None, **kwargs):
+        """`keras.Model.fit`; with d_steps = k > 1 one step is one generator update.
+
+        Each generator update takes k consecutive batches of `x`, one per discriminator
+        step, so `steps_per_epoch` and `epochs` count generator updates and a dataset of N
+        batches gives N // k of them. Labels, if any, are ignored.
+        """
+        if self.d_steps > 1 and x is not None:
+            x = self._group_batches(x, batch_size)
+            batch_size = None
+        return super().fit(x, y, batch_size=batch_size, **kwargs)
+
+    def _group_batches(self, x, batch_size):
+        k = self.d_steps
+        if not isinstance(x, tf.data.Dataset):
+            x = self._strip_labels(x)
+            x = tf.data.Dataset.from_tensor_slices(x).batch(batch_size or 32, drop_remainder=True)
+        elif batch_size is not None:
+            raise ValueError("Do not pass `batch_size` with a tf.data.Dataset: batch the dataset itself.")
+        batches = int(x.cardinality())
+        if 0 <= batches < k:
+            raise ValueError(
+                f"{type(self).__name__} needs {k} batches per generator step ({self._d_steps_name}={k}) "
+                f"but the dataset has only {batches}: use a smaller batch size or repeat the dataset."
+            )
+        x = x.map(lambda *d: self._strip_labels(d), num_parallel_calls=tf.data.AUTOTUNE)
+        rank = x.element_spec.shape.rank
+        if rank is None or rank != len(self.data_shape) + 1:
+            return x  # train_step reports the mismatch with the expected shapes
+        perm = [1, 0] + list(range(2, rank + 1))
+        # (k, batch, ...) -> (batch, k, ...): tf.distribute splits the batch axis over replicas.
+        return x.batch(k, drop_remainder=True).map(
+            lambda b: tf.transpose(b, perm), num_parallel_calls=tf.data.AUTOTUNE
+        ).prefetch(tf.data.AUTOTUNE)
 
     def _latent(self, batch_size):
         """z ~ N(0, I) for this replica's batch, from the model's seed generator.
@@ -368,53 +421,43 @@ class GANBase(keras.Model):
     def generator_loss(self, fake_scores):
         raise NotImplementedError
 
-    def train_step(self, data):
-        real = self._real_batch(data)
-        batch_size = ops.shape(real)[0]
+    def _discriminator_step(self, real):
+        """One discriminator (critic) update on `real` and a fresh fake batch; returns the fake."""
         G, D = self.generator, self.discriminator
-        fused = self.d_steps == 1
-
-        # 1. Discriminator step on a real batch and a fake batch.
-        z = self._latent(batch_size)
-        with tf.GradientTape() as g_tape:
-            fake = ops.cast(G(z, training=True), "float32")
-            if not fused:
-                fake = tf.stop_gradient(fake)
-            with tf.GradientTape() as d_tape:
-                real_scores = D(real, training=True)
-                fake_scores = D(fake, training=True)
-                d_loss, extra = self.discriminator_loss(real, fake, real_scores, fake_scores)
-                d_loss_for_grad = self._scaled(d_loss, self.d_optimizer)
-            d_grads = d_tape.gradient(d_loss_for_grad, D.trainable_variables)
-            self.d_optimizer.apply_gradients(zip(d_grads, D.trainable_variables))
-            if fused:
-                # 2. Generator step on the same fake batch, against the updated D.
-                g_loss = self.generator_loss(D(fake, training=True))
-                g_loss_for_grad = self._scaled(g_loss, self.g_optimizer)
-        self._trackers["d_loss"].update_state(d_loss)
+        fake = ops.cast(G(self._latent(ops.shape(real)[0]), training=True), "float32")
+        with tf.GradientTape() as tape:
+            real_scores = D(real, training=True)
+            fake_scores = D(fake, training=True)
+            loss, extra = self.discriminator_loss(real, fake, real_scores, fake_scores)
+            loss_for_grad = self._scaled(loss, self.d_optimizer)
+        grads = tape.gradient(loss_for_grad, D.trainable_variables)
+        self.d_optimizer.apply_gradients(zip(grads, D.trainable_variables))
+        self._trackers["d_loss"].update_state(loss)
         self._trackers["d_real"].update_state(self._summary(real_scores))
         self._trackers["d_fake"].update_state(self._summary(fake_scores))
         for key, value in extra.items():
             self._trackers[key].update_state(value)
+        return fake
 
-        if fused:
-            g_grads = g_tape.gradient(g_loss_for_grad, G.trainable_variables)
-            self.g_optimizer.apply_gradients(zip(g_grads, G.trainable_variables))
-            self._trackers["g_loss"].update_state(g_loss)
-        else:
-            # 2. Generator step after every d_steps-th discriminator step, on fresh noise.
-            def generator_step():
-                with tf.GradientTape() as tape:
-                    scores = D(G(self._latent(batch_size), training=True), training=True)
-                    loss = self.generator_loss(scores)
-                    loss_for_grad = self._scaled(loss, self.g_optimizer)
-                grads = tape.gradient(loss_for_grad, G.trainable_variables)
-                self.g_optimizer.apply_gradients(zip(grads, G.trainable_variables))
-                self._trackers["g_loss"].update_state(loss)
-                return tf.constant(True)
-
-            take_g_step = ops.equal(self.d_optimizer.iterations % self.d_steps, 0)
-            tf.cond(take_g_step, generator_step, lambda: tf.constant(False))
+    def train_step(self, data):
+        real = self._real_batch(data)
+        G, D = self.generator, self.discriminator
+        with tf.GradientTape() as g_tape:
+            if self.d_steps == 1:
+                # 1. Discriminator step. Its fake batch stays on the generator's tape, so
+                # 2. the generator step reuses it against the updated D (one G forward).
+                fake = self._discriminator_step(real)
+            else:
+                # 1. k discriminator steps, each on its own real batch (unrolled: no control
+                # flow, so it runs under tf.distribute and XLA alike). 2. Generator step.
+                for i in range(self.d_steps):
+                    self._discriminator_step(real[:, i])
+                fake = ops.cast(G(self._latent(ops.shape(real)[0]), training=True), "float32")
+            g_loss = self.generator_loss(D(fake, training=True))
+            g_loss_for_grad = self._scaled(g_loss, self.g_optimizer)
+        g_grads = g_tape.gradient(g_loss_for_grad, G.trainable_variables)
+        self.g_optimizer.apply_gradients(zip(g_grads, G.trainable_variables))
+        self._trackers["g_loss"].update_state(g_loss)
         return {m.name: m.result() for m in self.metrics}
 
     def call(self, z, training=False):
