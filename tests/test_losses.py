@@ -1,0 +1,98 @@
+"""Golden values of the pure losses, computed by hand on four-element tensors."""
+
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from ganzoo import losses
+
+REAL = np.array([2.0, -1.0, 0.0, 0.5], "float32")   # logits
+FAKE = np.array([-3.0, 1.0, 0.0, -0.5], "float32")
+
+
+def sig(x):
+    return 1 / (1 + math.exp(-x))
+
+
+def test_minimax_discriminator_loss_matches_hand_computed_value():
+    # -1/4 sum log D(x) - 1/4 sum log(1 - D(G(z)))
+    expected = -np.mean([math.log(sig(v)) for v in REAL]) - np.mean([math.log(1 - sig(v)) for v in FAKE])
+    assert float(losses.minimax_discriminator_loss(REAL, FAKE)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_minimax_discriminator_loss_is_log4_at_d_one_half():
+    zeros = np.zeros(4, "float32")
+    assert float(losses.minimax_discriminator_loss(zeros, zeros)) == pytest.approx(math.log(4), rel=1e-6)
+
+
+def test_generator_losses_match_hand_computed_values():
+    minimax = np.mean([math.log(1 - sig(v)) for v in FAKE])
+    non_saturating = -np.mean([math.log(sig(v)) for v in FAKE])
+    assert float(losses.minimax_generator_loss(FAKE)) == pytest.approx(minimax, rel=1e-6)
+    assert float(losses.non_saturating_generator_loss(FAKE)) == pytest.approx(non_saturating, rel=1e-6)
+
+
+def test_losses_stay_finite_where_the_sigmoid_saturates():
+    big = np.array([100.0, -100.0, 80.0, -80.0], "float32")
+    for value in (losses.minimax_discriminator_loss(big, big), losses.minimax_generator_loss(big),
+                  losses.non_saturating_generator_loss(big)):
+        assert np.isfinite(float(value))
+
+
+def test_non_saturating_gradient_is_strong_where_minimax_saturates():
+    # D confidently rejects the fake (logit -10): d/dlogit log(1 - D) ~ -D ~ -4.5e-5, while
+    # d/dlogit -log D = -(1 - D) ~ -1.
+    logit = tf.Variable([-10.0])
+    with tf.GradientTape(persistent=True) as tape:
+        mm = losses.minimax_generator_loss(logit)
+        ns = losses.non_saturating_generator_loss(logit)
+    assert abs(float(tape.gradient(mm, logit)[0])) < 1e-4
+    assert abs(float(tape.gradient(ns, logit)[0])) > 0.99
+
+
+def test_wasserstein_losses():
+    assert float(losses.wasserstein_critic_loss(REAL, FAKE)) == pytest.approx(np.mean(FAKE) - np.mean(REAL))
+    assert float(losses.wasserstein_generator_loss(FAKE)) == pytest.approx(-np.mean(FAKE))
+
+
+def test_gradient_penalty_from_gradients_hand_values():
+    grads = np.array([[3.0, 4.0], [0.0, 1.0], [0.0, 0.0], [1.0, 1.0]], "float32")
+    norms = [5.0, 1.0, 0.0, math.sqrt(2)]
+    expected = np.mean([(n - 1) ** 2 for n in norms])
+    assert float(losses.gradient_penalty_from_gradients(grads)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_gradient_penalty_has_finite_gradient_at_zero_gradient_norm():
+    # A constant critic has zero input gradient: sqrt(0) has an infinite derivative, the epsilon
+    # inside the root keeps the critic's update finite.
+    w = tf.Variable(np.zeros((3, 1), "float32"))
+    critic = lambda x, training=True: tf.matmul(x * x, w)  # gradient 2 x w = 0 at w = 0
+    real = tf.constant(np.ones((4, 3), "float32"))
+    fake = tf.constant(np.zeros((4, 3), "float32"))
+    with tf.GradientTape() as tape:
+        gp = losses.gradient_penalty(critic, real, fake, tf.constant([0.1, 0.5, 0.9, 1.0]))
+    grad = tape.gradient(gp, w)
+    assert float(gp) == pytest.approx(1.0, abs=1e-5)
+    assert np.all(np.isfinite(grad.numpy()))
+
+
+def test_gradient_penalty_zero_for_unit_norm_critic_and_known_for_linear_critic():
+    rng = np.random.default_rng(0)
+    real = tf.constant(rng.normal(size=(4, 2, 2, 1)).astype("float32"))
+    fake = tf.constant(rng.normal(size=(4, 2, 2, 1)).astype("float32"))
+    alpha = tf.constant([0.0, 0.3, 0.7, 1.0])
+    unit = np.array([0.5, 0.5, 0.5, 0.5], "float32")  # ||w|| = 1
+    linear = lambda w: (lambda x, training=True: tf.reshape(x, (4, -1)) @ w.reshape(4, 1))
+    assert float(losses.gradient_penalty(linear(unit), real, fake, alpha)) == pytest.approx(0.0, abs=1e-6)
+    w = np.array([1.0, 2.0, 2.0, 0.0], "float32")  # ||w|| = 3 everywhere: (3 - 1)^2 = 4
+    assert float(losses.gradient_penalty(linear(w), real, fake, alpha)) == pytest.approx(4.0, rel=1e-5)
+
+
+def test_interpolation_uses_one_weight_per_example():
+    real = np.ones((3, 2, 2, 1), "float32")
+    fake = np.zeros((3, 2, 2, 1), "float32")
+    x_hat = losses.interpolate(real, fake, np.array([0.0, 0.25, 1.0], "float32")).numpy()
+    for i, a in enumerate([0.0, 0.25, 1.0]):
+        np.testing.assert_allclose(x_hat[i], a)
