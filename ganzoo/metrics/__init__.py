@@ -1,0 +1,64 @@
+"""Sample-quality metrics for GANs. Depends on nothing else in ganzoo.
+
+Modules:
+    statistics  feature-space metrics: `frechet_distance` (stable, always real), KID
+                (`kernel_inception_distance`), `inception_score`, improved `precision_recall`,
+                `mode_coverage` (stacked-MNIST protocol), `sample_diversity`.
+    toy         2-D toy metrics (VEEGAN/PacGAN protocol): `toy_mode_metrics` (modes captured,
+                high-quality fraction, reverse KL), `binned_js_divergence`, exact
+                `wasserstein1_distance`.
+    features    extractors: `load_inception` (InceptionV3 pool features, local weights only),
+                `load_mnist_classifier` (ganzoo's shipped MNIST CNN), batched `extract_features`.
+    evaluate    `evaluate_samples` (samples in, dict of named floats out) and
+                `detect_mode_collapse` (diversity + coverage alarm for training callbacks).
+
+MNIST metrics (`mnist_fd`, `mnist_score`, `digits_covered`, `digit_kl`) use ganzoo's own classifier
+and are not comparable with Inception-based FID / IS. Real-data references ship in
+`ganzoo/weights/mnist_classifier.json`.
+
+Example:
+    >>> from ganzoo.metrics import evaluate_samples
+    >>> evaluate_samples(fake_images, real_images, feature_extractor="mnist")
+    {'mnist_fd': ..., 'kid_mean': ..., 'kid_std': ..., 'mnist_score': ..., 'precision': ..., ...}
+"""
+
+from ganzoo.metrics.evaluate import ALL_METRICS, detect_mode_collapse, evaluate_samples
+from ganzoo.metrics.features import (
+    InceptionWeightsNotFoundError,
+    build_mnist_classifier,
+    extract_features,
+    load_inception,
+    load_mnist_classifier,
+    mnist_classifier_info,
+    resolve_inception_weights,
+)
+from ganzoo.metrics.statistics import (
+    class_histogram,
+    feature_statistics,
+    frechet_distance,
+    frechet_distance_from_features,
+    inception_score,
+    kernel_inception_distance,
+    mode_coverage,
+    precision_recall,
+    sample_diversity,
+)
+from ganzoo.metrics.toy import (
+    GRID_CENTERS,
+    GRID_SIGMA,
+    RING_CENTERS,
+    RING_SIGMA,
+    binned_js_divergence,
+    sample_mixture,
+    toy_mode_metrics,
+    wasserstein1_distance,
+)
+
+__all__ = [
+    "ALL_METRICS", "GRID_CENTERS", "GRID_SIGMA", "InceptionWeightsNotFoundError", "RING_CENTERS", "RING_SIGMA",
+    "binned_js_divergence", "build_mnist_classifier", "class_histogram", "detect_mode_collapse", "evaluate_samples",
+    "extract_features", "feature_statistics", "frechet_distance", "frechet_distance_from_features",
+    "inception_score", "kernel_inception_distance", "load_inception", "load_mnist_classifier",
+    "mnist_classifier_info", "mode_coverage", "precision_recall", "resolve_inception_weights", "sample_diversity",
+    "sample_mixture", "toy_mode_metrics", "wasserstein1_distance",
+]

@@ -1,0 +1,229 @@
+"""One call from samples to metric values: `evaluate_samples`, and the mode-collapse alarm.
+
+`evaluate_samples(fake, real, ...)` extracts features of both sets (batched, one compiled
+`tf.function`), then computes the requested metrics and returns a flat `dict[str, float]` with
+explicit names:
+
+================  ============================  =============================================
+metric            feature_extractor="mnist"     "inception"            None (raw values)
+================  ============================  =============================================
+"fd"              mnist_fd                      fid                    fd
+"kid"             kid_mean, kid_std             kid_mean, kid_std      kid_mean, kid_std
+"is"              mnist_score, mnist_score_std  inception_score, ..._std   (not available)
+"pr"              precision, recall             precision, recall      precision, recall
+"coverage"        digits_covered, digit_kl      (not available)        (not available)
+"diversity"       diversity                     diversity              diversity
+"modes" (toy)     --                            --                     modes, high_quality, reverse_kl
+"js", "w1" (2-D)  --                            --                     js, w1
+================  ============================  =============================================
+
+MNIST values come from ganzoo's own classifier and are not comparable with Inception-based FID
+or IS; compare them with the real-data references in `ganzoo/weights/mnist_classifier.json`.
+
+`detect_mode_collapse(fake, real, ...)` returns sample diversity relative to real data, a
+coverage fraction and a `collapsed` flag, for training callbacks.
+"""
+
+import functools
+
+import numpy as np
+
+from ganzoo.metrics import features as feature_lib
+from ganzoo.metrics import statistics, toy as toy_lib
+
+ALL_METRICS = ("fd", "kid", "is", "pr", "coverage", "diversity", "modes", "js", "w1")
+DEFAULT_METRICS = {
+    "mnist": ("fd", "kid", "is", "pr", "coverage"),
+    "inception": ("fd", "kid", "is", "pr"),
+    None: ("fd", "kid", "pr"),
+    "toy": ("modes", "js", "w1"),
+}
+W1_MAX_SAMPLES = 2500
+
+
+def _toy_spec(toy):
+    # Accept any object with `centers` / `sigma` attributes, or a dict with those keys.
+    if toy is None:
+        return None
+    get = toy.get if isinstance(toy, dict) else lambda key: getattr(toy, key, None)
+    centers, sigma = get("centers"), get("sigma")
+    if centers is None or sigma is None:
+        raise ValueError("toy must provide `centers` (K, 2) and `sigma` (as attributes or dict keys).")
+    return np.asarray(centers, np.float64), float(sigma)
+
+
+def _resolve_extractor(feature_extractor, fake, toy):
+    if feature_extractor != "auto":
+        if feature_extractor not in ("mnist", "inception", None):
+            raise ValueError(f"feature_extractor must be 'auto', 'mnist', 'inception' or None; got {feature_extractor!r}.")
+        return feature_extractor
+    shape = np.shape(fake)
+    if toy is not None or len(shape) == 2:
+        return None
+    if tuple(shape[1:]) in ((28, 28, 1), (28, 28)):
+        return "mnist"
+    return "inception"
+
+
+def _subsample(array, size, rng):
+    return array if len(array) <= size else array[rng.choice(len(array), size, replace=False)]
+
+
+@functools.lru_cache(maxsize=4)
+def _inception_model(weights, include_top, channels):
+    return feature_lib.load_inception(weights=weights, include_top=include_top, channels=channels)
+
+
+def _extract(samples, extractor, name, batch_size, want_probabilities, inception_weights):
+    """(features, probabilities or None) for one sample set."""
+    if extractor is None:
+        samples = np.asarray(samples, np.float32)
+        if samples.ndim < 2 or len(samples) == 0:
+            raise ValueError(f"{name} must be a non-empty array of samples; got shape {samples.shape}.")
+        return samples.reshape(len(samples), -1), None
+    if extractor == "mnist":
+        images = feature_lib.check_images(samples, name, shape=(28, 28, 1))
+        features, probabilities = feature_lib.extract_features(feature_lib.mnist_feature_model(), images, batch_size)
+        return features, probabilities
+    images = feature_lib.check_images(samples, name)
+    if images.shape[-1] not in (1, 3):
+        raise ValueError(f"{name}: InceptionV3 takes 1- or 3-channel images; got {images.shape[-1]} channels.")
+    model = _inception_model(inception_weights, want_probabilities, images.shape[-1])
+    outputs = feature_lib.extract_features(model, images, batch_size)
+    return (outputs[0], outputs[1]) if want_probabilities else (outputs, None)
+
+
+def evaluate_samples(fake, real, metrics=None, feature_extractor="auto", batch_size=500, seed=0, toy=None,
+                     kid_subsets=100, kid_subset_size=1000, pr_k=3, is_splits=10, inception_weights="imagenet"):
+    """Compute sample-quality metrics of generated samples against real samples.
+
+    Args:
+        fake: generated samples: images (N, H, W, C) float32 in [-1, 1], or 2-D points (N, 2).
+        real: real samples of the same kind.
+        metrics: names from `ALL_METRICS`; None picks the default for the extractor
+            (mnist: fd, kid, is, pr, coverage; inception: fd, kid, is, pr; None: fd, kid, pr;
+            toy data: modes, js, w1).
+        feature_extractor: "mnist" (ganzoo's classifier, (28, 28, 1) images), "inception"
+            (InceptionV3 pool features; local weights needed, see `load_inception`), None (raw
+            values, flattened), or "auto": None for 2-D points or `toy`, "mnist" for 28x28x1
+            images, else "inception".
+        batch_size: images per forward pass of the extractor.
+        seed: seed of every random subset (KID subsets, equal-size subsampling).
+        toy: for 2-D toy data, an object or dict with `centers` (K, 2) and `sigma`; enables
+            "modes". The protocol evaluates 2,500 generated samples.
+        kid_subsets, kid_subset_size: KID's subset count and size.
+        pr_k: neighbourhood size of precision/recall.
+        is_splits: chunks of the Inception / MNIST score.
+        inception_weights: "imagenet" (local file search), a path, or None (random; tests only).
+
+    Returns:
+        dict[str, float] with the names in the module docstring's table. Precision/recall use
+        equal-size random subsets of both sets (the larger is subsampled); W1 uses equal-size
+        subsets of at most 2,500 points; everything else uses all samples.
+
+    Example:
+        >>> scores = evaluate_samples(generator_images, real_images, feature_extractor="mnist")
+        >>> scores["mnist_fd"], scores["digits_covered"]
+    """
+    toy_spec = _toy_spec(toy)
+    extractor = _resolve_extractor(feature_extractor, fake, toy_spec)
+    if metrics is None:
+        metrics = DEFAULT_METRICS["toy" if toy_spec is not None else extractor]
+    metrics = tuple(metrics)
+    unknown = sorted(set(metrics) - set(ALL_METRICS))
+    if unknown:
+        raise ValueError(f"unknown metrics {unknown}; choose from {list(ALL_METRICS)}.")
+    if extractor is None and ({"is", "coverage"} & set(metrics)):
+        raise ValueError("'is' and 'coverage' need a classifier: use feature_extractor='mnist' (or 'inception' for 'is').")
+    if extractor == "inception" and "coverage" in metrics:
+        raise ValueError("'coverage' is defined for ganzoo's MNIST classifier only (feature_extractor='mnist').")
+    if "modes" in metrics and toy_spec is None:
+        raise ValueError("'modes' needs toy=... with the mixture's `centers` and `sigma`.")
+    if {"modes", "js", "w1"} & set(metrics) and (extractor is not None or np.ndim(fake) != 2 or np.shape(fake)[1] != 2):
+        raise ValueError("'modes', 'js' and 'w1' are 2-D toy metrics: pass (N, 2) points with feature_extractor=None.")
+
+    want_probabilities = bool({"is", "coverage"} & set(metrics))
+    fake_features, fake_probabilities = _extract(fake, extractor, "fake", batch_size, want_probabilities,
+                                                 inception_weights)
+    real_features, real_probabilities = _extract(real, extractor, "real", batch_size, want_probabilities,
+                                                 inception_weights)
+    if fake_features.shape[1] != real_features.shape[1]:
+        raise ValueError(f"fake and real samples differ in shape: {np.shape(fake)[1:]} vs {np.shape(real)[1:]}.")
+
+    results = {}
+    rng = np.random.default_rng(seed)
+    prefix = {"mnist": "mnist_", "inception": "inception_", None: ""}[extractor]
+    if "fd" in metrics:
+        name = {"mnist": "mnist_fd", "inception": "fid", None: "fd"}[extractor]
+        results[name] = statistics.frechet_distance_from_features(fake_features, real_features)
+    if "kid" in metrics:
+        results["kid_mean"], results["kid_std"] = statistics.kernel_inception_distance(
+            real_features, fake_features, kid_subsets, kid_subset_size, seed)
+    if "is" in metrics:
+        score, spread = statistics.inception_score(fake_probabilities, splits=min(is_splits, len(fake_probabilities)))
+        results[f"{prefix}score"], results[f"{prefix}score_std"] = score, spread
+    if "pr" in metrics:
+        size = min(len(fake_features), len(real_features))
+        results["precision"], results["recall"] = statistics.precision_recall(
+            _subsample(real_features, size, rng), _subsample(fake_features, size, rng), k=pr_k)
+    if "coverage" in metrics:
+        num_classes = real_probabilities.shape[1]
+        data_histogram = statistics.class_histogram(real_probabilities.argmax(axis=1), num_classes)
+        covered, kl = statistics.mode_coverage(fake_probabilities.argmax(axis=1), data_histogram)
+        results["digits_covered"], results["digit_kl"] = float(covered), kl
+    if "diversity" in metrics:
+        results["diversity"] = statistics.sample_diversity(fake_features, real_features, seed=seed)
+    if "modes" in metrics:
+        results.update({k: float(v) for k, v in toy_lib.toy_mode_metrics(fake_features, *toy_spec).items()})
+    if "js" in metrics:
+        results["js"] = toy_lib.binned_js_divergence(fake_features, real_features)
+    if "w1" in metrics:
+        size = min(len(fake_features), len(real_features), W1_MAX_SAMPLES)
+        results["w1"] = toy_lib.wasserstein1_distance(_subsample(fake_features, size, rng),
+                                                      _subsample(real_features, size, rng))
+    return {name: float(value) for name, value in results.items()}
+
+
+def detect_mode_collapse(fake, real, feature_extractor="auto", toy=None, diversity_threshold=0.5,
+                         coverage_threshold=0.8, batch_size=500, seed=0, inception_weights="imagenet"):
+    """Flag mode collapse from sample diversity and coverage (the library half of a training alarm).
+
+    Diversity is the mean pairwise feature distance of generated samples divided by that of real
+    samples (about 1 when healthy, near 0 when the generator repeats itself). Coverage is the
+    fraction of modes the generator reaches: of the 10 digits for "mnist", of the mixture modes
+    for `toy`, otherwise recall (Kynkaanniemi et al.), the fraction of real samples inside the
+    generated manifold.
+
+    Args:
+        fake, real, feature_extractor, toy, batch_size, seed, inception_weights: as in
+            `evaluate_samples`.
+        diversity_threshold: collapse when diversity falls below this.
+        coverage_threshold: collapse when coverage falls below this.
+
+    Returns:
+        dict with `diversity` (float), `coverage` (float in [0, 1]), `collapsed` (bool) and
+        `reason` (str, empty when not collapsed).
+
+    Example:
+        >>> report = detect_mode_collapse(generator_images, real_images, feature_extractor="mnist")
+        >>> if report["collapsed"]: print("mode collapse:", report["reason"])
+    """
+    toy_spec = _toy_spec(toy)
+    extractor = _resolve_extractor(feature_extractor, fake, toy_spec)
+    if toy_spec is not None:
+        scores = evaluate_samples(fake, real, ("diversity", "modes"), None, batch_size, seed, toy_spec)
+        coverage = scores["modes"] / len(toy_spec[0])
+    elif extractor == "mnist":
+        scores = evaluate_samples(fake, real, ("diversity", "coverage"), extractor, batch_size, seed)
+        coverage = scores["digits_covered"] / 10
+    else:
+        scores = evaluate_samples(fake, real, ("diversity", "pr"), extractor, batch_size, seed,
+                                  inception_weights=inception_weights)
+        coverage = scores["recall"]
+    reasons = []
+    if scores["diversity"] < diversity_threshold:
+        reasons.append(f"diversity {scores['diversity']:.3f} < {diversity_threshold}")
+    if coverage < coverage_threshold:
+        reasons.append(f"coverage {coverage:.3f} < {coverage_threshold}")
+    return {"diversity": scores["diversity"], "coverage": float(coverage), "collapsed": bool(reasons),
+            "reason": "; ".join(reasons)}

