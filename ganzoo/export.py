@@ -434,6 +434,7 @@ def export_generator(
         if "onnx" in formats:
             _write_onnx(generator, latent_dim, is_image, os.path.join(tmp_dir, ONNX_FILENAME), int(opset))
         parity = verify_export(tmp_dir, atol=atol, keras_generator=generator, latent_dim=latent_dim)
+        parity.pop("files_checked")  # the card with the checksums is written just below
         shape = list(reference.shape[1:])
         outputs = IMAGE_OUTPUTS if is_image else VECTOR_OUTPUTS
         model_card = {
@@ -623,6 +624,22 @@ def _resolve_export_path(path):
     onnx_path = onnx_path if os.path.isfile(onnx_path) else None
     sm_dir = path if os.path.isfile(os.path.join(path, "saved_model.pb")) else None
     return path, onnx_path, sm_dir
+
+
+def list_exports(path):
+    """The version directories at `path`, oldest first.
+
+    Args:
+        path: a version directory (returned alone) or a base directory such as
+            "exported_models/dcgan_mnist" (its numeric versions).
+
+    Returns:
+        A list of paths, empty when `path` holds no export.
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path) and _is_version_dir(path):
+        return [path]
+    return [os.path.join(path, str(v)) for v in _versions(path)]
 
 
 def _check_files(version_dir, card, names=None):

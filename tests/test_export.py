@@ -1,0 +1,423 @@
+"""Tests of ganzoo.export: SavedModel + ONNX exports of tiny generators."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import keras
+
+from ganzoo.export import (
+    ExportError,
+    export_generator,
+    list_exports,
+    load_exported,
+    to_uint8,
+    verify_export,
+)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LATENT = 6
+ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
+
+
+# ----------------------------------------------------------------------- tiny networks
+def conv_generator(side=8, latent_dim=LATENT, seed=0):
+    """DCGAN-like: Dense -> Reshape -> ConvT -> BN -> ReLU -> ConvT -> tanh, to side x side x 1.
+
+    The batch-norm moving statistics are set away from (0, 1) so that an export running batch
+    norm in training mode (batch statistics) would not match inference mode.
+    """
+    keras.utils.set_random_seed(seed)
+    base = side // 4 if side % 4 == 0 else side // 2
+    strides = 2 if side % 4 == 0 else 1
+    z = keras.Input((latent_dim,), name="z")
+    x = keras.layers.Dense(base * base * 8, use_bias=False)(z)
+    x = keras.layers.Reshape((base, base, 8))(x)
+    x = keras.layers.Conv2DTranspose(4, 4, strides=strides, padding="same", use_bias=False)(x)
+    bn = keras.layers.BatchNormalization()
+    x = bn(x)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.Conv2DTranspose(1, 4, strides=2, padding="same")(x)
+    x = keras.layers.Activation("tanh", dtype="float32")(x)
+    model = keras.Model(z, x, name="tiny_dcgan_generator")
+    rng = np.random.default_rng(seed)
+    bn.moving_mean.assign(rng.normal(0.0, 0.5, 4).astype("float32"))
+    bn.moving_variance.assign(rng.uniform(0.2, 3.0, 4).astype("float32"))
+    return model
+
+
+def mlp_generator(latent_dim=LATENT, seed=0):
+    keras.utils.set_random_seed(seed)
+    z = keras.Input((latent_dim,), name="z")
+    x = keras.layers.Dense(16, activation="relu")(z)
+    x = keras.layers.Dense(2)(x)
+    return keras.Model(z, x, name="tiny_mlp_generator")
+
+
+class StandIn:
+    """What export needs of a ganzoo model: .generator, .latent_dim, optional EMA and card."""
+
+    def __init__(self, generator, latent_dim=LATENT, ema_generator=None, card=None):
+        self.generator = generator
+        self.latent_dim = latent_dim
+        self.ema_generator = ema_generator
+        self._card = card
+
+    def config_for_card(self):
+        return self._card or {}
+
+
+def keras_out(generator, z, training=False):
+    return np.asarray(generator(np.asarray(z, "float32"), training=training), dtype="float32")
+
+
+# ----------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def dcgan_export(tmp_path_factory):
+    base = tmp_path_factory.mktemp("exports") / "dcgan_toy"
+    gen = conv_generator()
+    card = {"dataset": "toy_squares", "training_steps": 12, "seed": 3, "metrics": {"fid": np.float32(1.5)}}
+    path = export_generator(StandIn(gen, card=card), base)
+    return gen, base, path
+
+
+@pytest.fixture(scope="module")
+def mlp_export(tmp_path_factory):
+    base = tmp_path_factory.mktemp("exports") / "gan_ring"
+    gen = mlp_generator()
+    return gen, base, export_generator(gen, base)
+
+
+# ------------------------------------------------------------------- layout and names
+def test_layout_signatures_and_names(dcgan_export):
+    import onnx
+    import tensorflow as tf
+
+    _, base, path = dcgan_export
+    assert path == os.path.join(str(base), "1")
+    assert sorted(os.listdir(base)) == ["1"]  # no temp directory left behind
+    for name in ("saved_model.pb", "variables", "generator.onnx", "model.json"):
+        assert os.path.exists(os.path.join(path, name)), name
+
+    loaded = tf.saved_model.load(path)
+    assert set(loaded.signatures) == {"serving_default", "sample"}
+    serve = loaded.signatures["serving_default"]
+    (z_spec,) = serve.structured_input_signature[1].values()
+    assert list(serve.structured_input_signature[1]) == ["z"]
+    assert z_spec.dtype == tf.float32 and z_spec.shape.as_list() == [None, LATENT]
+    outs = serve.structured_outputs
+    assert set(outs) == {"images", "images_uint8"}
+    assert outs["images"].dtype == tf.float32 and outs["images"].shape.as_list() == [None, 8, 8, 1]
+    assert outs["images_uint8"].dtype == tf.uint8
+    sample = loaded.signatures["sample"]
+    specs = sample.structured_input_signature[1]
+    assert specs["num_samples"].dtype == tf.int32 and specs["num_samples"].shape.rank == 0
+    assert specs["seed"].dtype == tf.int64 and specs["seed"].shape.rank == 0
+    assert set(sample.structured_outputs) == {"images", "images_uint8"}
+
+    proto = onnx.load(os.path.join(path, "generator.onnx"))
+    assert max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")) >= 17
+    assert [i.name for i in proto.graph.input] == ["z"]
+    assert sorted(o.name for o in proto.graph.output) == ["images", "images_uint8"]
+    z_dims = proto.graph.input[0].type.tensor_type.shape.dim
+    assert z_dims[0].dim_param == "batch" and z_dims[1].dim_value == LATENT
+
+
+def test_model_card(dcgan_export):
+    import hashlib
+
+    _, _, path = dcgan_export
+    card = json.load(open(os.path.join(path, "model.json")))
+    assert card["model"] == "StandIn" and card["dataset"] == "toy_squares"
+    assert card["latent_dim"] == LATENT and card["image_shape"] == [8, 8, 1]
+    assert card["value_range"] == [-1.0, 1.0]
+    assert card["training_steps"] == 12 and card["seed"] == 3 and card["metrics"] == {"fid": 1.5}
+    assert card["version"] == 1 and card["name"] == "dcgan_toy" and card["onnx_opset"] >= 17
+    for lib in ("ganzoo", "tensorflow", "keras"):
+        assert card["versions"][lib]
+    assert {"saved_model.pb", "generator.onnx", "variables/variables.index"} <= set(card["files"])
+    for rel, entry in card["files"].items():
+        data = open(os.path.join(path, rel), "rb").read()
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest() and entry["bytes"] == len(data)
+    assert max(card["parity"]["max_abs_diff"].values()) <= 1e-4
+
+
+# ----------------------------------------------------------------------------- parity
+@pytest.mark.parametrize("backend", ["saved_model", "onnx"])
+def test_exports_match_keras_in_inference_mode(dcgan_export, backend):
+    gen, base, _ = dcgan_export
+    exported = load_exported(base, backend=backend)
+    assert exported.backend == backend and exported.latent_dim == LATENT
+    assert exported.output_shape == (8, 8, 1) and exported.card["dataset"] == "toy_squares"
+    z = np.random.default_rng(5).standard_normal((5, LATENT)).astype("float32")
+    images = exported.generate(z)
+    assert images.dtype == np.float32 and images.shape == (5, 8, 8, 1)
+    np.testing.assert_allclose(images, keras_out(gen, z), atol=1e-4)
+    # Batch norm with batch statistics would give something else: the check above has teeth.
+    assert np.abs(images - keras_out(gen, z, training=True)).max() > 1e-2
+    assert np.abs(images).max() <= 1.0
+    # Same seed, same samples; batch size does not matter.
+    np.testing.assert_array_equal(exported.generate(7, seed=1), exported.generate(7, seed=1, batch_size=3))
+    outs = exported.run_all(z)
+    np.testing.assert_array_equal(outs["images_uint8"], to_uint8(outs["images"]))
+
+
+def test_uint8_conversion_values():
+    x = np.array([-1.0, -0.5, 0.0, 1.0, 1.5, -2.0], "float32")
+    np.testing.assert_array_equal(to_uint8(x), [0, 32, 128, 255, 255, 0])  # 31.875 -> 32, 127.5 -> 128
+
+
+def test_verify_export_reports_and_catches_tampering(dcgan_export, tmp_path):
+    import shutil
+
+    gen, _, path = dcgan_export
+    report = verify_export(path, keras_generator=gen)
+    assert set(report["max_abs_diff"]) == {"saved_model_vs_keras", "onnx_vs_keras", "onnx_vs_saved_model"}
+    assert max(report["max_abs_diff"].values()) <= 1e-4 and report["uint8_mismatches"] == 0
+    # Without the Keras model, the reference stored at export time stands in for it.
+    assert "onnx_vs_keras" in verify_export(path)["max_abs_diff"]
+
+    copy = tmp_path / "1"
+    shutil.copytree(path, copy)
+    with open(copy / "variables" / "variables.data-00000-of-00001", "r+b") as f:
+        f.seek(100)
+        f.write(b"\x13\x37\x13\x37")
+    with pytest.raises(ExportError, match="sha256"):
+        verify_export(copy)
+
+
+def test_tools_verify_export_cli(dcgan_export, tmp_path):
+    _, base, _ = dcgan_export
+    script = os.path.join(ROOT, "tools", "verify_export.py")
+    ok = subprocess.run([sys.executable, script, str(base)], capture_output=True, text=True, env=ENV, timeout=120)
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    (line,) = [l for l in ok.stdout.splitlines() if l.startswith("{")]
+    assert json.loads(line)["ok"] is True
+    empty = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, env=ENV,
+                           timeout=120)
+    assert empty.returncode == 1 and "holds no export" in empty.stderr
+
+
+def test_sample_signature_is_deterministic(dcgan_export):
+    import tensorflow as tf
+
+    _, _, path = dcgan_export
+    sample = tf.saved_model.load(path).signatures["sample"]
+    call = lambda n, seed: sample(num_samples=tf.constant(n, tf.int32), seed=tf.constant(seed, tf.int64))
+    a, b, c = call(4, 11), call(4, 11), call(4, 12)
+    assert a["images"].shape == (4, 8, 8, 1) and a["images_uint8"].dtype == tf.uint8
+    np.testing.assert_array_equal(a["images"].numpy(), b["images"].numpy())
+    assert np.abs(a["images"].numpy() - c["images"].numpy()).max() > 1e-3
+
+
+def test_saved_model_cli_show_and_run(dcgan_export, tmp_path):
+    _, _, path = dcgan_export
+    cli = [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]
+    show = subprocess.run(cli + ["show", "--dir", path, "--all"], capture_output=True, text=True, env=ENV,
+                          timeout=120)
+    assert show.returncode == 0, show.stderr[-2000:]
+    assert "signature_def['serving_default']" in show.stdout and "signature_def['sample']" in show.stdout
+    assert "inputs['z']" in show.stdout and "outputs['images_uint8']" in show.stdout
+    run = subprocess.run(cli + ["run", "--dir", path, "--tag_set", "serve", "--signature_def", "sample",
+                                "--input_exprs", "num_samples=3;seed=5", "--outdir", str(tmp_path)],
+                         capture_output=True, text=True, env=ENV, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    u8 = np.load(tmp_path / "images_uint8.npy")
+    images = np.load(tmp_path / "images.npy")
+    assert u8.shape == (3, 8, 8, 1) and u8.dtype == np.uint8
+    np.testing.assert_array_equal(u8, to_uint8(images))
+
+
+def test_onnx_runtime_without_tensorflow(dcgan_export, tmp_path):
+    """The README snippet and load_exported(.onnx) with TensorFlow and Keras made unimportable."""
+    _, _, path = dcgan_export
+    readme = open(os.path.join(ROOT, "exported_models", "README.md")).read()
+    snippet = re.search(r"<!-- snippet: onnxruntime.*?-->\s*```python\n(.*?)```", readme, re.S).group(1)
+    onnx_path = os.path.join(path, "generator.onnx")
+    snippet = snippet.replace('"exported_models/dcgan_mnist/1/generator.onnx"', repr(onnx_path))
+    code = textwrap.dedent(f"""
+        import sys
+        sys.modules["tensorflow"] = None  # any import of TensorFlow or Keras now fails
+        sys.modules["keras"] = None
+        exec(compile({snippet!r}, "README snippet", "exec"))
+        from ganzoo.export import load_exported
+        gen = load_exported({onnx_path!r})
+        out = gen.generate(3, seed=0)
+        assert gen.backend == "onnx" and out.shape == (3, 8, 8, 1), out.shape
+        assert gen.card["latent_dim"] == {LATENT}
+        print("ok", float(abs(out).max()))
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=ENV,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "ok" in proc.stdout and "(16, 8, 8, 1) float32" in proc.stdout
+    png = (tmp_path / "samples.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 60
+
+
+# --------------------------------------------------------------------- other models
+def test_vector_generator_exports_samples(mlp_export):
+    import onnx
+
+    gen, base, path = mlp_export
+    proto = onnx.load(os.path.join(path, "generator.onnx"))
+    assert [o.name for o in proto.graph.output] == ["samples"]
+    card = json.load(open(os.path.join(path, "model.json")))
+    assert card["output_shape"] == [2] and card["image_shape"] is None and card["value_range"] is None
+    z = np.random.default_rng(2).standard_normal((4, LATENT)).astype("float32")
+    for backend in ("onnx", "saved_model"):
+        out = load_exported(base, backend=backend).generate(z)
+        np.testing.assert_allclose(out, keras_out(gen, z), atol=1e-4)
+
+
+def test_ema_generator_is_exported(tmp_path):
+    gen, ema = conv_generator(seed=0), conv_generator(seed=1)
+    path = export_generator(StandIn(gen, ema_generator=ema), tmp_path / "m", formats=("onnx",))
+    assert not os.path.exists(os.path.join(path, "saved_model.pb"))
+    z = np.random.default_rng(0).standard_normal((3, LATENT)).astype("float32")
+    out = load_exported(path).generate(z)
+    np.testing.assert_allclose(out, keras_out(ema, z), atol=1e-4)
+    assert np.abs(out - keras_out(gen, z)).max() > 1e-3
+    assert json.load(open(os.path.join(path, "model.json")))["ema"] is True
+
+
+def test_mixed_precision_generator_is_exported_in_float32(tmp_path):
+    import onnx
+
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        gen = conv_generator(side=8)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert gen.layers[1].compute_dtype == "float16"
+    path = export_generator(gen, tmp_path / "mp", formats=("saved_model", "onnx"))
+    proto = onnx.load(os.path.join(path, "generator.onnx"))
+    float16 = onnx.TensorProto.FLOAT16
+    assert all(t.data_type != float16 for t in proto.graph.initializer)
+    assert all(not (n.op_type == "Cast" and any(a.i == float16 for a in n.attribute)) for n in proto.graph.node)
+    card = json.load(open(os.path.join(path, "model.json")))
+    assert card["trained_dtype_policy"] == "mixed_float16"
+    assert 0 < card["float32_vs_trained_precision_max_abs_diff"] < 2e-2
+    z = np.random.default_rng(1).standard_normal((4, LATENT)).astype("float32")
+    np.testing.assert_allclose(load_exported(path, backend="saved_model").generate(z), keras_out(gen, z), atol=2e-2)
+
+
+def test_ganzoo_dcgan_with_ema(tmp_path):
+    """The real model class: untrained is refused, trained exports its EMA generator."""
+    dcgan = pytest.importorskip("ganzoo.models.dcgan")
+    model = dcgan.DCGAN(data_shape=(8, 8, 1), latent_dim=4, width=4, seed=1)
+    with pytest.raises(ExportError, match="not been trained"):
+        export_generator(model, tmp_path / "dcgan")
+    model.compile(ema_decay=0.5)
+    with pytest.raises(ExportError, match="0 training steps"):
+        export_generator(model, tmp_path / "dcgan")
+    x = np.random.default_rng(0).uniform(-1, 1, (16, 8, 8, 1)).astype("float32")
+    model.fit(x, batch_size=8, epochs=1, verbose=0)
+    path = export_generator(model, tmp_path / "dcgan", formats=("onnx",))
+    card = json.load(open(os.path.join(path, "model.json")))
+    assert card["model"] == "DCGAN" and card["ema"] is True and card["training_steps"] == 2
+    z = np.random.default_rng(0).standard_normal((3, 4)).astype("float32")
+    np.testing.assert_allclose(load_exported(path).generate(z), keras_out(model.ema_generator, z), atol=1e-4)
+    assert not os.listdir(tmp_path / "dcgan") == []
+
+
+# ------------------------------------------------------------ versions and atomicity
+def test_versions_increment_and_overwrite_is_refused(tmp_path):
+    gen = mlp_generator()
+    base = tmp_path / "ring"
+    first = export_generator(gen, base, formats="onnx")
+    second = export_generator(gen, base, formats="onnx")
+    assert [os.path.basename(p) for p in (first, second)] == ["1", "2"]
+    assert list_exports(base) == [first, second] and list_exports(second) == [second]
+    assert load_exported(base).path == os.path.join(second, "generator.onnx")
+    assert os.path.basename(export_generator(gen, base, version=7, formats="onnx")) == "7"
+    assert os.path.basename(export_generator(gen, base, formats="onnx")) == "8"
+
+    before = open(os.path.join(second, "model.json")).read()
+    with pytest.raises(ExportError, match="already exists.*overwrite=True"):
+        export_generator(mlp_generator(seed=9), base, version=2, formats="onnx")
+    assert open(os.path.join(second, "model.json")).read() == before
+    export_generator(mlp_generator(seed=9), base, version=2, formats="onnx", overwrite=True)
+    z = np.zeros((1, LATENT), "float32") + 0.3
+    np.testing.assert_allclose(load_exported(second).generate(z), keras_out(mlp_generator(seed=9), z), atol=1e-4)
+    assert sorted(os.listdir(base)) == ["1", "2", "7", "8"]
+
+
+def test_failure_before_rename_leaves_no_version(tmp_path, monkeypatch):
+    import ganzoo.export as export
+
+    base = tmp_path / "atomic"
+    export_generator(mlp_generator(), base, formats="onnx")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("injected failure before rename")
+
+    monkeypatch.setattr(export, "verify_export", broken)
+    with pytest.raises(RuntimeError, match="injected"):
+        export_generator(mlp_generator(), base)
+    assert sorted(os.listdir(base)) == ["1"]  # no version 2, no .tmp-export-* left
+
+
+def test_parity_failure_refuses_export(tmp_path, monkeypatch):
+    """An ONNX file of other weights than the SavedModel's: the parity check must refuse it."""
+    import ganzoo.export as export
+
+    original = export._write_onnx
+    other = conv_generator(seed=7)
+    monkeypatch.setattr(export, "_write_onnx", lambda gen, *args: original(other, *args))
+    base = tmp_path / "parity"
+    with pytest.raises(ExportError, match="Parity check failed"):
+        export_generator(conv_generator(seed=0), base)
+    assert os.listdir(base) == []
+
+
+# --------------------------------------------------------------------------- bad input
+def test_bad_input_errors(tmp_path):
+    unbuilt = keras.Sequential([keras.layers.Dense(4), keras.layers.Dense(2)])
+    with pytest.raises(ExportError, match="not built"):
+        export_generator(unbuilt, tmp_path / "a")
+    with pytest.raises(ExportError, match="not been trained"):
+        export_generator(StandIn(mlp_generator(), card={"training_steps": 0}), tmp_path / "a")
+    with pytest.raises(ExportError, match="formats"):
+        export_generator(mlp_generator(), tmp_path / "a", formats=("tflite",))
+    with pytest.raises(ExportError, match="version"):
+        export_generator(mlp_generator(), tmp_path / "a", version=0)
+    with pytest.raises(ExportError, match="latent_dim"):
+        export_generator(mlp_generator(), tmp_path / "a", latent_dim=LATENT + 1)
+    with pytest.raises(ExportError, match="ganzoo model"):
+        export_generator("generator.keras", tmp_path / "a")
+    z = keras.Input((LATENT,))
+    unbounded = keras.Model(z, keras.layers.Reshape((2, 2, 1))(keras.layers.Dense(4, kernel_initializer="ones")(z)))
+    with pytest.raises(ExportError, match=r"outside \[-1, 1\]"):
+        export_generator(unbounded, tmp_path / "a")
+    assert list_exports(tmp_path / "a") == []
+
+
+def test_loader_errors(tmp_path, dcgan_export):
+    import shutil
+
+    with pytest.raises(ExportError, match="No export"):
+        load_exported(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ExportError, match="holds no export"):
+        load_exported(tmp_path / "empty")
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"this is not a protobuf" * 10)
+    with pytest.raises(ExportError, match="not a valid ONNX model"):
+        load_exported(bad)
+    # A truncated ONNX file inside an export: caught by its checksum.
+    _, _, path = dcgan_export
+    copy = tmp_path / "copy"
+    shutil.copytree(path, copy)
+    onnx_file = copy / "generator.onnx"
+    onnx_file.write_bytes(onnx_file.read_bytes()[:1000])
+    with pytest.raises(ExportError, match="sha256"):
+        load_exported(copy)
+    with pytest.raises(ValueError, match="z of shape"):
+        load_exported(path).generate(np.zeros((2, LATENT + 1), "float32"))
