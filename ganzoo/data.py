@@ -193,10 +193,14 @@ def _resolve(name):
         return "folder", os.fspath(name)
     if not isinstance(name, str) or not name.strip():
         raise _unknown_name_error(name)
+    # Built-in names win over a same-named folder in the working directory ("./mnist" or
+    # "dir:mnist" reads the folder).
     if name in TOY_DISTRIBUTIONS:
         return "toy", name
     if name == "mnist_sample":
         return "sample", name
+    if name in _TFDS_PRESETS:
+        return "tfds", name
     if name.startswith("dir:"):
         return "folder", name[len("dir:"):]
     if name.startswith("tfds:"):
@@ -544,19 +548,28 @@ def _folder_files(root, with_labels):
             f"Folder {root!r} {what}: the folder pipeline reads {', '.join(IMAGE_EXTENSIONS)} files "
             "(searched recursively). Point it at the folder that contains the images."
         )
-    labels, class_names = None, ()
-    if with_labels:
-        relative = [os.path.relpath(f, root) for f in files]
-        at_root = [r for r in relative if os.sep not in r]
-        if at_root:
-            raise DatasetError(
-                f"with_labels=True takes each image's class from its first sub-folder of {root!r}, but "
-                f"{len(at_root)} images sit directly in it (e.g. {at_root[0]!r}). Move them into class folders."
-            )
-        classes = [r.split(os.sep, 1)[0] for r in relative]
-        class_names = tuple(sorted(set(classes)))
-        labels = np.array([class_names.index(c) for c in classes], dtype=np.int32)
-    return root, files, labels, class_names
+    labels = _class_labels(root, files) if with_labels else None
+    return root, files, labels
+
+
+def _class_names(root, files):
+    """The sorted first-level sub-folder names, or () when some image sits directly in root."""
+    relative = [os.path.relpath(f, root) for f in files]
+    if any(os.sep not in r for r in relative):
+        return ()
+    return tuple(sorted({r.split(os.sep, 1)[0] for r in relative}))
+
+
+def _class_labels(root, files):
+    """int32 labels from each file's first-level sub-folder (sorted names -> 0, 1, ...)."""
+    class_names = _class_names(root, files)
+    if not class_names:
+        raise DatasetError(
+            f"with_labels=True takes each image's class from its first sub-folder of {root!r}, but "
+            "some images sit directly in it. Move them into class folders."
+        )
+    index = {name: i for i, name in enumerate(class_names)}
+    return np.array([index[os.path.relpath(f, root).split(os.sep, 1)[0]] for f in files], dtype=np.int32)
 
 
 def _decode_file(path, size, channels):
@@ -566,7 +579,7 @@ def _decode_file(path, size, channels):
 
 
 def _folder_source(root, image_size, channels, skip_corrupt, num_examples, with_labels, cache):
-    root, files, labels, _ = _folder_files(root, with_labels)
+    root, files, labels = _folder_files(root, with_labels)
     if num_examples is not None:
         files = files[:num_examples]
         labels = None if labels is None else labels[:num_examples]
@@ -607,7 +620,7 @@ def _folder_source(root, image_size, channels, skip_corrupt, num_examples, with_
     labels = labels[ok]
     has_labels = with_labels
     if keep_in_memory:
-        examples = tf.data.Dataset.from_tensor_slices((images[ok], labels))
+        examples = tf.data.Dataset.from_tensor_slices((images if ok.all() else images[ok], labels))
         return _Source("folder", shape, examples, int(ok.sum()), has_labels, in_memory=True, skipped_files=corrupt)
     good = [f for f, g in zip(files, ok) if g]
     examples = tf.data.Dataset.from_tensor_slices((good, labels))
@@ -891,9 +904,9 @@ def dataset_info(name, image_size=None, channels=None, split="train", data_dir=N
             "description": DATASETS["mnist_sample"],
         }
     if kind == "folder":
-        root, files, _, _ = _folder_files(key, with_labels=False)
+        root, files, _ = _folder_files(key, with_labels=False)
         height, width, first_channels = _first_header(files)
-        _, _, _, class_names = _folder_files(key, with_labels=True) if _all_in_subfolders(root, files) else (0, 0, 0, ())
+        class_names = _class_names(root, files)
         count = len(files) if num_examples is None else min(len(files), num_examples)
         return {
             "name": root,
@@ -921,7 +934,3 @@ def dataset_info(name, image_size=None, channels=None, split="train", data_dir=N
         "prepared": builder.is_prepared(),
         "data_dir": builder.data_dir,
     }
-
-
-def _all_in_subfolders(root, files):
-    return all(os.sep in os.path.relpath(f, root) for f in files)
