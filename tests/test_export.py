@@ -160,16 +160,19 @@ def test_exports_match_keras_in_inference_mode(dcgan_export, backend):
     assert images.dtype == np.float32 and images.shape == (5, 8, 8, 1)
     np.testing.assert_allclose(images, keras_out(gen, z), atol=1e-4)
     # Batch norm with batch statistics would give something else: the check above has teeth.
-    assert np.abs(images - keras_out(gen, z, training=True)).max() > 1e-2
+    # (A copy: training=True updates the moving statistics of the network it runs.)
+    assert np.abs(images - keras_out(conv_generator(), z, training=True)).max() > 1e-2
     assert np.abs(images).max() <= 1.0
-    # Same seed, same samples; batch size does not matter.
-    np.testing.assert_array_equal(exported.generate(7, seed=1), exported.generate(7, seed=1, batch_size=3))
+    # Same seed, same samples; the batch size changes only float rounding.
+    np.testing.assert_array_equal(exported.generate(7, seed=1), exported.generate(7, seed=1))
+    np.testing.assert_allclose(exported.generate(7, seed=1), exported.generate(7, seed=1, batch_size=3), atol=1e-6)
+    assert np.abs(exported.generate(7, seed=1) - exported.generate(7, seed=2)).max() > 1e-3
     outs = exported.run_all(z)
     np.testing.assert_array_equal(outs["images_uint8"], to_uint8(outs["images"]))
 
 
 def test_uint8_conversion_values():
-    x = np.array([-1.0, -0.5, 0.0, 1.0, 1.5, -2.0], "float32")
+    x = np.array([-1.0, -0.75, 0.0, 1.0, 1.5, -2.0], "float32")
     np.testing.assert_array_equal(to_uint8(x), [0, 32, 128, 255, 255, 0])  # 31.875 -> 32, 127.5 -> 128
 
 
