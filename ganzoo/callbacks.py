@@ -1,0 +1,252 @@
+"""Training callbacks: TensorBoard logging, sample grids, checkpoints and a NaN guard."""
+
+import json
+import math
+import os
+import shutil
+import tempfile
+
+import keras
+import numpy as np
+
+
+# ------------------------------------------------------------------- pictures
+def image_grid(images, columns=None):
+    """Tile (n, H, W, C) images in [-1, 1] into one uint8 (rows*H, cols*W, C) picture."""
+    images = np.asarray(images, "float32")
+    n, h, w, c = images.shape
+    columns = columns or int(math.ceil(math.sqrt(n)))
+    rows = int(math.ceil(n / columns))
+    grid = np.full((rows * (h + 1) + 1, columns * (w + 1) + 1, c), -1.0, "float32")
+    for i, img in enumerate(images):
+        r, col = divmod(i, columns)
+        grid[1 + r * (h + 1): 1 + r * (h + 1) + h, 1 + col * (w + 1): 1 + col * (w + 1) + w] = img
+    return np.clip(np.round((grid + 1.0) * 127.5), 0, 255).astype("uint8")
+
+
+def scatter_picture(points, reference=None, size=480):
+    """A uint8 (size, size, 3) scatter plot of 2-D samples (and reference points in grey)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(size / 100, size / 100), dpi=100)
+    ax = fig.add_axes([0.08, 0.08, 0.88, 0.88])
+    if reference is not None:
+        ax.scatter(reference[:, 0], reference[:, 1], s=2, c="0.7", label="data")
+    ax.scatter(points[:, 0], points[:, 1], s=2, c="tab:blue", label="G(z)")
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", fontsize=7)
+    fig.canvas.draw()
+    picture = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    plt.close(fig)
+    return picture
+
+
+def sample_picture(samples, reference=None):
+    """uint8 picture of samples: a grid for images, a scatter plot for 2-D points."""
+    samples = np.asarray(samples)
+    if samples.ndim == 4:
+        return image_grid(samples)
+    if samples.ndim == 2 and samples.shape[1] == 2:
+        return scatter_picture(samples, reference)
+    raise ValueError(f"Cannot draw samples of shape {samples.shape}: expected (n, H, W, C) or (n, 2).")
+
+
+def write_png(picture, path):
+    from PIL import Image
+
+    picture = np.asarray(picture)
+    if picture.ndim == 3 and picture.shape[2] == 1:
+        picture = picture[..., 0]
+    tmp = f"{path}.tmp.png"
+    Image.fromarray(picture).save(tmp)
+    os.replace(tmp, path)
+
+
+# ------------------------------------------------------------------- callbacks
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite."""
+
+
+class StepAware(keras.callbacks.Callback):
+    """Knows the run's global step (one step = one generator update) at every batch end.
+
+    `epoch_step_offset` is set by `ganzoo.train` when a resumed run finishes an interrupted
+    epoch: Keras then counts batches from 0 though the epoch is partly done.
+    """
+
+    def __init__(self, steps_per_epoch):
+        super().__init__()
+        self.steps_per_epoch = steps_per_epoch
+        self.epoch = 0
+        self.epoch_step_offset = 0
+        self.last_step_seen = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def global_step(self, batch):
+        return self.epoch * self.steps_per_epoch + self.epoch_step_offset + batch + 1
+
+    def ends_epoch(self, batch):
+        return self.epoch_step_offset + batch + 1 == self.steps_per_epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.last_step_seen = self.global_step(batch)
+
+
+class NaNGuard(StepAware):
+    """Stops training at the first non-finite loss, naming the step, before any save."""
+
+    def __init__(self, steps_per_epoch):
+        super().__init__(steps_per_epoch)
+        self.failure = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, logs)
+        bad = {k: v for k, v in (logs or {}).items() if not np.isfinite(float(v))}
+        if bad and self.failure is None:
+            step = self.last_step_seen
+            self.failure = (
+                f"Training diverged at step {step} (epoch {self.epoch + 1}): non-finite "
+                + ", ".join(f"{k}={v}" for k, v in bad.items())
+                + ". The last good checkpoint is kept; lower the learning rates, or check the data "
+                "for NaNs, then resume."
+            )
+            self.model.stop_training = True
+
+
+class TensorBoardLogger(StepAware):
+    """Scalars per step and per epoch, both learning rates, and a sample grid per epoch.
+
+    Tags: `step/<key>` every `log_every` steps, `epoch/<key>` at epoch ends,
+    `learning_rate/d` and `learning_rate/g`, `samples` (the fixed latent batch's grid).
+    """
+
+    def __init__(self, log_dir, steps_per_epoch, fixed_z, samples_dir=None, log_every=10, reference=None,
+                 guard=None):
+        super().__init__(steps_per_epoch)
+        import tensorflow as tf
+
+        self.writer = tf.summary.create_file_writer(log_dir)
+        self.fixed_z = fixed_z
+        self.samples_dir = samples_dir
+        self.log_every = max(1, int(log_every))
+        self.reference = reference
+        self.guard = guard
+
+    def on_train_batch_end(self, batch, logs=None):
+        import tensorflow as tf
+
+        super().on_train_batch_end(batch, logs)
+        step = self.last_step_seen
+        if step % self.log_every and not self.ends_epoch(batch):
+            return
+        with self.writer.as_default(step=step):
+            for key, value in (logs or {}).items():
+                tf.summary.scalar(f"step/{key}", float(value))
+
+    def on_epoch_end(self, epoch, logs=None):
+        import tensorflow as tf
+
+        if self.guard is not None and self.guard.failure:
+            return
+        step = (epoch + 1) * self.steps_per_epoch
+        model = self.model
+        with self.writer.as_default(step=step):
+            for key, value in (logs or {}).items():
+                tf.summary.scalar(f"epoch/{key}", float(value))
+            for tag, opt in (("d", model.d_optimizer), ("g", model.g_optimizer)):
+                tf.summary.scalar(f"learning_rate/{tag}", float(np.asarray(opt.learning_rate)))
+            picture = sample_picture(model.generate(self.fixed_z), self.reference)
+            tf.summary.image("samples", picture[None], step=step)
+        self.writer.flush()
+        if self.samples_dir:
+            write_png(picture, os.path.join(self.samples_dir, f"epoch_{epoch + 1:04d}.png"))
+
+    def on_train_end(self, logs=None):
+        self.writer.flush()
+
+
+class Checkpointer(StepAware):
+    """Saves the whole training state atomically at epoch ends (and every N steps).
+
+    A checkpoint is a `.keras` file (both networks, both optimizers with the generator EMA,
+    the noise seed state) plus `latest.json` naming it with the epoch and step counters. Each
+    file is written under a temporary name and renamed, so a crash mid-save leaves the last
+    good checkpoint intact. The newest `keep` checkpoints are kept.
+    """
+
+    def __init__(self, directory, steps_per_epoch, initial_step=0, every_steps=None, keep=3, guard=None):
+        super().__init__(steps_per_epoch)
+        self.directory = directory
+        self.every_steps = every_steps
+        self.keep = keep
+        self.guard = guard
+        self.last_saved_step = initial_step
+        os.makedirs(directory, exist_ok=True)
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, logs)
+        step = self.last_step_seen
+        if self.every_steps and step % self.every_steps == 0 and not self.ends_epoch(batch):
+            self.save(step)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.save((epoch + 1) * self.steps_per_epoch)
+
+    def save(self, step):
+        if self.guard is not None and self.guard.failure:
+            return  # never overwrite the last good checkpoint with a diverged state
+        if step == self.last_saved_step and os.path.exists(os.path.join(self.directory, "latest.json")):
+            return
+        save_checkpoint(self.model, self.directory, step, self.steps_per_epoch, keep=self.keep)
+        self.last_saved_step = step
+
+
+def save_checkpoint(model, directory, step, steps_per_epoch, keep=3):
+    """Write `ckpt-<step>.keras` and then `latest.json`, each atomically."""
+    os.makedirs(directory, exist_ok=True)
+    name = f"ckpt-{step:08d}.keras"
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".keras", dir=directory)
+    os.close(fd)
+    try:
+        model.save(tmp)
+        os.replace(tmp, os.path.join(directory, name))
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    state = {"file": name, "step": int(step), "epoch": int(step // steps_per_epoch),
+             "steps_per_epoch": int(steps_per_epoch)}
+    _write_json_atomic(os.path.join(directory, "latest.json"), state)
+    olds = sorted(f for f in os.listdir(directory) if f.startswith("ckpt-") and f.endswith(".keras"))
+    for old in olds[:-keep]:
+        if old != name:
+            os.remove(os.path.join(directory, old))
+    return state
+
+
+def read_latest(directory):
+    """The latest checkpoint's record ({"file", "step", "epoch", ...}) or None."""
+    path = os.path.join(directory, "latest.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        state = json.load(f)
+    state["path"] = os.path.join(directory, state["file"])
+    return state
+
+
+def _write_json_atomic(path, data):
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=True, default=str)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def remove_tree_quietly(path):
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,41 @@
+"""Model names and paper-faithful presets, named `<model>_<dataset>`.
+
+A preset is a dict of `ganzoo.TrainConfig` fields; command-line flags override it.
+"""
+
+from ganzoo.models.dcgan import DCGAN
+from ganzoo.models.gan import GAN
+from ganzoo.models.wgan_gp import WGANGP
+
+MODELS = {"gan": GAN, "dcgan": DCGAN, "wgan_gp": WGANGP}
+
+# Radford et al. 2015: Adam(2e-4, beta_1=0.5), batch 128, z of 100.
+_DCGAN = dict(model="dcgan", batch_size=128, latent_dim=100, d_lr=2e-4, g_lr=2e-4, beta_1=0.5, beta_2=0.999)
+# Gulrajani et al. 2017 (images): lambda 10, Adam(1e-4, 0, 0.9), 5 critic steps, batch 64.
+_WGAN_GP = dict(model="wgan_gp", batch_size=64, latent_dim=128, d_lr=1e-4, g_lr=1e-4, beta_1=0.0, beta_2=0.9,
+                d_steps=5, gp_weight=10.0)
+# The WGAN-GP authors' 2-D toy code: lambda 0.1, Adam(1e-4, 0.5, 0.9), 512-unit ReLU MLPs,
+# batch 256, 5 critic steps (weight 10 stalls on the sigma-0.01 ring).
+_WGAN_GP_TOY = dict(model="wgan_gp", batch_size=256, latent_dim=2, width=512, d_lr=1e-4, g_lr=1e-4, beta_1=0.5,
+                    beta_2=0.9, d_steps=5, gp_weight=0.1)
+# The PacGAN / VEEGAN 2-D protocol's GAN: MLPs, non-saturating loss, Adam.
+_GAN_TOY = dict(model="gan", batch_size=256, latent_dim=2, width=128, d_lr=1e-4, g_lr=1e-4, beta_1=0.5,
+                beta_2=0.999, d_steps=1, generator_loss="non_saturating")
+
+PRESETS = {
+    "dcgan_mnist_sample": dict(_DCGAN, dataset="mnist_sample", epochs=20),
+    "dcgan_mnist": dict(_DCGAN, dataset="mnist", epochs=25),
+    "dcgan_fashion_mnist": dict(_DCGAN, dataset="fashion_mnist", epochs=25),
+    "dcgan_cifar10": dict(_DCGAN, dataset="cifar10", epochs=50),
+    "dcgan_celeb_a": dict(_DCGAN, dataset="celeb_a", image_size=64, epochs=10),
+    "wgan_gp_mnist_sample": dict(_WGAN_GP, dataset="mnist_sample", epochs=50),
+    "wgan_gp_mnist": dict(_WGAN_GP, dataset="mnist", epochs=50),
+    "wgan_gp_cifar10": dict(_WGAN_GP, dataset="cifar10", epochs=100),
+    "wgan_gp_celeb_a": dict(_WGAN_GP, dataset="celeb_a", image_size=64, epochs=20),
+    "wgan_gp_gaussian_ring": dict(_WGAN_GP_TOY, dataset="gaussian_ring", epochs=10),
+    "wgan_gp_gaussian_grid": dict(_WGAN_GP_TOY, dataset="gaussian_grid", epochs=10),
+    "gan_gaussian_ring": dict(_GAN_TOY, dataset="gaussian_ring", epochs=10),
+    "gan_gaussian_grid": dict(_GAN_TOY, dataset="gaussian_grid", epochs=10),
+    "gan_mnist_sample": dict(model="gan", dataset="mnist_sample", batch_size=100, latent_dim=100, width=512,
+                             d_lr=2e-4, g_lr=2e-4, beta_1=0.5, beta_2=0.999, epochs=50),
+}
