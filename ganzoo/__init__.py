@@ -1,16 +1,16 @@
 """ganzoo: GAN, DCGAN and WGAN-GP as Keras 3 models trained with `model.fit`.
 
-The public API is imported lazily so that `import ganzoo` stays cheap and a
-submodule (for example the data pipelines) can be used on its own.
+The models are imported at once; the rest of the public API (data, export, training) on
+first use.
 """
 
 __version__ = "0.1.0"
 
+# The models are imported eagerly: importing them registers the classes with Keras, so
+# `keras.models.load_model("run.keras")` works after a plain `import ganzoo`.
+from ganzoo.models import DCGAN, GAN, WGANGP, GANBase  # noqa: E402
+
 _PUBLIC = {
-    "GAN": "ganzoo.models.gan",
-    "DCGAN": "ganzoo.models.dcgan",
-    "WGANGP": "ganzoo.models.wgan_gp",
-    "GANBase": "ganzoo.models.base",
     "MODELS": "ganzoo.models.registry",
     "PRESETS": "ganzoo.models.registry",
     "load_dataset": "ganzoo.data",
@@ -19,7 +19,7 @@ _PUBLIC = {
     "TrainConfig": "ganzoo.train",
 }
 
-__all__ = sorted(_PUBLIC) + ["losses", "metrics"]
+__all__ = sorted(_PUBLIC) + ["GAN", "DCGAN", "WGANGP", "GANBase", "losses", "metrics"]
 
 
 def __getattr__(name):
