@@ -211,7 +211,7 @@ def detect_mode_collapse(fake, real, feature_extractor="auto", toy=None, diversi
     toy_spec = _toy_spec(toy)
     extractor = _resolve_extractor(feature_extractor, fake, toy_spec)
     if toy_spec is not None:
-        scores = evaluate_samples(fake, real, ("diversity", "modes"), None, batch_size, seed, toy_spec)
+        scores = evaluate_samples(fake, real, ("diversity", "modes"), None, batch_size, seed, toy)
         coverage = scores["modes"] / len(toy_spec[0])
     elif extractor == "mnist":
         scores = evaluate_samples(fake, real, ("diversity", "coverage"), extractor, batch_size, seed)

@@ -107,11 +107,16 @@ def frechet_distance_from_features(features1, features2):
 
 
 def _polynomial_kernel(a, b):
-    return (a @ b.T / a.shape[1] + 1.0) ** 3
+    # (a.b / d + 1)^3, in place: the elementwise work costs as much as the matmul at d = 128.
+    gram = a @ b.T
+    gram *= 1.0 / a.shape[1]
+    gram += 1.0
+    return gram * gram * gram
 
 
 def _unbiased_mmd2(x, y):
-    # Kernels in float32 (the matmuls dominate: 3 x m^2 x D per subset), sums in float64.
+    # Kernels in float32 (twice as fast as float64; the rounding, ~1e-7 absolute, is far below
+    # KID's subset noise), sums accumulated in float64.
     m = len(x)
     k_xx, k_yy, k_xy = _polynomial_kernel(x, x), _polynomial_kernel(y, y), _polynomial_kernel(x, y)
     # Unbiased: drop the diagonal self-similarities of the within-set terms.
