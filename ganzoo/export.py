@@ -19,8 +19,8 @@ The export is atomic: everything is written into `NAME/.tmp-export-*` (a name TF
 loads, on the same filesystem), checked for parity (Keras vs SavedModel vs ONNX Runtime), and
 only then renamed to `NAME/<version>`.
 
-TensorFlow and Keras are imported only where needed, so `load_exported("...onnx")` runs with
-just `onnxruntime` and `numpy`.
+TensorFlow and Keras are imported only where needed: this module runs an `.onnx` export with
+just `onnxruntime` and `numpy` (`import ganzoo` itself imports the Keras models, though).
 
 Example:
     >>> path = ganzoo.export_generator(model, "exported_models/dcgan_mnist")
