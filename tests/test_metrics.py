@@ -360,3 +360,13 @@ def test_evaluate_samples_rejects_bad_input(mnist_split):
         metrics.evaluate_samples(x_test, x_test, metrics=("is",), feature_extractor=None)
     with pytest.raises(ValueError, match="feature_extractor"):
         metrics.evaluate_samples(x_test, x_test, feature_extractor="vgg")
+
+
+def test_evaluate_samples_on_raw_values_names_and_shift_sensitivity():
+    rng = np.random.default_rng(23)
+    real = rng.uniform(-1, 1, (300, 4, 4, 1)).astype(np.float32)
+    same = metrics.evaluate_samples(rng.uniform(-1, 1, (300, 4, 4, 1)), real, feature_extractor=None, kid_subsets=5)
+    assert set(same) == {"fd", "kid_mean", "kid_std", "precision", "recall"}
+    shifted = metrics.evaluate_samples(rng.uniform(0, 1, (300, 4, 4, 1)), real, feature_extractor=None,
+                                       kid_subsets=5)
+    assert shifted["fd"] > 10 * same["fd"] and shifted["kid_mean"] > same["kid_mean"] + 5 * same["kid_std"]

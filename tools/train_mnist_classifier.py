@@ -92,12 +92,21 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--weights-dir", default=None,
+                        help="write the weights here instead of ganzoo/weights (to check that a rerun reproduces them)")
     parser.add_argument("--references-only", action="store_true",
                         help="skip training; recompute reference values from the shipped weights")
     args = parser.parse_args()
 
     from ganzoo.metrics.features import MNIST_CLASSIFIER_INFO, MNIST_CLASSIFIER_WEIGHTS
 
+    if args.weights_dir:
+        classifier, training = train(args.epochs, args.batch_size)
+        os.makedirs(args.weights_dir, exist_ok=True)
+        path = os.path.join(args.weights_dir, MNIST_CLASSIFIER_WEIGHTS.name)
+        classifier.save_weights(path)
+        print(f"held-out accuracy (500 images): {training['test_accuracy']:.4f}; wrote {path}")
+        return
     info = json.loads(MNIST_CLASSIFIER_INFO.read_text()) if MNIST_CLASSIFIER_INFO.exists() else {}
     if not args.references_only:
         classifier, training = train(args.epochs, args.batch_size)
