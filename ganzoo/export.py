@@ -248,32 +248,38 @@ def _resolve(model_or_generator, latent_dim, allow_untrained):
 
 # ------------------------------------------------------------------------ the writers
 def _write_saved_model(generator, latent_dim, is_image, path):
-    import keras
     import tensorflow as tf
 
+    @tf.function(input_signature=[tf.TensorSpec([None, latent_dim], tf.float32, name="z")], autograph=False)
     def serve(z):
         out = tf.cast(generator(z, training=False), tf.float32)
         if is_image:
             return {"images": out, "images_uint8": _tf_to_uint8(out)}
         return {"samples": out}
 
+    @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="num_samples"),
+                                  tf.TensorSpec([], tf.int64, name="seed")], autograph=False)
     def sample(num_samples, seed):
         # Stateless: the same (num_samples, seed) gives the same samples on every server.
-        tf.debugging.assert_positive(num_samples, message="num_samples must be positive")
-        shape = tf.stack([num_samples, tf.constant(latent_dim, tf.int32)])
+        check = tf.debugging.assert_positive(num_samples, message="num_samples must be positive")
+        with tf.control_dependencies([check]):
+            shape = tf.stack([num_samples, tf.constant(latent_dim, tf.int32)])
         z = tf.random.stateless_normal(shape, seed=tf.stack([seed, tf.constant(0, tf.int64)]))
         return serve(z)
 
-    # ExportArchive tracks Keras 3 variables so that TF1-style loaders (saved_model_cli run,
-    # TF Serving) can restore them; a bare tf.Module holding the model does not.
-    archive = keras.export.ExportArchive()
-    archive.track(generator)
-    archive.add_endpoint(SERVING_SIGNATURE, serve,
-                         input_signature=[tf.TensorSpec([None, latent_dim], tf.float32, name="z")])
-    archive.add_endpoint(SAMPLE_SIGNATURE, sample,
-                         input_signature=[tf.TensorSpec([], tf.int32, name="num_samples"),
-                                          tf.TensorSpec([], tf.int64, name="seed")])
-    archive.write_out(path, verbose=False)
+    # The module tracks exactly the tf.Variables the two graphs read. Tracking the Keras model
+    # (or keras.export.ExportArchive, which tracks both the Keras variables and the tf.Variables
+    # under them) stores every weight twice; a module holding only the Keras model stores them
+    # in a way TF1-style loaders (saved_model_cli run, TF Serving) cannot restore.
+    module = tf.Module()
+    captured = {}
+    for fn in (serve, sample):
+        for variable in fn.get_concrete_function().variables:
+            captured[id(variable)] = variable
+    module.generator_variables = list(captured.values())
+    module.serve = serve
+    module.sample = sample
+    tf.saved_model.save(module, path, signatures={SERVING_SIGNATURE: serve, SAMPLE_SIGNATURE: sample})
 
 
 def _write_onnx(generator, latent_dim, is_image, path, opset):

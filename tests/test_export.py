@@ -99,7 +99,7 @@ def test_layout_signatures_and_names(dcgan_export):
     import onnx
     import tensorflow as tf
 
-    _, base, path = dcgan_export
+    gen, base, path = dcgan_export
     assert path == os.path.join(str(base), "1")
     assert sorted(os.listdir(base)) == ["1"]  # no temp directory left behind
     for name in ("saved_model.pb", "variables", "generator.onnx", "model.json"):
@@ -127,6 +127,9 @@ def test_layout_signatures_and_names(dcgan_export):
     assert sorted(o.name for o in proto.graph.output) == ["images", "images_uint8"]
     z_dims = proto.graph.input[0].type.tensor_type.shape.dim
     assert z_dims[0].dim_param == "batch" and z_dims[1].dim_value == LATENT
+    # Each weight is stored once (keras.export.ExportArchive would store it twice).
+    weights_bytes = 4 * gen.count_params()
+    assert os.path.getsize(os.path.join(path, "variables", "variables.data-00000-of-00001")) < 1.5 * weights_bytes
 
 
 def test_model_card(dcgan_export):
@@ -195,16 +198,18 @@ def test_verify_export_reports_and_catches_tampering(dcgan_export, tmp_path):
         verify_export(copy)
 
 
-def test_tools_verify_export_cli(dcgan_export, tmp_path):
-    _, base, _ = dcgan_export
-    script = os.path.join(ROOT, "tools", "verify_export.py")
-    ok = subprocess.run([sys.executable, script, str(base)], capture_output=True, text=True, env=ENV, timeout=120)
-    assert ok.returncode == 0, ok.stderr[-2000:]
-    (line,) = [l for l in ok.stdout.splitlines() if l.startswith("{")]
-    assert json.loads(line)["ok"] is True
-    empty = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, env=ENV,
-                           timeout=120)
-    assert empty.returncode == 1 and "holds no export" in empty.stderr
+def test_tools_verify_export(dcgan_export, tmp_path, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("verify_export_tool", os.path.join(ROOT, "tools", "verify_export.py"))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    _, base, path = dcgan_export
+    assert tool.main([str(base)]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["ok"] is True and report["export"] == path and report["files_checked"] >= 5
+    assert tool.main([str(tmp_path)]) == 1
+    assert "holds no export" in capsys.readouterr().err
 
 
 def test_sample_signature_is_deterministic(dcgan_export):
@@ -217,25 +222,23 @@ def test_sample_signature_is_deterministic(dcgan_export):
     assert a["images"].shape == (4, 8, 8, 1) and a["images_uint8"].dtype == tf.uint8
     np.testing.assert_array_equal(a["images"].numpy(), b["images"].numpy())
     assert np.abs(a["images"].numpy() - c["images"].numpy()).max() > 1e-3
+    with pytest.raises(tf.errors.InvalidArgumentError, match="num_samples must be positive"):
+        call(0, 1)
 
 
-def test_saved_model_cli_show_and_run(dcgan_export, tmp_path):
+def test_saved_model_cli_show_and_run(dcgan_export, tmp_path, capsys):
+    from tensorflow.python.tools import saved_model_cli
+
     _, _, path = dcgan_export
-    cli = [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]
-    # Both at once: each spends most of its time importing TensorFlow.
-    procs = {
-        "show": subprocess.Popen(cli + ["show", "--dir", path, "--all"], stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True, env=ENV),
-        "run": subprocess.Popen(cli + ["run", "--dir", path, "--tag_set", "serve", "--signature_def", "sample",
-                                       "--input_exprs", "num_samples=3;seed=5", "--outdir", str(tmp_path)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV),
-    }
-    results = {name: proc.communicate(timeout=120) for name, proc in procs.items()}
-    for name, proc in procs.items():
-        assert proc.returncode == 0, results[name][1][-2000:]
-    show = results["show"][0]
+    saved_model_cli._show_all(path)  # what `saved_model_cli show --all` prints
+    show = capsys.readouterr().out
     assert "signature_def['serving_default']" in show and "signature_def['sample']" in show
-    assert "inputs['z']" in show and "outputs['images_uint8']" in show
+    assert "inputs['z']" in show and "outputs['images_uint8']" in show and "inputs['num_samples']" in show
+    # `run` loads the SavedModel the TF1 way, as TF Serving does: a subprocess, as a user would.
+    run = subprocess.run([sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "run", "--dir", path,
+                          "--tag_set", "serve", "--signature_def", "sample", "--input_exprs", "num_samples=3;seed=5",
+                          "--outdir", str(tmp_path)], capture_output=True, text=True, env=ENV, timeout=180)
+    assert run.returncode == 0, run.stderr[-2000:]
     u8 = np.load(tmp_path / "images_uint8.npy")
     images = np.load(tmp_path / "images.npy")
     assert u8.shape == (3, 8, 8, 1) and u8.dtype == np.uint8
