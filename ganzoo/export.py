@@ -144,6 +144,7 @@ def _float32_generator(generator):
     import keras
 
     low = {"float16", "bfloat16"}
+
     def all_layers(layer):
         yield layer
         for child in getattr(layer, "layers", []):
@@ -392,7 +393,6 @@ def export_generator(
         raise ExportError(f"The export directory {directory} exists and is not a directory.")
 
     import keras
-    import tensorflow as tf
 
     generator, latent_dim, card_fields = _resolve(model_or_generator, latent_dim, allow_untrained)
     trained_generator = generator

@@ -324,23 +324,26 @@ def test_mixed_precision_generator_is_exported_in_float32(tmp_path):
     np.testing.assert_allclose(load_exported(path, backend="saved_model").generate(z), keras_out(gen, z), atol=2e-2)
 
 
-def test_ganzoo_dcgan_with_ema(tmp_path):
-    """The real model class: untrained is refused, trained exports its EMA generator."""
-    dcgan = pytest.importorskip("ganzoo.models.dcgan")
-    model = dcgan.DCGAN(data_shape=(8, 8, 1), latent_dim=4, width=4, seed=1)
+@pytest.mark.parametrize("name", ["GAN", "DCGAN", "WGANGP"])
+def test_ganzoo_models_with_ema(tmp_path, name):
+    """The real model classes: untrained is refused, trained exports its EMA generator."""
+    models = pytest.importorskip("ganzoo.models")
+    model = getattr(models, name)(data_shape=(8, 8, 1), latent_dim=4, width=4, seed=1)
     with pytest.raises(ExportError, match="not been trained"):
-        export_generator(model, tmp_path / "dcgan")
-    model.compile(ema_decay=0.5)
+        export_generator(model, tmp_path / "m")
+    model.compile(ema_decay=0.5, run_eagerly=True)  # eager: one step without tracing
     with pytest.raises(ExportError, match="0 training steps"):
-        export_generator(model, tmp_path / "dcgan")
-    x = np.random.default_rng(0).uniform(-1, 1, (16, 8, 8, 1)).astype("float32")
-    model.fit(x, batch_size=8, epochs=1, verbose=0)
-    path = export_generator(model, tmp_path / "dcgan", formats=("onnx",))
+        export_generator(model, tmp_path / "m")
+    x = np.random.default_rng(0).uniform(-1, 1, (8 * model.d_steps, 8, 8, 1)).astype("float32")
+    model.fit(x, batch_size=8, epochs=1, steps_per_epoch=1, verbose=0)
+    path = export_generator(model, tmp_path / "m")
     card = json.load(open(os.path.join(path, "model.json")))
-    assert card["model"] == "DCGAN" and card["ema"] is True and card["training_steps"] == 2
+    assert card["model"] == name and card["ema"] is True and card["training_steps"] == 1 and card["seed"] == 1
     z = np.random.default_rng(0).standard_normal((3, 4)).astype("float32")
-    np.testing.assert_allclose(load_exported(path).generate(z), keras_out(model.ema_generator, z), atol=1e-4)
-    assert not os.listdir(tmp_path / "dcgan") == []
+    expected = keras_out(model.ema_generator, z)
+    for backend in ("onnx", "saved_model"):
+        np.testing.assert_allclose(load_exported(path, backend=backend).generate(z), expected, atol=1e-4)
+    assert list_exports(tmp_path / "m") == [path]
 
 
 # ------------------------------------------------------------ versions and atomicity
