@@ -157,7 +157,7 @@ def mnist_feature_model():
     import keras
 
     model = load_mnist_classifier()
-    return keras.Model(model.inputs, [model.get_layer("features").output, model.output])
+    return keras.Model(model.input, [model.get_layer("features").output, model.output])
 
 
 # ---------------------------------------------------------------- InceptionV3
@@ -248,7 +248,7 @@ def load_inception(weights="imagenet", include_top=False, channels=3, image_size
     x = inputs if channels == 3 else keras.layers.Concatenate(name="gray_to_rgb")([inputs] * 3)
     x = keras.layers.Resizing(image_size, image_size, interpolation="bilinear", name="resize")(x)
     if include_top:
-        trunk = keras.Model(base.inputs, [base.get_layer("avg_pool").output, base.output])
+        trunk = keras.Model(base.input, [base.get_layer("avg_pool").output, base.output])
         features, probabilities = trunk(x)
         return keras.Model(inputs, [features, probabilities], name="inception_features_and_probabilities")
     return keras.Model(inputs, base(x), name="inception_features")
