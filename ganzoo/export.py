@@ -46,6 +46,7 @@ ONNX_FILENAME = "generator.onnx"
 CARD_FILENAME = "model.json"
 REFERENCE_FILENAME = "parity_reference.npz"
 TMP_PREFIX = ".tmp-export-"
+SAMPLE_SIGNATURE_MAX = 4096  # largest num_samples the `sample` signature accepts per request
 DEFAULT_OPSET = 17
 IMAGE_OUTPUTS = ("images", "images_uint8")
 VECTOR_OUTPUTS = ("samples",)
@@ -262,8 +263,13 @@ def _write_saved_model(generator, latent_dim, is_image, path):
                                   tf.TensorSpec([], tf.int64, name="seed")], autograph=False)
     def sample(num_samples, seed):
         # Stateless: the same (num_samples, seed) gives the same samples on every server.
-        check = tf.debugging.assert_positive(num_samples, message="num_samples must be positive")
-        with tf.control_dependencies([check]):
+        checks = [
+            tf.debugging.assert_positive(num_samples, message="num_samples must be positive"),
+            # A typo in a request should not take the server's memory.
+            tf.debugging.assert_less_equal(num_samples, SAMPLE_SIGNATURE_MAX,
+                                           message=f"num_samples must be at most {SAMPLE_SIGNATURE_MAX}"),
+        ]
+        with tf.control_dependencies(checks):
             shape = tf.stack([num_samples, tf.constant(latent_dim, tf.int32)])
         z = tf.random.stateless_normal(shape, seed=tf.stack([seed, tf.constant(0, tf.int64)]))
         return serve(z)

@@ -224,6 +224,8 @@ def test_sample_signature_is_deterministic(dcgan_export):
     assert np.abs(a["images"].numpy() - c["images"].numpy()).max() > 1e-3
     with pytest.raises(tf.errors.InvalidArgumentError, match="num_samples must be positive"):
         call(0, 1)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="at most 4096"):
+        call(4097, 1)
 
 
 def test_saved_model_cli_show_and_run(dcgan_export, tmp_path, capsys):
