@@ -370,3 +370,14 @@ def test_evaluate_samples_on_raw_values_names_and_shift_sensitivity():
     shifted = metrics.evaluate_samples(rng.uniform(0, 1, (300, 4, 4, 1)), real, feature_extractor=None,
                                        kid_subsets=5)
     assert shifted["fd"] > 10 * same["fd"] and shifted["kid_mean"] > same["kid_mean"] + 5 * same["kid_std"]
+
+
+def test_binned_js_keeps_outliers_in_a_fixed_range():
+    ring = metrics.sample_mixture(toy.RING_CENTERS, 0.01, 2000, seed=24)
+    value_range = toy.toy_value_range(toy.RING_CENTERS, 0.01)
+    with_outlier = ring.copy()
+    with_outlier[0] = [1000.0, 1000.0]
+    # One far point barely changes the estimate instead of collapsing the grid into one bin.
+    assert metrics.binned_js_divergence(with_outlier, ring, value_range=value_range) < 0.01
+    everything_far = np.full_like(ring, 50.0)
+    assert metrics.binned_js_divergence(everything_far, ring, value_range=value_range) == pytest.approx(np.log(2))

@@ -51,6 +51,7 @@ from ganzoo.metrics.toy import (
     binned_js_divergence,
     sample_mixture,
     toy_mode_metrics,
+    toy_value_range,
     wasserstein1_distance,
 )
 
@@ -60,5 +61,5 @@ __all__ = [
     "extract_features", "feature_statistics", "frechet_distance", "frechet_distance_from_features",
     "inception_score", "kernel_inception_distance", "load_inception", "load_mnist_classifier",
     "mnist_classifier_info", "mode_coverage", "precision_recall", "resolve_inception_weights", "sample_diversity",
-    "sample_mixture", "toy_mode_metrics", "wasserstein1_distance",
+    "sample_mixture", "toy_mode_metrics", "toy_value_range", "wasserstein1_distance",
 ]

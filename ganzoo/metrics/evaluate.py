@@ -119,7 +119,8 @@ def evaluate_samples(fake, real, metrics=None, feature_extractor="auto", batch_s
     Returns:
         dict[str, float] with the names in the module docstring's table. Precision/recall use
         equal-size random subsets of both sets (the larger is subsampled); W1 uses equal-size
-        subsets of at most 2,500 points; everything else uses all samples.
+        subsets of at most 2,500 points; JS bins a 50 x 50 grid over `toy_value_range` (or the
+        samples' bounding box without `toy`); everything else uses all samples.
 
     Example:
         >>> scores = evaluate_samples(generator_images, real_images, feature_extractor="mnist")
@@ -176,7 +177,8 @@ def evaluate_samples(fake, real, metrics=None, feature_extractor="auto", batch_s
     if "modes" in metrics:
         results.update({k: float(v) for k, v in toy_lib.toy_mode_metrics(fake_features, *toy_spec).items()})
     if "js" in metrics:
-        results["js"] = toy_lib.binned_js_divergence(fake_features, real_features)
+        value_range = None if toy_spec is None else toy_lib.toy_value_range(*toy_spec)
+        results["js"] = toy_lib.binned_js_divergence(fake_features, real_features, value_range=value_range)
     if "w1" in metrics:
         size = min(len(fake_features), len(real_features), W1_MAX_SAMPLES)
         results["w1"] = toy_lib.wasserstein1_distance(_subsample(fake_features, size, rng),

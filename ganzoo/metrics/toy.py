@@ -103,6 +103,8 @@ def binned_js_divergence(samples_p, samples_q, bins=50, value_range=None):
         samples_p, samples_q: (N, 2) and (M, 2) points.
         bins: bins per axis.
         value_range: ((xmin, xmax), (ymin, ymax)); by default the joint bounding box of both sets.
+            Points outside it are clipped into the border bins, so no mass is dropped (and a
+            far outlier cannot stretch the grid, as it would the default bounding box).
 
     Returns:
         A float in [0, log 2]: about 0 for identical distributions (plus binning bias), log 2
@@ -114,10 +116,14 @@ def binned_js_divergence(samples_p, samples_q, bins=50, value_range=None):
         low, high = both.min(axis=0), both.max(axis=0)
         pad = np.maximum(high - low, 1e-12) * 1e-6  # keep the maximum inside the last bin
         value_range = [(low[0] - pad[0], high[0] + pad[0]), (low[1] - pad[1], high[1] + pad[1])]
+    value_range = np.asarray(value_range, np.float64)
+    if value_range.shape != (2, 2) or np.any(value_range[:, 1] <= value_range[:, 0]):
+        raise ValueError(f"value_range must be ((xmin, xmax), (ymin, ymax)) with min < max; got {value_range.tolist()}.")
+    low, high = value_range[:, 0], value_range[:, 1]
+    inner_high = high - (high - low) * 1e-9  # np.histogram2d's last bin is closed; stay inside it
+    p, q = np.clip(p, low, inner_high), np.clip(q, low, inner_high)
     hist_p = np.histogram2d(p[:, 0], p[:, 1], bins=bins, range=value_range)[0].ravel()
     hist_q = np.histogram2d(q[:, 0], q[:, 1], bins=bins, range=value_range)[0].ravel()
-    if hist_p.sum() == 0 or hist_q.sum() == 0:
-        raise ValueError("no samples fall inside value_range; widen it or leave it as None.")
     hist_p, hist_q = hist_p / hist_p.sum(), hist_q / hist_q.sum()
     mixture = (hist_p + hist_q) / 2
 
@@ -126,6 +132,15 @@ def binned_js_divergence(samples_p, samples_q, bins=50, value_range=None):
         return np.sum(h[hit] * np.log(h[hit] / mixture[hit]))
 
     return float(np.clip((kl_to_mixture(hist_p) + kl_to_mixture(hist_q)) / 2, 0.0, np.log(2)))
+
+
+def toy_value_range(centers, sigma):
+    """The histogram range `evaluate_samples` uses for a toy mixture: the centres' bounding box
+    padded by a quarter of its span (at least 10 sigma) on every side."""
+    centers = _as_centers(centers, sigma)
+    low, high = centers.min(axis=0), centers.max(axis=0)
+    pad = np.maximum(0.25 * (high - low), 10 * sigma)
+    return ((low[0] - pad[0], high[0] + pad[0]), (low[1] - pad[1], high[1] + pad[1]))
 
 
 def wasserstein1_distance(samples_p, samples_q):
