@@ -318,11 +318,11 @@ def train(config, callbacks=()):
         if chief:
             _write_json_atomic(os.path.join(run_dir, "config.json"), config.to_dict())
 
-        dataset = load_dataset(config.dataset, batch_size=config.batch_size, image_size=config.image_size,
-                               seed=config.seed, data_dir=config.data_dir, repeat=True)
-        if initial_step:
-            # The stream is a pure function of the seed: skip what the run already consumed.
-            dataset = dataset.skip(initial_step * model.d_steps)
+        def dataset():
+            # A new pipeline per fit call: a second iterator over the same seeded shuffle
+            # would draw another order (its seed generator is shared between iterators).
+            return load_dataset(config.dataset, batch_size=config.batch_size, image_size=config.image_size,
+                                seed=config.seed, data_dir=config.data_dir, repeat=True)
 
         fixed_z = np.random.default_rng(config.seed + 1).standard_normal(
             (config.num_samples, model.latent_dim)).astype("float32")
@@ -343,11 +343,11 @@ def train(config, callbacks=()):
         try:
             epoch, done = divmod(initial_step, spe)
             if done:  # finish the interrupted epoch first
-                _fit(model, dataset, all_callbacks, epoch, epoch + 1, spe - done, verbose, history,
-                     epoch_step_offset=done)
+                _fit(model, dataset, initial_step, all_callbacks, epoch, epoch + 1, spe - done, verbose,
+                     history, epoch_step_offset=done)
                 epoch += 1
             if epoch < config.epochs and not guard.failure:
-                _fit(model, dataset, all_callbacks, epoch, config.epochs, spe, verbose, history)
+                _fit(model, dataset, epoch * spe, all_callbacks, epoch, config.epochs, spe, verbose, history)
         except KeyboardInterrupt:
             step = checkpointer.last_step_seen
             if step and not guard.failure and chief:
@@ -369,7 +369,13 @@ def train(config, callbacks=()):
         keras.mixed_precision.set_global_policy(previous_policy)
 
 
-def _fit(model, dataset, callbacks, initial_epoch, epochs, steps, verbose, history, epoch_step_offset=0):
+def _fit(model, dataset, start_step, callbacks, initial_epoch, epochs, steps, verbose, history,
+         epoch_step_offset=0):
+    # The data stream is a pure function of the seed: each fit call skips the batches the
+    # run consumed before `start_step` (k per step with k discriminator steps).
+    dataset = dataset()
+    if start_step:
+        dataset = dataset.skip(start_step * model.d_steps)
     for cb in callbacks:
         if hasattr(cb, "epoch_step_offset"):
             cb.epoch_step_offset = epoch_step_offset
