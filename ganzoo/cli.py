@@ -85,6 +85,16 @@ def build_parser():
     e.add_argument("--format", default="saved_model,onnx")
     e.add_argument("--overwrite", action="store_true")
 
+    v = sub.add_parser("evaluate", help="sample-quality metrics of a run or an export, offline")
+    v.add_argument("source", metavar="RUN_DIR_OR_EXPORT")
+    v.add_argument("--dataset", help="real data to compare with (default: the run's / the export card's)")
+    v.add_argument("--metrics", help="comma-separated: fid (Frechet distance), kid, is, pr, coverage, "
+                                     "diversity, modes, js, w1 (default: all that fit the data)")
+    v.add_argument("--num-samples", type=_positive_int, default=10000)
+    v.add_argument("--feature-extractor", choices=("auto", "mnist", "inception", "none"), default="auto")
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--out", help="metrics.json path (default: RUN_DIR/metrics.json or ./metrics.json)")
+
     sub.add_parser("list", help="show models, presets and datasets")
     return parser
 
@@ -150,6 +160,44 @@ def cmd_sample(args):
     return 0
 
 
+METRIC_ALIASES = {"fid": "fd", "fd": "fd"}
+
+
+def cmd_evaluate(args):
+    from ganzoo.data import load_real_samples, toy_distribution, dataset_info
+    from ganzoo.metrics import evaluate_samples
+
+    if not os.path.exists(args.source):
+        raise UsageError(f"{args.source} does not exist: give a run directory or an export.")
+    generate, dataset = _load_sampler(args.source)
+    dataset = args.dataset or dataset
+    if not dataset:
+        raise UsageError("The export's model card names no dataset: pass --dataset.")
+    fake = generate(args.num_samples, args.seed)
+    info = dataset_info(dataset)
+    toy = toy_distribution(dataset) if info["kind"] == "toy" else None
+    real = load_real_samples(dataset, None if toy is None else max(args.num_samples, 2500),
+                             seed=args.seed) if toy is not None else load_real_samples(dataset, None)
+    metrics = None
+    if args.metrics:
+        metrics = [METRIC_ALIASES.get(m.strip(), m.strip()) for m in args.metrics.split(",") if m.strip()]
+    extractor = None if args.feature_extractor == "none" else args.feature_extractor
+    try:
+        scores = evaluate_samples(fake, real, metrics=metrics, feature_extractor=extractor, seed=args.seed, toy=toy)
+    except ValueError as e:
+        raise UsageError(str(e)) from e
+    print(f"{args.source} vs {dataset} ({len(fake)} generated, {len(real)} real):")
+    for key, value in scores.items():
+        print(f"  {key:16s} {value:.4f}" if isinstance(value, float) else f"  {key:16s} {value}")
+    out = args.out or (os.path.join(args.source, "metrics.json")
+                       if os.path.isdir(os.path.join(args.source, "checkpoints")) else "metrics.json")
+    with open(out, "w") as f:
+        json.dump({"source": args.source, "dataset": dataset, "num_samples": len(fake), "metrics": scores},
+                  f, indent=2, default=float)
+    print(f"Wrote {out}")
+    return 0
+
+
 def cmd_export(args):
     from ganzoo.export import export_generator
     from ganzoo.train import card_fields, load_run
@@ -185,7 +233,8 @@ def cmd_list(args):
     return 0
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample, "export": cmd_export, "list": cmd_list}
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "export": cmd_export, "evaluate": cmd_evaluate,
+            "list": cmd_list}
 
 
 def main(argv=None):
