@@ -250,3 +250,49 @@ def _write_json_atomic(path, data):
 
 def remove_tree_quietly(path):
     shutil.rmtree(path, ignore_errors=True)
+
+
+class SampleQualityLogger(keras.callbacks.Callback):
+    """Every `every` epochs: sample-quality metrics and a mode-collapse alarm, to TensorBoard.
+
+    Tags: `metrics/<name>` (e.g. `metrics/mnist_fd`, `metrics/modes`), `collapse/diversity`,
+    `collapse/coverage`, `collapse/alarm` (1 when collapsed) and a `collapse` text with the
+    reason; a collapse also prints a warning to the log. Real samples are loaded once.
+    """
+
+    def __init__(self, writer, steps_per_epoch, real, every=1, num_samples=2000, toy=None, seed=0):
+        super().__init__()
+        self.writer = writer
+        self.steps_per_epoch = steps_per_epoch
+        self.real = real
+        self.every = max(1, int(every))
+        self.num_samples = num_samples
+        self.toy = toy
+        self.seed = seed
+        self.history = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        import tensorflow as tf
+
+        from ganzoo.metrics import detect_mode_collapse, evaluate_samples
+
+        if (epoch + 1) % self.every:
+            return
+        fake = self.model.generate(self.num_samples, seed=self.seed)
+        scores = evaluate_samples(fake, self.real, toy=self.toy, seed=self.seed)
+        alarm = detect_mode_collapse(fake, self.real, toy=self.toy, seed=self.seed)
+        step = (epoch + 1) * self.steps_per_epoch
+        with self.writer.as_default(step=step):
+            for key, value in scores.items():
+                if np.isfinite(float(value)):
+                    tf.summary.scalar(f"metrics/{key}", float(value))
+            tf.summary.scalar("collapse/diversity", float(alarm["diversity"]))
+            tf.summary.scalar("collapse/coverage", float(alarm["coverage"]))
+            tf.summary.scalar("collapse/alarm", float(alarm["collapsed"]))
+            if alarm["collapsed"]:
+                tf.summary.text("collapse", f"epoch {epoch + 1}: {alarm['reason']}")
+        self.writer.flush()
+        if alarm["collapsed"]:
+            print(f"\nWARNING: mode collapse suspected at epoch {epoch + 1}: {alarm['reason']}", flush=True)
+        self.history.append({"epoch": epoch + 1, **{k: float(v) for k, v in scores.items()},
+                             "collapsed": bool(alarm["collapsed"])})

@@ -66,6 +66,9 @@ def build_parser():
     t.add_argument("--steps-per-execution", type=_positive_int)
     t.add_argument("--checkpoint-every", type=_positive_int, metavar="N", help="also checkpoint every N steps")
     t.add_argument("--log-every", type=_positive_int, metavar="N", help="TensorBoard step scalars every N steps")
+    t.add_argument("--eval-every", type=_positive_int, metavar="EPOCHS",
+                   help="log sample-quality metrics and the mode-collapse alarm every N epochs")
+    t.add_argument("--eval-samples", type=_positive_int, metavar="N", help="samples per evaluation (2000)")
     t.add_argument("--deterministic", action="store_true", default=None,
                    help="enable TensorFlow op determinism (bitwise-repeatable runs, slower)")
     t.add_argument("--export", dest="export_dir", metavar="DIR",

@@ -66,13 +66,16 @@ class TrainConfig:
     steps_per_execution: int = 1
     checkpoint_every: Optional[int] = None
     log_every: int = 10
+    eval_every: Optional[int] = None  # epochs between sample-quality metrics (None: off)
+    eval_samples: int = 2000
     num_samples: int = 64
     deterministic: bool = False
     export_dir: Optional[str] = None
     quiet: bool = False
 
     # Fields that may differ when a run is resumed: they do not change what is trained.
-    RESUMABLE = ("epochs", "run_dir", "quiet", "export_dir", "checkpoint_every", "log_every")
+    RESUMABLE = ("epochs", "run_dir", "quiet", "export_dir", "checkpoint_every", "log_every", "eval_every",
+                 "eval_samples")
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -112,11 +115,12 @@ def validate_config(config):
 
     if config.model not in MODELS:
         raise ConfigError(f"Unknown model {config.model!r}; choose one of {', '.join(MODELS)}.")
-    for name in ("epochs", "batch_size", "steps_per_execution", "log_every", "num_samples"):
+    for name in ("epochs", "batch_size", "steps_per_execution", "log_every", "num_samples", "eval_samples"):
         value = getattr(config, name)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer; got {value!r}.")
-    for name in ("steps_per_epoch", "latent_dim", "width", "d_steps", "image_size", "checkpoint_every"):
+    for name in ("steps_per_epoch", "latent_dim", "width", "d_steps", "image_size", "checkpoint_every",
+                 "eval_every"):
         value = getattr(config, name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
             raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer; got {value!r}.")
@@ -337,7 +341,17 @@ def train(config, callbacks=()):
                                     every_steps=config.checkpoint_every, guard=guard)
         if chief and not latest:
             _log_config(logger.writer, config)
-        all_callbacks = [guard, logger, checkpointer, *callbacks]
+        all_callbacks = [guard, logger, checkpointer]
+        if config.eval_every and chief:
+            from ganzoo.callbacks import SampleQualityLogger
+            from ganzoo.data import toy_distribution
+
+            toy = toy_distribution(config.dataset) if info["kind"] == "toy" else None
+            real = load_real_samples(config.dataset, 2500 if toy else min(info.get("num_examples") or 5000, 5000),
+                                     image_size=config.image_size, seed=config.seed, data_dir=config.data_dir)
+            all_callbacks.append(SampleQualityLogger(logger.writer, spe, real, every=config.eval_every,
+                                                     num_samples=config.eval_samples, toy=toy, seed=config.seed))
+        all_callbacks += list(callbacks)
         verbose = 0 if config.quiet else (1 if chief else 0)
         history = {}
         try:

@@ -160,6 +160,20 @@ class _no_raise:
         return False
 
 
+def test_training_logs_toy_metrics_and_collapse_alarm_then_evaluate_cli(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "gan", "--dataset", "gaussian_ring", "--run-dir", str(run), "--epochs", "1",
+                 "--eval-every", "1", "--eval-samples", "500", *TINY]) == 0
+    tags = event_tags(str(run / "logs"))
+    for tag in ("metrics/modes", "metrics/high_quality", "metrics/js", "metrics/w1", "collapse/alarm",
+                "collapse/diversity", "collapse/coverage"):
+        assert tags[tag] == "scalars", tag
+    assert main(["evaluate", str(run), "--num-samples", "500"]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())["metrics"]
+    assert 0 <= metrics["modes"] <= 8 and 0 <= metrics["js"] <= np.log(2) + 1e-6
+    assert main(["evaluate", str(run), "--metrics", "coverage"]) == 2
+
+
 def test_list_shows_models_presets_and_datasets(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
