@@ -9,17 +9,23 @@ __version__ = "0.1.0"
 # The models are imported eagerly: importing them registers the classes with Keras, so
 # `keras.models.load_model("run.keras")` works after a plain `import ganzoo`.
 from ganzoo.models import DCGAN, GAN, WGANGP, GANBase  # noqa: E402
+from ganzoo.train import TrainConfig, resolve_config  # noqa: E402
+from ganzoo.train import train as _train  # noqa: E402
+
+# `ganzoo.train` is the function (as the docs promise), not the submodule of the same name:
+# the import above bound the submodule here; rebind the name to the function.
+train = _train
 
 _PUBLIC = {
     "MODELS": "ganzoo.models.registry",
     "PRESETS": "ganzoo.models.registry",
     "load_dataset": "ganzoo.data",
     "export_generator": "ganzoo.export",
-    "train": "ganzoo.train",
-    "TrainConfig": "ganzoo.train",
+    "load_exported": "ganzoo.export",
 }
 
-__all__ = sorted(_PUBLIC) + ["GAN", "DCGAN", "WGANGP", "GANBase", "losses", "metrics"]
+__all__ = sorted(_PUBLIC) + ["GAN", "DCGAN", "WGANGP", "GANBase", "TrainConfig", "resolve_config", "train",
+                             "losses", "metrics"]
 
 
 def __getattr__(name):
