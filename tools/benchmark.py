@@ -1,0 +1,570 @@
+"""Training throughput of ganzoo's `fit` against hand-written `tf.function` loops.
+
+Usage:
+    python tools/benchmark.py                       # default run (< 10 min on 2 CPU cores)
+    python tools/benchmark.py --quick               # tiny sizes, < 1 min: checks the script
+    python tools/benchmark.py --configs mnist_tutorial,toy_mlp --jit off --spe 1,8
+    python tools/benchmark.py --precision float32,mixed_bfloat16 --min-time 2 --repeats 5
+
+For each configuration it trains, in one process and on the same networks, batch and cached
+in-memory `tf.data` pipeline with the same `jit_compile` setting:
+
+  ganzoo      `model.fit` of GAN / DCGAN / WGANGP, once per `steps_per_execution` value.
+  hand-alt    a hand-written `tf.function` + `GradientTape` loop doing the same algorithm as
+              ganzoo's `train_step`: a discriminator (critic) update on a real batch and a
+              fake batch G(z), then a generator update against the *updated* discriminator,
+              reusing that fake batch (k critic steps with their own real batches, then a
+              fresh G(z), for WGAN-GP); same losses, same Adam optimizers. One call per step,
+              as the TensorFlow tutorials write it.
+  tutorial    the TensorFlow DCGAN tutorial's own loop: one G(z), D on real and fake, both
+              tapes, both updates applied at once (simultaneous updates). It skips the
+              generator step's second D forward, so it does about one D forward less work per
+              step than any alternating loop. GAN/DCGAN only.
+
+Measurements are interleaved (every runner once, then again, `--repeats` times) and each
+table cell is the best of the repeats, because other processes share the cores and can only
+make a run slower. Each timed run covers at least `--min-time` seconds after warm-up
+(compilation); ganzoo's runs are timed from the first batch's `on_train_batch_begin` to the
+last `on_train_batch_end`, so `fit`'s one-off per-call setup is excluded, like the hand
+loops' tracing.
+
+Throughput is real images consumed per second: batch * k per step for k critic steps.
+
+FLOPs are counted analytically from the layer shapes (Dense, Conv2D, Conv2DTranspose;
+2 FLOPs per multiply-add; batch norm, activations, losses and optimizer updates are not
+counted). Per network pass and per layer: 1x the forward cost, +1x for the gradient with
+respect to the layer's input when backprop passes through it (not for the network's first
+layer unless the gradient must reach the network's input), +1x for the weight gradient when
+that network is being updated. The gradient penalty's pass is forward + input gradient +
+2x for differentiating that input gradient with respect to the weights (LeakyReLU's second
+derivative is zero, so nothing flows back through the forward activations). "% peak" is the
+achieved FLOP rate of ganzoo's run divided by a float32 `tf.matmul` (2048^2) rate measured
+in the same process.
+"""
+
+import argparse
+import gc
+import json
+import math
+import os
+import platform
+import sys
+import time
+import warnings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import keras  # noqa: E402
+
+import ganzoo  # noqa: E402
+
+# fit's "shuffle=True is ignored for a tf.data.Dataset" notice, once per timed run.
+warnings.filterwarnings("ignore", message=".*shuffle=True.*")
+from ganzoo import losses  # noqa: E402
+
+# ----------------------------------------------------------------------------- networks
+
+
+def tutorial_generator(latent_dim=100):
+    """The TensorFlow DCGAN tutorial's MNIST generator (functional form; tanh kept in float32)."""
+    L = keras.layers
+    z = keras.Input((latent_dim,))
+    x = L.Dense(7 * 7 * 256, use_bias=False)(z)
+    x = L.LeakyReLU()(L.BatchNormalization()(x))
+    x = L.Reshape((7, 7, 256))(x)
+    x = L.Conv2DTranspose(128, 5, strides=1, padding="same", use_bias=False)(x)
+    x = L.LeakyReLU()(L.BatchNormalization()(x))
+    x = L.Conv2DTranspose(64, 5, strides=2, padding="same", use_bias=False)(x)
+    x = L.LeakyReLU()(L.BatchNormalization()(x))
+    x = L.Conv2DTranspose(1, 5, strides=2, padding="same", use_bias=False)(x)
+    x = L.Activation("tanh", dtype="float32")(x)
+    return keras.Model(z, x, name="tutorial_generator")
+
+
+def tutorial_discriminator():
+    """The TensorFlow DCGAN tutorial's MNIST discriminator (logits, float32 output)."""
+    L = keras.layers
+    x_in = keras.Input((28, 28, 1))
+    x = L.Dropout(0.3)(L.LeakyReLU()(L.Conv2D(64, 5, strides=2, padding="same")(x_in)))
+    x = L.Dropout(0.3)(L.LeakyReLU()(L.Conv2D(128, 5, strides=2, padding="same")(x)))
+    x = L.Dense(1, dtype="float32")(L.Flatten()(x))
+    return keras.Model(x_in, x, name="tutorial_discriminator")
+
+
+def ganzoo_networks(model_cls, data_shape, latent_dim, width):
+    """Fresh default networks of a ganzoo class (the builders the class itself uses)."""
+    model = model_cls(data_shape=data_shape, latent_dim=latent_dim, width=width)
+    return model.generator, model.discriminator
+
+
+# One entry per benchmark configuration. `networks()` builds a fresh (G, D) pair each call,
+# so every runner trains its own copy of identical architectures.
+def make_configs(quick):
+    def tutorial_nets():
+        return tutorial_generator(100), tutorial_discriminator()
+
+    if quick:
+        return {
+            "toy_mlp": dict(model="GAN", data_shape=(2,), latent_dim=8, batch=64,
+                            networks=lambda: ganzoo_networks(ganzoo.GAN, (2,), 8, 32)),
+            "mnist_tutorial": dict(model="DCGAN", data_shape=(28, 28, 1), latent_dim=100, batch=8,
+                                   networks=tutorial_nets),
+            "dcgan_default": dict(model="DCGAN", data_shape=(16, 16, 3), latent_dim=32, batch=8,
+                                  networks=lambda: ganzoo_networks(ganzoo.DCGAN, (16, 16, 3), 32, 8)),
+            "wgan_gp": dict(model="WGANGP", data_shape=(16, 16, 1), latent_dim=32, batch=8, n_critic=5,
+                            networks=lambda: ganzoo_networks(ganzoo.WGANGP, (16, 16, 1), 32, 8)),
+        }
+    return {
+        # Tiny MLPs on 2-D points: per-step overhead dominates, so Keras/Python machinery shows.
+        "toy_mlp": dict(model="GAN", data_shape=(2,), latent_dim=2, batch=256,
+                        networks=lambda: ganzoo_networks(ganzoo.GAN, (2,), 2, 128)),
+        "mnist_tutorial": dict(model="DCGAN", data_shape=(28, 28, 1), latent_dim=100, batch=256,
+                               networks=tutorial_nets),
+        "dcgan_default": dict(model="DCGAN", data_shape=(64, 64, 3), latent_dim=100, batch=16,
+                              networks=lambda: ganzoo_networks(ganzoo.DCGAN, (64, 64, 3), 100, None)),
+        "wgan_gp": dict(model="WGANGP", data_shape=(32, 32, 3), latent_dim=128, batch=16, n_critic=5,
+                        networks=lambda: ganzoo_networks(ganzoo.WGANGP, (32, 32, 3), 128, None)),
+    }
+
+
+# (config, precision, jit_compile, steps_per_execution values): the default run covers jit on
+# and off, steps_per_execution 1 and more, and mixed precision, without the whole cross
+# product (which --configs/--jit/--spe/--precision can ask for) to stay under 10 minutes here.
+DEFAULT_PLAN = [
+    ("toy_mlp", "float32", False, (1, 16)),
+    ("toy_mlp", "float32", True, (1, 16)),
+    ("mnist_tutorial", "float32", False, (1, 4)),
+    ("mnist_tutorial", "float32", True, (1,)),
+    ("mnist_tutorial", "mixed_bfloat16", False, (1,)),
+    ("dcgan_default", "float32", False, (1, 4)),
+    ("dcgan_default", "float32", True, (1,)),
+    ("wgan_gp", "float32", False, (1,)),
+    ("wgan_gp", "float32", True, (1,)),
+]
+QUICK_PLAN = [  # tiny wgan_gp also runs with --quick --configs wgan_gp (its tracing takes ~30 s)
+    ("toy_mlp", "float32", False, (1, 8)),
+    ("dcgan_default", "float32", False, (1,)),
+]
+
+
+def make_plan(args, bf16):
+    """The (config, precision, jit, spes) groups to run, from the default plan and the flags."""
+    plan = QUICK_PLAN if args.quick else DEFAULT_PLAN
+    names = list(dict.fromkeys(c for c, *_ in plan)) if args.configs is None else args.configs
+    groups = []
+    for name in names:
+        entries = [e for e in plan if e[0] == name] or [(name, "float32", False, (1,))]
+        precisions = args.precision or list(dict.fromkeys(p for _, p, _, _ in entries))
+        jits = args.jit if args.jit is not None else list(dict.fromkeys(j for _, _, j, _ in entries))
+        for precision in precisions:
+            if precision != "float32" and args.precision is None and not bf16:
+                continue  # no bf16 instructions: mixed precision would only be emulated
+            for jit in jits:
+                match = [e[3] for e in entries if e[1] == precision and e[2] == jit]
+                spes = args.spe or (match[0] if match else (1,))
+                groups.append((name, precision, jit, tuple(spes)))
+    return groups
+
+
+# -------------------------------------------------------------------------------- FLOPs
+
+
+def layer_macs(model):
+    """Multiply-adds per example of each Dense / Conv2D / Conv2DTranspose layer, in call order."""
+    macs = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2DTranspose):
+            inp = layer.input.shape
+            kh, kw = layer.kernel_size
+            macs.append(inp[1] * inp[2] * inp[3] * kh * kw * layer.filters)
+        elif isinstance(layer, keras.layers.Conv2D):
+            out = layer.output.shape
+            kh, kw = layer.kernel_size
+            macs.append(out[1] * out[2] * out[3] * kh * kw * layer.input.shape[3] // layer.groups)
+        elif isinstance(layer, keras.layers.Dense):
+            inp = layer.input.shape
+            macs.append(math.prod(inp[1:]) * layer.units)
+    return macs
+
+
+def pass_flops(macs, update_weights, grad_to_input, penalty=False):
+    """FLOPs per example of one pass through a network (see the module docstring)."""
+    total = 0
+    for i, m in enumerate(macs):
+        if penalty:
+            factor = 4
+        else:
+            factor = 1 + (1 if update_weights else 0)
+            # The gradient must pass below layer i to reach earlier weights or the input.
+            if grad_to_input or (update_weights and i > 0):
+                factor += 1
+        total += 2 * m * factor
+    return total
+
+
+def step_flops(loop, g_macs, d_macs, batch, k=1):
+    """FLOPs of one training step (one generator update) at `batch` examples per batch.
+
+    loop: "alternating" (ganzoo and hand-alt) or "simultaneous" (the tutorial's loop).
+    """
+    g_train = pass_flops(g_macs, update_weights=True, grad_to_input=False)
+    d_train = pass_flops(d_macs, update_weights=True, grad_to_input=False)
+    d_to_input = pass_flops(d_macs, update_weights=False, grad_to_input=True)
+    if loop == "simultaneous":
+        # D on the fake batch: forward, weight grads and the D loss's input grads, plus the
+        # generator loss's own backprop to the input (a second tape, not shared).
+        d_fake = d_train + (d_to_input - pass_flops(d_macs, False, False))
+        per_example = g_train + d_train + d_fake
+    elif k == 1:
+        per_example = g_train + 2 * d_train + d_to_input
+    else:
+        g_forward = pass_flops(g_macs, update_weights=False, grad_to_input=False)
+        gp = pass_flops(d_macs, True, True, penalty=True)
+        per_example = k * (g_forward + 2 * d_train + gp) + g_train + d_to_input
+    return per_example * batch
+
+
+# ------------------------------------------------------------------------------ timing
+
+
+def matmul_gflops(n=2048, min_time=1.0, dtype=tf.float32):
+    """Best-of-3 GFLOP/s of an n x n x n `tf.matmul` in this process (at least 3 products)."""
+    a = tf.random.normal((n, n), dtype=tf.float32)
+    a, b = tf.cast(a, dtype), tf.cast(tf.random.normal((n, n)), dtype)
+    mm = tf.function(lambda a, b: tf.reduce_sum(tf.cast(tf.matmul(a, b)[:1, :1], tf.float32)))
+    mm(a, b).numpy()
+    best = 0.0
+    for _ in range(3):
+        count, start = 0, time.perf_counter()
+        while count < 1 or time.perf_counter() - start < min_time / 3:
+            mm(a, b).numpy()
+            count += 1
+        best = max(best, 2 * n**3 * count / (time.perf_counter() - start) / 1e9)
+    return best
+
+
+class _BatchTimer(keras.callbacks.Callback):
+    """Time from the first batch's begin to the last batch's end of one `fit` call."""
+
+    def on_train_begin(self, logs=None):
+        self.start = self.end = None
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.start is None:
+            self.start = (time.perf_counter(), time.process_time())
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.end = (time.perf_counter(), time.process_time())
+
+
+def make_dataset(data_shape, batch, n_batches, seed=0):
+    """Random samples in [-1, 1], batched, cached in memory, repeated, prefetched."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, size=(batch * n_batches,) + tuple(data_shape)).astype("float32")
+    ds = tf.data.Dataset.from_tensor_slices(x).batch(batch, drop_remainder=True).cache()
+    return ds.repeat().prefetch(tf.data.AUTOTUNE)
+
+
+def _adam(model_name):
+    if model_name == "WGANGP":
+        return keras.optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9)
+    return keras.optimizers.Adam(2e-4, beta_1=0.5)
+
+
+class GanzooRunner:
+    """`model.fit` of a ganzoo model on fresh copies of the configuration's networks."""
+
+    def __init__(self, cfg, dataset, jit, spe):
+        self.label = f"ganzoo spe={spe}"
+        self.k = cfg.get("n_critic", 1)
+        self.batch = cfg["batch"]
+        self.spe = spe
+        self.dataset = dataset
+        G, D = cfg["networks"]()
+        cls = getattr(ganzoo, cfg["model"])
+        kwargs = {"n_critic": self.k} if cfg["model"] == "WGANGP" else {}
+        self.model = cls(generator=G, discriminator=D, latent_dim=cfg["latent_dim"], seed=0, **kwargs)
+        self.model.compile(d_optimizer=_adam(cfg["model"]), g_optimizer=_adam(cfg["model"]),
+                           jit_compile=jit, steps_per_execution=spe)
+        self.timer = _BatchTimer()
+
+    def run(self, steps):
+        steps = max(self.spe, int(math.ceil(steps / self.spe)) * self.spe)
+        self.model.fit(self.dataset, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[self.timer])
+        (wall0, cpu0), (wall1, cpu1) = self.timer.start, self.timer.end
+        return steps * self.batch * self.k / (wall1 - wall0), (cpu1 - cpu0) / steps
+
+
+class HandRunner:
+    """A hand-written `tf.function` + `GradientTape` loop, one call per training step."""
+
+    def __init__(self, cfg, dataset, jit, simultaneous):
+        self.label = "tutorial" if simultaneous else "hand-alt"
+        self.k = cfg.get("n_critic", 1)
+        self.batch = cfg["batch"]
+        self.spe = 1
+        G, D = cfg["networks"]()
+        d_opt, g_opt = _adam(cfg["model"]), _adam(cfg["model"])
+        latent_dim, batch, k = cfg["latent_dim"], cfg["batch"], self.k
+        bce = keras.losses.BinaryCrossentropy(from_logits=True)
+        # k critic steps per call take k real batches: group them (k, batch, ...) like fit does.
+        self.dataset = dataset.batch(k, drop_remainder=True).prefetch(tf.data.AUTOTUNE) if k > 1 else dataset
+
+        def simultaneous_step(images):  # the TensorFlow DCGAN tutorial's train_step
+            noise = tf.random.normal([batch, latent_dim])
+            with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
+                generated = G(noise, training=True)
+                real_output = D(images, training=True)
+                fake_output = D(generated, training=True)
+                gen_loss = bce(tf.ones_like(fake_output), fake_output)
+                disc_loss = bce(tf.ones_like(real_output), real_output) + bce(tf.zeros_like(fake_output),
+                                                                              fake_output)
+            g_grads = gen_tape.gradient(gen_loss, G.trainable_variables)
+            d_grads = disc_tape.gradient(disc_loss, D.trainable_variables)
+            g_opt.apply_gradients(zip(g_grads, G.trainable_variables))
+            d_opt.apply_gradients(zip(d_grads, D.trainable_variables))
+            return gen_loss, disc_loss
+
+        def alternating_step(images):  # ganzoo's algorithm, written by hand
+            noise = tf.random.normal([batch, latent_dim])
+            with tf.GradientTape() as gen_tape:
+                generated = G(noise, training=True)
+                with tf.GradientTape() as disc_tape:
+                    real_output = D(images, training=True)
+                    fake_output = D(generated, training=True)
+                    disc_loss = bce(tf.ones_like(real_output), real_output) + bce(
+                        tf.zeros_like(fake_output), fake_output)
+                d_grads = disc_tape.gradient(disc_loss, D.trainable_variables)
+                d_opt.apply_gradients(zip(d_grads, D.trainable_variables))
+                fake_output = D(generated, training=True)  # against the updated D
+                gen_loss = bce(tf.ones_like(fake_output), fake_output)
+            g_grads = gen_tape.gradient(gen_loss, G.trainable_variables)
+            g_opt.apply_gradients(zip(g_grads, G.trainable_variables))
+            return gen_loss, disc_loss
+
+        def wgan_gp_step(image_groups):  # k critic steps, then a generator step
+            for i in range(k):
+                real = image_groups[i]
+                generated = G(tf.random.normal([batch, latent_dim]), training=True)
+                alpha = tf.random.uniform([batch, 1, 1, 1])
+                with tf.GradientTape() as disc_tape:
+                    real_output = D(real, training=True)
+                    fake_output = D(generated, training=True)
+                    x_hat = alpha * real + (1.0 - alpha) * generated
+                    with tf.GradientTape() as gp_tape:
+                        gp_tape.watch(x_hat)
+                        scores = tf.reduce_sum(D(x_hat, training=True))
+                    g = tf.reshape(gp_tape.gradient(scores, x_hat), [batch, -1])
+                    gp = tf.reduce_mean(tf.square(tf.sqrt(tf.reduce_sum(tf.square(g), axis=1) + 1e-12) - 1.0))
+                    disc_loss = tf.reduce_mean(fake_output) - tf.reduce_mean(real_output) + 10.0 * gp
+                d_grads = disc_tape.gradient(disc_loss, D.trainable_variables)
+                d_opt.apply_gradients(zip(d_grads, D.trainable_variables))
+            with tf.GradientTape() as gen_tape:
+                generated = G(tf.random.normal([batch, latent_dim]), training=True)
+                gen_loss = -tf.reduce_mean(D(generated, training=True))
+            g_grads = gen_tape.gradient(gen_loss, G.trainable_variables)
+            g_opt.apply_gradients(zip(g_grads, G.trainable_variables))
+            return gen_loss, disc_loss
+
+        step = wgan_gp_step if k > 1 else (simultaneous_step if simultaneous else alternating_step)
+        self.step = tf.function(step, jit_compile=jit)
+
+    def run(self, steps):
+        steps = max(1, int(steps))
+        start, cpu_start = time.perf_counter(), time.process_time()
+        iterator = iter(self.dataset)
+        for _ in range(steps):
+            self.step(next(iterator))
+        cpu = (time.process_time() - cpu_start) / steps
+        return steps * self.batch * self.k / (time.perf_counter() - start), cpu
+
+
+# ------------------------------------------------------------------------------- driver
+
+
+def machine_info():
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
+            "tensorflow": tf.__version__, "keras": keras.__version__}
+
+
+def cpu_has_bf16():
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def bench_group(name, cfg, precision, jit, spes, args, peak):
+    """Rows of one (config, precision, jit) group: every runner measured interleaved.
+
+    `peak` is a list that collects this process's float32 matmul GFLOP/s measurements.
+    """
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        dataset = make_dataset(cfg["data_shape"], cfg["batch"], n_batches=2 * cfg.get("n_critic", 1) + 2)
+        runners = [GanzooRunner(cfg, dataset, jit, spe) for spe in spes]
+        runners.append(HandRunner(cfg, dataset, jit, simultaneous=False))
+        if cfg["model"] != "WGANGP":
+            runners.append(HandRunner(cfg, dataset, jit, simultaneous=True))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    # Warm-up: the first run of each runner traces/compiles; a second hand-alt step times
+    # the group's step, which sizes every timed run to about `min_time` seconds.
+    for r in runners:
+        r.run(r.spe)
+    hand = next(r for r in runners if r.label == "hand-alt")
+    rate, _ = hand.run(1)
+    steps = max(1, math.ceil(args.min_time * rate / (cfg["batch"] * hand.k)))
+    results = {r.label: [] for r in runners}
+    cpu_seconds = {r.label: [] for r in runners}  # process CPU time per step
+    for _ in range(args.repeats):
+        peak.append(matmul_gflops(min_time=0.3))  # the machine's own rate, interleaved too
+        for r in runners:
+            rate, cpu = r.run(steps)
+            results[r.label].append(rate)
+            cpu_seconds[r.label].append(cpu)
+    G, D = cfg["networks"]()
+    g_macs, d_macs = layer_macs(G), layer_macs(D)
+    k = cfg.get("n_critic", 1)
+    flops_alt = step_flops("alternating", g_macs, d_macs, cfg["batch"], k)
+    flops_sim = step_flops("simultaneous", g_macs, d_macs, cfg["batch"]) if k == 1 else None
+    best = {label: max(v) for label, v in results.items()}
+    best_cpu = {label: min(v) for label, v in cpu_seconds.items()}
+    rows = []
+    for spe in spes:
+        g = best[f"ganzoo spe={spe}"]
+        steps_per_s = g / (cfg["batch"] * k)
+        rows.append({
+            "config": name, "model": cfg["model"], "batch": cfg["batch"], "n_critic": k,
+            "precision": precision, "jit": jit, "spe": spe,
+            "ganzoo": g, "hand_alt": best["hand-alt"], "ratio_alt": g / best["hand-alt"],
+            # The same comparison by process CPU time per step, which other processes on
+            # the machine disturb less than wall time: hand-alt CPU / ganzoo CPU.
+            "ratio_alt_cpu": best_cpu["hand-alt"] / best_cpu[f"ganzoo spe={spe}"],
+            "cpu_ms_step": {label: round(1e3 * v, 3) for label, v in best_cpu.items()},
+            "tutorial": best.get("tutorial"),
+            "ratio_tutorial": g / best["tutorial"] if "tutorial" in best else None,
+            "gflop_step": flops_alt / 1e9,
+            "tutorial_gflop_step": flops_sim / 1e9 if flops_sim else None,
+            "gflops": flops_alt * steps_per_s / 1e9,
+            "all_runs": {label: [round(x, 1) for x in v] for label, v in results.items()},
+        })
+    del runners, dataset
+    keras.backend.clear_session()
+    gc.collect()
+    return rows
+
+
+def format_table(rows, peak):
+    """The results as a markdown table; "% peak" against the best matmul rate `peak`."""
+    head = ("| config | precision | jit | spe | ganzoo img/s | hand-alt img/s | ganzoo / hand-alt "
+            "| (by CPU time) | tutorial-sim img/s | ganzoo / tutorial | GFLOP/step | % f32 matmul peak |")
+    lines = [head, "|" + "---|" * 12]
+
+    def fmt(x, spec):
+        return "n/a" if x is None else format(x, spec)
+
+    for r in rows:
+        k = f", k={r['n_critic']}" if r["n_critic"] > 1 else ""
+        lines.append(
+            f"| {r['config']} (batch {r['batch']}{k}) | {r['precision']} | {'on' if r['jit'] else 'off'} "
+            f"| {r['spe']} | {r['ganzoo']:.0f} | {r['hand_alt']:.0f} | {r['ratio_alt']:.2f} "
+            f"| {r['ratio_alt_cpu']:.2f} "
+            f"| {fmt(r['tutorial'], '.0f')} | {fmt(r['ratio_tutorial'], '.2f')} | {r['gflop_step']:.3g} "
+            f"| {100 * r['gflops'] / peak:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def _csv(value, cast, name, choices=None):
+    try:
+        items = [cast(v.strip()) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{name} takes comma-separated values; got {value!r}")
+    if not items or (choices and any(i not in choices for i in items)):
+        raise argparse.ArgumentTypeError(f"{name} takes comma-separated values from {choices}; got {value!r}")
+    return items
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="Without --configs/--jit/--spe/--precision the default plan runs: "
+                                            + "; ".join(f"{c} {p} jit={'on' if j else 'off'} spe={list(s)}"
+                                                        for c, p, j, s in DEFAULT_PLAN))
+    configs = ("toy_mlp", "mnist_tutorial", "dcgan_default", "wgan_gp")
+    parser.add_argument("--quick", action="store_true", help="tiny networks and batches: runs in about a minute")
+    parser.add_argument("--configs", type=lambda v: _csv(v, str, "--configs", configs),
+                        help=f"comma-separated subset of {', '.join(configs)}")
+    parser.add_argument("--jit", choices=("off", "on", "both"), help="jit_compile setting(s) for every config")
+    parser.add_argument("--spe", type=lambda v: _csv(v, int, "--spe"),
+                        help="comma-separated steps_per_execution values of ganzoo's runs, e.g. 1,4")
+    parser.add_argument("--precision", type=lambda v: _csv(v, str, "--precision",
+                                                           ("float32", "mixed_bfloat16", "mixed_float16")),
+                        help="comma-separated dtype policies, e.g. float32,mixed_bfloat16")
+    parser.add_argument("--min-time", type=float, default=None, help="seconds per timed run (default 1; quick 0.2)")
+    parser.add_argument("--repeats", type=int, default=None, help="interleaved timed runs per runner (default 3)")
+    parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    args = parser.parse_args(argv)
+    args.min_time = args.min_time or (0.2 if args.quick else 1.0)
+    args.repeats = args.repeats or 3
+    if args.min_time <= 0 or args.repeats <= 0:
+        parser.error("--min-time and --repeats must be positive")
+    if args.spe and any(s <= 0 for s in args.spe):
+        parser.error(f"--spe values must be positive integers; got {args.spe}")
+    if args.jit is not None:
+        args.jit = {"off": [False], "on": [True], "both": [False, True]}[args.jit]
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    configs = make_configs(args.quick)
+    keras.utils.set_random_seed(0)
+    info = machine_info()
+    started = time.perf_counter()
+    bf16 = cpu_has_bf16()
+    peak = [matmul_gflops(min_time=0.5 if args.quick else 1.5)]
+    peak_bf16 = matmul_gflops(min_time=0.5 if args.quick else 1.5, dtype=tf.bfloat16) if bf16 else None
+    print(f"# {info['cpu']} x {info['nproc']} | TF {info['tensorflow']} | Keras {info['keras']}")
+    print(f"# matmul 2048^3: float32 {peak[0]:.1f} GFLOP/s"
+          + (f", bfloat16 {peak_bf16:.1f} GFLOP/s" if peak_bf16 else "; no bf16 instructions"), flush=True)
+    rows = []
+    for name, precision, jit, spes in make_plan(args, bf16):
+        t0 = time.perf_counter()
+        new = bench_group(name, configs[name], precision, jit, spes, args, peak)
+        rows += new
+        for r in new:
+            print(f"{name:15s} {precision:15s} jit={'on ' if jit else 'off'} spe={r['spe']:<3d} "
+                  f"ganzoo {r['ganzoo']:9.0f}  hand-alt {r['hand_alt']:9.0f}  ratio {r['ratio_alt']:.2f}  "
+                  f"(cpu {r['ratio_alt_cpu']:.2f})  tutorial {r['tutorial'] or float('nan'):9.0f}  "
+                  f"ratio {r['ratio_tutorial'] or float('nan'):.2f}  img/s runs {r['all_runs']}  "
+                  f"cpu ms/step {r['cpu_ms_step']}  [{time.perf_counter() - t0:.0f}s]", flush=True)
+    best_peak = max(peak)
+    print()
+    print(format_table(rows, best_peak))
+    print(f"\nfloat32 matmul (2048^3, best of {len(peak)} interleaved measurements): {best_peak:.1f} GFLOP/s "
+          f"(lowest {min(peak):.1f}); total {time.perf_counter() - started:.0f} s")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": info, "matmul_gflops": peak, "matmul_bf16_gflops": peak_bf16,
+                       "args": {k: v for k, v in vars(args).items()}, "rows": rows}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
