@@ -309,8 +309,12 @@ def train(config, callbacks=()):
         chief = _is_chief(strategy)
         info = dataset_info(config.dataset, image_size=config.image_size, data_dir=config.data_dir)
         ckpt_dir = os.path.join(run_dir, "checkpoints")
-        if not chief:  # other workers save into a scratch dir, as tf.distribute expects
-            ckpt_dir = os.path.join(run_dir, f".worker-{strategy.cluster_resolver.task_id}")
+        log_dir = os.path.join(run_dir, "logs")
+        if not chief:
+            # Every worker runs the same saves (tf.distribute expects it); the others write
+            # into a scratch directory of their own so only the chief's files are the run's.
+            scratch = os.path.join(run_dir, f".worker-{strategy.cluster_resolver.task_id}")
+            ckpt_dir, log_dir = os.path.join(scratch, "checkpoints"), os.path.join(scratch, "logs")
         latest = read_latest(os.path.join(run_dir, "checkpoints"))
         with strategy.scope():
             if latest:
@@ -334,7 +338,7 @@ def train(config, callbacks=()):
         if info["kind"] == "toy":
             reference = load_real_samples(config.dataset, 2000, seed=config.seed)
         guard = NaNGuard(spe)
-        logger = TensorBoardLogger(os.path.join(run_dir, "logs"), spe, fixed_z,
+        logger = TensorBoardLogger(log_dir, spe, fixed_z,
                                    samples_dir=os.path.join(run_dir, "samples") if chief else None,
                                    log_every=config.log_every, reference=reference, guard=guard)
         checkpointer = Checkpointer(ckpt_dir, spe, initial_step=initial_step,

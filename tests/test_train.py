@@ -174,8 +174,73 @@ def test_training_logs_toy_metrics_and_collapse_alarm_then_evaluate_cli(tmp_path
     assert main(["evaluate", str(run), "--metrics", "coverage"]) == 2
 
 
+def test_cli_export_then_sample_and_evaluate_the_export(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "dcgan", "--dataset", "mnist_sample", "--epochs", "1", "--run-dir", str(run),
+                 *TINY]) == 0
+    base = tmp_path / "exported" / "tiny"
+    assert main(["export", str(run), "--out", str(base)]) == 0
+    card = json.loads((base / "1" / "model.json").read_text())
+    assert card["dataset"] == "mnist_sample" and card["latent_dim"] == 8
+    assert (base / "1" / "saved_model.pb").exists() and (base / "1" / "generator.onnx").exists()
+    assert main(["export", str(run), "--out", str(base), "--version", "1"]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert main(["sample", str(base), "--n", "4", "--out", str(tmp_path / "g.png")]) == 0
+    assert main(["evaluate", str(base), "--num-samples", "200", "--metrics", "fid,coverage",
+                 "--out", str(tmp_path / "m.json")]) == 0
+    metrics = json.loads((tmp_path / "m.json").read_text())["metrics"]
+    assert metrics["mnist_fd"] > 0 and 0 <= metrics["digits_covered"] <= 10
+
+
 def test_list_shows_models_presets_and_datasets(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     for name in ("wgan_gp", "dcgan_mnist", "wgan_gp_cifar10", "mnist_sample", "gaussian_grid"):
         assert name in out
+
+
+def _free_ports(n):
+    import socket
+
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def test_multi_worker_on_loopback_ends_with_identical_generators(tmp_path):
+    """Two worker processes on 127.0.0.1 train 3 steps with MultiWorkerMirroredStrategy."""
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    run = tmp_path / "run"
+    args = [sys.executable, "-m", "ganzoo", "train", "gan", "--dataset", "gaussian_ring", "--strategy",
+            "multi_worker", "--epochs", "1", "--run-dir", str(run), *TINY]
+    procs = []
+    for index in range(2):
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
+               "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+        procs.append(subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
+    outputs = []
+    for proc in procs:
+        try:
+            out, err = proc.communicate(timeout=300)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        outputs.append((proc.returncode, err[-2000:]))
+    assert all(code == 0 for code, _ in outputs), outputs
+
+    import keras
+    import ganzoo  # noqa: F401
+
+    chief_dir = run / "checkpoints"
+    other_dir = run / ".worker-1" / "checkpoints"
+    models = [keras.models.load_model(d / json.loads((d / "latest.json").read_text())["file"])
+              for d in (chief_dir, other_dir)]
+    assert int(models[0].g_optimizer.iterations) == 3
+    for a, b in zip(models[0].generator.weights, models[1].generator.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert (run / "config.json").exists() and (run / "samples" / "epoch_0001.png").exists()

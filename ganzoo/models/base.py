@@ -458,7 +458,12 @@ class GANBase(keras.Model):
         g_grads = g_tape.gradient(g_loss_for_grad, G.trainable_variables)
         self.g_optimizer.apply_gradients(zip(g_grads, G.trainable_variables))
         self._trackers["g_loss"].update_state(g_loss)
-        return {m.name: m.result() for m in self.metrics}
+        results = {m.name: m.result() for m in self.metrics}
+        if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras reduces multi-worker step outputs with reduce(MEAN, axis=0), which fails on
+            # scalars; a length-1 vector reduces to the same scalar.
+            results = {k: ops.reshape(v, (1,)) for k, v in results.items()}
+        return results
 
     def call(self, z, training=False):
         """G(z): the model maps latent vectors to samples."""
