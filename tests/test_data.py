@@ -95,7 +95,11 @@ def test_batch_size_larger_than_dataset():
     with pytest.raises(DatasetError, match=r"batch_size=600 is larger .* 500 examples"):
         load_dataset("mnist_sample", batch_size=600, split="test")
     ds = load_dataset("mnist_sample", batch_size=600, split="test", repeat=True, seed=0)
-    assert next(iter(ds)).shape == (600, 28, 28, 1)
+    batch = next(iter(ds)).numpy()
+    assert batch.shape == (600, 28, 28, 1)
+    # The batch spans epochs: its first 500 images are the whole split, once each.
+    split_sums = np.sort(data.mnist_sample_arrays("test")[0].astype(np.float64).sum(axis=(1, 2, 3)))
+    np.testing.assert_allclose(np.sort(((batch[:500] + 1) * 127.5).sum(axis=(1, 2, 3))), split_sums, rtol=1e-5)
 
 
 @pytest.mark.parametrize(
