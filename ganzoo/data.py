@@ -16,10 +16,11 @@ shape, ready for `model.fit`:
   `toy_distribution(name)` exposes for the metrics.
 
 The pipeline: decode and resize in parallel, keep uint8 images in memory when they fit
-(`cache`), shuffle the whole set (or a memory-bounded buffer) with `seed`, reshuffle every
-epoch, batch with ``drop_remainder=True`` (static shapes for XLA), scale whole batches to
-float32, prefetch. With a seed the order is deterministic; without one, tf.data may reorder
-elements for speed.
+(`cache`), shuffle with `seed` and reshuffle every epoch (in-memory data: one permutation and
+one gather per batch; streamed data: shuffled files, then a shuffle buffer), batch with
+``drop_remainder=True`` (static shapes for XLA), scale whole batches to float32, prefetch.
+With a seed the order is deterministic, across processes too; without one, tf.data may
+reorder elements for speed. `tools/benchmark_data.py` measures the throughput.
 
 This module imports nothing else from ganzoo.
 """
@@ -478,7 +479,7 @@ def _tfds_source(name, split, data_dir, image_size, channels, seed, shuffle, num
             + _tfds_prepare_help(builder.name, data_dir)
         ) from None
     except (ValueError, KeyError) as error:
-        splits = sorted(builder.info.splits.keys()) or ["train", "test", ...]
+        splits = sorted(builder.info.splits.keys()) or "unknown until prepared"
         raise DatasetError(
             f"tensorflow-datasets {name!r} has no split {split!r} (splits: {splits}; slices like "
             f"'train[:10%]' work too): {error}"
@@ -702,13 +703,17 @@ def load_dataset(
             `DatasetError` with the commands that prepare it.
         channels: 1, 3 or 4 to convert every image (grayscale <-> RGB, alpha dropped or
             added). Default: the dataset's; a folder takes its first image's (1 or 3).
-        shuffle: shuffle examples (the whole set when it fits in 256 MB), reshuffled each epoch.
+        shuffle: shuffle, differently every epoch. In-memory data (mnist_sample, toys,
+            folders that fit the cache) gets a fresh full permutation per epoch; tfds and
+            streamed folders shuffle their files, then a buffer holding the whole set when it
+            fits in `SHUFFLE_BUFFER_BYTES` (256 MB).
         repeat: repeat forever (then pass `steps_per_epoch` to fit).
         cache: True keeps decoded uint8 images in memory when they take at most
             `CACHE_LIMIT_BYTES` (1 GiB); a path caches to that file; False never caches.
         skip_corrupt: for folders, skip files that cannot be decoded (with a warning, and the
             paths in `dataset.skipped_files`) instead of raising `DatasetError` naming them.
-        num_examples: use only the first N examples (images), or draw N points per epoch
+        num_examples: use only the first N examples (images, in stored order; for tfds of
+            the file-shuffled stream when shuffling), or draw N points per epoch
             (toys: default `TOY_NUM_EXAMPLES` = 100,000, a fixed set so an epoch is defined).
         with_labels: yield (images, int32 labels) for data with labels (MNIST classes, tfds
             `label`, a folder's first-level sub-folders, a toy point's mode index).
@@ -978,7 +983,8 @@ def dataset_info(name, image_size=None, channels=None, split="train", data_dir=N
         "num_examples": count,
         "has_labels": has_labels,
         "num_classes": builder.info.features["label"].num_classes if has_labels else None,
-        "description": DATASETS.get(key, builder.info.description.strip().split("\n")[0][:200]),
+        "description": DATASETS.get(key) or (builder.info.description or "").strip().split("\n")[0][:200]
+        or f"tensorflow-datasets {key}",
         "prepared": builder.is_prepared(),
         "data_dir": builder.data_dir,
     }

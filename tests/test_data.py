@@ -335,6 +335,50 @@ def test_tfds_variable_size_images_need_image_size():
         assert next(iter(ds)).shape == (2, 32, 32, 3)
 
 
+@pytest.fixture(scope="module")
+def prepared_tfds_dir(tmp_path_factory):
+    """A real prepared tfds dataset in a local data_dir (generated here, no network)."""
+    import tensorflow_datasets as tfds
+
+    class GanzooTinyImages(tfds.core.GeneratorBasedBuilder):
+        VERSION = tfds.core.Version("1.0.0")
+
+        def _info(self):
+            features = {"image": tfds.features.Image(shape=(12, 10, 3)), "label": tfds.features.ClassLabel(num_classes=3)}
+            return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict(features))
+
+        def _split_generators(self, dl_manager):
+            return {"train": self._generate_examples(30, 0), "test": self._generate_examples(9, 1)}
+
+        def _generate_examples(self, n, seed):
+            rng = np.random.default_rng(seed)
+            for i in range(n):
+                yield i, {"image": rng.integers(0, 256, (12, 10, 3), dtype=np.uint8), "label": i % 3}
+
+    data_dir = str(tmp_path_factory.mktemp("tfds"))
+    GanzooTinyImages(data_dir=data_dir).download_and_prepare()
+    return data_dir
+
+
+def test_tfds_prepared_data_dir_is_read_offline(prepared_tfds_dir):
+    ds = load_dataset("ganzoo_tiny_images", batch_size=4, data_dir=prepared_tfds_dir, seed=0, with_labels=True)
+    assert ds.element_spec[0] == tf.TensorSpec((4, 12, 10, 3), tf.float32)
+    assert int(ds.cardinality()) == 30 // 4
+    first = _batches(ds)
+    again = _batches(load_dataset("ganzoo_tiny_images", batch_size=4, data_dir=prepared_tfds_dir, seed=0, with_labels=True))
+    assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) for a, b in zip(first, again))
+    labels = np.concatenate([b[1] for b in first])
+    assert set(labels) <= {0, 1, 2}
+    info = data.dataset_info("ganzoo_tiny_images", data_dir=prepared_tfds_dir, split="test")
+    assert info["num_examples"] == 9 and info["prepared"] and info["shape"] == (12, 10, 3)
+    with pytest.raises(DatasetError, match=r"no split 'validation' \(splits: \['test', 'train'\]"):
+        load_dataset("ganzoo_tiny_images", split="validation", data_dir=prepared_tfds_dir)
+    with pytest.raises(DatasetError, match="batch_size=10 is larger"):
+        load_dataset("ganzoo_tiny_images", split="test", batch_size=10, data_dir=prepared_tfds_dir)
+    real = data.load_real_samples("ganzoo_tiny_images", 9, split="test", data_dir=prepared_tfds_dir)
+    assert real.shape == (9, 12, 10, 3) and -1 <= real.min() and real.max() <= 1
+
+
 def test_tfds_not_prepared_says_how_to_prepare(tmp_path):
     with pytest.raises(DatasetError) as info:
         load_dataset("fashion_mnist", data_dir=str(tmp_path))
