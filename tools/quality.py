@@ -1,0 +1,357 @@
+"""Rerun ganzoo's sample-quality table against the papers' anchors, within a stated CPU budget.
+
+Parts:
+    toys   GAN (minimax and non-saturating) and WGAN-GP with MLPs on gaussian_ring and
+           gaussian_grid, several seeds; 2,500 generated samples per run, scored with the
+           VEEGAN protocol (modes captured, % high quality = within 3 sigma of a mode,
+           reverse KL over the modes of the high-quality samples), next to VEEGAN Table 1 /
+           PacGAN / GDPP numbers.
+    mnist  DCGAN and WGAN-GP on the bundled mnist_sample (4,500 training digits), each for a
+           wall-clock budget; MNIST Frechet distance, MNIST score, digits covered, KID,
+           precision/recall on 500 held-out real digits' reference protocol, beside the
+           real-data reference values in ganzoo/weights/mnist_classifier.json.
+
+Usage:
+    python tools/quality.py --parts toys --toy-steps 3000 --seeds 0,1,2
+    python tools/quality.py --parts mnist --mnist-minutes 18 --mnist-width 32 --export
+    python tools/quality.py --table            # print the table from the saved JSON only
+
+Each finished run is merged into the JSON (default runs/quality/results.json) as soon as it
+is scored, so parts can be run separately, in parallel processes or resumed; a run already in
+the JSON with the same budget is skipped unless --force. Run directories are
+runs/quality/<part>/<name>_s<seed>.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# Published anchors: (modes captured, % high-quality samples), 2,500 samples, VEEGAN protocol.
+# VEEGAN (Srivastava et al. 2017) Table 1; PacGAN (Lin et al. 2018); GDPP (Elfeki et al. 2019).
+PAPER_ANCHORS = {
+    "gaussian_ring": [("GAN (VEEGAN Table 1)", 1.0, 99.3), ("WGAN-GP (GDPP Table)", 6.8, 59.6),
+                      ("GDPP-GAN (GDPP Table)", 8.0, 71.7)],
+    "gaussian_grid": [("GAN (VEEGAN Table 1)", 3.3, 0.5), ("WGAN-GP (GDPP Table)", 24.2, 28.7),
+                      ("PacGAN4 (PacGAN)", 24.8, 93.6), ("GDPP-GAN (GDPP Table)", 24.8, 68.5)],
+}
+
+# Toy configurations: (preset, overrides). The presets hold the paper-faithful MLPs and
+# optimizers (ganzoo/models/registry.py).
+TOY_CONFIGS = {
+    "gan_minimax": ("gan_{dataset}", {"generator_loss": "minimax"}),
+    "gan_non_saturating": ("gan_{dataset}", {"generator_loss": "non_saturating"}),
+    "wgan_gp": ("wgan_gp_{dataset}", {}),
+}
+TOY_DATASETS = ("gaussian_ring", "gaussian_grid")
+TOY_EVAL_SAMPLES = 2500  # the VEEGAN / PacGAN protocol
+
+MNIST_CONFIGS = {"dcgan": "dcgan_mnist_sample", "wgan_gp": "wgan_gp_mnist_sample"}
+MNIST_EVAL_SAMPLES = 5000
+MNIST_REFERENCE_KEY = "test_500_vs_train_4500"
+
+
+def _load_results(path):
+    if os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    return {"toys": {}, "mnist": {}}
+
+
+def _save_results(path, results):
+    # Another quality.py process may have merged its runs in meanwhile: re-read and merge.
+    current = _load_results(path)
+    for part in ("toys", "mnist"):
+        current.setdefault(part, {}).update(results.get(part, {}))
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(current, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+    results.update(current)
+
+
+def _csv(text, allowed, name):
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    bad = [v for v in values if v not in allowed]
+    if bad or not values:
+        raise SystemExit(f"--{name}: unknown {bad or 'empty list'}; choose from {', '.join(allowed)}.")
+    return values
+
+
+class _StepTimer:
+    """A Keras callback timing generator steps after the first (compiling) epoch-start."""
+
+    def __new__(cls):
+        import keras
+
+        class Timer(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                self.steps = getattr(self, "steps", 0) + 1
+                if self.steps == 20:  # skip tracing / compilation
+                    self.start = time.perf_counter()
+                self.end = time.perf_counter()
+
+            def steps_per_second(self):
+                if getattr(self, "steps", 0) <= 20:
+                    return None
+                return (self.steps - 20) / max(self.end - self.start, 1e-9)
+
+        return Timer()
+
+
+class _WallClockStop:
+    """A Keras callback stopping training after `minutes` of wall time (checked every batch)."""
+
+    def __new__(cls, minutes):
+        import keras
+
+        class Stop(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                self.t0 = getattr(self, "t0", None) or time.perf_counter()
+
+            def on_train_batch_end(self, batch, logs=None):
+                if time.perf_counter() - self.t0 > minutes * 60:
+                    self.model.stop_training = True
+
+        return Stop()
+
+
+def run_toy(dataset, config_name, seed, steps, root, steps_per_epoch=200):
+    """Train one toy run and score 2,500 samples; returns a result dict."""
+    import ganzoo
+    from ganzoo.data import load_real_samples, toy_distribution
+    from ganzoo.metrics import evaluate_samples
+    from ganzoo.train import load_run
+
+    preset, overrides = TOY_CONFIGS[config_name]
+    preset = preset.format(dataset=dataset)
+    spe = min(steps_per_epoch, steps)
+    if steps % spe:
+        raise SystemExit(f"--toy-steps {steps} must be a multiple of {spe} (steps per epoch).")
+    run_dir = os.path.join(root, "toys", f"{config_name}_{dataset}_s{seed}")
+    config = ganzoo.resolve_config(preset, seed=seed, run_dir=run_dir, epochs=steps // spe, steps_per_epoch=spe,
+                                   quiet=True, **overrides)
+    timer = _StepTimer()
+    t0 = time.perf_counter()
+    ganzoo.train(config, callbacks=[timer])
+    seconds = time.perf_counter() - t0
+    _, model = load_run(run_dir)
+    fake = model.generate(TOY_EVAL_SAMPLES, seed=1000 + seed)
+    real = load_real_samples(dataset, TOY_EVAL_SAMPLES, seed=seed, split="test")
+    scores = evaluate_samples(fake, real, toy=toy_distribution(dataset))
+    return dict(scores, dataset=dataset, config=config_name, preset=preset, seed=seed, steps=steps,
+                seconds=round(seconds, 1), steps_per_second=timer.steps_per_second(), run_dir=run_dir,
+                overrides=overrides, batch_size=config.batch_size, width=config.width)
+
+
+def run_mnist(name, minutes, width, root, seed=0, max_epochs=1000):
+    """Train one MNIST-sample model for `minutes` of wall time and score 5,000 samples."""
+    import ganzoo
+    from ganzoo.data import load_real_samples
+    from ganzoo.metrics import evaluate_samples
+    from ganzoo.train import load_run
+
+    preset = MNIST_CONFIGS[name]
+    run_dir = os.path.join(root, "mnist", f"{name}_w{width}_{minutes:g}min_s{seed}")
+    # Keras checks stop_training at the end of a batch and finishes the epoch's bookkeeping;
+    # the run ends at the first epoch boundary after the budget (the checkpoint is per epoch).
+    config = ganzoo.resolve_config(preset, seed=seed, run_dir=run_dir, epochs=max_epochs, width=width, quiet=True)
+    stopper = _WallClockStop(minutes)
+    timer = _StepTimer()
+    t0 = time.perf_counter()
+    history = ganzoo.train(config, callbacks=[timer, stopper])
+    seconds = time.perf_counter() - t0
+    _, model = load_run(run_dir)
+    from ganzoo.callbacks import read_latest
+
+    step = read_latest(os.path.join(run_dir, "checkpoints"))["step"]
+    fake = model.generate(MNIST_EVAL_SAMPLES, seed=1000 + seed)
+    real = load_real_samples("mnist_sample", 500, split="test", seed=seed)
+    scores = evaluate_samples(fake, real, feature_extractor="mnist")
+    return dict(scores, model=name, preset=preset, seed=seed, width=width, minutes_budget=minutes,
+                seconds=round(seconds, 1), generator_steps=int(step), epochs=len(history.get("d_loss", [])),
+                steps_per_second=timer.steps_per_second(), run_dir=run_dir, batch_size=config.batch_size,
+                d_steps=config.d_steps or 1, parameters=int(model.generator.count_params()))
+
+
+def _export(model, config, directory, result):
+    from ganzoo.export import export_generator
+    from ganzoo.train import card_fields
+
+    card = card_fields(config, model)
+    card["metrics"] = {k: v for k, v in result.items() if isinstance(v, float) and k != "seconds"}
+    card["training_budget"] = {k: result.get(k) for k in ("seconds", "generator_steps", "steps", "epochs")
+                               if result.get(k) is not None}
+    card["evaluation"] = ("tools/quality.py: 5,000 samples vs 500 held-out mnist_sample test digits through "
+                          "ganzoo's MNIST classifier" if config.dataset == "mnist_sample" else
+                          "tools/quality.py: 2,500 samples, VEEGAN protocol (modes within 3 sigma)")
+    path = export_generator(model, directory, version=1, overwrite=True, card=card)
+    return path
+
+
+def sample_picture(model, dataset, path, seed=0):
+    """Save a sample picture: an 8x8 digit grid, or a scatter of 2,500 toy points over the modes."""
+    import numpy as np
+    from PIL import Image
+
+    if dataset == "mnist_sample":
+        images = model.generate(64, seed=seed)
+        images = ((np.clip(images, -1, 1) + 1) * 127.5).round().astype(np.uint8)[..., 0]
+        grid = images.reshape(8, 8, 28, 28).transpose(0, 2, 1, 3).reshape(8 * 28, 8 * 28)
+        Image.fromarray(grid, "L").resize((8 * 28 * 2, 8 * 28 * 2), Image.NEAREST).save(path)
+        return path
+    from ganzoo.data import toy_distribution
+
+    toy = toy_distribution(dataset)
+    points = model.generate(TOY_EVAL_SAMPLES, seed=seed)
+    size, margin = 400, 0.25
+    low = toy.centers.min() - margin - 4 * toy.sigma
+    high = toy.centers.max() + margin + 4 * toy.sigma
+    canvas = np.full((size, size, 3), 255, np.uint8)
+
+    def pixels(xy):
+        scaled = (np.asarray(xy) - low) / (high - low) * (size - 1)
+        return np.clip(scaled[:, 0].round().astype(int), 0, size - 1), \
+            np.clip((size - 1 - scaled[:, 1]).round().astype(int), 0, size - 1)
+
+    real_x, real_y = pixels(toy.sample(2500, seed=seed))
+    canvas[real_y, real_x] = (120, 180, 255)
+    fake_x, fake_y = pixels(points)
+    for dx in (0, 1):
+        for dy in (0, 1):
+            canvas[np.clip(fake_y + dy, 0, size - 1), np.clip(fake_x + dx, 0, size - 1)] = (200, 30, 30)
+    Image.fromarray(canvas).save(path)
+    return path
+
+
+def _mean_std(values):
+    import numpy as np
+
+    values = np.asarray(values, np.float64)
+    return float(values.mean()), float(values.std(ddof=0))
+
+
+def toy_table(results):
+    """Markdown table of the toy runs (mean +- std over seeds) and the paper anchors."""
+    lines = ["| data | model | seeds | steps | modes | % high quality | reverse KL | W1 | s/run |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    toys = results.get("toys", {})
+    for dataset in TOY_DATASETS:
+        total = len(__import__("ganzoo.data", fromlist=["x"]).toy_distribution(dataset).centers)
+        groups = {}
+        for r in toys.values():
+            if r["dataset"] == dataset:
+                groups.setdefault((r["config"], r["steps"]), []).append(r)
+        for (config, steps), runs in sorted(groups.items()):
+            modes = _mean_std([r["modes"] for r in runs])
+            hq = _mean_std([100 * r["high_quality"] for r in runs])
+            kl = _mean_std([r["reverse_kl"] for r in runs])
+            w1 = _mean_std([r["w1"] for r in runs])
+            secs = _mean_std([r["seconds"] for r in runs])[0]
+            lines.append(f"| {dataset} | ganzoo {config} | {len(runs)} | {steps} | {modes[0]:.1f} ± {modes[1]:.1f} "
+                         f"/ {total} | {hq[0]:.1f} ± {hq[1]:.1f} | {kl[0]:.2f} ± {kl[1]:.2f} | {w1[0]:.3f} "
+                         f"| {secs:.0f} |")
+        for name, modes, hq in PAPER_ANCHORS[dataset]:
+            lines.append(f"| {dataset} | paper: {name} | | | {modes} / {total} | {hq} | | | |")
+    return "\n".join(lines)
+
+
+def mnist_table(results):
+    """Markdown table of the MNIST runs and the real-data reference."""
+    reference = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ganzoo", "weights",
+                                            "mnist_classifier.json")))["reference"][MNIST_REFERENCE_KEY]
+    lines = ["| model | width | budget | G steps (epochs) | MNIST FD ↓ | MNIST score ↑ | digits covered | digit KL "
+             "| KID | precision | recall |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in sorted(results.get("mnist", {}).values(), key=lambda r: (r["model"], r["width"])):
+        lines.append(f"| {r['model']} | {r['width']} | {r['seconds'] / 60:.1f} min | {r['generator_steps']} "
+                     f"({r['epochs']}) | {r['mnist_fd']:.2f} | {r['mnist_score']:.2f} | {r['digits_covered']:.0f} "
+                     f"| {r['digit_kl']:.3f} | {r['kid_mean']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} |")
+    ref = reference
+    lines.append(f"| real test digits (reference) | | | | {ref['mnist_fd']:.2f} | {ref['mnist_score']:.2f} "
+                 f"| {ref['digits_covered']:.0f} | {ref['digit_kl']:.3f} | {ref['kid_mean']:.3f} "
+                 f"| {ref['precision']:.3f} | {ref['recall']:.3f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--parts", default="toys,mnist", help="comma-separated: toys, mnist")
+    parser.add_argument("--toy-steps", type=int, default=3000, help="generator steps per toy run")
+    parser.add_argument("--seeds", default="0,1,2", help="toy seeds")
+    parser.add_argument("--toy-configs", default=",".join(TOY_CONFIGS), help=f"from {', '.join(TOY_CONFIGS)}")
+    parser.add_argument("--datasets", default=",".join(TOY_DATASETS))
+    parser.add_argument("--mnist-models", default="dcgan,wgan_gp")
+    parser.add_argument("--mnist-minutes", type=float, default=18.0, help="wall-clock budget per MNIST model")
+    parser.add_argument("--mnist-width", type=int, default=32, help="conv width of the MNIST nets (64 in DCGAN)")
+    parser.add_argument("--export", action="store_true",
+                        help="export the MNIST models and the ring WGAN-GP (seed 0) to exported_models/*_pretrained")
+    parser.add_argument("--export-dir", default="exported_models")
+    parser.add_argument("--root", default="runs/quality", help="run directories go here")
+    parser.add_argument("--out", default="runs/quality/results.json")
+    parser.add_argument("--force", action="store_true", help="retrain runs already in the JSON")
+    parser.add_argument("--table", action="store_true", help="only print the tables from --out")
+    args = parser.parse_args(argv)
+
+    results = _load_results(args.out)
+    if not args.table:
+        parts = _csv(args.parts, ("toys", "mnist"), "parts")
+        if "toys" in parts:
+            configs = _csv(args.toy_configs, tuple(TOY_CONFIGS), "toy-configs")
+            datasets = _csv(args.datasets, TOY_DATASETS, "datasets")
+            seeds = [int(s) for s in args.seeds.split(",")]
+            for dataset in datasets:
+                for config in configs:
+                    for seed in seeds:
+                        key = f"{config}_{dataset}_s{seed}_{args.toy_steps}"
+                        if key in results["toys"] and not args.force:
+                            continue
+                        r = run_toy(dataset, config, seed, args.toy_steps, args.root)
+                        print(json.dumps({k: r[k] for k in ("dataset", "config", "seed", "modes", "high_quality",
+                                                            "reverse_kl", "seconds", "steps_per_second")}),
+                              flush=True)
+                        _save_results(args.out, {"toys": {key: r}})
+        if "mnist" in parts:
+            for name in _csv(args.mnist_models, tuple(MNIST_CONFIGS), "mnist-models"):
+                key = f"{name}_w{args.mnist_width}_{args.mnist_minutes:g}min"
+                if key in results["mnist"] and not args.force:
+                    continue
+                r = run_mnist(name, args.mnist_minutes, args.mnist_width, args.root)
+                print(json.dumps({k: v for k, v in r.items() if k != "run_dir"}), flush=True)
+                _save_results(args.out, {"mnist": {key: r}})
+        if args.export:
+            export_all(_load_results(args.out), args.export_dir, args.mnist_width, args.mnist_minutes,
+                       args.toy_steps)
+    results = _load_results(args.out)
+    print("\n## 2-D mixtures (2,500 samples per run; mean ± std over seeds)\n")
+    print(toy_table(results))
+    print("\n## mnist_sample (5,000 samples vs 500 held-out real digits, ganzoo's MNIST classifier)\n")
+    print(mnist_table(results))
+
+
+def export_all(results, export_dir, mnist_width, mnist_minutes, toy_steps):
+    """Export the MNIST DCGAN / WGAN-GP runs and the seed-0 ring WGAN-GP, with sample pictures."""
+    from ganzoo.train import load_run
+
+    targets = []
+    for name in MNIST_CONFIGS:
+        r = results["mnist"].get(f"{name}_w{mnist_width}_{mnist_minutes:g}min")
+        if r:
+            targets.append((r, f"{r['preset']}_pretrained", "mnist_sample"))
+    ring = results["toys"].get(f"wgan_gp_gaussian_ring_s0_{toy_steps}")
+    if ring:
+        targets.append((ring, "wgan_gp_gaussian_ring_pretrained", "gaussian_ring"))
+    for r, name, dataset in targets:
+        config, model = load_run(r["run_dir"])
+        path = _export(model, config, os.path.join(export_dir, name), r)
+        picture = sample_picture(model, dataset, os.path.join(export_dir, f"{name}_samples.png"))
+        print(f"exported {path}; picture {picture}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
