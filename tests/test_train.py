@@ -186,6 +186,11 @@ def test_cli_export_then_sample_and_evaluate_the_export(tmp_path, capsys):
     assert main(["export", str(run), "--out", str(base), "--version", "1"]) == 2
     assert "exists" in capsys.readouterr().err
     assert main(["sample", str(base), "--n", "4", "--out", str(tmp_path / "g.png")]) == 0
+    from ganzoo.export import load_exported
+    from ganzoo.train import load_run
+
+    _, model = load_run(str(run))
+    np.testing.assert_allclose(model.generate(5, seed=3), load_exported(str(base)).generate(5, seed=3), atol=1e-4)
     assert main(["evaluate", str(base), "--num-samples", "200", "--metrics", "fid,coverage",
                  "--out", str(tmp_path / "m.json")]) == 0
     metrics = json.loads((tmp_path / "m.json").read_text())["metrics"]

@@ -500,13 +500,15 @@ class GANBase(keras.Model):
 
         Args:
             n_or_z: a number of samples, or an array of latent vectors (n, latent_dim).
-            seed: int seed for z when `n_or_z` is a number (same seed, same samples);
-                None draws fresh noise.
+            seed: int seed of numpy's `default_rng` for z when `n_or_z` is a number (same
+                seed, same samples, as `ganzoo.load_exported(...).generate`); None draws fresh noise.
             batch_size: generator batch size.
         """
         if isinstance(n_or_z, (int, np.integer)) and not isinstance(n_or_z, bool):
             n = _positive_int(n_or_z, "n")
-            z = keras.random.normal((n, self.latent_dim), seed=seed)
+            # numpy's generator, as the exports' `generate`: the same seed gives the same
+            # samples from a model, its SavedModel and its ONNX file, with or without XLA.
+            z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype("float32")
         else:
             z = np.asarray(n_or_z, dtype="float32")
             if z.ndim != 2 or z.shape[1] != self.latent_dim:
