@@ -326,11 +326,16 @@ class _Source:
         return self.examples
 
 
+_TOY_SPLITS = ("train", "test")
+
+
 def _split_seed(seed, split):
     """Independent streams for toy train/test draws with the same seed."""
+    if split not in _TOY_SPLITS:
+        raise DatasetError(f"Toy distributions have splits {_TOY_SPLITS} (independent draws); got split={split!r}.")
     if seed is None:
         return None
-    return [int(seed), {"train": 0, "test": 1, "all": 2}.get(split, 3)]
+    return [int(seed), _TOY_SPLITS.index(split)]
 
 
 def _toy_source(name, split, seed, num_examples):
@@ -578,6 +583,14 @@ def _class_labels(root, files):
     return np.array([index[os.path.relpath(f, root).split(os.sep, 1)[0]] for f in files], dtype=np.int32)
 
 
+def _check_folder_split(split):
+    if split not in ("train", "all"):
+        raise DatasetError(
+            f"A folder of images has one split ('train' or 'all'); got split={split!r}. Keep held-out "
+            "images in their own folder and load that folder."
+        )
+
+
 def _decode_file(path, size, channels):
     data = tf.io.read_file(path)
     image = tf.io.decode_image(data, channels=0, dtype=tf.uint8, expand_animations=False)
@@ -656,6 +669,7 @@ def _open_source(
     if kind == "sample":
         return _mnist_sample_source(split, size, channels, num_examples)
     if kind == "folder":
+        _check_folder_split(split)
         return _folder_source(key, size, channels, skip_corrupt, num_examples, with_labels, cache)
     return _tfds_source(key, split, data_dir, size, channels, seed, shuffle, num_examples)
 
@@ -695,7 +709,8 @@ def load_dataset(
             64x64; a folder takes the size of its first image.
         split: "train", "test", ... For tfds any split or slice ("train[:10%]"); for
             mnist_sample "train" (4,500) / "test" (500) / "all" (5,000), fixed forever; for toys
-            "train" and "test" draw independent points from the same seed.
+            "train" and "test" draw independent points from the same seed; a folder is one
+            split ("train" or "all").
         seed: seeds shuffling (and the toy draws) and makes the element order deterministic.
             None: a different order every run, and tf.data may reorder for speed.
         data_dir: tensorflow-datasets directory holding the prepared data (default
@@ -957,6 +972,7 @@ def dataset_info(name, image_size=None, channels=None, split="train", data_dir=N
             "description": DATASETS["mnist_sample"],
         }
     if kind == "folder":
+        _check_folder_split(split)
         root, files, _ = _folder_files(key, with_labels=False)
         height, width, first_channels = _first_header(files)
         class_names = _class_names(root, files)

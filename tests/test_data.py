@@ -201,6 +201,23 @@ def test_toy_seed_determinism_and_independent_splits():
     assert load_dataset("gaussian_ring", batch_size=100).cardinality() == data.TOY_NUM_EXAMPLES // 100
     with pytest.raises(DatasetError, match="2-D point"):
         load_dataset("gaussian_ring", image_size=32)
+    with pytest.raises(DatasetError, match="splits"):
+        load_dataset("gaussian_ring", split="validation")
+
+
+def test_celeb_a_crop_is_central_and_aspect_crop_does_not_distort():
+    rows = np.broadcast_to(np.arange(218, dtype=np.uint8)[:, None, None], (218, 178, 3))
+    cols = np.broadcast_to(np.arange(178, dtype=np.uint8)[None, :, None], (218, 178, 3))
+    cropped_rows = data._prepare_image(tf.constant(rows), (108, 108), 3, crop=108).numpy()
+    cropped_cols = data._prepare_image(tf.constant(cols), (108, 108), 3, crop=108).numpy()
+    assert cropped_rows[0, 0, 0] == 55 and cropped_rows[-1, 0, 0] == 55 + 107  # (218 - 108) / 2 = 55
+    assert cropped_cols[0, 0, 0] == 35 and cropped_cols[0, -1, 0] == 35 + 107  # (178 - 108) / 2 = 35
+    # A 20x40 image resized to 10x10 keeps its central 20x20 square (halved), not a squashed view.
+    wide = np.broadcast_to(np.arange(40, dtype=np.uint8)[None, :, None] * 5, (20, 40, 1))
+    square = data._prepare_image(tf.constant(wide), (10, 10), 1).numpy()[0, :, 0]
+    # Antialiasing blurs the border pixels by ~1.5; a squashed view would span 0..195.
+    np.testing.assert_allclose(square, (np.arange(10, 30, 2) + 0.5) * 5, atol=2)
+    assert square.min() >= 50 and square.max() <= 145
 
 
 # ---------------------------------------------------------------------------- folders
@@ -296,6 +313,8 @@ def test_folder_batch_larger_than_dataset_and_labels_need_class_folders(tmp_path
         load_dataset(str(tmp_path), batch_size=8)
     with pytest.raises(DatasetError, match="class folders"):
         load_dataset(str(tmp_path), batch_size=2, with_labels=True)
+    with pytest.raises(DatasetError, match="one split"):
+        load_dataset(str(tmp_path), batch_size=2, split="test")
     assert load_dataset(str(tmp_path), batch_size=2).element_spec.shape == (2, 4, 4, 1)
 
 
