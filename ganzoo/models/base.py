@@ -347,6 +347,8 @@ class GANBase(keras.Model):
         if self.d_steps > 1 and x is not None:
             x = self._group_batches(x, batch_size)
             batch_size = None
+        if isinstance(x, tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)  # a dataset shuffles itself; Keras warns otherwise
         return super().fit(x, y, batch_size=batch_size, **kwargs)
 
     def _group_batches(self, x, batch_size):
