@@ -591,10 +591,13 @@ def _check_folder_split(split):
         )
 
 
+def _decode(path):
+    """uint8 (H, W, c) of a PNG/JPEG/BMP/GIF file (first frame), c as stored."""
+    return tf.io.decode_image(tf.io.read_file(path), channels=0, dtype=tf.uint8, expand_animations=False)
+
+
 def _decode_file(path, size, channels):
-    data = tf.io.read_file(path)
-    image = tf.io.decode_image(data, channels=0, dtype=tf.uint8, expand_animations=False)
-    return _prepare_image(image, size, channels)
+    return _prepare_image(_decode(path), size, channels)
 
 
 def _folder_source(root, image_size, channels, skip_corrupt, num_examples, with_labels, cache):
@@ -612,8 +615,9 @@ def _folder_source(root, image_size, channels, skip_corrupt, num_examples, with_
     # One parallel decode pass finds the files tf cannot decode (and names them); when the
     # images fit in memory the same pass fills the cache, so it costs nothing extra.
     def check(index, path):
-        image = _decode_file(path, size, channels)
-        return index, (image if keep_in_memory else tf.shape(image))
+        if keep_in_memory:
+            return index, _decode_file(path, size, channels)
+        return index, tf.shape(_decode(path))
 
     checked = tf.data.Dataset.from_tensor_slices((tf.range(len(files)), tf.constant(files))).map(
         check, num_parallel_calls=AUTOTUNE, deterministic=False
@@ -633,7 +637,8 @@ def _folder_source(root, image_size, channels, skip_corrupt, num_examples, with_
                 f"or not really images): {listed}. Fix or delete them, or pass skip_corrupt=True to skip "
                 "them (the count is reported in a warning and in dataset.skipped_files)."
             )
-        warnings.warn(f"Skipped {len(corrupt)} of {len(files)} images that cannot be decoded: {listed}", stacklevel=3)
+        # stacklevel 4: the user's load_dataset call (<- _open_source <- _folder_source).
+        warnings.warn(f"Skipped {len(corrupt)} of {len(files)} images that cannot be decoded: {listed}", stacklevel=4)
         if not ok.any():
             raise DatasetError(f"None of the {len(files)} image files in {root!r} can be decoded: {listed}.")
     labels = labels[ok]
@@ -894,7 +899,7 @@ def load_real_samples(
         data_dir=data_dir,
         channels=channels,
         shuffle=n is not None,
-        cache=False,
+        cache=True,  # a folder that fits is decoded once, by its check pass
         skip_corrupt=skip_corrupt,
         num_examples=None,
         with_labels=with_labels,
