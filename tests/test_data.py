@@ -363,7 +363,10 @@ def prepared_tfds_dir(tmp_path_factory):
         VERSION = tfds.core.Version("1.0.0")
 
         def _info(self):
-            features = {"image": tfds.features.Image(shape=(12, 10, 3)), "label": tfds.features.ClassLabel(num_classes=3)}
+            features = {
+                "image": tfds.features.Image(shape=(12, 10, 3)),
+                "label": tfds.features.ClassLabel(num_classes=3),
+            }
             return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict(features))
 
         def _split_generators(self, dl_manager):
@@ -380,11 +383,12 @@ def prepared_tfds_dir(tmp_path_factory):
 
 
 def test_tfds_prepared_data_dir_is_read_offline(prepared_tfds_dir):
-    ds = load_dataset("ganzoo_tiny_images", batch_size=4, data_dir=prepared_tfds_dir, seed=0, with_labels=True)
+    kwargs = dict(batch_size=4, data_dir=prepared_tfds_dir, seed=0, with_labels=True)
+    ds = load_dataset("ganzoo_tiny_images", **kwargs)
     assert ds.element_spec[0] == tf.TensorSpec((4, 12, 10, 3), tf.float32)
     assert int(ds.cardinality()) == 30 // 4
     first = _batches(ds)
-    again = _batches(load_dataset("ganzoo_tiny_images", batch_size=4, data_dir=prepared_tfds_dir, seed=0, with_labels=True))
+    again = _batches(load_dataset("ganzoo_tiny_images", **kwargs))
     assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) for a, b in zip(first, again))
     labels = np.concatenate([b[1] for b in first])
     assert set(labels) <= {0, 1, 2}
