@@ -13,7 +13,7 @@ Parts:
 
 Usage:
     python tools/quality.py --parts toys --toy-steps 3000 --wgan-gp-toy-steps 800 --seeds 0,1,2
-    python tools/quality.py --parts mnist --mnist-minutes 18 --mnist-width 32 --export
+    python tools/quality.py --parts mnist --mnist-minutes 13 --mnist-width 32 --export
     python tools/quality.py --table            # print the table from the saved JSON only
 
 Each finished run is merged into the JSON (default runs/quality/results.json) as soon as it
@@ -86,42 +86,40 @@ def _csv(text, allowed, name):
     return values
 
 
-class _StepTimer:
-    """A Keras callback timing generator steps after the first (compiling) epoch-start."""
+def _step_timer():
+    """A Keras callback measuring generator steps per second, after the first 20 (tracing) steps."""
+    import keras
 
-    def __new__(cls):
-        import keras
+    class StepTimer(keras.callbacks.Callback):
+        steps = 0
 
-        class Timer(keras.callbacks.Callback):
-            def on_train_batch_end(self, batch, logs=None):
-                self.steps = getattr(self, "steps", 0) + 1
-                if self.steps == 20:  # skip tracing / compilation
-                    self.start = time.perf_counter()
-                self.end = time.perf_counter()
+        def on_train_batch_end(self, batch, logs=None):
+            self.steps += 1
+            if self.steps == 20:
+                self.start = time.perf_counter()
+            self.end = time.perf_counter()
 
-            def steps_per_second(self):
-                if getattr(self, "steps", 0) <= 20:
-                    return None
-                return (self.steps - 20) / max(self.end - self.start, 1e-9)
+        def steps_per_second(self):
+            return None if self.steps <= 20 else (self.steps - 20) / max(self.end - self.start, 1e-9)
 
-        return Timer()
+    return StepTimer()
 
 
-class _WallClockStop:
-    """A Keras callback stopping training after `minutes` of wall time (checked every batch)."""
+def _wall_clock_stop(minutes):
+    """A Keras callback that stops training once `minutes` of wall time have passed since it began."""
+    import keras
 
-    def __new__(cls, minutes):
-        import keras
+    class WallClockStop(keras.callbacks.Callback):
+        t0 = None
 
-        class Stop(keras.callbacks.Callback):
-            def on_train_begin(self, logs=None):
-                self.t0 = getattr(self, "t0", None) or time.perf_counter()
+        def on_train_begin(self, logs=None):
+            self.t0 = self.t0 or time.perf_counter()
 
-            def on_train_batch_end(self, batch, logs=None):
-                if time.perf_counter() - self.t0 > minutes * 60:
-                    self.model.stop_training = True
+        def on_train_batch_end(self, batch, logs=None):
+            if time.perf_counter() - self.t0 > minutes * 60:
+                self.model.stop_training = True
 
-        return Stop()
+    return WallClockStop()
 
 
 def run_toy(dataset, config_name, seed, steps, root, steps_per_epoch=200):
@@ -139,7 +137,7 @@ def run_toy(dataset, config_name, seed, steps, root, steps_per_epoch=200):
     run_dir = os.path.join(root, "toys", f"{config_name}_{dataset}_s{seed}")
     config = ganzoo.resolve_config(preset, seed=seed, run_dir=run_dir, epochs=steps // spe, steps_per_epoch=spe,
                                    quiet=True, **overrides)
-    timer = _StepTimer()
+    timer = _step_timer()
     t0 = time.perf_counter()
     ganzoo.train(config, callbacks=[timer])
     seconds = time.perf_counter() - t0
@@ -164,8 +162,8 @@ def run_mnist(name, minutes, width, root, seed=0, max_epochs=1000):
     # Keras checks stop_training at the end of a batch and finishes the epoch's bookkeeping;
     # the run ends at the first epoch boundary after the budget (the checkpoint is per epoch).
     config = ganzoo.resolve_config(preset, seed=seed, run_dir=run_dir, epochs=max_epochs, width=width, quiet=True)
-    stopper = _WallClockStop(minutes)
-    timer = _StepTimer()
+    stopper = _wall_clock_stop(minutes)
+    timer = _step_timer()
     t0 = time.perf_counter()
     history = ganzoo.train(config, callbacks=[timer, stopper])
     seconds = time.perf_counter() - t0
@@ -296,7 +294,7 @@ def main(argv=None):
     parser.add_argument("--toy-configs", default=",".join(TOY_CONFIGS), help=f"from {', '.join(TOY_CONFIGS)}")
     parser.add_argument("--datasets", default=",".join(TOY_DATASETS))
     parser.add_argument("--mnist-models", default="dcgan,wgan_gp")
-    parser.add_argument("--mnist-minutes", type=float, default=18.0, help="wall-clock budget per MNIST model")
+    parser.add_argument("--mnist-minutes", type=float, default=13.0, help="wall-clock budget per MNIST model")
     parser.add_argument("--mnist-width", type=int, default=32, help="conv width of the MNIST nets (64 in DCGAN)")
     parser.add_argument("--export", action="store_true",
                         help="export the MNIST models and the ring WGAN-GP (seed 0) to exported_models/*_pretrained")
