@@ -20,6 +20,12 @@ _PUBLIC = {
     "MODELS": "ganzoo.models.registry",
     "PRESETS": "ganzoo.models.registry",
     "load_dataset": "ganzoo.data",
+    "load_real_samples": "ganzoo.data",
+    "dataset_info": "ganzoo.data",
+    "toy_distribution": "ganzoo.data",
+    "DATASETS": "ganzoo.data",
+    "DatasetError": "ganzoo.data",
+    "ExportError": "ganzoo.export",
     "export_generator": "ganzoo.export",
     "load_exported": "ganzoo.export",
 }

@@ -374,30 +374,28 @@ class GANBase(keras.Model):
             lambda b: tf.transpose(b, perm), num_parallel_calls=tf.data.AUTOTUNE
         ).prefetch(tf.data.AUTOTUNE)
 
-    def _latent(self, batch_size):
-        """z ~ N(0, I) for this replica's batch, from the model's seed generator.
+    def _replica_draw(self, draw, batch_size):
+        """`draw(n)` for this replica's batch, from the model's seed generator.
 
-        Under tf.distribute every replica draws the *global* batch of noise from the same
-        seed state and keeps its own slice, so replicas never share noise and the step equals
-        the single-device step on the same global batch.
+        Under tf.distribute every replica draws for the *global* batch from the same seed
+        state and keeps its own slice, so replicas never share noise and the step equals the
+        single-device step on the same global batch.
         """
         ctx = tf.distribute.get_replica_context()
         replicas = ctx.num_replicas_in_sync if ctx is not None else 1
         if replicas == 1:
-            return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
-        z = keras.random.normal((batch_size * replicas, self.latent_dim), seed=self.seed_generator)
+            return draw(batch_size)
         start = ctx.replica_id_in_sync_group * batch_size
-        return z[start : start + batch_size]
+        return draw(batch_size * replicas)[start : start + batch_size]
+
+    def _latent(self, batch_size):
+        """z ~ N(0, I), one row per example of this replica's batch."""
+        return self._replica_draw(
+            lambda n: keras.random.normal((n, self.latent_dim), seed=self.seed_generator), batch_size)
 
     def _uniform(self, batch_size):
-        """U[0, 1) per example, replica-sliced like `_latent`."""
-        ctx = tf.distribute.get_replica_context()
-        replicas = ctx.num_replicas_in_sync if ctx is not None else 1
-        u = keras.random.uniform((batch_size * replicas,), seed=self.seed_generator)
-        if replicas == 1:
-            return u
-        start = ctx.replica_id_in_sync_group * batch_size
-        return u[start : start + batch_size]
+        """U[0, 1), one number per example of this replica's batch."""
+        return self._replica_draw(lambda n: keras.random.uniform((n,), seed=self.seed_generator), batch_size)
 
     @staticmethod
     def _scaled(loss, optimizer):
