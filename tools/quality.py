@@ -296,8 +296,9 @@ def main(argv=None):
     parser.add_argument("--mnist-models", default="dcgan,wgan_gp")
     parser.add_argument("--mnist-minutes", type=float, default=13.0, help="wall-clock budget per MNIST model")
     parser.add_argument("--mnist-width", type=int, default=32, help="conv width of the MNIST nets (64 in DCGAN)")
-    parser.add_argument("--export", action="store_true",
-                        help="export the MNIST models and the ring WGAN-GP (seed 0) to exported_models/*_pretrained")
+    parser.add_argument("--export", nargs="?", const="mnist,ring", default=None, metavar="WHICH",
+                        help="export to exported_models/*_pretrained with sample pictures: mnist (DCGAN and "
+                             "WGAN-GP), ring (the seed-0 gaussian_ring WGAN-GP); default both")
     parser.add_argument("--export-dir", default="exported_models")
     parser.add_argument("--root", default="runs/quality", help="run directories go here")
     parser.add_argument("--out", default="runs/quality/results.json")
@@ -334,7 +335,7 @@ def main(argv=None):
                 _save_results(args.out, {"mnist": {key: r}})
         if args.export:
             export_all(_load_results(args.out), args.export_dir, args.mnist_width, args.mnist_minutes,
-                       args.wgan_gp_toy_steps)
+                       args.wgan_gp_toy_steps, _csv(args.export, ("mnist", "ring"), "export"))
     results = _load_results(args.out)
     print("\n## 2-D mixtures (2,500 samples per run; mean ± std over seeds)\n")
     print(toy_table(results))
@@ -342,18 +343,22 @@ def main(argv=None):
     print(mnist_table(results))
 
 
-def export_all(results, export_dir, mnist_width, mnist_minutes, toy_steps):
+def export_all(results, export_dir, mnist_width, mnist_minutes, toy_steps, which=("mnist", "ring")):
     """Export the MNIST DCGAN / WGAN-GP runs and the seed-0 ring WGAN-GP, with sample pictures."""
     from ganzoo.train import load_run
 
     targets = []
-    for name in MNIST_CONFIGS:
-        r = results["mnist"].get(f"{name}_w{mnist_width}_{mnist_minutes:g}min")
-        if r:
-            targets.append((r, f"{r['preset']}_pretrained", "mnist_sample"))
-    ring = results["toys"].get(f"wgan_gp_gaussian_ring_s0_{toy_steps}")
-    if ring:
-        targets.append((ring, "wgan_gp_gaussian_ring_pretrained", "gaussian_ring"))
+    for name in MNIST_CONFIGS if "mnist" in which else ():
+        key = f"{name}_w{mnist_width}_{mnist_minutes:g}min"
+        if key not in results["mnist"]:
+            raise SystemExit(f"--export mnist: no run {key} in the results; train it first (--parts mnist).")
+        r = results["mnist"][key]
+        targets.append((r, f"{r['preset']}_pretrained", "mnist_sample"))
+    if "ring" in which:
+        key = f"wgan_gp_gaussian_ring_s0_{toy_steps}"
+        if key not in results["toys"]:
+            raise SystemExit(f"--export ring: no run {key} in the results; train it first (--parts toys).")
+        targets.append((results["toys"][key], "wgan_gp_gaussian_ring_pretrained", "gaussian_ring"))
     for r, name, dataset in targets:
         config, model = load_run(r["run_dir"])
         path = _export(model, config, os.path.join(export_dir, name), r)
