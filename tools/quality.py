@@ -195,39 +195,16 @@ def _export(model, config, directory, result):
     return path
 
 
-def sample_picture(model, dataset, path, seed=0):
-    """Save a sample picture: an 8x8 digit grid, or a scatter of 2,500 toy points over the modes."""
-    import numpy as np
-    from PIL import Image
+def save_sample_picture(model, dataset, path, seed=0):
+    """Save what `ganzoo sample` draws: an 8x8 digit grid, or 2,500 toy points over the real data."""
+    from ganzoo.callbacks import sample_picture, write_png
+    from ganzoo.data import load_real_samples
 
     if dataset == "mnist_sample":
-        images = model.generate(64, seed=seed)
-        images = ((np.clip(images, -1, 1) + 1) * 127.5).round().astype(np.uint8)[..., 0]
-        grid = images.reshape(8, 8, 28, 28).transpose(0, 2, 1, 3).reshape(8 * 28, 8 * 28)
-        Image.fromarray(grid, "L").resize((8 * 28 * 2, 8 * 28 * 2), Image.NEAREST).save(path)
-        return path
-    from ganzoo.data import toy_distribution
-
-    toy = toy_distribution(dataset)
-    points = model.generate(TOY_EVAL_SAMPLES, seed=seed)
-    size, margin = 400, 0.25
-    low = toy.centers.min() - margin - 4 * toy.sigma
-    high = toy.centers.max() + margin + 4 * toy.sigma
-    canvas = np.full((size, size, 3), 255, np.uint8)
-
-    def pixels(xy):
-        scaled = (np.asarray(xy) - low) / (high - low) * (size - 1)
-        return np.clip(scaled[:, 0].round().astype(int), 0, size - 1), \
-            np.clip((size - 1 - scaled[:, 1]).round().astype(int), 0, size - 1)
-
-    # Generated points in red, real points on top in blue (the modes are tiny: sigma 0.01 / 0.05).
-    fake_x, fake_y = pixels(points)
-    canvas[fake_y, fake_x] = (200, 30, 30)
-    real_x, real_y = pixels(toy.sample(500, seed=seed))
-    for dx in (-1, 0, 1):
-        for dy in (-1, 0, 1):
-            canvas[np.clip(real_y + dy, 0, size - 1), np.clip(real_x + dx, 0, size - 1)] = (40, 110, 255)
-    Image.fromarray(canvas).save(path)
+        write_png(sample_picture(model.generate(64, seed=seed)), path)
+    else:
+        write_png(sample_picture(model.generate(TOY_EVAL_SAMPLES, seed=seed),
+                                 load_real_samples(dataset, 2000, seed=seed)), path)
     return path
 
 
@@ -362,7 +339,7 @@ def export_all(results, export_dir, mnist_width, mnist_minutes, toy_steps, which
     for r, name, dataset in targets:
         config, model = load_run(r["run_dir"])
         path = _export(model, config, os.path.join(export_dir, name), r)
-        picture = sample_picture(model, dataset, os.path.join(export_dir, f"{name}_samples.png"))
+        picture = save_sample_picture(model, dataset, os.path.join(export_dir, f"{name}_samples.png"))
         print(f"exported {path}; picture {picture}", flush=True)
 
 
