@@ -67,7 +67,6 @@ import ganzoo  # noqa: E402
 
 # fit's "shuffle=True is ignored for a tf.data.Dataset" notice, once per timed run.
 warnings.filterwarnings("ignore", message=".*shuffle=True.*")
-from ganzoo import losses  # noqa: E402
 
 # ----------------------------------------------------------------------------- networks
 
