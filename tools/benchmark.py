@@ -5,6 +5,7 @@ Usage:
     python tools/benchmark.py --quick               # tiny sizes, < 1 min: checks the script
     python tools/benchmark.py --configs mnist_tutorial,toy_mlp --jit off --spe 1,8
     python tools/benchmark.py --precision float32,mixed_bfloat16 --min-time 2 --repeats 5
+    python tools/benchmark.py --inference [EXPORT]  # SavedModel vs ONNX Runtime, batch 1 and 64
 
 For each configuration it trains, in one process and on the same networks, batch and cached
 in-memory `tf.data` pipeline with the same `jit_compile` setting:
@@ -486,6 +487,60 @@ def bench_group(name, cfg, precision, jit, spes, args, peak):
     return rows
 
 
+def bench_inference(export_dir, batches=(1, 64), min_time=1.0, repeats=3):
+    """Latency of one exported generator version in both formats, in this process.
+
+    SavedModel: `tf.saved_model.load(...).signatures["serving_default"](z=...)` (what TF Serving
+    runs); ONNX: `onnxruntime.InferenceSession(...).run(None, {"z": ...})` on the CPU provider.
+    Each (format, batch) is timed `repeats` times interleaved, best mean per call kept.
+    """
+    import onnxruntime as ort
+
+    version_dir = export_dir
+    if not os.path.exists(os.path.join(version_dir, "saved_model.pb")):
+        versions = sorted((d for d in os.listdir(export_dir) if d.isdigit()), key=int) if os.path.isdir(export_dir) else []
+        if not versions:
+            raise SystemExit(f"--inference {export_dir}: no saved_model.pb there nor a numbered version "
+                             f"directory under it; give an export such as exported_models/dcgan_mnist_sample_pretrained.")
+        version_dir = os.path.join(export_dir, versions[-1])
+    with open(os.path.join(version_dir, "model.json")) as f:
+        latent_dim = int(json.load(f)["latent_dim"])
+    serve = tf.saved_model.load(version_dir).signatures["serving_default"]
+    session = ort.InferenceSession(os.path.join(version_dir, "generator.onnx"), providers=["CPUExecutionProvider"])
+    runners = {"saved_model": lambda z: serve(z=tf.constant(z))["images"].numpy(),
+               "onnx": lambda z: session.run(["images"], {"z": z})[0]}
+    rows = []
+    for batch in batches:
+        z = np.random.default_rng(0).standard_normal((batch, latent_dim)).astype(np.float32)
+        best = {}
+        for fmt, run in runners.items():
+            for _ in range(3):
+                run(z)  # warm-up: tracing, allocation
+        for _ in range(repeats):
+            for fmt, run in runners.items():
+                calls, t0 = 0, time.perf_counter()
+                while time.perf_counter() - t0 < min_time / repeats or calls < 3:
+                    run(z)
+                    calls += 1
+                ms = (time.perf_counter() - t0) / calls * 1e3
+                best[fmt] = min(best.get(fmt, ms), ms)
+        rows.append({"batch": batch, "saved_model_ms": best["saved_model"], "onnx_ms": best["onnx"],
+                     "onnx_speedup": best["saved_model"] / best["onnx"]})
+    diff = float(np.max(np.abs(runners["saved_model"](z) - runners["onnx"](z))))
+    return version_dir, rows, diff
+
+
+def format_inference(version_dir, rows, diff):
+    lines = [f"Inference of {version_dir} (ms per call, best of interleaved runs; max |SavedModel - ONNX| "
+             f"{diff:.1e}):", "",
+             "| batch | SavedModel serving_default ms | ONNX Runtime ms | ONNX speed-up | SavedModel img/s | ONNX img/s |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['batch']} | {r['saved_model_ms']:.2f} | {r['onnx_ms']:.2f} | {r['onnx_speedup']:.2f}x "
+                     f"| {r['batch'] / r['saved_model_ms'] * 1e3:.0f} | {r['batch'] / r['onnx_ms'] * 1e3:.0f} |")
+    return "\n".join(lines)
+
+
 def format_table(rows, peak, peak_cpu):
     """The results as a markdown table; "% peak" against the best matmul rates: `peak` GFLOP
     per wall second, `peak_cpu` GFLOP per CPU second. Cells "a, b" are by wall time, by CPU time."""
@@ -535,6 +590,10 @@ def parse_args(argv):
     parser.add_argument("--min-time", type=float, default=None, help="seconds per timed run (default 1; quick 0.2)")
     parser.add_argument("--repeats", type=int, default=None, help="interleaved timed runs per runner (default 3)")
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    parser.add_argument("--inference", nargs="?", const="exported_models/dcgan_mnist_sample_pretrained",
+                        default=None, metavar="EXPORT",
+                        help="time an export's SavedModel vs ONNX Runtime at batch 1 and 64 instead of training "
+                             "(default export: %(const)s)")
     args = parser.parse_args(argv)
     args.min_time = args.min_time or (0.2 if args.quick else 1.0)
     args.repeats = args.repeats or 3
@@ -549,6 +608,16 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.inference:
+        info = machine_info()
+        print(f"# {info['cpu']} x {info['nproc']} | TF {info['tensorflow']} | Keras {info['keras']}")
+        version_dir, rows, diff = bench_inference(args.inference, min_time=0.5 if args.quick else 2.0)
+        print(format_inference(version_dir, rows, diff))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"machine": info, "export": version_dir, "max_abs_diff": diff, "inference": rows}, f,
+                          indent=1)
+        return 0
     configs = make_configs(args.quick)
     keras.utils.set_random_seed(0)
     info = machine_info()

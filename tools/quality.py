@@ -19,7 +19,7 @@ Usage:
 Each finished run is merged into the JSON (default runs/quality/results.json) as soon as it
 is scored, so parts can be run separately, in parallel processes or resumed; a run already in
 the JSON with the same budget is skipped unless --force. Run directories are
-runs/quality/<part>/<name>_s<seed>.
+runs/quality/toys/<config>_<data>_s<seed>_<steps> and runs/quality/mnist/<model>_w<width>_<min>min_s<seed>.
 """
 
 import argparse
@@ -134,7 +134,7 @@ def run_toy(dataset, config_name, seed, steps, root, steps_per_epoch=200):
     spe = min(steps_per_epoch, steps)
     if steps % spe:
         raise SystemExit(f"--toy-steps {steps} must be a multiple of {spe} (steps per epoch).")
-    run_dir = os.path.join(root, "toys", f"{config_name}_{dataset}_s{seed}")
+    run_dir = os.path.join(root, "toys", f"{config_name}_{dataset}_s{seed}_{steps}")
     config = ganzoo.resolve_config(preset, seed=seed, run_dir=run_dir, epochs=steps // spe, steps_per_epoch=spe,
                                    quiet=True, **overrides)
     timer = _step_timer()
