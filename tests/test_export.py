@@ -442,3 +442,31 @@ def test_loader_errors(tmp_path, dcgan_export):
         load_exported(copy)
     with pytest.raises(ValueError, match="z of shape"):
         load_exported(path).generate(np.zeros((2, LATENT + 1), "float32"))
+
+
+SHIPPED = sorted(d for d in os.listdir(os.path.join(ROOT, "exported_models")) if d.endswith("_pretrained")
+                 and os.path.isdir(os.path.join(ROOT, "exported_models", d)))
+
+
+def test_shipped_pretrained_exports_exist():
+    assert {"dcgan_mnist_sample_pretrained", "wgan_gp_mnist_sample_pretrained"} <= set(SHIPPED)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_pretrained_export_loads_in_tf_and_onnx_runtime_and_is_small(name):
+    base = os.path.join(ROOT, "exported_models", name)
+    versions = sorted((d for d in os.listdir(base) if d.isdigit()), key=int)
+    assert versions, f"{base} has no version directory"
+    version_dir = os.path.join(base, versions[-1])
+    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(version_dir) for f in files)
+    assert size < 5 * 2**20, f"{name} is {size / 2**20:.1f} MB; shipped exports must stay under 5 MB"
+    # SavedModel vs ONNX Runtime vs the stored Keras reference, every sha256, the `sample` signature.
+    # (verify_export raises ExportError on any mismatch.)
+    report = verify_export(version_dir)
+    assert max(report["max_abs_diff"].values()) < 1e-4, report
+    with open(os.path.join(version_dir, "model.json")) as f:
+        card = json.load(f)
+    assert card["metrics"], "a shipped export's card carries its measured quality"
+    sam = load_exported(base, backend="saved_model").generate(4, seed=0)
+    onx = load_exported(base, backend="onnx").generate(4, seed=0)
+    assert np.abs(sam - onx).max() < 1e-4 and sam.min() >= -1 and sam.max() <= 1
