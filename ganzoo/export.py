@@ -256,6 +256,8 @@ def _write_saved_model(generator, latent_dim, is_image, path):
     def serve(z):
         out = tf.cast(generator(z, training=False), tf.float32)
         if is_image:
+            # The documented range, exactly: ONNX Runtime's Tanh can overshoot by one ulp.
+            out = tf.clip_by_value(out, -1.0, 1.0)
             return {"images": out, "images_uint8": _tf_to_uint8(out)}
         return {"samples": out}
 
@@ -298,6 +300,8 @@ def _write_onnx(generator, latent_dim, is_image, path, opset):
     def serve(z):
         out = tf.cast(generator(z, training=False), tf.float32)
         if is_image:
+            # The documented range, exactly: ONNX Runtime's Tanh can overshoot by one ulp.
+            out = tf.clip_by_value(out, -1.0, 1.0)
             return {"images": out, "images_uint8": _tf_to_uint8(out)}
         return {"samples": out}
 
