@@ -249,17 +249,24 @@ def _resolve(model_or_generator, latent_dim, allow_untrained):
 
 
 # ------------------------------------------------------------------------ the writers
+def _serving_outputs(generator, z, is_image):
+    """The exported graph's outputs for a z batch: the same in the SavedModel and the ONNX file."""
+    import tensorflow as tf
+
+    out = tf.cast(generator(z, training=False), tf.float32)
+    if is_image:
+        # The documented range, exactly: ONNX Runtime's Tanh can overshoot by one ulp.
+        out = tf.clip_by_value(out, -1.0, 1.0)
+        return {"images": out, "images_uint8": _tf_to_uint8(out)}
+    return {"samples": out}
+
+
 def _write_saved_model(generator, latent_dim, is_image, path):
     import tensorflow as tf
 
     @tf.function(input_signature=[tf.TensorSpec([None, latent_dim], tf.float32, name="z")], autograph=False)
     def serve(z):
-        out = tf.cast(generator(z, training=False), tf.float32)
-        if is_image:
-            # The documented range, exactly: ONNX Runtime's Tanh can overshoot by one ulp.
-            out = tf.clip_by_value(out, -1.0, 1.0)
-            return {"images": out, "images_uint8": _tf_to_uint8(out)}
-        return {"samples": out}
+        return _serving_outputs(generator, z, is_image)
 
     @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="num_samples"),
                                   tf.TensorSpec([], tf.int64, name="seed")], autograph=False)
@@ -298,12 +305,7 @@ def _write_onnx(generator, latent_dim, is_image, path, opset):
 
     @tf.function(input_signature=[tf.TensorSpec([None, latent_dim], tf.float32, name="z")])
     def serve(z):
-        out = tf.cast(generator(z, training=False), tf.float32)
-        if is_image:
-            # The documented range, exactly: ONNX Runtime's Tanh can overshoot by one ulp.
-            out = tf.clip_by_value(out, -1.0, 1.0)
-            return {"images": out, "images_uint8": _tf_to_uint8(out)}
-        return {"samples": out}
+        return _serving_outputs(generator, z, is_image)
 
     tf2onnx_logger = logging.getLogger("tf2onnx")
     level = tf2onnx_logger.level
