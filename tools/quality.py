@@ -12,8 +12,9 @@ Parts:
            real-data reference values in ganzoo/weights/mnist_classifier.json.
 
 Usage:
-    python tools/quality.py --parts toys --toy-steps 3000 --wgan-gp-toy-steps 800 --seeds 0,1,2
-    python tools/quality.py --parts mnist --mnist-minutes 13 --mnist-width 32 --export
+    python tools/quality.py --export           # the whole table and the pretrained exports (~4 CPU-hours)
+    python tools/quality.py --parts toys --toy-steps 10000 --wgan-gp-toy-steps 4000 --seeds 0,1,2
+    python tools/quality.py --parts mnist --mnist-minutes 13 --mnist-width 32 --export mnist
     python tools/quality.py --table            # print the table from the saved JSON only
 
 Each finished run is merged into the JSON (default runs/quality/results.json) as soon as it
@@ -265,8 +266,8 @@ def mnist_table(results):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--parts", default="toys,mnist", help="comma-separated: toys, mnist")
-    parser.add_argument("--toy-steps", type=int, default=3000, help="generator steps per toy GAN run")
-    parser.add_argument("--wgan-gp-toy-steps", type=int, default=800,
+    parser.add_argument("--toy-steps", type=int, default=10000, help="generator steps per toy GAN run")
+    parser.add_argument("--wgan-gp-toy-steps", type=int, default=4000,
                         help="generator steps per toy WGAN-GP run (5 critic steps each: ~25x a GAN step's cost)")
     parser.add_argument("--seeds", default="0,1,2", help="toy seeds")
     parser.add_argument("--toy-configs", default=",".join(TOY_CONFIGS), help=f"from {', '.join(TOY_CONFIGS)}")
