@@ -50,6 +50,9 @@ TOY_CONFIGS = {
     "gan_minimax": ("gan_{dataset}", {"generator_loss": "minimax"}),
     "gan_non_saturating": ("gan_{dataset}", {"generator_loss": "non_saturating"}),
     "wgan_gp": ("wgan_gp_{dataset}", {}),
+    # The same WGAN-GP, sampled from an exponential moving average of G's weights (ganzoo's
+    # --ema): not in the paper; it averages out the generator's oscillation around the modes.
+    "wgan_gp_ema": ("wgan_gp_{dataset}", {"ema": 0.998}),
 }
 TOY_DATASETS = ("gaussian_ring", "gaussian_grid")
 TOY_EVAL_SAMPLES = 2500  # the VEEGAN / PacGAN protocol
@@ -294,7 +297,7 @@ def main(argv=None):
             seeds = [int(s) for s in args.seeds.split(",")]
             for dataset in datasets:
                 for config in configs:
-                    steps = args.wgan_gp_toy_steps if config == "wgan_gp" else args.toy_steps
+                    steps = args.wgan_gp_toy_steps if config.startswith("wgan_gp") else args.toy_steps
                     for seed in seeds:
                         key = f"{config}_{dataset}_s{seed}_{steps}"
                         if key in results["toys"] and not args.force:
