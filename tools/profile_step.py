@@ -29,9 +29,9 @@ import benchmark  # noqa: E402  (same configurations and runners as the throughp
 import tensorflow as tf  # noqa: E402
 
 # Op types that are the networks' arithmetic (oneDNN and Eigen convolutions and matmuls).
-KERNEL_PREFIXES = ("Conv2D", "_MklNativeConv2D", "_MklConv2D", "_MklNativeFusedConv2D", "_MklFusedConv2D",
-                   "MatMul", "_MklMatMul", "_MklNativeFusedMatMul", "_MklFusedMatMul", "_FusedMatMul",
-                   "_FusedConv2D", "Conv2DBackprop", "BatchMatMul", "_MklNativeConv2DBackprop")
+KERNEL_PREFIXES = ("Conv2D", "_FusedConv2D", "_MklConv2D", "_MklNativeConv2D", "_MklFusedConv2D",
+                   "_MklNativeFusedConv2D", "MatMul", "BatchMatMul", "_FusedMatMul", "_MklMatMul",
+                   "_MklFusedMatMul", "_MklNativeFusedMatMul")  # prefixes: Backprop* variants included
 
 
 def op_stats(xplane_path):
