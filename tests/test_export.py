@@ -470,8 +470,9 @@ def test_shipped_pretrained_export_loads_in_tf_and_onnx_runtime_and_is_small(nam
     sam = load_exported(base, backend="saved_model").generate(4, seed=0)
     onx = load_exported(base, backend="onnx").generate(4, seed=0)
     assert np.abs(sam - onx).max() < 1e-4
-    for images in (sam, onx):  # the documented range, exactly (ONNX Tanh can overshoot by an ulp)
-        assert images.min() >= -1 and images.max() <= 1
+    if card.get("image_shape"):
+        for images in (sam, onx):  # the documented range, exactly (ONNX Tanh can overshoot by an ulp)
+            assert images.min() >= -1 and images.max() <= 1
 
 
 def test_readme_onnxruntime_snippet_runs_on_the_shipped_export_without_tensorflow():

@@ -1,8 +1,8 @@
 """Rerun ganzoo's sample-quality table against the papers' anchors, within a stated CPU budget.
 
 Parts:
-    toys   GAN (minimax and non-saturating) and WGAN-GP with MLPs on gaussian_ring and
-           gaussian_grid, several seeds; 2,500 generated samples per run, scored with the
+    toys   GAN (minimax and non-saturating) and WGAN-GP (also sampled from an EMA of G) with
+           MLPs on gaussian_ring and gaussian_grid, several seeds; 2,500 generated samples per run, scored with the
            VEEGAN protocol (modes captured, % high quality = within 3 sigma of a mode,
            reverse KL over the modes of the high-quality samples), next to VEEGAN Table 1 /
            PacGAN / GDPP numbers.
@@ -12,7 +12,7 @@ Parts:
            real-data reference values in ganzoo/weights/mnist_classifier.json.
 
 Usage:
-    python tools/quality.py --export           # the whole table and the pretrained exports (~4 CPU-hours)
+    python tools/quality.py --export           # the whole table and the pretrained exports (~2 h, idle 2 cores)
     python tools/quality.py --parts toys --toy-steps 10000 --wgan-gp-toy-steps 4000 --seeds 0,1,2
     python tools/quality.py --parts mnist --mnist-minutes 13 --mnist-width 32 --export mnist
     python tools/quality.py --table            # print the table from the saved JSON only
@@ -280,7 +280,7 @@ def main(argv=None):
     parser.add_argument("--mnist-width", type=int, default=32, help="conv width of the MNIST nets (64 in DCGAN)")
     parser.add_argument("--export", nargs="?", const="mnist,ring", default=None, metavar="WHICH",
                         help="export to exported_models/*_pretrained with sample pictures: mnist (DCGAN and "
-                             "WGAN-GP), ring (the seed-0 gaussian_ring WGAN-GP); default both")
+                             "WGAN-GP), ring (the seed-0 gaussian_ring WGAN-GP, EMA); default both")
     parser.add_argument("--export-dir", default="exported_models")
     parser.add_argument("--root", default="runs/quality", help="run directories go here")
     parser.add_argument("--out", default="runs/quality/results.json")
@@ -326,7 +326,7 @@ def main(argv=None):
 
 
 def export_all(results, export_dir, mnist_width, mnist_minutes, toy_steps, which=("mnist", "ring")):
-    """Export the MNIST DCGAN / WGAN-GP runs and the seed-0 ring WGAN-GP, with sample pictures."""
+    """Export the MNIST DCGAN / WGAN-GP runs and the seed-0 ring WGAN-GP (EMA), with sample pictures."""
     from ganzoo.train import load_run
 
     targets = []
@@ -337,9 +337,11 @@ def export_all(results, export_dir, mnist_width, mnist_minutes, toy_steps, which
         r = results["mnist"][key]
         targets.append((r, f"{r['preset']}_pretrained", "mnist_sample"))
     if "ring" in which:
-        key = f"wgan_gp_gaussian_ring_s0_{toy_steps}"
+        # The EMA generator: the same training, sampled the way a user should (see the table).
+        key = f"wgan_gp_ema_gaussian_ring_s0_{toy_steps}"
         if key not in results["toys"]:
-            raise SystemExit(f"--export ring: no run {key} in the results; train it first (--parts toys).")
+            raise SystemExit(f"--export ring: no run {key} in the results; train it first "
+                             f"(--parts toys --toy-configs wgan_gp_ema --datasets gaussian_ring --seeds 0).")
         targets.append((results["toys"][key], "wgan_gp_gaussian_ring_pretrained", "gaussian_ring"))
     for r, name, dataset in targets:
         config, model = load_run(r["run_dir"])
