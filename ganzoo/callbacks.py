@@ -9,6 +9,8 @@ import tempfile
 import keras
 import numpy as np
 
+from ganzoo.export import to_uint8
+
 
 # ------------------------------------------------------------------- pictures
 def image_grid(images, columns=None):
@@ -21,7 +23,7 @@ def image_grid(images, columns=None):
     for i, img in enumerate(images):
         r, col = divmod(i, columns)
         grid[1 + r * (h + 1): 1 + r * (h + 1) + h, 1 + col * (w + 1): 1 + col * (w + 1) + w] = img
-    return np.clip(np.round((grid + 1.0) * 127.5), 0, 255).astype("uint8")
+    return to_uint8(grid)  # the exports' own conversion, so grids and images_uint8 agree
 
 
 def scatter_picture(points, reference=None, size=480):
