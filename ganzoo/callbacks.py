@@ -276,13 +276,13 @@ class SampleQualityLogger(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         import tensorflow as tf
 
-        from ganzoo.metrics import detect_mode_collapse, evaluate_samples
+        from ganzoo.metrics.evaluate import evaluate_with_collapse_alarm
 
         if (epoch + 1) % self.every:
             return
         fake = self.model.generate(self.num_samples, seed=self.seed)
-        scores = evaluate_samples(fake, self.real, toy=self.toy, seed=self.seed)
-        alarm = detect_mode_collapse(fake, self.real, toy=self.toy, seed=self.seed)
+        # One feature pass serves both the metrics and the alarm.
+        scores, alarm = evaluate_with_collapse_alarm(fake, self.real, toy=self.toy, seed=self.seed)
         step = (epoch + 1) * self.steps_per_epoch
         with self.writer.as_default(step=step):
             for key, value in scores.items():

@@ -210,22 +210,36 @@ def detect_mode_collapse(fake, real, feature_extractor="auto", toy=None, diversi
         >>> report = detect_mode_collapse(generator_images, real_images, feature_extractor="mnist")
         >>> if report["collapsed"]: print("mode collapse:", report["reason"])
     """
+    return evaluate_with_collapse_alarm(fake, real, (), feature_extractor, toy, diversity_threshold,
+                                        coverage_threshold, batch_size, seed, inception_weights)[1]
+
+
+def evaluate_with_collapse_alarm(fake, real, metrics=None, feature_extractor="auto", toy=None,
+                                 diversity_threshold=0.5, coverage_threshold=0.8, batch_size=500, seed=0,
+                                 inception_weights="imagenet"):
+    """`evaluate_samples` and `detect_mode_collapse` from one feature extraction.
+
+    Returns (scores, alarm): `scores` has the requested `metrics` (None: the extractor's
+    defaults) plus those the alarm needs; `alarm` is what `detect_mode_collapse` returns.
+    """
     toy_spec = _toy_spec(toy)
     extractor = _resolve_extractor(feature_extractor, fake, toy_spec)
     if toy_spec is not None:
-        scores = evaluate_samples(fake, real, ("diversity", "modes"), None, batch_size, seed, toy)
-        coverage = scores["modes"] / len(toy_spec[0])
+        extractor = None  # the mixture's own points: no feature extractor
+        needed, coverage_of = ("diversity", "modes"), lambda scores: scores["modes"] / len(toy_spec[0])
     elif extractor == "mnist":
-        scores = evaluate_samples(fake, real, ("diversity", "coverage"), extractor, batch_size, seed)
-        coverage = scores["digits_covered"] / 10
+        needed, coverage_of = ("diversity", "coverage"), lambda scores: scores["digits_covered"] / 10
     else:
-        scores = evaluate_samples(fake, real, ("diversity", "pr"), extractor, batch_size, seed,
-                                  inception_weights=inception_weights)
-        coverage = scores["recall"]
+        needed, coverage_of = ("diversity", "pr"), lambda scores: scores["recall"]
+    if metrics is None:
+        metrics = DEFAULT_METRICS["toy" if toy_spec is not None else extractor]
+    scores = evaluate_samples(fake, real, tuple(dict.fromkeys(tuple(metrics) + needed)), extractor, batch_size,
+                              seed, toy, inception_weights=inception_weights)
+    coverage = coverage_of(scores)
     reasons = []
     if scores["diversity"] < diversity_threshold:
         reasons.append(f"diversity {scores['diversity']:.3f} < {diversity_threshold}")
     if coverage < coverage_threshold:
         reasons.append(f"coverage {coverage:.3f} < {coverage_threshold}")
-    return {"diversity": scores["diversity"], "coverage": float(coverage), "collapsed": bool(reasons),
-            "reason": "; ".join(reasons)}
+    return scores, {"diversity": scores["diversity"], "coverage": float(coverage), "collapsed": bool(reasons),
+                    "reason": "; ".join(reasons)}
