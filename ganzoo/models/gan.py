@@ -5,12 +5,13 @@ import math
 import keras
 
 from ganzoo import losses
-from ganzoo.layers import float32_output
+from ganzoo.layers import Maxout, batch_norm as batch_norm_layer, float32_output
 from ganzoo.models.base import GANBase, _positive_int
 
 
 def build_mlp_generator(latent_dim, data_shape, hidden_units=512, depth=3, activation="relu",
-                        output_activation=None, name="generator"):
+                        output_activation=None, batch_norm=False, kernel_initializer="glorot_uniform",
+                        name="generator"):
     """An MLP generator z -> sample of `data_shape`.
 
     Args:
@@ -18,29 +19,47 @@ def build_mlp_generator(latent_dim, data_shape, hidden_units=512, depth=3, activ
         depth: number of hidden layers.
         output_activation: None (linear, for unbounded vector data such as the 2-D toys) or
             "tanh" (images in [-1, 1]).
+        batch_norm: batch norm before each hidden activation (the PacGAN / VEEGAN 2-D
+            generator); the hidden Dense layers then have no bias.
+        kernel_initializer: initializer of every Dense kernel.
     """
     z = keras.Input((latent_dim,), name="z")
     x = z
     for i in range(depth):
-        x = keras.layers.Dense(hidden_units, activation=activation, name=f"dense_{i}")(x)
-    x = keras.layers.Dense(math.prod(data_shape), name="dense_out")(x)
+        x = keras.layers.Dense(hidden_units, use_bias=not batch_norm, kernel_initializer=kernel_initializer,
+                               name=f"dense_{i}")(x)
+        if batch_norm:
+            x = batch_norm_layer(name=f"bn_{i}")(x)
+        x = keras.layers.Activation(activation, name=f"act_{i}")(x)
+    x = keras.layers.Dense(math.prod(data_shape), kernel_initializer=kernel_initializer, name="dense_out")(x)
     x = float32_output(output_activation or "linear", "output")(x)
     if len(data_shape) > 1:
         x = keras.layers.Reshape(data_shape, name="to_data_shape")(x)
     return keras.Model(z, x, name=name)
 
 
-def build_mlp_discriminator(data_shape, hidden_units=512, depth=3, activation="leaky_relu",
-                            name="discriminator"):
-    """An MLP discriminator sample -> one logit (or critic value) per example."""
+def build_mlp_discriminator(data_shape, hidden_units=512, depth=3, activation="leaky_relu", maxout=None,
+                            kernel_initializer="glorot_uniform", name="discriminator"):
+    """An MLP discriminator sample -> one logit (or critic value) per example.
+
+    Args:
+        activation: "leaky_relu" (LeakyReLU(0.2), as DCGAN) or any Keras activation name;
+            ignored with `maxout`.
+        maxout: number of pieces of maxout hidden units (Goodfellow et al. 2014 and the
+            PacGAN / VEEGAN 2-D discriminator use 5), or None.
+    """
     x_in = keras.Input(data_shape, name="x")
     x = keras.layers.Flatten(name="flatten")(x_in) if len(data_shape) > 1 else x_in
     for i in range(depth):
-        x = keras.layers.Dense(hidden_units, name=f"dense_{i}")(x)
-        # LeakyReLU(0.2) as in DCGAN; Goodfellow et al. used maxout units.
-        x = (keras.layers.LeakyReLU(0.2, name=f"act_{i}")(x) if activation == "leaky_relu"
-             else keras.layers.Activation(activation, name=f"act_{i}")(x))
-    x = keras.layers.Dense(1, dtype="float32", name="score")(x)
+        x = keras.layers.Dense(hidden_units * (maxout or 1), kernel_initializer=kernel_initializer,
+                               name=f"dense_{i}")(x)
+        if maxout:
+            x = Maxout(maxout, name=f"maxout_{i}")(x)
+        elif activation == "leaky_relu":
+            x = keras.layers.LeakyReLU(0.2, name=f"act_{i}")(x)
+        else:
+            x = keras.layers.Activation(activation, name=f"act_{i}")(x)
+    x = keras.layers.Dense(1, dtype="float32", kernel_initializer=kernel_initializer, name="score")(x)
     return keras.Model(x_in, x, name=name)
 
 
