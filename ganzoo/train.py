@@ -61,6 +61,7 @@ class TrainConfig:
     d_steps: Optional[int] = None  # n_critic for WGAN-GP
     gp_weight: Optional[float] = None
     generator_loss: Optional[str] = None
+    pack: Optional[int] = None  # PacGAN: samples per discriminator input
     image_size: Optional[int] = None
     data_dir: Optional[str] = None
     steps_per_execution: int = 1
@@ -119,7 +120,7 @@ def validate_config(config):
         value = getattr(config, name)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer; got {value!r}.")
-    for name in ("steps_per_epoch", "latent_dim", "width", "d_steps", "image_size", "checkpoint_every",
+    for name in ("steps_per_epoch", "latent_dim", "width", "d_steps", "pack", "image_size", "checkpoint_every",
                  "eval_every"):
         value = getattr(config, name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
@@ -145,6 +146,9 @@ def validate_config(config):
         _valid_choice(config.generator_loss, ("non_saturating", "minimax"), "generator_loss")
     if config.gp_weight is not None and config.model != "wgan_gp":
         raise ConfigError("--gp-weight applies to wgan_gp only.")
+    if config.pack is not None and config.batch_size % config.pack:
+        raise ConfigError(f"--pack {config.pack} joins {config.pack} samples per discriminator input: --batch-size "
+                          f"must be a multiple of it; got {config.batch_size}.")
 
 
 def _make_strategy(name):
@@ -181,7 +185,7 @@ def build_model(config):
     cls = MODELS[config.model]
     info = dataset_info(config.dataset, image_size=config.image_size, data_dir=config.data_dir)
     kwargs = dict(data_shape=tuple(info["shape"]), latent_dim=config.latent_dim, width=config.width,
-                  seed=config.seed)
+                  seed=config.seed, pack=config.pack or 1)
     if config.model == "wgan_gp":
         if config.d_steps is not None:
             kwargs["n_critic"] = config.d_steps
@@ -193,7 +197,7 @@ def build_model(config):
         if config.generator_loss is not None:
             kwargs["generator_loss"] = config.generator_loss
     model = cls(**kwargs)
-    d_default, g_default = cls.default_optimizers()
+    d_default, g_default = model.default_optimizers()
 
     def adam(default, lr):
         cfg = default.get_config()

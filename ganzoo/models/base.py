@@ -81,7 +81,8 @@ class GANBase(keras.Model):
             (batch, *data_shape), or None for the class's default network.
         discriminator: a Keras model mapping samples to one score (a logit, or the critic's
             value for WGAN-GP) per example, shape (batch, 1) or (batch,), or None for the default.
-        latent_dim: size of z ~ N(0, I).
+        latent_dim: size of z ~ N(0, I). None: 2 for vector data (both 2-D toy papers draw
+            2-D noise), else the class's default for images.
         data_shape: shape of one sample, e.g. (28, 28, 1) or (2,). Needed when a default
             network is built; inferred from `generator` otherwise.
         seed: seed of the model's `keras.random.SeedGenerator`; None takes one from Python's
@@ -99,6 +100,8 @@ class GANBase(keras.Model):
     """
 
     default_latent_dim = 100
+    #: The 2-D toy code of both PacGAN/VEEGAN and the WGAN-GP authors draws z of size 2.
+    vector_latent_dim = 2
     #: Summary of D's output reported as `d_real`/`d_fake`: "sigmoid" for probabilities.
     d_output_summary = "sigmoid"
 
@@ -119,10 +122,12 @@ class GANBase(keras.Model):
             width = _positive_int(width, "width")
         self.width = width
         self.pack = _positive_int(pack, "pack")
-        latent_dim = self.default_latent_dim if latent_dim is None else latent_dim
+        data_shape = _as_shape(data_shape, "data_shape")
+        if latent_dim is None:
+            vector_data = data_shape is not None and len(data_shape) == 1
+            latent_dim = self.vector_latent_dim if vector_data else self.default_latent_dim
         self.latent_dim = _positive_int(latent_dim, "latent_dim")
         self.d_steps = _positive_int(d_steps, self._d_steps_name)
-        data_shape = _as_shape(data_shape, "data_shape")
         if (generator is None or discriminator is None) and data_shape is None:
             if generator is None:
                 raise ValueError(
@@ -205,10 +210,14 @@ class GANBase(keras.Model):
                 f"or (batch,); it returned {tuple(scores.shape)}."
             )
 
+    @property
+    def vector_data(self):
+        """True when samples are vectors (shape (d,)), such as the 2-D toys."""
+        return len(self.data_shape) == 1
+
     # ------------------------------------------------------------------ compile
-    @classmethod
-    def default_optimizers(cls):
-        """(d_optimizer, g_optimizer) with the paper's settings."""
+    def default_optimizers(self):
+        """(d_optimizer, g_optimizer) with the paper's settings for this model's data."""
         return (
             keras.optimizers.Adam(2e-4, beta_1=0.5, name="d_adam"),
             keras.optimizers.Adam(2e-4, beta_1=0.5, name="g_adam"),

@@ -76,6 +76,16 @@ class GAN(GANBase):
 
     The discriminator outputs logits; the losses apply the sigmoid themselves.
 
+    Defaults. Images: MLPs of 3 x 512 units (ReLU in G with a tanh output, LeakyReLU(0.2) in
+    D), z of 100, Adam(2e-4, beta_1=0.5) (Goodfellow et al. used SGD with momentum and maxout
+    units; Adam is the DCGAN-era standard). Vector data such as the 2-D toys: z of 2 (as in
+    the PacGAN / VEEGAN and WGAN-GP toy code), MLPs of 3 x 128 units (ReLU in G with a linear
+    output, LeakyReLU(0.2) in D), Adam(1e-4, beta_1=0.5) (PacGAN's learning rate), batch 256 in
+    the `gan_gaussian_*` presets. PacGAN's own 2-D networks (G 4 x 400 ReLU with batch norm, D
+    3 x 200 maxout units of 5 pieces) are about 20x the arithmetic per step; build them with
+    `build_mlp_generator(..., batch_norm=True)` and `build_mlp_discriminator(..., maxout=5)`.
+    `width` sets every hidden layer's units.
+
     Args:
         generator, discriminator, latent_dim, data_shape, seed, width: see `GANBase`.
         d_steps: k, discriminator steps per generator step (Algorithm 1); each uses a new
@@ -91,6 +101,7 @@ class GAN(GANBase):
 
     default_latent_dim = 100
     default_width = 512
+    default_vector_width = 128
     GENERATOR_LOSSES = ("non_saturating", "minimax")
 
     def __init__(self, generator=None, discriminator=None, latent_dim=None, data_shape=None,
@@ -102,14 +113,22 @@ class GAN(GANBase):
         self.generator_loss_name = generator_loss
         super().__init__(generator, discriminator, latent_dim, data_shape, **kwargs)
 
+    def _hidden_units(self, data_shape):
+        return self.width or (self.default_vector_width if len(data_shape) == 1 else self.default_width)
+
     def build_generator(self, latent_dim, data_shape):
-        return build_mlp_generator(
-            latent_dim, data_shape, hidden_units=self.width or self.default_width,
-            output_activation="tanh" if len(data_shape) > 1 else None,
-        )
+        return build_mlp_generator(latent_dim, data_shape, hidden_units=self._hidden_units(data_shape),
+                                   output_activation="tanh" if len(data_shape) > 1 else None)
 
     def build_discriminator(self, data_shape):
-        return build_mlp_discriminator(data_shape, hidden_units=self.width or self.default_width)
+        return build_mlp_discriminator(data_shape, hidden_units=self._hidden_units(data_shape))
+
+    def default_optimizers(self):
+        if self.vector_data:
+            # PacGAN's 2-D learning rate, DCGAN's beta_1.
+            return (keras.optimizers.Adam(1e-4, beta_1=0.5, name="d_adam"),
+                    keras.optimizers.Adam(1e-4, beta_1=0.5, name="g_adam"))
+        return super().default_optimizers()
 
     def discriminator_loss(self, real, fake, real_scores, fake_scores):
         return losses.minimax_discriminator_loss(real_scores, fake_scores), {}
