@@ -271,16 +271,25 @@ def _set_policy(mixed_precision):
 
 
 def _steps_per_epoch(config, info, d_steps):
+    """Generator steps per epoch: a multiple of --steps-per-execution, because Keras runs whole
+    compiled calls (20 steps asked at 16 per call would silently run 32)."""
+    per_call = config.steps_per_execution
     if config.steps_per_epoch:
+        if config.steps_per_epoch % per_call:
+            raise ConfigError(
+                f"--steps-per-epoch {config.steps_per_epoch} must be a multiple of --steps-per-execution "
+                f"{per_call}: Keras runs whole calls, so an epoch would run "
+                f"{-(-config.steps_per_epoch // per_call) * per_call} steps.")
         return config.steps_per_epoch
     n = info.get("num_examples")
     if not n:
         raise ConfigError(f"The size of dataset {config.dataset!r} is unknown: pass --steps-per-epoch.")
-    steps = n // config.batch_size // d_steps
+    steps = n // config.batch_size // d_steps // per_call * per_call  # whole calls: one epoch at most
     if steps < 1:
         raise ConfigError(
-            f"--batch-size {config.batch_size} with {d_steps} discriminator batches per step needs "
-            f"{config.batch_size * d_steps} examples; {config.dataset!r} has {n}. Lower --batch-size."
+            f"--batch-size {config.batch_size} with {d_steps} discriminator batches per step and "
+            f"--steps-per-execution {per_call} needs {config.batch_size * d_steps * per_call} examples per "
+            f"epoch; {config.dataset!r} has {n}. Lower --batch-size or --steps-per-execution."
         )
     return steps
 
