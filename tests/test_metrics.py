@@ -348,6 +348,23 @@ def test_detect_mode_collapse(mnist_split):
     assert not metrics.detect_mode_collapse(ring, ring[::-1], toy=spec)["collapsed"]
 
 
+def test_mnist_scores_do_not_depend_on_the_training_precision_policy(mnist_split):
+    """A run under mixed_bfloat16 evaluated with a bfloat16 classifier whose softmax failed the check."""
+    import keras
+
+    (x_train, _), (x_test, _) = mnist_split
+    float32 = metrics.evaluate_samples(x_test[:200], x_train[:200], metrics=("fd", "is"))
+    feature_lib.load_mnist_classifier.cache_clear()
+    feature_lib.mnist_feature_model.cache_clear()
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        mixed = metrics.evaluate_samples(x_test[:200], x_train[:200], metrics=("fd", "is"))
+    finally:
+        feature_lib.load_mnist_classifier.cache_clear()
+        feature_lib.mnist_feature_model.cache_clear()
+    assert mixed == pytest.approx(float32, rel=1e-5)
+
+
 def test_sample_coverage_sees_partial_collapse_that_diversity_misses():
     rng = np.random.default_rng(31)
     centers = 6.0 * rng.standard_normal((10, 8))
@@ -382,7 +399,8 @@ def test_collapse_alarm_trips_on_partial_collapse_not_on_real_data(mnist_split):
     ring = metrics.sample_mixture(toy.RING_CENTERS, 0.01, 1000, seed=32)
     assert not metrics.detect_mode_collapse(metrics.sample_mixture(toy.RING_CENTERS, 0.01, 1000, seed=33), ring,
                                             toy=spec)["collapsed"]
-    toy_repeated = metrics.detect_mode_collapse(np.repeat(ring[:10], 100, axis=0), ring[::-1], toy=spec)
+    ten_points = np.concatenate([toy.RING_CENTERS, toy.RING_CENTERS[:2]]) + 0.005 * np.random.default_rng(35).standard_normal((10, 2))
+    toy_repeated = metrics.detect_mode_collapse(np.repeat(ten_points, 100, axis=0), ring, toy=spec)
     assert toy_repeated["collapsed"] and toy_repeated["coverage"] == 1.0
     half_ring = metrics.sample_mixture(toy.RING_CENTERS[:4], 0.01, 1000, seed=34)
     assert metrics.detect_mode_collapse(half_ring, ring, toy=spec)["collapsed"]

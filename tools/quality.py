@@ -75,14 +75,14 @@ MNIST_REFERENCE_KEY = "test_500_vs_train_4500"
 def _load_results(path):
     if os.path.exists(path):
         with open(path) as f:
-            return json.load(f)
-    return {"toys": {}, "mnist": {}}
+            return {"quickstart": {}, **json.load(f)}
+    return {"toys": {}, "mnist": {}, "quickstart": {}}
 
 
 def _save_results(path, results):
     # Another quality.py process may have merged its runs in meanwhile: re-read and merge.
     current = _load_results(path)
-    for part in ("toys", "mnist"):
+    for part in ("toys", "mnist", "quickstart"):
         current.setdefault(part, {}).update(results.get(part, {}))
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     tmp = path + ".tmp"
@@ -200,6 +200,41 @@ def run_mnist(name, minutes, width, root, seed=0, max_epochs=1000):
                 d_steps=config.d_steps or 1, parameters=int(model.generator.count_params()))
 
 
+def run_quickstart(seed, root):
+    """The README's quick start (the `dcgan_mnist_sample` preset as is) with `seed`, scored like the MNIST rows."""
+    import ganzoo
+    from ganzoo.data import load_real_samples
+    from ganzoo.metrics import evaluate_samples
+    from ganzoo.train import load_run
+
+    run_dir = os.path.join(root, "quickstart", f"s{seed}")
+    config = ganzoo.resolve_config("dcgan_mnist_sample", seed=seed, run_dir=run_dir, quiet=True)
+    t0, c0 = time.perf_counter(), time.process_time()
+    ganzoo.train(config)
+    seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
+    _, model = load_run(run_dir)
+    fake = model.generate(MNIST_EVAL_SAMPLES, seed=1000 + seed)
+    real = load_real_samples("mnist_sample", 500, split="test", seed=seed)
+    scores = evaluate_samples(fake, real, feature_extractor="mnist")
+    return dict(scores, seed=seed, seconds=round(seconds, 1), cpu_seconds=round(cpu_seconds, 1),
+                generator_steps=int(model.g_optimizer.iterations.numpy()), run_dir=run_dir)
+
+
+def quickstart_table(results):
+    """Mean, std and range over seeds of the quick-start runs."""
+    runs = list(results.get("quickstart", {}).values())
+    if not runs:
+        return "(no quick-start runs)"
+    lines = ["| metric | mean ± std | range | seeds |", "|---|---|---|---|"]
+    for key, label in [("mnist_fd", "MNIST FD ↓"), ("mnist_score", "MNIST score ↑"), ("digits_covered", "digits covered"),
+                       ("digit_kl", "digit KL"), ("precision", "precision"), ("recall", "recall"),
+                       ("seconds", "wall seconds")]:
+        values = [r[key] for r in runs]
+        mean, std = _mean_std(values)
+        lines.append(f"| {label} | {mean:.2f} ± {std:.2f} | {min(values):.2f} to {max(values):.2f} | {len(runs)} |")
+    return "\n".join(lines)
+
+
 def _export(model, config, directory, result):
     from ganzoo.export import export_generator
     from ganzoo.train import card_fields
@@ -284,7 +319,7 @@ def mnist_table(results):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--parts", default="toys,mnist", help="comma-separated: toys, mnist")
+    parser.add_argument("--parts", default="toys,mnist,quickstart", help="comma-separated: toys, mnist, quickstart")
     parser.add_argument("--toy-steps", type=int, default=20000, help="generator steps per toy GAN run")
     parser.add_argument("--wgan-gp-toy-steps", type=int, default=4000,
                         help="generator steps per toy WGAN-GP run (5 critic steps each: ~25x a GAN step's cost)")
@@ -306,7 +341,7 @@ def main(argv=None):
 
     results = _load_results(args.out)
     if not args.table:
-        parts = _csv(args.parts, ("toys", "mnist"), "parts")
+        parts = _csv(args.parts, ("toys", "mnist", "quickstart"), "parts")
         if "toys" in parts:
             configs = _csv(args.toy_configs, tuple(TOY_CONFIGS), "toy-configs")
             datasets = _csv(args.datasets, TOY_DATASETS, "datasets")
@@ -331,6 +366,14 @@ def main(argv=None):
                 r = run_mnist(name, args.mnist_minutes, args.mnist_width, args.root)
                 print(json.dumps({k: v for k, v in r.items() if k != "run_dir"}), flush=True)
                 _save_results(args.out, {"mnist": {key: r}})
+        if "quickstart" in parts:
+            for seed in [int(s) for s in args.seeds.split(",")]:
+                key = f"s{seed}"
+                if key in results["quickstart"] and not args.force:
+                    continue
+                r = run_quickstart(seed, args.root)
+                print(json.dumps({k: v for k, v in r.items() if k != "run_dir"}), flush=True)
+                _save_results(args.out, {"quickstart": {key: r}})
         if args.export:
             export_all(_load_results(args.out), args.export_dir, args.mnist_width, args.mnist_minutes,
                        args.toy_steps, _csv(args.export, ("mnist", "ring", "grid"), "export"))
@@ -339,6 +382,8 @@ def main(argv=None):
     print(toy_table(results))
     print("\n## mnist_sample (5,000 samples vs 500 held-out real digits, ganzoo's MNIST classifier)\n")
     print(mnist_table(results))
+    print("\n## Quick start: the dcgan_mnist_sample preset as the README runs it (over --seeds)\n")
+    print(quickstart_table(results))
 
 
 def export_all(results, export_dir, mnist_width, mnist_minutes, toy_steps, which=("mnist", "ring", "grid")):

@@ -32,6 +32,7 @@ runs any of them in fixed-size batches through one `tf.function` (one trace),
 returning numpy arrays.
 """
 
+import contextlib
 import functools
 import json
 import os
@@ -84,6 +85,20 @@ def check_images(images, name="images", shape=None):
             "For 0..255 pixels use x / 127.5 - 1."
         )
     return images
+
+
+@contextlib.contextmanager
+def float32_policy():
+    """Build metric networks in float32 whatever the training policy: under mixed_bfloat16 the
+    classifier's softmax no longer sums to 1 and the scores would depend on the policy."""
+    import keras
+
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 # ---------------------------------------------------------------- MNIST classifier
@@ -140,7 +155,8 @@ def load_mnist_classifier():
             f"MNIST classifier weights not found at {MNIST_CLASSIFIER_WEIGHTS}; "
             "regenerate them with `python tools/train_mnist_classifier.py`."
         )
-    model = build_mnist_classifier()
+    with float32_policy():
+        model = build_mnist_classifier()
     model.load_weights(str(MNIST_CLASSIFIER_WEIGHTS))
     return model
 
@@ -238,20 +254,21 @@ def load_inception(weights="imagenet", include_top=False, channels=3, image_size
         weights = resolve_inception_weights(include_top=include_top)
     elif weights is not None:
         weights = resolve_inception_weights(weights, include_top=include_top)
-    base = keras.applications.InceptionV3(
-        include_top=include_top,
-        weights=weights,
-        input_shape=(image_size, image_size, 3),
-        pooling=None if include_top else "avg",
-    )
-    inputs = keras.Input((None, None, channels), name="images")
-    x = inputs if channels == 3 else keras.layers.Concatenate(name="gray_to_rgb")([inputs] * 3)
-    x = keras.layers.Resizing(image_size, image_size, interpolation="bilinear", name="resize")(x)
-    if include_top:
-        trunk = keras.Model(base.input, [base.get_layer("avg_pool").output, base.output])
-        features, probabilities = trunk(x)
-        return keras.Model(inputs, [features, probabilities], name="inception_features_and_probabilities")
-    return keras.Model(inputs, base(x), name="inception_features")
+    with float32_policy():
+        base = keras.applications.InceptionV3(
+            include_top=include_top,
+            weights=weights,
+            input_shape=(image_size, image_size, 3),
+            pooling=None if include_top else "avg",
+        )
+        inputs = keras.Input((None, None, channels), name="images")
+        x = inputs if channels == 3 else keras.layers.Concatenate(name="gray_to_rgb")([inputs] * 3)
+        x = keras.layers.Resizing(image_size, image_size, interpolation="bilinear", name="resize")(x)
+        if include_top:
+            trunk = keras.Model(base.input, [base.get_layer("avg_pool").output, base.output])
+            features, probabilities = trunk(x)
+            return keras.Model(inputs, [features, probabilities], name="inception_features_and_probabilities")
+        return keras.Model(inputs, base(x), name="inception_features")
 
 
 # ---------------------------------------------------------------- batched extraction
