@@ -248,8 +248,8 @@ def _export(model, config, directory, result):
     card["metrics"] = {k: v for k, v in result.items()
                        if isinstance(v, float) and k not in ("seconds", "cpu_seconds", "steps_per_second",
                                                              "minutes_budget")}
-    card["training_budget"] = {k: result.get(k) for k in ("seconds", "generator_steps", "steps", "epochs")
-                               if result.get(k) is not None}
+    card["training_budget"] = {k: result.get(k) for k in ("seconds", "cpu_seconds", "generator_steps", "steps",
+                                                          "epochs", "seed") if result.get(k) is not None}
     card["evaluation"] = ("tools/quality.py: 5,000 samples vs 500 held-out mnist_sample test digits through "
                           "ganzoo's MNIST classifier" if config.dataset == "mnist_sample" else
                           "tools/quality.py: 2,500 samples, VEEGAN protocol (modes within 3 sigma)")
@@ -410,12 +410,16 @@ def export_all(results, export_dir, mnist_width, mnist_minutes, toy_steps, which
         if toy not in which:
             continue
         dataset = f"gaussian_{toy}"
-        # ganzoo's recipe, sampled from the EMA generator (the best rows of the table).
-        key = f"gan_ema_{dataset}_s0_{toy_steps}"
-        if key not in results["toys"]:
-            raise SystemExit(f"--export {toy}: no run {key} in the results; train it first "
-                             f"(--parts toys --toy-configs gan_ema --datasets {dataset} --seeds 0).")
-        targets.append((results["toys"][key], f"gan_{dataset}_pretrained", dataset))
+        # ganzoo's recipe, sampled from the EMA generator (the best row of the table); of its
+        # seeds, the one with the most modes, then the most high-quality samples (the card and
+        # README say which seed it is).
+        runs = [r for r in results["toys"].values()
+                if r["config"] == "gan_ema" and r["dataset"] == dataset and r["steps"] == toy_steps]
+        if not runs:
+            raise SystemExit(f"--export {toy}: no gan_ema run of {dataset} at {toy_steps} steps in the results; "
+                             f"train it first (--parts toys --toy-configs gan_ema --datasets {dataset}).")
+        best = max(runs, key=lambda r: (r["modes"], r["high_quality"], -r["seed"]))
+        targets.append((best, f"gan_{dataset}_pretrained", dataset))
     for r, name, dataset in targets:
         config, model = load_run(r["run_dir"])
         path = _export(model, config, os.path.join(export_dir, name), r)
