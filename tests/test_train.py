@@ -12,15 +12,15 @@ import time
 import numpy as np
 import pytest
 
+from conftest import subprocess_env
 from ganzoo.cli import main
 
 TINY = ["--batch-size", "16", "--width", "4", "--latent-dim", "8", "--steps-per-epoch", "3", "--quiet"]
 
 
 def run_cli(*args, timeout=300):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     return subprocess.run([sys.executable, "-m", "ganzoo", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+                          timeout=timeout, env=subprocess_env())
 
 
 def event_tags(log_dir):
@@ -78,9 +78,8 @@ def test_kill_9_then_resume_gives_the_uninterrupted_weights(tmp_path):
     assert run_cli(*common, "--run-dir", str(whole)).returncode == 0
 
     killed = tmp_path / "killed"
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     proc = subprocess.Popen([sys.executable, "-m", "ganzoo", *common, "--run-dir", str(killed)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=subprocess_env())
     latest = killed / "checkpoints" / "latest.json"
     deadline = time.time() + 240
     while time.time() < deadline:
@@ -94,7 +93,7 @@ def test_kill_9_then_resume_gives_the_uninterrupted_weights(tmp_path):
     assert run_cli(*common, "--run-dir", str(killed)).returncode == 0
 
     import keras
-    import ganzoo  # noqa: F401  (registers the classes)
+    import ganzoo.models  # noqa: F401  (registers the classes)
 
     a = keras.models.load_model(whole / "checkpoints" / json.loads(
         (whole / "checkpoints" / "latest.json").read_text())["file"])
@@ -113,7 +112,7 @@ def test_nan_guard_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_pa
     good = json.loads((run / "checkpoints" / "latest.json").read_text())
     # Resume with a poisoned discriminator: the next step's losses are NaN.
     import keras
-    import ganzoo  # noqa: F401
+    import ganzoo.models  # noqa: F401  (registers the classes)
 
     path = run / "checkpoints" / good["file"]
     model = keras.models.load_model(path)
@@ -225,8 +224,7 @@ def test_multi_worker_on_loopback_ends_with_identical_generators(tmp_path):
             "multi_worker", "--epochs", "1", "--run-dir", str(run), *TINY]
     procs = []
     for index in range(2):
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
-               "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+        env = subprocess_env(TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
         procs.append(subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
     outputs = []
     for proc in procs:
@@ -239,7 +237,7 @@ def test_multi_worker_on_loopback_ends_with_identical_generators(tmp_path):
     assert all(code == 0 for code, _ in outputs), outputs
 
     import keras
-    import ganzoo  # noqa: F401
+    import ganzoo.models  # noqa: F401  (registers the classes)
 
     chief_dir = run / "checkpoints"
     other_dir = run / ".worker-1" / "checkpoints"

@@ -45,7 +45,9 @@ class WGANGP(GANBase):
 
     def __init__(self, generator=None, discriminator=None, latent_dim=None, data_shape=None,
                  n_critic=5, gp_weight=10.0, **kwargs):
-        kwargs.pop("d_steps", None)
+        if "d_steps" in kwargs:
+            raise TypeError(f"WGANGP counts critic steps with n_critic, not d_steps: use "
+                            f"WGANGP(n_critic={kwargs['d_steps']!r}).")
         if not float(gp_weight) >= 0:
             raise ValueError(f"`gp_weight` must be >= 0 (10 in the paper); got {gp_weight!r}.")
         self.gp_weight = float(gp_weight)
