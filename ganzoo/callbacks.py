@@ -198,7 +198,8 @@ class Checkpointer(StepAware):
     file is written under a temporary name and renamed, so a crash mid-save leaves the last
     good checkpoint intact. The newest `keep` checkpoints are kept. At each epoch end the
     epoch's logs are appended to `history` (with the step) and written to `history_dir`'s
-    history.json, after the checkpoint, so a resumed run finds every epoch its checkpoint holds.
+    history.json, just before the checkpoint, so a resumed run finds every epoch its checkpoint
+    holds (and drops the entries beyond it).
     """
 
     def __init__(self, directory, steps_per_epoch, initial_step=0, every_steps=None, keep=3, guard=None,
@@ -221,10 +222,12 @@ class Checkpointer(StepAware):
             self.save(step)
 
     def on_epoch_end(self, epoch, logs=None):
-        with signals_deferred():  # the checkpoint and its history entry: both, or neither
+        with signals_deferred():  # the history entry and its checkpoint: both, or neither
             step = steps_done(self.model)  # not (epoch + 1) * steps_per_epoch: an epoch may end early
-            self.save(step)
+            # The entry first: after a kill -9 between the two, the resumed run drops an entry
+            # beyond its checkpoint, but could not recover an entry that was never written.
             self._record(step, logs)
+            self.save(step)
 
     def save_interrupted(self):
         """Checkpoint the steps that ran before an interrupt; returns the step (0: none ran).

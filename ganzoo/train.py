@@ -22,7 +22,7 @@ from typing import Optional
 
 import numpy as np
 
-from ganzoo.run_dir import (  # noqa: F401  (Terminated and sigterm_as_interrupt: ganzoo.train's too)
+from ganzoo.run_dir import (
     RunDirError,
     RunLock,
     Terminated,
