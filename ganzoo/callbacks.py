@@ -4,6 +4,7 @@ import math
 import os
 import shutil
 import warnings
+import zipfile
 
 import keras
 import numpy as np
@@ -298,7 +299,7 @@ def load_newest_checkpoint(directory, load=None):
         try:
             model = load(path)
         except Exception as e:  # a damaged file can fail in many ways (zip, h5, json, OS errors)
-            failures.append(f"{os.path.basename(path)} ({_short(e)})")
+            failures.append(f"{os.path.basename(path)} ({_why_unloadable(path, e)})")
             continue
         if failures:
             warnings.warn(f"Checkpoint {', '.join(failures)} cannot be loaded; using {path} instead.",
@@ -312,9 +313,12 @@ def load_newest_checkpoint(directory, load=None):
     return None, None
 
 
-def _short(error):
-    if isinstance(error, FileNotFoundError):
+def _why_unloadable(path, error):
+    # Keras says "File not found" for a file that is there but truncated; say what it is.
+    if not os.path.exists(path):
         return "missing"
+    if not zipfile.is_zipfile(path):
+        return "not a whole .keras file: truncated or overwritten"
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0][:120]}" if text else type(error).__name__
 
