@@ -331,7 +331,7 @@ class SampleQualityLogger(keras.callbacks.Callback):
     """Every `every` epochs: sample-quality metrics and a mode-collapse alarm, to TensorBoard.
 
     Tags: `metrics/<name>` (e.g. `metrics/mnist_fd`, `metrics/modes`), `collapse/diversity`,
-    `collapse/coverage`, `collapse/alarm` (1 when collapsed) and a `collapse` text with the
+    `collapse/sample_coverage`, `collapse/coverage`, `collapse/alarm` (1 when collapsed) and a `collapse` text with the
     reason; a collapse also prints a warning to the log. Real samples are loaded once.
     """
 
@@ -363,6 +363,7 @@ class SampleQualityLogger(keras.callbacks.Callback):
                     tf.summary.scalar(f"metrics/{key}", float(value))
             tf.summary.scalar("collapse/diversity", float(alarm["diversity"]))
             tf.summary.scalar("collapse/coverage", float(alarm["coverage"]))
+            tf.summary.scalar("collapse/sample_coverage", float(alarm["sample_coverage"]))
             tf.summary.scalar("collapse/alarm", float(alarm["collapsed"]))
             if alarm["collapsed"]:
                 tf.summary.text("collapse", f"epoch {epoch + 1}: {alarm['reason']}")

@@ -108,6 +108,8 @@ def build_parser():
                    help="discriminator (critic) steps per generator step")
     t.add_argument("--gp-weight", type=_float)
     t.add_argument("--generator-loss", choices=("non_saturating", "minimax"))
+    t.add_argument("--pack", type=_positive_int, metavar="M",
+                   help="PacGAN packing: the discriminator judges M samples at once (batch size a multiple of M)")
     t.add_argument("--image-size", type=_positive_int)
     t.add_argument("--data-dir", help="tensorflow-datasets directory with prepared data")
     t.add_argument("--skip-corrupt", action="store_true", default=None,

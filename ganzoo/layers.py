@@ -28,3 +28,27 @@ def batch_norm(name=None):
 def float32_output(activation, name):
     """The last activation computed in float32, so mixed-precision models emit float32."""
     return keras.layers.Activation(activation, dtype="float32", name=name)
+
+
+@keras.saving.register_keras_serializable(package="ganzoo")
+class Maxout(keras.layers.Layer):
+    """Maxout units (Goodfellow et al. 2013): the max over `pieces` linear pieces per unit.
+
+    Takes (..., units * pieces) from a Dense layer and returns (..., units); the original GAN
+    and the PacGAN / VEEGAN 2-D discriminators are built from these ("LinearMaxout").
+    """
+
+    def __init__(self, pieces, **kwargs):
+        super().__init__(**kwargs)
+        self.pieces = int(pieces)
+
+    def call(self, x):
+        units = x.shape[-1] // self.pieces
+        x = keras.ops.reshape(x, (-1, units, self.pieces))
+        return keras.ops.max(x, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (input_shape[-1] // self.pieces,)
+
+    def get_config(self):
+        return {**super().get_config(), "pieces": self.pieces}

@@ -73,6 +73,7 @@ class TrainConfig:
     d_steps: Optional[int] = None  # n_critic for WGAN-GP
     gp_weight: Optional[float] = None
     generator_loss: Optional[str] = None
+    pack: Optional[int] = None  # PacGAN: samples per discriminator input
     image_size: Optional[int] = None
     data_dir: Optional[str] = None
     steps_per_execution: int = 1
@@ -163,7 +164,7 @@ def validate_config(config):
         value = getattr(config, name)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ConfigError(f"{_flag(name)} must be a positive integer; got {value!r}.")
-    for name in ("steps_per_epoch", "latent_dim", "width", "d_steps", "image_size", "checkpoint_every",
+    for name in ("steps_per_epoch", "latent_dim", "width", "d_steps", "pack", "image_size", "checkpoint_every",
                  "eval_every"):
         value = getattr(config, name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
@@ -189,6 +190,9 @@ def validate_config(config):
         _valid_choice(config.generator_loss, ("non_saturating", "minimax"), "generator_loss")
     if config.gp_weight is not None and config.model != "wgan_gp":
         raise ConfigError("--gp-weight applies to wgan_gp only.")
+    if config.pack is not None and config.batch_size % config.pack:
+        raise ConfigError(f"--pack {config.pack} joins {config.pack} samples per discriminator input: --batch-size "
+                          f"must be a multiple of it; got {config.batch_size}.")
 
 
 def _make_strategy(name):
@@ -225,7 +229,7 @@ def build_model(config):
     cls = MODELS[config.model]
     info = dataset_info(config.dataset, image_size=config.image_size, data_dir=config.data_dir)
     kwargs = dict(data_shape=tuple(info["shape"]), latent_dim=config.latent_dim, width=config.width,
-                  seed=config.seed)
+                  seed=config.seed, pack=config.pack or 1)
     if config.model == "wgan_gp":
         if config.d_steps is not None:
             kwargs["n_critic"] = config.d_steps
@@ -237,7 +241,7 @@ def build_model(config):
         if config.generator_loss is not None:
             kwargs["generator_loss"] = config.generator_loss
     model = cls(**kwargs)
-    d_default, g_default = cls.default_optimizers()
+    d_default, g_default = model.default_optimizers()
 
     def adam(default, lr):
         cfg = default.get_config()
@@ -316,16 +320,25 @@ def _set_policy(mixed_precision):
 
 
 def _steps_per_epoch(config, info, d_steps):
+    """Generator steps per epoch: a multiple of --steps-per-execution, because Keras runs whole
+    compiled calls (20 steps asked at 16 per call would silently run 32)."""
+    per_call = config.steps_per_execution
     if config.steps_per_epoch:
+        if config.steps_per_epoch % per_call:
+            raise ConfigError(
+                f"--steps-per-epoch {config.steps_per_epoch} must be a multiple of --steps-per-execution "
+                f"{per_call}: Keras runs whole calls, so an epoch would run "
+                f"{-(-config.steps_per_epoch // per_call) * per_call} steps.")
         return config.steps_per_epoch
     n = info.get("num_examples")
     if not n:
         raise ConfigError(f"The size of dataset {config.dataset!r} is unknown: pass --steps-per-epoch.")
-    steps = n // config.batch_size // d_steps
+    steps = n // config.batch_size // d_steps // per_call * per_call  # whole calls: one epoch at most
     if steps < 1:
         raise ConfigError(
-            f"--batch-size {config.batch_size} with {d_steps} discriminator batches per step needs "
-            f"{config.batch_size * d_steps} examples; {config.dataset!r} has {n}. Lower --batch-size."
+            f"--batch-size {config.batch_size} with {d_steps} discriminator batches per step and "
+            f"--steps-per-execution {per_call} needs {config.batch_size * d_steps * per_call} examples per "
+            f"epoch; {config.dataset!r} has {n}. Lower --batch-size or --steps-per-execution."
         )
     return steps
 

@@ -348,6 +348,46 @@ def test_detect_mode_collapse(mnist_split):
     assert not metrics.detect_mode_collapse(ring, ring[::-1], toy=spec)["collapsed"]
 
 
+def test_sample_coverage_sees_partial_collapse_that_diversity_misses():
+    rng = np.random.default_rng(31)
+    centers = 6.0 * rng.standard_normal((10, 8))
+    labels = rng.integers(0, 10, 1000)
+    real = centers[labels] + rng.standard_normal((1000, 8))
+    same = centers[rng.integers(0, 10, 1000)] + rng.standard_normal((1000, 8))
+    ten_repeated = np.repeat(same[:10], 100, axis=0)
+    half_classes = centers[rng.integers(0, 5, 1000)] + rng.standard_normal((1000, 8))
+    # Pairwise spread keeps ten repeated outputs looking diverse ...
+    assert metrics.sample_diversity(ten_repeated, real) > 0.8
+    # ... coverage does not: ~1 - 2^-5 for the same distribution, the kept share for dropped classes.
+    assert metrics.sample_coverage(real, same) == pytest.approx(1 - 2 ** -5, abs=0.03)
+    assert metrics.sample_coverage(real, ten_repeated) < 0.1
+    assert metrics.sample_coverage(real, half_classes) == pytest.approx(0.5, abs=0.06)
+
+
+def test_collapse_alarm_trips_on_partial_collapse_not_on_real_data(mnist_split):
+    (x_train, y_train), (x_test, _) = mnist_split
+    reference = x_train[:1000]
+    healthy = metrics.detect_mode_collapse(x_test, reference)
+    assert not healthy["collapsed"] and healthy["sample_coverage"] > 0.8
+    # Ten distinct digits (one per class), each repeated 100 times: all ten classes and the
+    # pairwise spread of real data, but real neighbourhoods stay empty.
+    ten = np.concatenate([x_train[y_train == digit][:1] for digit in range(10)])
+    repeated = metrics.detect_mode_collapse(np.repeat(ten, 100, axis=0), reference)
+    assert repeated["coverage"] == 1.0 and repeated["diversity"] > 0.8
+    assert repeated["collapsed"] and "sample coverage" in repeated["reason"]
+    half = metrics.detect_mode_collapse(x_train[y_train < 5][:1000], reference)
+    assert half["collapsed"] and half["coverage"] <= 0.6  # a few misclassified digits count too
+    # 2-D toy: ten distinct points repeated 100 times on the ring's modes, and half the modes dropped.
+    spec = {"centers": toy.RING_CENTERS, "sigma": 0.01}
+    ring = metrics.sample_mixture(toy.RING_CENTERS, 0.01, 1000, seed=32)
+    assert not metrics.detect_mode_collapse(metrics.sample_mixture(toy.RING_CENTERS, 0.01, 1000, seed=33), ring,
+                                            toy=spec)["collapsed"]
+    toy_repeated = metrics.detect_mode_collapse(np.repeat(ring[:10], 100, axis=0), ring[::-1], toy=spec)
+    assert toy_repeated["collapsed"] and toy_repeated["coverage"] == 1.0
+    half_ring = metrics.sample_mixture(toy.RING_CENTERS[:4], 0.01, 1000, seed=34)
+    assert metrics.detect_mode_collapse(half_ring, ring, toy=spec)["collapsed"]
+
+
 def test_evaluate_samples_rejects_bad_input(mnist_split):
     _, (x_test, _) = mnist_split
     with pytest.raises(ValueError, match=r"\[-1, 1\]"):

@@ -175,7 +175,7 @@ def test_get_config_round_trip():
 
 def test_ema_generator_tracks_the_moving_average():
     model = tiny(ganzoo.DCGAN)
-    model.compile(ema_decay=0.5)
+    model.compile(ema_decay=0.5, ema_warmup=False)  # Keras' fixed decay
     model.fit(image_dataset(n=8), epochs=1, verbose=0)  # step 1: the average starts at G
     first = [w.numpy().copy() for w in model.generator.trainable_weights]
     for live, avg in zip(first, model.ema_generator.trainable_weights):
@@ -188,6 +188,142 @@ def test_ema_generator_tracks_the_moving_average():
     z = np.random.default_rng(0).normal(size=(4, 4)).astype("float32")
     np.testing.assert_allclose(model.generate(z), ema(z, training=False).numpy(), atol=1e-6)
     assert not np.allclose(model.generate(z), model.generator(z, training=False).numpy(), atol=1e-6)
+
+
+def test_ema_warmup_ramps_the_decay_and_survives_save_load(tmp_path):
+    """With warm-up the decay at step t is min(decay, (1 + t) / (10 + t)): step 1 copies G,
+    step 2 keeps 2/11 of the average, so the initial weights are forgotten early."""
+    model = tiny(ganzoo.GAN, (2,))
+    model.compile(ema_decay=0.999)
+    x = np.random.default_rng(0).standard_normal((16, 2)).astype("float32")
+    model.fit(x, batch_size=8, epochs=1, steps_per_epoch=1, shuffle=False, verbose=0)
+    first = [w.numpy().copy() for w in model.generator.trainable_weights]
+    model.fit(x, batch_size=8, epochs=1, steps_per_epoch=1, shuffle=False, verbose=0)
+    momentum = 2 / 11  # t = 1
+    for old, live, avg in zip(first, model.generator.trainable_weights, model.ema_generator.trainable_weights):
+        np.testing.assert_allclose(avg.numpy(), momentum * old + (1 - momentum) * live.numpy(), atol=1e-6)
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert loaded.get_compile_config()["ema_warmup"] is True
+    ema_before = [w.numpy().copy() for w in loaded.ema_generator.trainable_weights]
+    loaded.fit(x, batch_size=8, epochs=1, steps_per_epoch=1, shuffle=False, verbose=0)
+    momentum = 3 / 12  # t = 2: the reloaded optimizer keeps the warm-up
+    for old, live, avg in zip(ema_before, loaded.generator.trainable_weights, loaded.ema_generator.trainable_weights):
+        np.testing.assert_allclose(avg.numpy(), momentum * old + (1 - momentum) * live.numpy(), atol=1e-6)
+
+
+def test_vector_defaults_are_the_toy_papers_and_match_the_presets():
+    gan = ganzoo.GAN(data_shape=(2,))
+    assert gan.latent_dim == 2
+    dense = [layer for layer in gan.generator.layers if type(layer).__name__ == "Dense"]
+    assert [layer.units for layer in dense] == [128, 128, 128, 2]
+    d_opt, _ = gan.default_optimizers()
+    assert (float(d_opt.learning_rate), d_opt.beta_1) == (pytest.approx(1e-4), 0.5)
+    assert ganzoo.DCGAN(data_shape=(2,)).get_config()["latent_dim"] == 2
+    wgan = ganzoo.WGANGP(data_shape=(2,))
+    assert (wgan.latent_dim, wgan.gp_weight, wgan.n_critic) == (2, 0.1, 5)
+    assert [layer.units for layer in wgan.generator.layers if type(layer).__name__ == "Dense"] == [512] * 3 + [2]
+    d_opt, _ = wgan.default_optimizers()
+    assert (float(d_opt.learning_rate), d_opt.beta_1, d_opt.beta_2) == (pytest.approx(1e-4), 0.5, 0.9)
+    images = ganzoo.WGANGP(data_shape=(8, 8, 1), width=8)
+    assert (images.latent_dim, images.gp_weight, images.default_optimizers()[0].beta_1) == (128, 10.0, 0.0)
+    # The paper-baseline presets build exactly the class defaults.
+    from ganzoo.train import build_model, resolve_config
+    for preset, cls in [("gan_gaussian_grid", ganzoo.GAN), ("wgan_gp_gaussian_ring", ganzoo.WGANGP)]:
+        built = build_model(resolve_config(preset, run_dir=str(preset)))
+        default = cls(data_shape=(2,))
+        default.compile()
+        assert built.get_config()["latent_dim"] == default.latent_dim
+        assert built.generator.count_params() == default.generator.count_params()
+        assert built.discriminator.count_params() == default.discriminator.count_params()
+        for a, b in [(built.d_optimizer, default.d_optimizer), (built.g_optimizer, default.g_optimizer)]:
+            assert {k: a.get_config()[k] for k in ("learning_rate", "beta_1", "beta_2")} == \
+                   {k: b.get_config()[k] for k in ("learning_rate", "beta_1", "beta_2")}
+        if cls is ganzoo.WGANGP:
+            assert built.gp_weight == default.gp_weight
+
+
+def test_pacgan_paper_networks_build_and_train():
+    """PacGAN's own 2-D networks: G with batch norm, D of maxout units judging packs of 2."""
+    from ganzoo.models.gan import build_mlp_discriminator, build_mlp_generator
+
+    g = build_mlp_generator(2, (2,), hidden_units=8, depth=4, batch_norm=True)
+    d = build_mlp_discriminator((4,), hidden_units=6, depth=3, maxout=5)
+    assert sum(type(layer).__name__ == "BatchNormalization" for layer in g.layers) == 4
+    assert d.get_layer("dense_0").units == 30 and d.get_layer("maxout_0").output.shape == (None, 6)
+    x = np.random.default_rng(0).standard_normal((3, 30)).astype("float32")
+    np.testing.assert_array_equal(d.get_layer("maxout_0")(x), x.reshape(3, 6, 5).max(-1))
+    model = ganzoo.GAN(generator=g, discriminator=d, latent_dim=2, pack=2)
+    model.compile()
+    history = model.fit(image_dataset(shape=(2,)), epochs=1, verbose=0)
+    assert np.all(np.isfinite(history.history["d_loss"]))
+
+
+# ------------------------------------------------------------------ packing
+def test_pack_joins_consecutive_samples_along_features_or_channels():
+    vectors = ganzoo.GAN(data_shape=(2,), width=8, pack=3)
+    assert vectors.discriminator.input_shape == (None, 6)
+    x = np.arange(12, dtype="float32").reshape(6, 2)
+    np.testing.assert_array_equal(vectors._pack(x), x.reshape(2, 6))
+    images = ganzoo.DCGAN(data_shape=(4, 4, 2), width=8, pack=2)
+    assert images.discriminator.input_shape == (None, 4, 4, 4)
+    x = np.random.default_rng(0).standard_normal((4, 4, 4, 2)).astype("float32")
+    packed = np.asarray(images._pack(x))
+    assert packed.shape == (2, 4, 4, 4)
+    for pack in range(2):
+        for j in range(2):  # sample pack * 2 + j sits in channels [2 j, 2 j + 2)
+            np.testing.assert_array_equal(packed[pack, :, :, 2 * j:2 * j + 2], x[pack * 2 + j])
+
+
+@pytest.mark.parametrize("cls", MODELS)
+@pytest.mark.parametrize("shape", [(8, 8, 1), (2,)])
+def test_packed_models_train_under_xla_and_keep_the_generator(cls, shape):
+    model = tiny(cls, shape, pack=2)
+    model.compile(jit_compile=True)
+    history = model.fit(image_dataset(shape=shape), epochs=1, verbose=0)
+    assert all(np.all(np.isfinite(v)) for v in history.history.values())
+    assert model.generator.input_shape == (None, 4) and model.generator.output_shape == (None,) + shape
+    assert model.generate(3, seed=0).shape == (3,) + shape
+
+
+def test_packed_penalty_is_taken_on_packed_interpolates():
+    """A linear critic on packs of 2: grad f = w everywhere, so the penalty is (||w|| - 1)^2,
+    which only runs if interpolates are packs (one alpha per pack, inputs of 2 * d)."""
+    critic = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, use_bias=False)])
+    critic.layers[-1].kernel.assign(np.full((4, 1), 1.5, "float32"))  # ||w|| = 3
+    model = ganzoo.WGANGP(data_shape=(2,), latent_dim=2, width=8, discriminator=critic, pack=2, n_critic=1)
+    real = model._pack(np.random.default_rng(0).standard_normal((8, 2)).astype("float32"))
+    fake = model._pack(np.random.default_rng(1).standard_normal((8, 2)).astype("float32"))
+    _, extra = model.discriminator_loss(real, fake, critic(real), critic(fake))
+    assert float(extra["gp"]) == pytest.approx(4.0, rel=1e-5)
+
+
+def test_pack_contract_errors_are_clear():
+    with pytest.raises(ValueError, match=r"discriminator's input must be \(4,\) \(pack=2"):
+        ganzoo.GAN(data_shape=(2,), discriminator=keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]),
+                   pack=2)
+    model = tiny(ganzoo.GAN, (2,), pack=3)
+    model.compile()
+    with pytest.raises(ValueError, match="multiple of 3"):
+        model.fit(image_dataset(shape=(2,)), epochs=1, verbose=0)  # batches of 8
+    with pytest.raises(ValueError, match="pack"):
+        ganzoo.GAN(data_shape=(2,), pack=0)
+
+
+def test_packed_model_saves_loads_and_exports_an_unchanged_generator(tmp_path):
+    from ganzoo.export import export_generator, load_exported
+
+    model = tiny(ganzoo.GAN, (2,), pack=2)
+    model.compile()
+    model.fit(image_dataset(shape=(2,)), epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert loaded.pack == 2 and loaded.discriminator.input_shape == (None, 4)
+    np.testing.assert_array_equal(loaded.generate(4, seed=1), model.generate(4, seed=1))
+    path = export_generator(model, tmp_path / "export", formats=("onnx",))
+    z = np.random.default_rng(0).standard_normal((5, 4)).astype("float32")
+    np.testing.assert_allclose(load_exported(path).generate(z), model.generate(z), atol=1e-5)
 
 
 def test_generate_accepts_z_and_seeds():
@@ -240,7 +376,9 @@ MIRRORED_SCRIPT = textwrap.dedent("""
     import ganzoo
     worst = {}
     cases = {"gan": (ganzoo.GAN, (2,), {}), "dcgan": (ganzoo.DCGAN, (8, 8, 1), {}),
-             "wgan_gp": (ganzoo.WGANGP, (8, 8, 1), {"n_critic": 2})}
+             "wgan_gp": (ganzoo.WGANGP, (8, 8, 1), {"n_critic": 2}),
+             "gan_pack": (ganzoo.GAN, (2,), {"pack": 4}),
+             "wgan_gp_pack": (ganzoo.WGANGP, (8, 8, 1), {"n_critic": 2, "pack": 2})}
     # One model per process: collective ops of synchronized batch norm from several
     # strategies in one process were seen to pair up out of order.
     for name in sys.argv[1:]:
@@ -265,7 +403,7 @@ MIRRORED_SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("name", ["gan", "dcgan", "wgan_gp"])
+@pytest.mark.parametrize("name", ["gan", "dcgan", "wgan_gp", "gan_pack", "wgan_gp_pack"])
 def test_mirrored_strategy_steps_equal_single_device_steps(name):
     """Two steps on two replicas (global batch 16) equal the one-device steps within 1e-5."""
     out = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT, name], capture_output=True, text=True,

@@ -34,24 +34,34 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-# Published anchors: (modes captured, % high-quality samples), 2,500 samples, VEEGAN protocol,
-# as quoted in the quality issue: VEEGAN (Srivastava et al. 2017) Table 1 for GAN; the WGAN-GP,
-# PacGAN4 (Lin et al. 2018) and GDPP (Elfeki et al. 2019) rows from the GDPP / PacGAN papers.
-# Those papers train for 100k+ iterations; the budgets here are far smaller (see RESULTS.md).
+# Published anchors: (modes captured, % high-quality samples), 2,500 samples, VEEGAN protocol.
+# VEEGAN (Srivastava et al. 2017) Table 1 for GAN; the WGAN-GP and GDPP rows as quoted by the GDPP
+# paper (Elfeki et al. 2019); PacGAN4 from Lin et al. 2018, Table 1. The PacGAN rows' own setup
+# (the authors' code, synthetic_data_experiments/*/config.py): G 4 x 400 ReLU with batch norm, D 3 x
+# 200 maxout units of 5 pieces, z of 2, Adam(1e-4, beta_1=0.8), 100 packs per step, 400 epochs of
+# 100,000 points = 400,000 steps. The VEEGAN/GDPP rows' networks and budgets are those papers' own
+# (not restated here); all train far longer than ganzoo's rows.
 PAPER_ANCHORS = {
-    "gaussian_ring": [("GAN (VEEGAN Table 1)", 1.0, 99.3), ("WGAN-GP", 6.8, 59.6), ("GDPP-GAN", 8.0, 71.7)],
-    "gaussian_grid": [("GAN (VEEGAN Table 1)", 3.3, 0.5), ("WGAN-GP", 24.2, 28.7), ("PacGAN4", 24.8, 93.6),
-                      ("GDPP-GAN", 24.8, 68.5)],
+    "gaussian_ring": [("GAN (VEEGAN Table 1)", 1.0, 99.3), ("WGAN-GP (GDPP paper)", 6.8, 59.6),
+                      ("GDPP-GAN (GDPP paper)", 8.0, 71.7)],
+    "gaussian_grid": [("GAN (VEEGAN Table 1)", 3.3, 0.5), ("WGAN-GP (GDPP paper)", 24.2, 28.7),
+                      ("PacGAN4 (400k steps, 4x400 BN G, 3x200 maxout D)", 24.8, 93.6),
+                      ("GDPP-GAN (GDPP paper)", 24.8, 68.5)],
 }
 
-# Toy configurations: (preset, overrides). The presets hold the paper-faithful MLPs and
-# optimizers (ganzoo/models/registry.py).
+# Toy configurations: (preset, overrides). The presets hold the networks and optimizers
+# (ganzoo/models/registry.py); `gan_*` are the model classes' vector defaults (3 x 128 MLPs, z of 2,
+# Adam(1e-4, 0.5), batch 256), not PacGAN's larger networks (about 20x the arithmetic per step).
 TOY_CONFIGS = {
     "gan_minimax": ("gan_{dataset}", {"generator_loss": "minimax"}),
     "gan_non_saturating": ("gan_{dataset}", {"generator_loss": "non_saturating"}),
+    # PacGAN's packing on the same GAN: D judges 4 samples at once (batch 256 = 64 packs).
+    "gan_pack4": ("gan_{dataset}", {"pack": 4}),
+    # ganzoo's recipe: Adam(1e-3, 0.5) for both players, samples from a warmed-up EMA of G (0.999).
+    "gan_ema": ("gan_ema_{dataset}", {}),
+    "gan_ema_pack4": ("gan_ema_{dataset}", {"pack": 4}),
     "wgan_gp": ("wgan_gp_{dataset}", {}),
-    # The same WGAN-GP, sampled from an exponential moving average of G's weights (ganzoo's
-    # --ema): not in the paper; it averages out the generator's oscillation around the modes.
+    # The same WGAN-GP, sampled from an exponential moving average of G's weights.
     "wgan_gp_ema": ("wgan_gp_{dataset}", {"ema": 0.998}),
 }
 TOY_DATASETS = ("gaussian_ring", "gaussian_grid")
@@ -91,20 +101,26 @@ def _csv(text, allowed, name):
 
 
 def _step_timer():
-    """A Keras callback measuring generator steps per second, after the first 20 (tracing) steps."""
+    """A Keras callback measuring generator steps per second after the first call (tracing).
+
+    Steps come from the generator optimizer's iteration count: with steps_per_execution = N,
+    Keras calls batch callbacks once per N steps.
+    """
     import keras
 
     class StepTimer(keras.callbacks.Callback):
-        steps = 0
+        start = None
 
         def on_train_batch_end(self, batch, logs=None):
-            self.steps += 1
-            if self.steps == 20:
-                self.start = time.perf_counter()
-            self.end = time.perf_counter()
+            steps = int(self.model.g_optimizer.iterations.numpy())
+            if self.start is None:
+                self.start = (steps, time.perf_counter())
+            self.end = (steps, time.perf_counter())
 
         def steps_per_second(self):
-            return None if self.steps <= 20 else (self.steps - 20) / max(self.end - self.start, 1e-9)
+            if self.start is None or self.end[0] == self.start[0]:
+                return None
+            return (self.end[0] - self.start[0]) / max(self.end[1] - self.start[1], 1e-9)
 
     return StepTimer()
 
@@ -126,7 +142,7 @@ def _wall_clock_stop(minutes):
     return WallClockStop()
 
 
-def run_toy(dataset, config_name, seed, steps, root, steps_per_epoch=200):
+def run_toy(dataset, config_name, seed, steps, root, steps_per_epoch=1000):
     """Train one toy run and score 2,500 samples; returns a result dict."""
     import ganzoo
     from ganzoo.data import load_real_samples, toy_distribution
@@ -222,8 +238,8 @@ def _mean_std(values):
 
 def toy_table(results):
     """Markdown table of the toy runs (mean +- std over seeds) and the paper anchors."""
-    lines = ["| data | model | seeds | steps | modes | % high quality | reverse KL | W1 | s/run |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| data | model | seeds | steps | modes | % high quality | reverse KL | W1 | s/run | steps/s |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     toys = results.get("toys", {})
     for dataset in TOY_DATASETS:
         total = len(__import__("ganzoo.data", fromlist=["x"]).toy_distribution(dataset).centers)
@@ -243,9 +259,9 @@ def toy_table(results):
             secs = _mean_std([r["seconds"] for r in runs])[0]
             lines.append(f"| {dataset} | ganzoo {config} | {len(runs)} | {steps} | {modes[0]:.1f} ± {modes[1]:.1f} "
                          f"/ {total} | {hq[0]:.1f} ± {hq[1]:.1f} | {kl_text} | {w1[0]:.3f} "
-                         f"| {secs:.0f} |")
+                         f"| {secs:.0f} | {steps / secs:.0f} |")
         for name, modes, hq in PAPER_ANCHORS[dataset]:
-            lines.append(f"| {dataset} | paper: {name} | | | {modes} / {total} | {hq} | | | |")
+            lines.append(f"| {dataset} | paper: {name} | | | {modes} / {total} | {hq} | | | | |")
     return "\n".join(lines)
 
 
@@ -269,7 +285,7 @@ def mnist_table(results):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--parts", default="toys,mnist", help="comma-separated: toys, mnist")
-    parser.add_argument("--toy-steps", type=int, default=10000, help="generator steps per toy GAN run")
+    parser.add_argument("--toy-steps", type=int, default=20000, help="generator steps per toy GAN run")
     parser.add_argument("--wgan-gp-toy-steps", type=int, default=4000,
                         help="generator steps per toy WGAN-GP run (5 critic steps each: ~25x a GAN step's cost)")
     parser.add_argument("--seeds", default="0,1,2", help="toy seeds")
@@ -278,9 +294,9 @@ def main(argv=None):
     parser.add_argument("--mnist-models", default="dcgan,wgan_gp")
     parser.add_argument("--mnist-minutes", type=float, default=13.0, help="wall-clock budget per MNIST model")
     parser.add_argument("--mnist-width", type=int, default=32, help="conv width of the MNIST nets (64 in DCGAN)")
-    parser.add_argument("--export", nargs="?", const="mnist,ring", default=None, metavar="WHICH",
+    parser.add_argument("--export", nargs="?", const="mnist,ring,grid", default=None, metavar="WHICH",
                         help="export to exported_models/*_pretrained with sample pictures: mnist (DCGAN and "
-                             "WGAN-GP), ring (the seed-0 gaussian_ring WGAN-GP, EMA); default both")
+                             "WGAN-GP), ring and grid (the seed-0 gan_ema run of each toy); default all")
     parser.add_argument("--export-dir", default="exported_models")
     parser.add_argument("--root", default="runs/quality", help="run directories go here")
     parser.add_argument("--out", default="runs/quality/results.json")
@@ -317,7 +333,7 @@ def main(argv=None):
                 _save_results(args.out, {"mnist": {key: r}})
         if args.export:
             export_all(_load_results(args.out), args.export_dir, args.mnist_width, args.mnist_minutes,
-                       args.wgan_gp_toy_steps, _csv(args.export, ("mnist", "ring"), "export"))
+                       args.toy_steps, _csv(args.export, ("mnist", "ring", "grid"), "export"))
     results = _load_results(args.out)
     print("\n## 2-D mixtures (2,500 samples per run; mean ± std over seeds)\n")
     print(toy_table(results))
@@ -325,8 +341,8 @@ def main(argv=None):
     print(mnist_table(results))
 
 
-def export_all(results, export_dir, mnist_width, mnist_minutes, toy_steps, which=("mnist", "ring")):
-    """Export the MNIST DCGAN / WGAN-GP runs and the seed-0 ring WGAN-GP (EMA), with sample pictures."""
+def export_all(results, export_dir, mnist_width, mnist_minutes, toy_steps, which=("mnist", "ring", "grid")):
+    """Export the MNIST DCGAN / WGAN-GP runs and the seed-0 gan_ema toy runs, with sample pictures."""
     from ganzoo.train import load_run
 
     targets = []
@@ -336,13 +352,16 @@ def export_all(results, export_dir, mnist_width, mnist_minutes, toy_steps, which
             raise SystemExit(f"--export mnist: no run {key} in the results; train it first (--parts mnist).")
         r = results["mnist"][key]
         targets.append((r, f"{r['preset']}_pretrained", "mnist_sample"))
-    if "ring" in which:
-        # The EMA generator: the same training, sampled the way a user should (see the table).
-        key = f"wgan_gp_ema_gaussian_ring_s0_{toy_steps}"
+    for toy in ("ring", "grid"):
+        if toy not in which:
+            continue
+        dataset = f"gaussian_{toy}"
+        # ganzoo's recipe, sampled from the EMA generator (the best rows of the table).
+        key = f"gan_ema_{dataset}_s0_{toy_steps}"
         if key not in results["toys"]:
-            raise SystemExit(f"--export ring: no run {key} in the results; train it first "
-                             f"(--parts toys --toy-configs wgan_gp_ema --datasets gaussian_ring --seeds 0).")
-        targets.append((results["toys"][key], "wgan_gp_gaussian_ring_pretrained", "gaussian_ring"))
+            raise SystemExit(f"--export {toy}: no run {key} in the results; train it first "
+                             f"(--parts toys --toy-configs gan_ema --datasets {dataset} --seeds 0).")
+        targets.append((results["toys"][key], f"gan_{dataset}_pretrained", dataset))
     for r, name, dataset in targets:
         config, model = load_run(r["run_dir"])
         path = _export(model, config, os.path.join(export_dir, name), r)

@@ -3,7 +3,7 @@
 Modules:
     statistics  feature-space metrics: `frechet_distance` (stable, always real), KID
                 (`kernel_inception_distance`), `inception_score`, improved `precision_recall`,
-                `mode_coverage` (stacked-MNIST protocol), `sample_diversity`.
+                `mode_coverage` (stacked-MNIST protocol), `sample_diversity`, `sample_coverage`.
     toy         2-D toy metrics (VEEGAN/PacGAN protocol): `toy_mode_metrics` (modes captured,
                 high-quality fraction, reverse KL), `binned_js_divergence`, exact
                 `wasserstein1_distance`.
@@ -41,6 +41,7 @@ from ganzoo.metrics.statistics import (
     kernel_inception_distance,
     mode_coverage,
     precision_recall,
+    sample_coverage,
     sample_diversity,
 )
 from ganzoo.metrics.toy import (
@@ -60,6 +61,6 @@ __all__ = [
     "binned_js_divergence", "build_mnist_classifier", "class_histogram", "detect_mode_collapse", "evaluate_samples",
     "extract_features", "feature_statistics", "frechet_distance", "frechet_distance_from_features",
     "inception_score", "kernel_inception_distance", "load_inception", "load_mnist_classifier",
-    "mnist_classifier_info", "mode_coverage", "precision_recall", "resolve_inception_weights", "sample_diversity",
+    "mnist_classifier_info", "mode_coverage", "precision_recall", "resolve_inception_weights", "sample_coverage", "sample_diversity",
     "sample_mixture", "toy_mode_metrics", "toy_value_range", "wasserstein1_distance",
 ]

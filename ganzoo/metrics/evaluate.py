@@ -12,7 +12,7 @@ metric            feature_extractor="mnist"     "inception"            None (raw
 "is"              mnist_score, mnist_score_std  inception_score, ..._std   (not available)
 "pr"              precision, recall             precision, recall      precision, recall
 "coverage"        digits_covered, digit_kl      (not available)        (not available)
-"diversity"       diversity                     diversity              diversity
+"diversity"       diversity, sample_coverage        (both for every extractor)
 "modes" (toy)     --                            --                     modes, high_quality, reverse_kl
 "js", "w1" (2-D)  --                            --                     js, w1
 ================  ============================  =============================================
@@ -20,8 +20,9 @@ metric            feature_extractor="mnist"     "inception"            None (raw
 MNIST values come from ganzoo's own classifier and are not comparable with Inception-based FID
 or IS; compare them with the real-data references in `ganzoo/weights/mnist_classifier.json`.
 
-`detect_mode_collapse(fake, real, ...)` returns sample diversity relative to real data, a
-coverage fraction and a `collapsed` flag, for training callbacks.
+`detect_mode_collapse(fake, real, ...)` returns sample diversity relative to real data, sample
+coverage (Naeem et al. 2020), a class/mode coverage fraction and a `collapsed` flag, for
+training callbacks.
 """
 
 import functools
@@ -39,6 +40,7 @@ DEFAULT_METRICS = {
     "toy": ("modes", "js", "w1"),
 }
 W1_MAX_SAMPLES = 2500
+COVERAGE_MAX_SAMPLES = 5000
 
 
 def _toy_spec(toy):
@@ -174,6 +176,9 @@ def evaluate_samples(fake, real, metrics=None, feature_extractor="auto", batch_s
         results["digits_covered"], results["digit_kl"] = float(covered), kl
     if "diversity" in metrics:
         results["diversity"] = statistics.sample_diversity(fake_features, real_features, seed=seed)
+        size = min(len(fake_features), len(real_features), COVERAGE_MAX_SAMPLES)
+        results["sample_coverage"] = statistics.sample_coverage(
+            _subsample(real_features, size, rng), _subsample(fake_features, size, rng))
     if "modes" in metrics:
         results.update({k: float(v) for k, v in toy_lib.toy_mode_metrics(fake_features, *toy_spec).items()})
     if "js" in metrics:
@@ -187,23 +192,29 @@ def evaluate_samples(fake, real, metrics=None, feature_extractor="auto", batch_s
 
 
 def detect_mode_collapse(fake, real, feature_extractor="auto", toy=None, diversity_threshold=0.5,
-                         coverage_threshold=0.8, batch_size=500, seed=0, inception_weights="imagenet"):
-    """Flag mode collapse from sample diversity and coverage (the library half of a training alarm).
+                         coverage_threshold=0.8, sample_coverage_threshold=0.15, batch_size=500, seed=0,
+                         inception_weights="imagenet"):
+    """Flag mode collapse, full or partial (the library half of a training alarm).
 
-    Diversity is the mean pairwise feature distance of generated samples divided by that of real
-    samples (about 1 when healthy, near 0 when the generator repeats itself). Coverage is the
-    fraction of modes the generator reaches: of the 10 digits for "mnist", of the mixture modes
-    for `toy`, otherwise recall (Kynkaanniemi et al.), the fraction of real samples inside the
-    generated manifold.
+    Three signals, any of which trips the alarm:
+    - diversity: mean pairwise feature distance of generated samples over that of real ones
+      (about 1 when healthy, near 0 when the generator repeats one output);
+    - sample coverage (Naeem et al. 2020): the share of real samples whose 5-NN ball holds a
+      generated sample (about 0.97 for real data); a few distinct outputs repeated many times
+      keep the pairwise spread but leave most real neighbourhoods empty;
+    - coverage: the share of modes reached: of the 10 digits for "mnist", of the mixture modes
+      for `toy`, otherwise recall (Kynkaanniemi et al.); a generator that drops half the
+      classes scores 0.5.
 
     Args:
         fake, real, feature_extractor, toy, batch_size, seed, inception_weights: as in
             `evaluate_samples`.
         diversity_threshold: collapse when diversity falls below this.
-        coverage_threshold: collapse when coverage falls below this.
+        coverage_threshold: collapse when class/mode coverage falls below this.
+        sample_coverage_threshold: collapse when sample coverage falls below this.
 
     Returns:
-        dict with `diversity` (float), `coverage` (float in [0, 1]), `collapsed` (bool) and
+        dict with `diversity`, `sample_coverage`, `coverage` (floats), `collapsed` (bool) and
         `reason` (str, empty when not collapsed).
 
     Example:
@@ -211,12 +222,13 @@ def detect_mode_collapse(fake, real, feature_extractor="auto", toy=None, diversi
         >>> if report["collapsed"]: print("mode collapse:", report["reason"])
     """
     return evaluate_with_collapse_alarm(fake, real, (), feature_extractor, toy, diversity_threshold,
-                                        coverage_threshold, batch_size, seed, inception_weights)[1]
+                                        coverage_threshold, sample_coverage_threshold, batch_size, seed,
+                                        inception_weights)[1]
 
 
 def evaluate_with_collapse_alarm(fake, real, metrics=None, feature_extractor="auto", toy=None,
-                                 diversity_threshold=0.5, coverage_threshold=0.8, batch_size=500, seed=0,
-                                 inception_weights="imagenet"):
+                                 diversity_threshold=0.5, coverage_threshold=0.8, sample_coverage_threshold=0.15,
+                                 batch_size=500, seed=0, inception_weights="imagenet"):
     """`evaluate_samples` and `detect_mode_collapse` from one feature extraction.
 
     Returns (scores, alarm): `scores` has the requested `metrics` (None: the extractor's
@@ -239,7 +251,10 @@ def evaluate_with_collapse_alarm(fake, real, metrics=None, feature_extractor="au
     reasons = []
     if scores["diversity"] < diversity_threshold:
         reasons.append(f"diversity {scores['diversity']:.3f} < {diversity_threshold}")
+    if scores["sample_coverage"] < sample_coverage_threshold:
+        reasons.append(f"sample coverage {scores['sample_coverage']:.3f} < {sample_coverage_threshold} (most real "
+                       "neighbourhoods hold no generated sample)")
     if coverage < coverage_threshold:
         reasons.append(f"coverage {coverage:.3f} < {coverage_threshold}")
-    return scores, {"diversity": scores["diversity"], "coverage": float(coverage), "collapsed": bool(reasons),
-                    "reason": "; ".join(reasons)}
+    return scores, {"diversity": scores["diversity"], "sample_coverage": scores["sample_coverage"],
+                    "coverage": float(coverage), "collapsed": bool(reasons), "reason": "; ".join(reasons)}

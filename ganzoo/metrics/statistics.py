@@ -23,7 +23,13 @@ produced (see `ganzoo.metrics.features`) and knows nothing about images or netwo
   generated samples, count classes that received at least `min_count` samples, and the reverse
   KL divergence KL(p_fake || p_data) of the predicted-class histogram to the data's.
 * `sample_diversity` -- mean pairwise feature distance of fake samples divided by that of real
-  samples: about 1 when healthy, near 0 under mode collapse.
+  samples: about 1 when healthy, near 0 under complete collapse. Blind to partial collapse: ten
+  distinct outputs repeated a hundred times keep the pairwise spread of real data (0.9).
+* `sample_coverage` -- coverage (Naeem et al. 2020, "Reliable Fidelity and Diversity Metrics
+  for Generative Models"): the fraction of real samples whose k-NN ball (k = 5) holds at least
+  one generated sample. Repeated outputs and dropped modes leave real neighbourhoods empty, so
+  it falls with any collapse, full or partial; for equal-size sets from one distribution it is
+  about 1 - 2^-k (0.97).
 """
 
 import numpy as np
@@ -210,6 +216,31 @@ def _fraction_inside(queries, support, support_radii, batch_size):
         block = _squared_distances(queries[start:start + batch_size], support)
         inside[start:start + batch_size] = np.any(block <= support_radii[None, :], axis=1)
     return float(inside.mean())
+
+
+def sample_coverage(real_features, fake_features, k=5, batch_size=1000):
+    """Coverage (Naeem et al. 2020): the share of real samples whose k-NN ball holds a fake sample.
+
+    Args:
+        real_features: (N_real, D); N_real > k.
+        fake_features: (N_fake, D); use as many as real samples (the expected value for two
+            samples of one distribution, 1 - 2^-k, assumes equal sizes).
+        k: neighbourhood size (5 in the paper).
+        batch_size: rows per distance block.
+
+    Returns:
+        float in [0, 1]: about 0.97 (k = 5) for a generator matching the data, the share of
+        the real modes it reaches when it drops some, near 0 when it repeats a few outputs.
+    """
+    real = _as_features(real_features, "real_features").astype(np.float32)
+    fake = _as_features(fake_features, "fake_features").astype(np.float32)
+    _check_same_dim(real, fake)
+    radii = knn_radii(real, k, batch_size)
+    covered = np.empty(len(real), bool)
+    for start in range(0, len(real), batch_size):
+        nearest_fake = _squared_distances(real[start:start + batch_size], fake).min(axis=1)
+        covered[start:start + batch_size] = nearest_fake <= radii[start:start + batch_size]
+    return float(covered.mean())
 
 
 def precision_recall(real_features, fake_features, k=3, batch_size=1000):

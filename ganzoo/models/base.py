@@ -41,6 +41,37 @@ def _positive_int(value, name):
     return int(value)
 
 
+def _warm_up_ema(optimizer):
+    """Make `optimizer`'s EMA (Keras' `use_ema`) ramp its decay up from 0.
+
+    Keras updates average = m * average + (1 - m) * w with m = ema_momentum from the second
+    step on, so the first weights keep a share of m^t. Here m_t = min(ema_momentum,
+    (1 + t) / (10 + t)) at step t (0 at t = 0), as TensorFlow's ExponentialMovingAverage with
+    `num_updates`: the average spans about the last 10% of the steps until it reaches its decay.
+    The average stays in the optimizer's own variables, so checkpoints and tf.distribute keep
+    working unchanged.
+    """
+    decay = float(optimizer.ema_momentum)
+
+    def update_moving_average(trainable_variables):
+        step = ops.cast(optimizer.iterations, "float32")
+        momentum = ops.minimum(decay, (1.0 + step) / (10.0 + step))
+        momentum = momentum * ops.cast(ops.not_equal(optimizer.iterations, 0), "float32")
+        for var, average in zip(trainable_variables, optimizer._model_variables_moving_average):
+            if average is not None:
+                m = ops.cast(momentum, var.dtype)
+                average.assign(m * average + (1.0 - m) * var)
+
+    optimizer._update_model_variables_moving_average = update_moving_average
+
+
+def packed_shape(data_shape, pack):
+    """The discriminator's input shape when it judges `pack` samples of `data_shape` at once:
+    (pack * d,) for vectors, (H, W, pack * C) for images."""
+    data_shape = tuple(data_shape)
+    return data_shape[:-1] + (data_shape[-1] * pack,)
+
+
 @keras.saving.register_keras_serializable(package="ganzoo")
 class GANBase(keras.Model):
     """Base class of the ganzoo models; see `GAN`, `DCGAN` and `WGANGP`.
@@ -50,7 +81,8 @@ class GANBase(keras.Model):
             (batch, *data_shape), or None for the class's default network.
         discriminator: a Keras model mapping samples to one score (a logit, or the critic's
             value for WGAN-GP) per example, shape (batch, 1) or (batch,), or None for the default.
-        latent_dim: size of z ~ N(0, I).
+        latent_dim: size of z ~ N(0, I). None: 2 for vector data (both 2-D toy papers draw
+            2-D noise), else the class's default for images.
         data_shape: shape of one sample, e.g. (28, 28, 1) or (2,). Needed when a default
             network is built; inferred from `generator` otherwise.
         seed: seed of the model's `keras.random.SeedGenerator`; None takes one from Python's
@@ -58,9 +90,18 @@ class GANBase(keras.Model):
         width: size of the default networks: units of each MLP hidden layer, or channels of
             the conv layer at the highest resolution (doubling towards the lowest). None takes
             the class's default.
+        pack: m, PacGAN packing (Lin et al. 2018): the discriminator judges m samples at once,
+            joined along the last axis (features of vectors, channels of images), so it sees
+            the diversity of a set and can penalize a generator that drops modes. Real and
+            fake packs are formed from consecutive examples of the batch, so the batch size
+            must be a multiple of m. A user discriminator must take inputs of
+            `packed_shape(data_shape, m)`: (m * d,) for vectors, (H, W, m * C) for images.
+            The generator, sampling and exports are unchanged.
     """
 
     default_latent_dim = 100
+    #: The 2-D toy code of both PacGAN/VEEGAN and the WGAN-GP authors draws z of size 2.
+    vector_latent_dim = 2
     #: Summary of D's output reported as `d_real`/`d_fake`: "sigmoid" for probabilities.
     d_output_summary = "sigmoid"
 
@@ -73,16 +114,20 @@ class GANBase(keras.Model):
         seed=None,
         d_steps=1,
         width=None,
+        pack=1,
         **kwargs,
     ):
         super().__init__(**kwargs)
         if width is not None:
             width = _positive_int(width, "width")
         self.width = width
-        latent_dim = self.default_latent_dim if latent_dim is None else latent_dim
+        self.pack = _positive_int(pack, "pack")
+        data_shape = _as_shape(data_shape, "data_shape")
+        if latent_dim is None:
+            vector_data = data_shape is not None and len(data_shape) == 1
+            latent_dim = self.vector_latent_dim if vector_data else self.default_latent_dim
         self.latent_dim = _positive_int(latent_dim, "latent_dim")
         self.d_steps = _positive_int(d_steps, self._d_steps_name)
-        data_shape = _as_shape(data_shape, "data_shape")
         if (generator is None or discriminator is None) and data_shape is None:
             if generator is None:
                 raise ValueError(
@@ -95,7 +140,7 @@ class GANBase(keras.Model):
         if data_shape is None:
             data_shape = self._generator_output_shape(generator)
         if discriminator is None:
-            discriminator = self.build_discriminator(data_shape)
+            discriminator = self.build_discriminator(packed_shape(data_shape, self.pack))
         self.generator = generator
         self.discriminator = discriminator
         self.data_shape = data_shape
@@ -136,12 +181,12 @@ class GANBase(keras.Model):
     def _check_networks(self):
         """Call both networks once on a tiny batch: builds them and checks that they fit."""
         name = type(self).__name__
-        z = np.zeros((2, self.latent_dim), "float32")
+        z = np.zeros((2 * self.pack, self.latent_dim), "float32")
         try:
             fake = self.generator(z, training=False)
         except Exception as e:
             raise ValueError(
-                f"{name}: the generator could not be called on z of shape (2, {self.latent_dim}): {e}"
+                f"{name}: the generator could not be called on z of shape {tuple(z.shape)}: {e}"
             ) from e
         if tuple(fake.shape[1:]) != tuple(self.data_shape):
             raise ValueError(
@@ -149,12 +194,15 @@ class GANBase(keras.Model):
                 f"shape is {tuple(self.data_shape)}. Make the generator's output match the data "
                 "(or pass the matching `data_shape`)."
             )
+        packed = self._pack(ops.cast(fake, "float32"))
+        expected = packed_shape(self.data_shape, self.pack)
         try:
-            scores = self.discriminator(ops.cast(fake, "float32"), training=False)
+            scores = self.discriminator(packed, training=False)
         except Exception as e:
+            packing = f" (pack={self.pack} samples joined along the last axis)" if self.pack > 1 else ""
             raise ValueError(
-                f"{name}: the discriminator cannot take the generator's output of shape "
-                f"{tuple(fake.shape)}: {e}. The discriminator's input must be {tuple(self.data_shape)}."
+                f"{name}: the discriminator cannot take inputs of shape {tuple(packed.shape)}: {e}. "
+                f"The discriminator's input must be {expected}{packing}."
             ) from e
         if tuple(scores.shape) not in ((2, 1), (2,)):
             raise ValueError(
@@ -162,10 +210,14 @@ class GANBase(keras.Model):
                 f"or (batch,); it returned {tuple(scores.shape)}."
             )
 
+    @property
+    def vector_data(self):
+        """True when samples are vectors (shape (d,)), such as the 2-D toys."""
+        return len(self.data_shape) == 1
+
     # ------------------------------------------------------------------ compile
-    @classmethod
-    def default_optimizers(cls):
-        """(d_optimizer, g_optimizer) with the paper's settings."""
+    def default_optimizers(self):
+        """(d_optimizer, g_optimizer) with the paper's settings for this model's data."""
         return (
             keras.optimizers.Adam(2e-4, beta_1=0.5, name="d_adam"),
             keras.optimizers.Adam(2e-4, beta_1=0.5, name="g_adam"),
@@ -179,6 +231,7 @@ class GANBase(keras.Model):
         jit_compile="auto",
         steps_per_execution=1,
         run_eagerly=False,
+        ema_warmup=True,
         **kwargs,
     ):
         """Configure the two players' optimizers.
@@ -188,6 +241,11 @@ class GANBase(keras.Model):
                 paper's defaults when omitted.
             ema_decay: keep an exponential moving average of the generator's weights with
                 this decay (e.g. 0.999); `generate` and the exports then use it.
+            ema_warmup: ramp the average's decay up as min(ema_decay, (1 + t) / (10 + t)) at
+                generator step t (the `num_updates` warm-up of TensorFlow's
+                ExponentialMovingAverage), so the average forgets the initial weights early
+                instead of keeping a weight of ema_decay^t on them (0.5 after 700 steps at
+                0.999). False: the fixed decay from the first step (Keras' own EMA).
             jit_compile: True, False or "auto" (XLA where a GPU is present).
             steps_per_execution: train steps per compiled call, as in `keras.Model.compile`.
         """
@@ -212,6 +270,9 @@ class GANBase(keras.Model):
             inner.use_ema = True
             inner.ema_momentum = float(ema_decay)
             inner.ema_overwrite_frequency = None
+        g_inner = g_optimizer.inner_optimizer if isinstance(g_optimizer, LossScaleOptimizer) else g_optimizer
+        if ema_warmup and getattr(g_inner, "use_ema", False):
+            _warm_up_ema(g_inner)
         # Keras wraps only `model.optimizer` for float16; a GAN's two optimizers are ours to wrap.
         if self.dtype_policy.name == "mixed_float16":
             if not isinstance(d_optimizer, LossScaleOptimizer):
@@ -235,6 +296,7 @@ class GANBase(keras.Model):
             self.g_optimizer.build(self.generator.trainable_variables)
         self._compile_args = dict(
             ema_decay=ema_decay,
+            ema_warmup=bool(ema_warmup),
             jit_compile=jit_compile,
             steps_per_execution=steps_per_execution,
             run_eagerly=run_eagerly,
@@ -267,6 +329,7 @@ class GANBase(keras.Model):
             seed=self.seed,
             d_steps=self.d_steps,
             width=self.width,
+            pack=self.pack,
         )
         return config
 
@@ -335,7 +398,28 @@ class GANBase(keras.Model):
                 f"batches of shape {shape} (samples of shape {got}). Resize the data (load_dataset("
                 f"..., image_size=...)) or build the model with data_shape={got}."
             )
+        batch = shape[0]
+        if self.pack > 1 and batch is not None and batch % self.pack:
+            raise ValueError(
+                f"{name} packs {self.pack} samples per discriminator input (pack={self.pack}), so the "
+                f"batch size must be a multiple of {self.pack} (per replica under tf.distribute); got "
+                f"batches of {batch}. Use a batch size such as {max(1, batch // self.pack) * self.pack}."
+            )
         return ops.cast(data, "float32")
+
+    def _pack(self, samples):
+        """PacGAN packing: (batch, *shape) -> (batch / m, *packed_shape), m consecutive samples
+        joined along the last axis (features, or channels of images)."""
+        m = self.pack
+        if m == 1:
+            return samples
+        shape = tuple(self.data_shape)
+        grouped = ops.reshape(samples, (-1, m) + shape)  # (batch / m, m, *shape)
+        if len(shape) > 1:
+            # Move the pack axis next to the channels so each pixel holds m samples' channels.
+            rank = len(shape) + 2
+            grouped = ops.transpose(grouped, [0] + list(range(2, rank - 1)) + [1, rank - 1])
+        return ops.reshape(grouped, (-1,) + packed_shape(shape, m))
 
     def fit(self, x=None, y=None, batch_size=None, **kwargs):
         """`keras.Model.fit`; with d_steps = k > 1 one step is one generator update.
@@ -415,7 +499,10 @@ class GANBase(keras.Model):
         return ops.mean(scores)
 
     def discriminator_loss(self, real, fake, real_scores, fake_scores):
-        """(loss, extra metrics) of one discriminator step; subclasses define the loss."""
+        """(loss, extra metrics) of one discriminator step; subclasses define the loss.
+
+        `real` and `fake` are the discriminator's inputs: packs of `pack` samples when packing.
+        """
         raise NotImplementedError
 
     def generator_loss(self, fake_scores):
@@ -425,10 +512,11 @@ class GANBase(keras.Model):
         """One discriminator (critic) update on `real` and a fresh fake batch; returns the fake."""
         G, D = self.generator, self.discriminator
         fake = ops.cast(G(self._latent(ops.shape(real)[0]), training=True), "float32")
+        real_packs, fake_packs = self._pack(real), self._pack(fake)
         with tf.GradientTape() as tape:
-            real_scores = D(real, training=True)
-            fake_scores = D(fake, training=True)
-            loss, extra = self.discriminator_loss(real, fake, real_scores, fake_scores)
+            real_scores = D(real_packs, training=True)
+            fake_scores = D(fake_packs, training=True)
+            loss, extra = self.discriminator_loss(real_packs, fake_packs, real_scores, fake_scores)
             loss_for_grad = self._scaled(loss, self.d_optimizer)
         grads = tape.gradient(loss_for_grad, D.trainable_variables)
         self.d_optimizer.apply_gradients(zip(grads, D.trainable_variables))
@@ -453,7 +541,7 @@ class GANBase(keras.Model):
                 for i in range(self.d_steps):
                     self._discriminator_step(real[:, i])
                 fake = ops.cast(G(self._latent(ops.shape(real)[0]), training=True), "float32")
-            g_loss = self.generator_loss(D(fake, training=True))
+            g_loss = self.generator_loss(D(self._pack(fake), training=True))
             g_loss_for_grad = self._scaled(g_loss, self.g_optimizer)
         g_grads = g_tape.gradient(g_loss_for_grad, G.trainable_variables)
         self.g_optimizer.apply_gradients(zip(g_grads, G.trainable_variables))

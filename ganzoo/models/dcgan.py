@@ -109,7 +109,8 @@ class DCGAN(GAN):
     in both networks except the generator's output and the discriminator's input layer, ReLU
     in G with a tanh output, LeakyReLU(0.2) in D, strided convolutions instead of pooling, and
     the non-saturating generator loss. Any (H, W, C) with sides 4 * 2^k or 7 * 2^k gets default
-    networks (28x28x1, 32x32x3, 64x64x3, ...); vector data gets MLPs.
+    networks (28x28x1, 32x32x3, 64x64x3, ...); vector data gets `GAN`'s vector defaults (MLPs and
+    optimizer; the DCGAN paper has no vector setting).
 
     Args:
         See `GAN`; `width` is the channel count of the conv layer at the highest resolution

@@ -5,12 +5,13 @@ import math
 import keras
 
 from ganzoo import losses
-from ganzoo.layers import float32_output
+from ganzoo.layers import Maxout, batch_norm as batch_norm_layer, float32_output
 from ganzoo.models.base import GANBase, _positive_int
 
 
 def build_mlp_generator(latent_dim, data_shape, hidden_units=512, depth=3, activation="relu",
-                        output_activation=None, name="generator"):
+                        output_activation=None, batch_norm=False, kernel_initializer="glorot_uniform",
+                        name="generator"):
     """An MLP generator z -> sample of `data_shape`.
 
     Args:
@@ -18,29 +19,47 @@ def build_mlp_generator(latent_dim, data_shape, hidden_units=512, depth=3, activ
         depth: number of hidden layers.
         output_activation: None (linear, for unbounded vector data such as the 2-D toys) or
             "tanh" (images in [-1, 1]).
+        batch_norm: batch norm before each hidden activation (the PacGAN / VEEGAN 2-D
+            generator); the hidden Dense layers then have no bias.
+        kernel_initializer: initializer of every Dense kernel.
     """
     z = keras.Input((latent_dim,), name="z")
     x = z
     for i in range(depth):
-        x = keras.layers.Dense(hidden_units, activation=activation, name=f"dense_{i}")(x)
-    x = keras.layers.Dense(math.prod(data_shape), name="dense_out")(x)
+        x = keras.layers.Dense(hidden_units, use_bias=not batch_norm, kernel_initializer=kernel_initializer,
+                               name=f"dense_{i}")(x)
+        if batch_norm:
+            x = batch_norm_layer(name=f"bn_{i}")(x)
+        x = keras.layers.Activation(activation, name=f"act_{i}")(x)
+    x = keras.layers.Dense(math.prod(data_shape), kernel_initializer=kernel_initializer, name="dense_out")(x)
     x = float32_output(output_activation or "linear", "output")(x)
     if len(data_shape) > 1:
         x = keras.layers.Reshape(data_shape, name="to_data_shape")(x)
     return keras.Model(z, x, name=name)
 
 
-def build_mlp_discriminator(data_shape, hidden_units=512, depth=3, activation="leaky_relu",
-                            name="discriminator"):
-    """An MLP discriminator sample -> one logit (or critic value) per example."""
+def build_mlp_discriminator(data_shape, hidden_units=512, depth=3, activation="leaky_relu", maxout=None,
+                            kernel_initializer="glorot_uniform", name="discriminator"):
+    """An MLP discriminator sample -> one logit (or critic value) per example.
+
+    Args:
+        activation: "leaky_relu" (LeakyReLU(0.2), as DCGAN) or any Keras activation name;
+            ignored with `maxout`.
+        maxout: number of pieces of maxout hidden units (Goodfellow et al. 2014 and the
+            PacGAN / VEEGAN 2-D discriminator use 5), or None.
+    """
     x_in = keras.Input(data_shape, name="x")
     x = keras.layers.Flatten(name="flatten")(x_in) if len(data_shape) > 1 else x_in
     for i in range(depth):
-        x = keras.layers.Dense(hidden_units, name=f"dense_{i}")(x)
-        # LeakyReLU(0.2) as in DCGAN; Goodfellow et al. used maxout units.
-        x = (keras.layers.LeakyReLU(0.2, name=f"act_{i}")(x) if activation == "leaky_relu"
-             else keras.layers.Activation(activation, name=f"act_{i}")(x))
-    x = keras.layers.Dense(1, dtype="float32", name="score")(x)
+        x = keras.layers.Dense(hidden_units * (maxout or 1), kernel_initializer=kernel_initializer,
+                               name=f"dense_{i}")(x)
+        if maxout:
+            x = Maxout(maxout, name=f"maxout_{i}")(x)
+        elif activation == "leaky_relu":
+            x = keras.layers.LeakyReLU(0.2, name=f"act_{i}")(x)
+        else:
+            x = keras.layers.Activation(activation, name=f"act_{i}")(x)
+    x = keras.layers.Dense(1, dtype="float32", kernel_initializer=kernel_initializer, name="score")(x)
     return keras.Model(x_in, x, name=name)
 
 
@@ -57,6 +76,16 @@ class GAN(GANBase):
 
     The discriminator outputs logits; the losses apply the sigmoid themselves.
 
+    Defaults. Images: MLPs of 3 x 512 units (ReLU in G with a tanh output, LeakyReLU(0.2) in
+    D), z of 100, Adam(2e-4, beta_1=0.5) (Goodfellow et al. used SGD with momentum and maxout
+    units; Adam is the DCGAN-era standard). Vector data such as the 2-D toys: z of 2 (as in
+    the PacGAN / VEEGAN and WGAN-GP toy code), MLPs of 3 x 128 units (ReLU in G with a linear
+    output, LeakyReLU(0.2) in D), Adam(1e-4, beta_1=0.5) (PacGAN's learning rate), batch 256 in
+    the `gan_gaussian_*` presets. PacGAN's own 2-D networks (G 4 x 400 ReLU with batch norm, D
+    3 x 200 maxout units of 5 pieces) are about 20x the arithmetic per step; build them with
+    `build_mlp_generator(..., batch_norm=True)` and `build_mlp_discriminator(..., maxout=5)`.
+    `width` sets every hidden layer's units.
+
     Args:
         generator, discriminator, latent_dim, data_shape, seed, width: see `GANBase`.
         d_steps: k, discriminator steps per generator step (Algorithm 1); each uses a new
@@ -72,6 +101,7 @@ class GAN(GANBase):
 
     default_latent_dim = 100
     default_width = 512
+    default_vector_width = 128
     GENERATOR_LOSSES = ("non_saturating", "minimax")
 
     def __init__(self, generator=None, discriminator=None, latent_dim=None, data_shape=None,
@@ -83,14 +113,22 @@ class GAN(GANBase):
         self.generator_loss_name = generator_loss
         super().__init__(generator, discriminator, latent_dim, data_shape, **kwargs)
 
+    def _hidden_units(self, data_shape):
+        return self.width or (self.default_vector_width if len(data_shape) == 1 else self.default_width)
+
     def build_generator(self, latent_dim, data_shape):
-        return build_mlp_generator(
-            latent_dim, data_shape, hidden_units=self.width or self.default_width,
-            output_activation="tanh" if len(data_shape) > 1 else None,
-        )
+        return build_mlp_generator(latent_dim, data_shape, hidden_units=self._hidden_units(data_shape),
+                                   output_activation="tanh" if len(data_shape) > 1 else None)
 
     def build_discriminator(self, data_shape):
-        return build_mlp_discriminator(data_shape, hidden_units=self.width or self.default_width)
+        return build_mlp_discriminator(data_shape, hidden_units=self._hidden_units(data_shape))
+
+    def default_optimizers(self):
+        if self.vector_data:
+            # PacGAN's 2-D learning rate, DCGAN's beta_1.
+            return (keras.optimizers.Adam(1e-4, beta_1=0.5, name="d_adam"),
+                    keras.optimizers.Adam(1e-4, beta_1=0.5, name="g_adam"))
+        return super().default_optimizers()
 
     def discriminator_loss(self, real, fake, real_scores, fake_scores):
         return losses.minimax_discriminator_loss(real_scores, fake_scores), {}

@@ -28,7 +28,13 @@ class WGANGP(GANBase):
             default critic has no batch norm (it would couple the per-example penalty).
         n_critic: critic steps per generator step; each takes a new real batch, so an epoch
             of N batches makes N / n_critic generator steps.
-        gp_weight: lambda, 10 in the paper for images. The authors' 2-D toy code uses 0.1.
+        gp_weight: lambda. None: 10 for images (the paper), 0.1 for vector data (the
+            authors' 2-D toy code; 10 stalls training on the sigma-0.01 ring).
+
+    Defaults for vector data such as the 2-D toys are the WGAN-GP authors' toy code
+    (gan_toy.py): z of 2, 3 x 512 ReLU MLPs for G and the critic, lambda 0.1, Adam(1e-4,
+    beta_1=0.5, beta_2=0.9), 5 critic steps (batch 256 in the `wgan_gp_gaussian_*` presets).
+    Images: the paper's conv nets, z of 128, lambda 10, Adam(1e-4, 0.0, 0.9).
 
     Example:
         >>> model = ganzoo.WGANGP(data_shape=(28, 28, 1))
@@ -37,6 +43,7 @@ class WGANGP(GANBase):
     """
 
     default_latent_dim = 128
+    image_gp_weight, vector_gp_weight = 10.0, 0.1
     default_mlp_width = 512
     default_conv_width = 64
     d_output_summary = "mean"
@@ -44,24 +51,27 @@ class WGANGP(GANBase):
     _d_steps_name = "n_critic"
 
     def __init__(self, generator=None, discriminator=None, latent_dim=None, data_shape=None,
-                 n_critic=5, gp_weight=10.0, **kwargs):
+                 n_critic=5, gp_weight=None, **kwargs):
         if "d_steps" in kwargs:
             raise TypeError(f"WGANGP counts critic steps with n_critic, not d_steps: use "
                             f"WGANGP(n_critic={kwargs['d_steps']!r}).")
-        if not float(gp_weight) >= 0:
+        if gp_weight is not None and not float(gp_weight) >= 0:
             raise ValueError(f"`gp_weight` must be >= 0 (10 in the paper); got {gp_weight!r}.")
-        self.gp_weight = float(gp_weight)
         super().__init__(generator, discriminator, latent_dim, data_shape, d_steps=n_critic, **kwargs)
+        if gp_weight is None:
+            gp_weight = self.vector_gp_weight if self.vector_data else self.image_gp_weight
+        self.gp_weight = float(gp_weight)
 
     @property
     def n_critic(self):
         return self.d_steps
 
-    @classmethod
-    def default_optimizers(cls):
+    def default_optimizers(self):
+        # The paper's images: Adam(1e-4, 0, 0.9); the authors' toy code: Adam(1e-4, 0.5, 0.9).
+        beta_1 = 0.5 if self.vector_data else 0.0
         return (
-            keras.optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9, name="d_adam"),
-            keras.optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9, name="g_adam"),
+            keras.optimizers.Adam(1e-4, beta_1=beta_1, beta_2=0.9, name="d_adam"),
+            keras.optimizers.Adam(1e-4, beta_1=beta_1, beta_2=0.9, name="g_adam"),
         )
 
     def build_generator(self, latent_dim, data_shape):

@@ -1,0 +1,34 @@
+"""Presets and the run config: every preset resolves, steps per epoch are whole compiled calls."""
+
+import pytest
+
+from ganzoo.models.registry import PRESETS
+from ganzoo.train import ConfigError, _steps_per_epoch, resolve_config
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_resolves_to_whole_compiled_calls(name):
+    config = resolve_config(name, run_dir="unused")
+    if config.steps_per_epoch is not None:
+        assert config.steps_per_epoch % config.steps_per_execution == 0
+
+
+def test_steps_per_epoch_must_be_a_multiple_of_steps_per_execution():
+    """Keras runs whole calls: 20 steps per epoch at 16 per call silently ran 32."""
+    config = resolve_config("gan_gaussian_ring", run_dir="unused", steps_per_epoch=30)
+    with pytest.raises(ConfigError, match=r"multiple of --steps-per-execution 20.*40 steps"):
+        _steps_per_epoch(config, {"num_examples": 100_000}, 1)
+    # Counted from the dataset, the epoch rounds down to whole calls.
+    config = resolve_config("gan", dataset="gaussian_ring", run_dir="unused", batch_size=256, steps_per_execution=16)
+    assert _steps_per_epoch(config, {"num_examples": 100_000}, 1) == 384  # 390 // 16 * 16
+    with pytest.raises(ConfigError, match="Lower --batch-size or --steps-per-execution"):
+        _steps_per_epoch(config, {"num_examples": 4000}, 1)
+
+
+def test_gan_ema_recipe_is_the_baseline_plus_its_stated_levers():
+    base = resolve_config("gan_gaussian_grid", run_dir="unused").to_dict()
+    recipe = resolve_config("gan_ema_gaussian_grid", run_dir="unused").to_dict()
+    changed = {k for k in base if base[k] != recipe[k]} - {"preset"}
+    assert changed == {"d_lr", "g_lr", "ema", "epochs"}
+    assert (recipe["d_lr"], recipe["g_lr"], recipe["ema"], recipe["epochs"] * recipe["steps_per_epoch"]) == \
+           (1e-3, 1e-3, 0.999, 20_000)
