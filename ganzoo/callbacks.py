@@ -1,15 +1,25 @@
 """Training callbacks: TensorBoard logging, sample grids, checkpoints and a NaN guard."""
 
-import json
 import math
 import os
 import shutil
-import tempfile
+import warnings
+import zipfile
 
 import keras
 import numpy as np
 
 from ganzoo.export import to_uint8
+from ganzoo.run_dir import (
+    RunDirError,
+    atomic_write,
+    checkpoint_files,
+    checkpoint_name,
+    read_latest,
+    signals_deferred,
+    write_history,
+    write_latest,
+)
 
 
 # ------------------------------------------------------------------- pictures
@@ -57,19 +67,27 @@ def sample_picture(samples, reference=None):
 
 
 def write_png(picture, path):
+    """Write a uint8 picture as a PNG file, atomically (whatever `path`'s extension)."""
     from PIL import Image
 
     picture = np.asarray(picture)
     if picture.ndim == 3 and picture.shape[2] == 1:
         picture = picture[..., 0]
-    tmp = f"{path}.tmp.png"
-    Image.fromarray(picture).save(tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: Image.fromarray(picture).save(tmp, format="PNG"))
 
 
 # ------------------------------------------------------------------- callbacks
 class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite."""
+
+
+def steps_done(model):
+    """The generator updates `model` has made: the step a checkpoint of it holds.
+
+    The optimizer counts the updates that really ran, also when Keras leaves an epoch early
+    (EarlyStopping, a time budget) or Ctrl-C lands inside a compiled call of several steps.
+    """
+    return int(np.asarray(model.g_optimizer.iterations))
 
 
 class StepAware(keras.callbacks.Callback):
@@ -155,7 +173,7 @@ class TensorBoardLogger(StepAware):
 
         if self.guard is not None and self.guard.failure:
             return
-        step = (epoch + 1) * self.steps_per_epoch
+        step = steps_done(self.model)  # not (epoch + 1) * steps_per_epoch: an epoch may end early
         model = self.model
         with self.writer.as_default(step=step):
             for key, value in (logs or {}).items():
@@ -173,21 +191,29 @@ class TensorBoardLogger(StepAware):
 
 
 class Checkpointer(StepAware):
-    """Saves the whole training state atomically at epoch ends (and every N steps).
+    """Saves the whole training state atomically at epoch ends (and every N steps), and the
+    run's history with it.
 
     A checkpoint is a `.keras` file (both networks, both optimizers with the generator EMA,
     the noise seed state) plus `latest.json` naming it with the epoch and step counters. Each
     file is written under a temporary name and renamed, so a crash mid-save leaves the last
-    good checkpoint intact. The newest `keep` checkpoints are kept.
+    good checkpoint intact. The newest `keep` checkpoints are kept. At each epoch end the
+    epoch's logs are appended to `history` (with the step) and written to `history_dir`'s
+    history.json, just before the checkpoint, so a resumed run finds every epoch its checkpoint
+    holds (and drops the entries beyond it).
     """
 
-    def __init__(self, directory, steps_per_epoch, initial_step=0, every_steps=None, keep=3, guard=None):
+    def __init__(self, directory, steps_per_epoch, initial_step=0, every_steps=None, keep=3, guard=None,
+                 history_dir=None, history=None):
         super().__init__(steps_per_epoch)
         self.directory = directory
         self.every_steps = every_steps
         self.keep = keep
         self.guard = guard
         self.last_saved_step = initial_step
+        self.initial_step = initial_step
+        self.history_dir = history_dir
+        self.history = history if history is not None else {}
         os.makedirs(directory, exist_ok=True)
 
     def on_train_batch_end(self, batch, logs=None):
@@ -197,7 +223,37 @@ class Checkpointer(StepAware):
             self.save(step)
 
     def on_epoch_end(self, epoch, logs=None):
-        self.save((epoch + 1) * self.steps_per_epoch)
+        with signals_deferred():  # the history entry and its checkpoint: both, or neither
+            step = steps_done(self.model)  # not (epoch + 1) * steps_per_epoch: an epoch may end early
+            # The entry first: after a kill -9 between the two, the resumed run drops an entry
+            # beyond its checkpoint, but could not recover an entry that was never written.
+            self._record(step, logs)
+            self.save(step)
+
+    def save_interrupted(self):
+        """Checkpoint the steps that ran before an interrupt; returns the step (0: none ran).
+
+        The step is the optimizer's count, not the callbacks': an interrupt can land after a
+        compiled call ran its steps but before Keras reported them to any callback. One landing
+        between an epoch's last step and its end records that epoch too, from the metrics
+        Keras would have logged.
+        """
+        step = steps_done(self.model)
+        if step:
+            self.save(step)
+            if step % self.steps_per_epoch == 0 and step > self.initial_step:
+                self._record(step, {m.name: m.result() for m in self.model.metrics})
+        return step
+
+    def _record(self, step, logs):
+        recorded = self.history.get("step") or [0]
+        if (self.guard is not None and self.guard.failure) or recorded[-1] >= step:
+            return
+        self.history.setdefault("step", []).append(step)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        if self.history_dir:
+            write_history(self.history_dir, self.history)
 
     def save(self, step):
         if self.guard is not None and self.guard.failure:
@@ -211,43 +267,60 @@ class Checkpointer(StepAware):
 def save_checkpoint(model, directory, step, steps_per_epoch, keep=3):
     """Write `ckpt-<step>.keras` and then `latest.json`, each atomically."""
     os.makedirs(directory, exist_ok=True)
-    name = f"ckpt-{step:08d}.keras"
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".keras", dir=directory)
-    os.close(fd)
-    try:
-        model.save(tmp)
-        os.replace(tmp, os.path.join(directory, name))
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    state = {"file": name, "step": int(step), "epoch": int(step // steps_per_epoch),
-             "steps_per_epoch": int(steps_per_epoch)}
-    _write_json_atomic(os.path.join(directory, "latest.json"), state)
-    olds = sorted(f for f in os.listdir(directory) if f.startswith("ckpt-") and f.endswith(".keras"))
-    for old in olds[:-keep]:
-        if old != name:
-            os.remove(os.path.join(directory, old))
+    name = checkpoint_name(step)
+    atomic_write(os.path.join(directory, name), model.save)
+    state = write_latest(directory, step, steps_per_epoch)
+    for _, old in checkpoint_files(directory)[keep:]:
+        if os.path.basename(old) != name:
+            os.remove(old)
     return state
 
 
-def read_latest(directory):
-    """The latest checkpoint's record ({"file", "step", "epoch", ...}) or None."""
-    path = os.path.join(directory, "latest.json")
+def load_newest_checkpoint(directory, load=None):
+    """(model, path) of the newest checkpoint in `directory` that loads, or (None, None) if none.
+
+    Tries the file latest.json names, then every `ckpt-<step>.keras` from the newest down,
+    warning about each one that cannot be loaded (truncated, deleted, unreadable), so a damaged
+    newest checkpoint falls back to the one before it.
+
+    Raises:
+        RunDirError: latest.json is damaged, or there are checkpoint files and none loads.
+    """
+    load = load or keras.models.load_model
+    latest = read_latest(directory)
+    candidates = [path for _, path in checkpoint_files(directory)]
+    if latest is not None:
+        candidates = [latest["path"]] + [p for p in candidates if p != latest["path"]]
+    elif candidates:
+        warnings.warn(f"{os.path.join(directory, 'latest.json')} is missing; looking for the newest checkpoint "
+                      "file that loads.", stacklevel=2)
+    failures = []
+    for path in candidates:
+        try:
+            model = load(path)
+        except Exception as e:  # a damaged file can fail in many ways (zip, h5, json, OS errors)
+            failures.append(f"{os.path.basename(path)} ({_why_unloadable(path, e)})")
+            continue
+        if failures:
+            warnings.warn(f"Checkpoint {', '.join(failures)} cannot be loaded; using {path} instead.",
+                          stacklevel=2)
+        return model, path
+    if failures:
+        raise RunDirError(
+            f"No checkpoint in {directory} can be loaded: {'; '.join(failures)}. Restore one, or move them "
+            "away to start the run over."
+        )
+    return None, None
+
+
+def _why_unloadable(path, error):
+    # Keras says "File not found" for a file that is there but truncated; say what it is.
     if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        state = json.load(f)
-    state["path"] = os.path.join(directory, state["file"])
-    return state
-
-
-def _write_json_atomic(path, data):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=True, default=str)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+        return "missing"
+    if not zipfile.is_zipfile(path):
+        return "not a whole .keras file: truncated or overwritten"
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0][:120]}" if text else type(error).__name__
 
 
 def remove_tree_quietly(path):
@@ -283,7 +356,7 @@ class SampleQualityLogger(keras.callbacks.Callback):
         fake = self.model.generate(self.num_samples, seed=self.seed)
         # One feature pass serves both the metrics and the alarm.
         scores, alarm = evaluate_with_collapse_alarm(fake, self.real, toy=self.toy, seed=self.seed)
-        step = (epoch + 1) * self.steps_per_epoch
+        step = steps_done(self.model)
         with self.writer.as_default(step=step):
             for key, value in scores.items():
                 if np.isfinite(float(value)):

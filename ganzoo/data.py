@@ -651,9 +651,17 @@ def _positive_int(value, name):
     return int(value)
 
 
+def _check_seed(seed):
+    # tf.data takes int64 seeds and numpy's generators non-negative ones.
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                             or not 0 <= seed < 2**63):
+        raise DatasetError(f"seed must be None or an integer from 0 to 2**63 - 1; got {seed!r}.")
+
+
 def _open_source(
     name, *, image_size, split, seed, data_dir, channels, shuffle, cache, skip_corrupt, num_examples, with_labels
 ):
+    _check_seed(seed)
     kind, key = _resolve(name)
     channels = _check_channels(channels)
     size = _as_size(image_size)
@@ -874,6 +882,7 @@ def load_real_samples(
     Example:
         >>> real = load_real_samples("mnist_sample", 500, split="test")   # (500, 28, 28, 1)
     """
+    _check_seed(seed)
     kind, key = _resolve(name)
     if kind == "toy":
         if n is None:

@@ -704,12 +704,53 @@ def load_exported(path, backend=None):
         if onnx_path is None:
             raise ExportError(f"{path} has no ONNX model ({ONNX_FILENAME}); use backend='saved_model'.")
         _check_files(version_dir, card, names={os.path.basename(onnx_path)})
-        return ExportedGenerator(onnx_path, "onnx", card)
-    if sm_dir is None:
-        raise ExportError(f"{path} has no SavedModel (saved_model.pb); use backend='onnx'.")
-    _check_files(sm_dir, card, names={"saved_model.pb", "variables/variables.index",
-                                      "variables/variables.data-00000-of-00001"})
-    return ExportedGenerator(sm_dir, "saved_model", card)
+        generator = ExportedGenerator(onnx_path, "onnx", card)
+    else:
+        if sm_dir is None:
+            raise ExportError(f"{path} has no SavedModel (saved_model.pb); use backend='onnx'.")
+        _check_files(sm_dir, card, names={"saved_model.pb", "variables/variables.index",
+                                          "variables/variables.data-00000-of-00001"})
+        generator = ExportedGenerator(sm_dir, "saved_model", card)
+    if card is None and version_dir is not None:
+        _check_against_reference(generator, version_dir)
+    return generator
+
+
+def _check_against_reference(generator, version_dir, atol=1e-4):
+    """Without a model card (and its sha256 sums) the stored parity batch is what vouches for
+    the files: the loaded model must reproduce it as the export's own check did."""
+    reference_path = os.path.join(version_dir, REFERENCE_FILENAME)
+    if not os.path.isfile(reference_path):
+        return
+    try:
+        with np.load(reference_path) as stored:
+            z, expected = stored["z"], stored["output"]
+    except Exception as e:
+        raise ExportError(f"{reference_path} cannot be read ({type(e).__name__}: {e}); re-export the model.") from e
+    output = generator.generate(z) if z.shape[1:] == (generator.latent_dim,) else None
+    if output is None or output.shape != expected.shape:
+        raise ExportError(f"{generator.path} does not fit its {reference_path} (other shapes): it is corrupt or "
+                          "was modified; re-export the model.")
+    diff = float(np.abs(output.astype(np.float64) - expected).max())
+    if not diff <= atol:
+        raise ExportError(
+            f"{generator.path} has no model card ({CARD_FILENAME}) to check it against, and its output differs "
+            f"from {REFERENCE_FILENAME} by {diff:.3g} (allowed {atol}): it is corrupt or was modified; re-export "
+            "the model."
+        )
+
+
+def find_export(directory, checkpoint_sha256):
+    """The newest version under `directory` whose model card names the checkpoint with this
+    sha256 (`card["checkpoint"]["sha256"]`, written by `ganzoo train --export`), or None."""
+    for version_dir in reversed(list_exports(directory)):
+        try:
+            card = _read_card(version_dir) or {}
+        except ExportError:
+            continue  # a damaged card vouches for nothing
+        if (card.get("checkpoint") or {}).get("sha256") == checkpoint_sha256:
+            return version_dir
+    return None
 
 
 # ---------------------------------------------------------------------------- parity

@@ -6,27 +6,39 @@ A run directory holds:
     checkpoints/     ckpt-<step>.keras + latest.json (networks, both optimizers, generator EMA,
                      noise seed state, epoch/step counters), written atomically
     samples/         epoch_NNNN.png, the fixed latent batch after each epoch
-    history.json     the Keras history of the finished run
+    history.json     the Keras history of the whole run (one entry per epoch, with its step)
+    .lock            held by the process training in it (see `ganzoo.run_dir`)
+
+Importing this module is cheap: TensorFlow is imported when a run starts.
 """
 
 import dataclasses
-import json
+import difflib
+import math
 import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 
-from ganzoo.callbacks import (
-    Checkpointer,
-    NaNGuard,
-    TensorBoardLogger,
-    TrainingDiverged,
-    _write_json_atomic,
+from ganzoo.run_dir import (
+    RunDirError,
+    RunLock,
+    Terminated,
+    read_history,
+    read_json,
     read_latest,
-    save_checkpoint,
+    remove_temporary_files,
+    sigterm_as_interrupt,
+    signals_ignored,
+    unwritable_reason,
+    write_json,
 )
+
+#: Seeds are integers in [0, SEED_LIMIT): `keras.utils.set_random_seed` also seeds numpy's
+#: legacy generator, which takes no more.
+SEED_LIMIT = 2**32
 
 
 class ConfigError(ValueError):
@@ -73,6 +85,7 @@ class TrainConfig:
     deterministic: bool = False
     export_dir: Optional[str] = None
     quiet: bool = False
+    skip_corrupt: bool = False  # image folders: skip files that cannot be decoded
 
     # Fields that may differ when a run is resumed: they do not change what is trained.
     RESUMABLE = ("epochs", "run_dir", "quiet", "export_dir", "checkpoint_every", "log_every", "eval_every",
@@ -81,10 +94,29 @@ class TrainConfig:
     def to_dict(self):
         return dataclasses.asdict(self)
 
+    @classmethod
+    def from_dict(cls, values, source=None):
+        """A TrainConfig from a dict of its fields.
+
+        Raises:
+            ConfigError: not a dict, or unknown fields (named, with the closest valid ones).
+        """
+        where = f" in {source}" if source else ""
+        if not isinstance(values, dict):
+            raise ConfigError(f"A config{where} must be a dict of TrainConfig fields; got {type(values).__name__}.")
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            close = sorted({m for name in unknown for m in difflib.get_close_matches(name, known, n=2)})
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise ConfigError(f"Unknown config field{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}"
+                              f"{where}{hint}; valid fields: {', '.join(known)}.")
+        return cls(**values)
+
 
 def _valid_choice(value, choices, name):
     if value not in choices:
-        raise ConfigError(f"--{name.replace('_', '-')} must be one of {', '.join(choices)}; got {value!r}.")
+        raise ConfigError(f"{_flag(name)} must be one of {', '.join(choices)}; got {value!r}.")
 
 
 def resolve_config(model_or_preset="dcgan", **overrides):
@@ -102,40 +134,52 @@ def resolve_config(model_or_preset="dcgan", **overrides):
             f"Presets: {', '.join(PRESETS)}."
         )
     values.update(overrides)
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(f"Unknown config fields {unknown}; valid fields: {sorted(known)}.")
-    config = TrainConfig(**values)
+    config = TrainConfig.from_dict(values)
     validate_config(config)
     return config
 
 
+def _flag(name):
+    return f"--{name.replace('_', '-')}"
+
+
 def validate_config(config):
+    """Raise ConfigError, in the CLI's words, for the first field of `config` that is invalid."""
     from ganzoo.models.registry import MODELS
 
     if config.model not in MODELS:
         raise ConfigError(f"Unknown model {config.model!r}; choose one of {', '.join(MODELS)}.")
+    seed = config.seed
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < SEED_LIMIT:
+        raise ConfigError(f"--seed must be an integer from 0 to {SEED_LIMIT - 1}; got {seed!r}.")
+    for name in ("d_lr", "g_lr", "beta_1", "beta_2", "ema", "gp_weight"):
+        value = getattr(config, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.number))
+                                  or not math.isfinite(value)):
+            raise ConfigError(f"{_flag(name)} must be a finite number; got {value!r}.")
+    for name in ("deterministic", "quiet", "skip_corrupt"):
+        if not isinstance(getattr(config, name), bool):
+            raise ConfigError(f"{name} must be True or False; got {getattr(config, name)!r}.")
     for name in ("epochs", "batch_size", "steps_per_execution", "log_every", "num_samples", "eval_samples"):
         value = getattr(config, name)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer; got {value!r}.")
+            raise ConfigError(f"{_flag(name)} must be a positive integer; got {value!r}.")
     for name in ("steps_per_epoch", "latent_dim", "width", "d_steps", "pack", "image_size", "checkpoint_every",
                  "eval_every"):
         value = getattr(config, name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-            raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer; got {value!r}.")
+            raise ConfigError(f"{_flag(name)} must be a positive integer; got {value!r}.")
     for name in ("d_lr", "g_lr"):
         value = getattr(config, name)
         if value is not None and not value > 0:
-            raise ConfigError(f"--{name.replace('_', '-')} must be > 0; got {value!r}.")
+            raise ConfigError(f"{_flag(name)} must be > 0; got {value!r}.")
     for name in ("beta_1", "beta_2"):
         value = getattr(config, name)
         if value is not None and not 0 <= value < 1:
-            raise ConfigError(f"--{name.replace('_', '-')} must be in [0, 1); got {value!r}.")
+            raise ConfigError(f"{_flag(name)} must be in [0, 1); got {value!r}.")
     if config.ema is not None and not 0 < config.ema < 1:
         raise ConfigError(f"--ema must be in (0, 1), e.g. 0.999; got {config.ema!r}.")
-    if config.gp_weight is not None and config.gp_weight < 0:
+    if config.gp_weight is not None and not config.gp_weight >= 0:
         raise ConfigError(f"--gp-weight must be >= 0; got {config.gp_weight!r}.")
     _valid_choice(config.jit_compile, ("auto", "on", "off"), "jit_compile")
     _valid_choice(config.mixed_precision, ("off", "float16", "bfloat16"), "mixed_precision")
@@ -215,43 +259,48 @@ def build_model(config):
 
 
 def _prepare_run_dir(run_dir):
-    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
-        raise ConfigError(f"--run-dir {run_dir!r} is a file; give a directory (it is created if missing).")
-    try:
-        os.makedirs(run_dir, exist_ok=True)
-        probe = os.path.join(run_dir, ".write-test")
-        with open(probe, "w") as f:
-            f.write("ok")
-        os.remove(probe)
-    except OSError as e:
-        raise ConfigError(f"--run-dir {run_dir!r} is not writable: {e.strerror}.") from e
+    """The run's subdirectories, without the temporary files a kill mid-write left behind
+    (one can be a whole checkpoint). Called with the run's lock held."""
     for sub in ("logs", "checkpoints", "samples"):
         os.makedirs(os.path.join(run_dir, sub), exist_ok=True)
+    remove_temporary_files(*(os.path.join(run_dir, sub) for sub in ("", "checkpoints", "samples")))
 
 
 def config_difference(saved, current):
-    """Lines describing the fields that differ, ignoring the ones a resume may change."""
+    """Lines describing the fields that differ, ignoring the ones a resume may change.
+
+    A field missing from `saved` (a run dir written before the field existed) has its default.
+    """
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
     lines = []
     for key in sorted(set(saved) | set(current)):
         if key in TrainConfig.RESUMABLE:
             continue
-        if saved.get(key) != current.get(key):
-            lines.append(f"  {key}: run has {saved.get(key)!r}, now {current.get(key)!r}")
+        was, now = saved.get(key, defaults.get(key)), current.get(key, defaults.get(key))
+        if was != now:
+            lines.append(f"  {key}: run has {was!r}, now {now!r}")
     return lines
 
 
+def _read_saved_config(run_dir):
+    """The dict in RUN_DIR/config.json, or None when there is none."""
+    return read_json(os.path.join(run_dir, "config.json"),
+                     fix="restore it (its fields are the run's flags; TensorBoard shows them as text), or use "
+                         "a new --run-dir.")
+
+
 def _check_resume(run_dir, config):
-    path = os.path.join(run_dir, "config.json")
-    if not os.path.exists(path):
-        return
-    with open(path) as f:
-        saved = json.load(f)
+    """The run dir's saved config (None for a new run); ConfigError if it differs from `config`."""
+    saved = _read_saved_config(run_dir)
+    if saved is None:
+        return None
     diff = config_difference(saved, config.to_dict())
     if diff:
         raise ConfigError(
             f"{run_dir} holds a run with a different config, so it cannot be resumed:\n" + "\n".join(diff)
             + "\nUse a new --run-dir, or repeat the run's settings (see its config.json)."
         )
+    return saved
 
 
 def _set_policy(mixed_precision):
@@ -295,24 +344,83 @@ def _steps_per_epoch(config, info, d_steps):
 
 
 def train(config, callbacks=()):
-    """Run (or resume) the training run `config` describes; returns the Keras history dict.
+    """Run (or resume) the training run `config` describes; returns the run's history dict.
+
+    The history holds one entry per epoch of the whole run (resumed runs included): "step"
+    (the generator step the epoch ended at) and each logged metric. Every argument is checked
+    before anything is written, so a mistake leaves the run dir as it was. A run dir is used
+    by one process at a time. A run already trained to `config.epochs` is not trained again.
 
     Raises:
         ConfigError: a user mistake (unknown names, bad values, changed config on resume).
+        RunDirError: the run dir is in use by another process, or a file in it is damaged.
         TrainingDiverged: a loss became non-finite; the last good checkpoint is kept.
-        KeyboardInterrupt: after saving a checkpoint of the interrupted step.
+        KeyboardInterrupt: Ctrl-C, or `Terminated` on SIGTERM, after saving a checkpoint of
+            the last step that ran.
     """
+    if isinstance(config, dict):
+        config = TrainConfig.from_dict(config)
+    if not isinstance(config, TrainConfig):
+        raise ConfigError(f"train() takes a TrainConfig or a dict of its fields; got {type(config).__name__}.")
+    validate_config(config)
+    saved, info, spe = _check_before_writing(config)
+    with sigterm_as_interrupt():
+        return _train(config, saved, info, spe, list(callbacks))
+
+
+def _check_before_writing(config):
+    """(saved config or None, dataset info, steps per epoch): every check that writes nothing."""
+    from ganzoo.data import dataset_info
+
+    for flag, path in (("--run-dir", config.run_dir), ("--export", config.export_dir)):
+        reason = path and unwritable_reason(path, "directory")
+        if reason:
+            raise ConfigError(f"{flag} {path} {reason}.")
+    saved = _check_resume(config.run_dir, config)
+    read_latest(os.path.join(config.run_dir, "checkpoints"))  # a damaged latest.json stops us here
+    read_history(config.run_dir, 0)  # and so does a damaged history.json
+    info = dataset_info(config.dataset, image_size=config.image_size, data_dir=config.data_dir)
+    _check_image_shape(config, info)
+    return saved, info, _steps_per_epoch(config, info, _d_steps(config))
+
+
+def _d_steps(config):
+    """Discriminator batches per generator step: the config's, else the model class's default."""
+    import inspect
+
+    from ganzoo.models.registry import MODELS
+
+    if config.d_steps:
+        return config.d_steps
+    cls = MODELS[config.model]
+    parameter = inspect.signature(cls).parameters.get(cls._d_steps_name)
+    return parameter.default if parameter is not None else 1  # GAN, DCGAN: GANBase's d_steps=1
+
+
+def _check_image_shape(config, info):
+    """The default conv networks take sides of 4 * 2^k or 7 * 2^k: say so before building them."""
+    from ganzoo.models.dcgan import conv_plan
+
+    shape = tuple(info["shape"])
+    if config.model == "gan" or len(shape) != 3:
+        return  # MLPs take any shape
+    try:
+        conv_plan(shape)
+    except ValueError:
+        sides = sorted({base * 2**k for base in (4, 7) for k in range(8)})
+        nearest = min(sides, key=lambda side: (abs(side - max(shape[:2])), -side))
+        at = f"--image-size {config.image_size}" if config.image_size else "its own size"
+        raise ConfigError(
+            f"{config.model}'s networks take images with sides of 4 or 7 times a power of 2 (... 16, 28, 32, 56, "
+            f"64, 112, 128 ...); {config.dataset} at {at} is {shape[0]}x{shape[1]}. Pass --image-size "
+            f"{nearest}, or train the gan model (MLPs take any size)."
+        ) from None
+
+
+def _train(config, saved, info, spe, callbacks):
     import keras
     import tensorflow as tf
 
-    from ganzoo.data import dataset_info, load_dataset, load_real_samples
-
-    if isinstance(config, dict):
-        config = TrainConfig(**config)
-    validate_config(config)
-    run_dir = config.run_dir
-    _prepare_run_dir(run_dir)
-    _check_resume(run_dir, config)
     previous_policy = _set_policy(config.mixed_precision)
     try:
         if config.deterministic:
@@ -320,110 +428,167 @@ def train(config, callbacks=()):
         keras.utils.set_random_seed(config.seed)
         strategy = _make_strategy(config.strategy)
         chief = _is_chief(strategy)
-        info = dataset_info(config.dataset, image_size=config.image_size, data_dir=config.data_dir)
-        ckpt_dir = os.path.join(run_dir, "checkpoints")
-        log_dir = os.path.join(run_dir, "logs")
-        if not chief:
-            # Every worker runs the same saves (tf.distribute expects it); the others write
-            # into a scratch directory of their own so only the chief's files are the run's.
-            scratch = os.path.join(run_dir, f".worker-{strategy.cluster_resolver.task_id}")
-            ckpt_dir, log_dir = os.path.join(scratch, "checkpoints"), os.path.join(scratch, "logs")
-        latest = read_latest(os.path.join(run_dir, "checkpoints"))
-        with strategy.scope():
-            if latest:
-                model = keras.models.load_model(latest["path"])
-            else:
-                model = build_model(config)
-        initial_step = latest["step"] if latest else 0
-        spe = _steps_per_epoch(config, info, model.d_steps)
-        if chief:
-            _write_json_atomic(os.path.join(run_dir, "config.json"), config.to_dict())
-
-        def dataset():
-            # A new pipeline per fit call: a second iterator over the same seeded shuffle
-            # would draw another order (its seed generator is shared between iterators).
-            return load_dataset(config.dataset, batch_size=config.batch_size, image_size=config.image_size,
-                                seed=config.seed, data_dir=config.data_dir, repeat=True)
-
-        fixed_z = np.random.default_rng(config.seed + 1).standard_normal(
-            (config.num_samples, model.latent_dim)).astype("float32")
-        reference = None
-        if info["kind"] == "toy":
-            reference = load_real_samples(config.dataset, 2000, seed=config.seed)
-        guard = NaNGuard(spe)
-        logger = TensorBoardLogger(log_dir, spe, fixed_z,
-                                   samples_dir=os.path.join(run_dir, "samples") if chief else None,
-                                   log_every=config.log_every, reference=reference, guard=guard)
-        checkpointer = Checkpointer(ckpt_dir, spe, initial_step=initial_step,
-                                    every_steps=config.checkpoint_every, guard=guard)
-        if chief and not latest:
-            _log_config(logger.writer, config)
-        all_callbacks = [guard, logger, checkpointer]
-        if config.eval_every and chief:
-            from ganzoo.callbacks import SampleQualityLogger
-            from ganzoo.data import toy_distribution
-
-            toy = toy_distribution(config.dataset) if info["kind"] == "toy" else None
-            real = load_real_samples(config.dataset, 2500 if toy else min(info.get("num_examples") or 5000, 5000),
-                                     image_size=config.image_size, seed=config.seed, data_dir=config.data_dir)
-            all_callbacks.append(SampleQualityLogger(logger.writer, spe, real, every=config.eval_every,
-                                                     num_samples=config.eval_samples, toy=toy, seed=config.seed))
-        all_callbacks += list(callbacks)
-        verbose = 0 if config.quiet else (1 if chief else 0)
-        history = {}
-        try:
-            epoch, done = divmod(initial_step, spe)
-            if done:  # finish the interrupted epoch first
-                _fit(model, dataset, initial_step, all_callbacks, epoch, epoch + 1, spe - done, verbose,
-                     history, epoch_step_offset=done)
-                epoch += 1
-            if epoch < config.epochs and not guard.failure:
-                _fit(model, dataset, epoch * spe, all_callbacks, epoch, config.epochs, spe, verbose, history)
-        except KeyboardInterrupt:
-            step = checkpointer.last_step_seen
-            if step and not guard.failure and chief:
-                save_checkpoint(model, ckpt_dir, step, spe)
-                print(f"\nInterrupted: saved a checkpoint at step {step} in {ckpt_dir}; run the same "
-                      "command to resume.", flush=True)
-            raise
-        if guard.failure:
-            raise TrainingDiverged(guard.failure)
-        if chief:
-            _write_json_atomic(os.path.join(run_dir, "history.json"), history)
-            if config.export_dir:
-                from ganzoo.export import export_generator
-
-                path = export_generator(model, config.export_dir, card=card_fields(config, model))
-                print(f"Exported the generator to {path}", flush=True)
-        return history
+        # Every worker runs the same saves (tf.distribute expects it); the others write into a
+        # scratch directory of their own so only the chief's files are the run's.
+        own_dir = config.run_dir if chief else os.path.join(config.run_dir,
+                                                            f".worker-{strategy.cluster_resolver.task_id}")
+        datasets = _datasets(config)
+        with RunLock(own_dir):
+            _prepare_run_dir(own_dir)
+            return _train_locked(config, saved, info, spe, callbacks, strategy, chief, own_dir, datasets)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
 
 
-def _fit(model, dataset, start_step, callbacks, initial_epoch, epochs, steps, verbose, history,
-         epoch_step_offset=0):
+def _datasets(config):
+    """A function that returns a new data pipeline per call (a second iterator over the same
+    seeded shuffle would draw another order). The first is built at once, so that a data error
+    (say, undecodable images) stops the run before anything is written."""
+    from ganzoo.data import load_dataset
+
+    def make():
+        return load_dataset(config.dataset, batch_size=config.batch_size, image_size=config.image_size,
+                            seed=config.seed, data_dir=config.data_dir, repeat=True,
+                            skip_corrupt=config.skip_corrupt)
+
+    first = [make()]
+    return lambda: first.pop() if first else make()
+
+
+def _train_locked(config, saved, info, spe, callbacks, strategy, chief, own_dir, datasets):
+    from ganzoo.callbacks import Checkpointer, NaNGuard, TensorBoardLogger, TrainingDiverged, load_newest_checkpoint
+    from ganzoo.callbacks import steps_done
+    from ganzoo.data import load_real_samples
+
+    run_dir = config.run_dir
+    ckpt_dir, log_dir = os.path.join(own_dir, "checkpoints"), os.path.join(own_dir, "logs")
+    with strategy.scope():
+        # Every worker resumes from the chief's checkpoints.
+        model, ckpt_path = load_newest_checkpoint(os.path.join(run_dir, "checkpoints"))
+        if model is None:
+            model = build_model(config)
+    initial_step = steps_done(model)  # the optimizer's count, whatever a record says
+    history = read_history(run_dir, initial_step) if chief else {}
+    if initial_step >= config.epochs * spe:
+        _report_complete(config, saved, model, ckpt_path, spe, chief)
+        return history
+    if chief:
+        write_json(os.path.join(run_dir, "config.json"), config.to_dict())
+
+    fixed_z = np.random.default_rng(config.seed + 1).standard_normal(
+        (config.num_samples, model.latent_dim)).astype("float32")
+    reference = None
+    if info["kind"] == "toy":
+        reference = load_real_samples(config.dataset, 2000, seed=config.seed)
+    guard = NaNGuard(spe)
+    checkpointer = Checkpointer(ckpt_dir, spe, initial_step=initial_step, every_steps=config.checkpoint_every,
+                                guard=guard, history_dir=run_dir if chief else None, history=history)
+    logger = TensorBoardLogger(log_dir, spe, fixed_z, samples_dir=os.path.join(run_dir, "samples") if chief else None,
+                               log_every=config.log_every, reference=reference, guard=guard)
+    if chief and not initial_step:
+        _log_config(logger.writer, config)
+    # The checkpointer comes before the pictures: an interrupt while they are drawn must not
+    # lose the epoch's checkpoint and history entry.
+    all_callbacks = [guard, checkpointer, logger]
+    if config.eval_every and chief:
+        all_callbacks.append(_quality_logger(config, info, logger.writer, spe))
+    all_callbacks += callbacks
+    verbose = 0 if config.quiet else (1 if chief else 0)
+    try:
+        epoch, done = divmod(initial_step, spe)
+        if done:  # finish the interrupted epoch first
+            _fit(model, datasets, initial_step, all_callbacks, epoch, epoch + 1, spe - done, verbose,
+                 epoch_step_offset=done)
+            epoch += 1
+        if epoch < config.epochs and not guard.failure and not model.stop_training:
+            _fit(model, datasets, epoch * spe, all_callbacks, epoch, config.epochs, spe, verbose)
+    except KeyboardInterrupt as interrupt:
+        if chief and not guard.failure:
+            _save_interrupted(checkpointer, ckpt_dir, interrupt)
+        raise
+    if guard.failure:
+        raise TrainingDiverged(guard.failure)
+    if chief and config.export_dir:
+        _export_once(config, model, read_latest(ckpt_dir)["path"], config.export_dir)
+    return checkpointer.history
+
+
+def _quality_logger(config, info, writer, spe):
+    from ganzoo.callbacks import SampleQualityLogger
+    from ganzoo.data import load_real_samples, toy_distribution
+
+    toy = toy_distribution(config.dataset) if info["kind"] == "toy" else None
+    real = load_real_samples(config.dataset, 2500 if toy else min(info.get("num_examples") or 5000, 5000),
+                             image_size=config.image_size, seed=config.seed, data_dir=config.data_dir,
+                             skip_corrupt=config.skip_corrupt)
+    return SampleQualityLogger(writer, spe, real, every=config.eval_every, num_samples=config.eval_samples,
+                               toy=toy, seed=config.seed)
+
+
+def _save_interrupted(checkpointer, ckpt_dir, interrupt):
+    """Checkpoint the steps that ran before Ctrl-C or SIGTERM, and say so."""
+    what = "Terminated (SIGTERM)" if isinstance(interrupt, Terminated) else "Interrupted"
+    with signals_ignored():  # a second Ctrl-C must not cut this checkpoint short
+        step = checkpointer.save_interrupted()
+    if step:
+        print(f"\n{what}: saved a checkpoint at step {step} in {ckpt_dir}; run the same command to resume.",
+              flush=True)
+    else:
+        print(f"\n{what} before the first step: nothing to save.", flush=True)
+
+
+def _report_complete(config, saved, model, ckpt_path, spe, chief):
+    """Say that the run is trained already, and where its export is (exporting it if asked and not done)."""
+    from ganzoo.callbacks import steps_done
+
+    step = steps_done(model)
+    print(f"{config.run_dir} is complete: {step} steps ({step / spe:g} epochs of {spe}), checkpoint {ckpt_path}. "
+          "Pass a larger --epochs to train on.", flush=True)
+    export_dir = config.export_dir or (saved or {}).get("export_dir")
+    if chief and export_dir:
+        _export_once(config, model, ckpt_path, export_dir, export=bool(config.export_dir))
+
+
+def _export_once(config, model, ckpt_path, export_dir, export=True):
+    """Export the generator of checkpoint `ckpt_path` to `export_dir` unless a version there holds it."""
+    from ganzoo.export import _sha256, export_generator, find_export
+
+    sha256 = _sha256(ckpt_path)
+    existing = find_export(export_dir, checkpoint_sha256=sha256)
+    if existing:
+        print(f"Its export: {existing}", flush=True)
+    elif export:
+        card = card_fields(config, model, checkpoint={"file": os.path.basename(ckpt_path), "sha256": sha256})
+        print(f"Exported the generator to {export_generator(model, export_dir, card=card)}", flush=True)
+    return existing
+
+
+def _fit(model, datasets, start_step, callbacks, initial_epoch, epochs, steps, verbose, epoch_step_offset=0):
     # The data stream is a pure function of the seed: each fit call skips the batches the
     # run consumed before `start_step` (k per step with k discriminator steps).
-    dataset = dataset()
+    dataset = datasets()
     if start_step:
         dataset = dataset.skip(start_step * model.d_steps)
     for cb in callbacks:
         if hasattr(cb, "epoch_step_offset"):
             cb.epoch_step_offset = epoch_step_offset
-    h = model.fit(dataset, initial_epoch=initial_epoch, epochs=epochs, steps_per_epoch=steps,
-                  callbacks=list(callbacks), verbose=verbose, shuffle=False)
-    for key, values in h.history.items():
-        history.setdefault(key, []).extend(float(v) for v in values)
+    model.fit(dataset, initial_epoch=initial_epoch, epochs=epochs, steps_per_epoch=steps,
+              callbacks=list(callbacks), verbose=verbose, shuffle=False)
 
 
-def card_fields(config, model):
-    """Model-card fields of a run, for exports."""
+def card_fields(config, model, checkpoint=None):
+    """Model-card fields of a run, for exports; `checkpoint` ({"file", "sha256"}) names the
+    checkpoint exported, so that a re-run can tell it is exported already."""
+    from ganzoo.callbacks import steps_done
     from ganzoo.data import dataset_info
 
-    return {"dataset": config.dataset, "preset": config.preset, "seed": config.seed,
-            "data_shape": list(model.data_shape), "config": config.to_dict(),
-            "kind": dataset_info(config.dataset, image_size=config.image_size,
-                                 data_dir=config.data_dir)["kind"]}
+    fields = {"dataset": config.dataset, "preset": config.preset, "seed": config.seed,
+              "data_shape": list(model.data_shape), "config": config.to_dict(),
+              "kind": dataset_info(config.dataset, image_size=config.image_size,
+                                   data_dir=config.data_dir)["kind"]}
+    if checkpoint:
+        fields["checkpoint"] = dict(checkpoint, step=steps_done(model))
+    return fields
 
 
 def _log_config(writer, config):
@@ -439,12 +604,29 @@ def _log_config(writer, config):
 
 
 def load_run(run_dir):
-    """(config, model) of a run directory's latest checkpoint."""
-    import keras
+    """(config, model) of a run directory's newest checkpoint that loads."""
+    config, model, _ = open_run(run_dir)
+    return config, model
 
-    latest = read_latest(os.path.join(run_dir, "checkpoints"))
-    if latest is None:
-        raise ConfigError(f"{run_dir} has no checkpoint (checkpoints/latest.json); train it first.")
-    with open(os.path.join(run_dir, "config.json")) as f:
-        config = TrainConfig(**json.load(f))
-    return config, keras.models.load_model(latest["path"])
+
+def open_run(run_dir):
+    """(config, model, checkpoint path) of a run directory's newest checkpoint that loads.
+
+    A damaged newest checkpoint falls back to the one before it, with a warning.
+
+    Raises:
+        RunDirError: no config.json, a damaged one, or checkpoints of which none loads.
+        ConfigError: no checkpoint yet.
+    """
+    import ganzoo.models  # noqa: F401  (registers the model classes with Keras)
+    from ganzoo.callbacks import load_newest_checkpoint
+
+    path = os.path.join(run_dir, "config.json")
+    saved = _read_saved_config(run_dir)
+    if saved is None:
+        raise RunDirError(f"{run_dir} has no config.json, so it is not a ganzoo run directory.")
+    config = TrainConfig.from_dict(saved, source=path)
+    model, ckpt_path = load_newest_checkpoint(os.path.join(run_dir, "checkpoints"))
+    if model is None:
+        raise ConfigError(f"{run_dir} has no checkpoint yet; train it first.")
+    return config, model, ckpt_path

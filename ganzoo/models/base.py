@@ -605,6 +605,8 @@ class GANBase(keras.Model):
                     f"got an array of shape {z.shape}."
                 )
         net = self.sampling_generator()
+        if not len(z):  # no rows, no samples (as ExportedGenerator.generate)
+            return np.zeros((0,) + tuple(self.data_shape), "float32")
         out = [
             ops.convert_to_numpy(ops.cast(net(z[i : i + batch_size], training=False), "float32"))
             for i in range(0, int(z.shape[0]), batch_size)

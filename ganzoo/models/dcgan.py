@@ -30,7 +30,8 @@ def conv_plan(image_shape):
         ValueError: when a side is not 4 * 2^k or 7 * 2^k.
     """
     if len(image_shape) != 3:
-        raise ValueError(f"Convolutional networks need an (H, W, C) image shape; got {tuple(image_shape)}.")
+        raise ValueError(f"Convolutional networks need an (H, W, C) image shape, e.g. (28, 28, 1) for "
+                         f"grayscale; got {tuple(image_shape)}.")
     h, w, _ = image_shape
     plans = [_side_plan(h), _side_plan(w)]
     if None in plans:
@@ -53,8 +54,8 @@ def build_conv_generator(latent_dim, image_shape, filters=64, kernel_size=4, nam
     -> 64x64x3, the paper's Figure 1. Transposed convs, not UpSampling2D, so the gradients
     compile under XLA.
     """
+    bh, bw, strides = conv_plan(image_shape)  # first: it explains a shape that is not (H, W, C)
     h, w, c = image_shape
-    bh, bw, strides = conv_plan(image_shape)
     n = len(strides)
     channels = [filters * 2 ** (n - 1 - i) for i in range(n)]  # input channels of each layer
     z = keras.Input((latent_dim,), name="z")

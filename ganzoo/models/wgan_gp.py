@@ -52,7 +52,9 @@ class WGANGP(GANBase):
 
     def __init__(self, generator=None, discriminator=None, latent_dim=None, data_shape=None,
                  n_critic=5, gp_weight=None, **kwargs):
-        kwargs.pop("d_steps", None)
+        if "d_steps" in kwargs:
+            raise TypeError(f"WGANGP counts critic steps with n_critic, not d_steps: use "
+                            f"WGANGP(n_critic={kwargs['d_steps']!r}).")
         if gp_weight is not None and not float(gp_weight) >= 0:
             raise ValueError(f"`gp_weight` must be >= 0 (10 in the paper); got {gp_weight!r}.")
         super().__init__(generator, discriminator, latent_dim, data_shape, d_steps=n_critic, **kwargs)
