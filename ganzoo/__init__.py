@@ -36,10 +36,45 @@ _PUBLIC = {
 
 __all__ = sorted(_PUBLIC) + ["TrainConfig", "resolve_config", "train", "losses", "metrics"]
 
+def _register_models():
+    # Importing the model modules registers their classes with Keras, so that
+    # `keras.models.load_model("run.keras")` finds them after `import ganzoo`.
+    try:
+        import ganzoo.models  # noqa: F401
+    except ImportError:  # a Keras set-up the models cannot run on: nothing to register
+        pass
+
+
+class _RegisterModelsAfterKeras:
+    """A meta-path finder that registers the models right after Keras is first imported.
+
+    `import ganzoo` stays free of Keras and TensorFlow (the CLI answers at once), and a user
+    who imports Keras later still gets the classes registered before `load_model` runs.
+    """
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "keras":
+            return None
+        import importlib.util
+
+        _sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def exec_then_register(module):
+            exec_module(module)
+            _register_models()
+
+        spec.loader.exec_module = exec_then_register
+        return spec
+
+
 if "keras" in _sys.modules:
-    # Keras is loaded already, so the models cost little now; importing them registers the
-    # classes with Keras, so `keras.models.load_model("run.keras")` works after `import ganzoo`.
-    from ganzoo.models import DCGAN, GAN, WGANGP, GANBase  # noqa: E402, F401
+    _register_models()
+else:
+    _sys.meta_path.insert(0, _RegisterModelsAfterKeras())
 
 
 def __getattr__(name):

@@ -167,6 +167,18 @@ def test_save_load_round_trip_restores_networks_optimizers_and_noise(cls, tmp_pa
     np.testing.assert_allclose(model.generate(3, seed=1), loaded.generate(3, seed=1), atol=1e-6)
 
 
+def test_load_model_after_import_ganzoo_then_keras(tmp_path):
+    """`import ganzoo` stays TensorFlow-free, yet a later `import keras` registers the models."""
+    model = tiny(ganzoo.GAN, (2,))
+    model.compile()
+    model.save(tmp_path / "m.keras")
+    script = ("import sys, ganzoo; assert 'tensorflow' not in sys.modules; import keras; "
+              f"print(type(keras.models.load_model({str(tmp_path / 'm.keras')!r})).__name__)")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert out.returncode == 0 and out.stdout.strip() == "GAN", out.stderr[-2000:]
+
+
 def test_get_config_round_trip():
     model = tiny(ganzoo.WGANGP, n_critic=3, gp_weight=0.1)
     clone = ganzoo.WGANGP.from_config(model.get_config())
