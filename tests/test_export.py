@@ -1,8 +1,10 @@
 """Tests of ganzoo.export: SavedModel + ONNX exports of tiny generators."""
 
+import glob
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -259,12 +261,8 @@ def test_onnx_runtime_without_tensorflow(dcgan_export, tmp_path):
         sys.modules["tensorflow"] = None  # any import of TensorFlow or Keras now fails
         sys.modules["keras"] = None
         exec(compile({snippet!r}, "README snippet", "exec"))
-        # export.py itself needs no TensorFlow for ONNX (loaded by path: `import ganzoo`
-        # imports the Keras models).
-        import importlib.util
-        spec = importlib.util.spec_from_file_location("standalone_export", {os.path.join(ROOT, "ganzoo", "export.py")!r})
-        export = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(export)
+        # ganzoo.export itself needs no TensorFlow for ONNX.
+        import ganzoo.export as export
         gen = export.load_exported({onnx_path!r})
         out = gen.generate(3, seed=0)
         assert gen.backend == "onnx" and out.shape == (3, 8, 8, 1), out.shape
@@ -371,7 +369,7 @@ def test_versions_increment_and_overwrite_is_refused(tmp_path):
 
 
 def test_failure_before_rename_leaves_no_version(tmp_path, monkeypatch):
-    import ganzoo.export as export
+    import ganzoo.export.writers as export
 
     base = tmp_path / "atomic"
     export_generator(mlp_generator(), base, formats="onnx")
@@ -387,7 +385,7 @@ def test_failure_before_rename_leaves_no_version(tmp_path, monkeypatch):
 
 def test_parity_failure_refuses_export(tmp_path, monkeypatch):
     """An ONNX file of other weights than the SavedModel's: the parity check must refuse it."""
-    import ganzoo.export as export
+    import ganzoo.export.writers as export
 
     original = export._write_onnx
     other = conv_generator(seed=7)
@@ -484,3 +482,97 @@ def test_readme_onnxruntime_snippet_runs_on_the_shipped_export_without_tensorflo
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=ENV,
                           timeout=120)
     assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-3000:]
+
+
+# A finder installed ahead of everything (before `import ganzoo`): any import of Keras or
+# TensorFlow fails, as in an environment with only numpy and onnxruntime installed.
+_BLOCK_KERAS_AND_TF = """
+import sys
+
+class Blocked:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in ("keras", "tensorflow", "tf2onnx", "onnx"):
+            raise ImportError(f"{name} is blocked in this test")
+        return None
+
+sys.meta_path.insert(0, Blocked())
+"""
+
+
+def test_shipped_exports_load_and_verify_without_keras_or_tensorflow(tmp_path):
+    """`from ganzoo.export import load_exported` samples from every shipped ONNX export, and the
+    sha256 + ONNX-vs-parity_reference.npz check runs, with Keras and TensorFlow unimportable;
+    a modified file is still caught."""
+    shipped = sorted(
+        os.path.dirname(path)
+        for path in glob.glob(os.path.join(ROOT, "exported_models", "*", "*", "generator.onnx"))
+    )
+    if not shipped:
+        pytest.skip("no shipped ONNX export in exported_models/")
+    tampered = tmp_path / "tampered" / "1"
+    shutil.copytree(shipped[0], tampered)
+    with open(tampered / "parity_reference.npz", "r+b") as f:
+        f.seek(-1, os.SEEK_END)
+        last = f.read(1)
+        f.seek(-1, os.SEEK_END)
+        f.write(bytes([last[0] ^ 1]))
+    code = _BLOCK_KERAS_AND_TF + textwrap.dedent(f"""
+        import json
+        import ganzoo
+        from ganzoo.export import ExportError, load_exported, verify_export
+        for version_dir in {shipped!r}:
+            gen = load_exported(version_dir)  # the ONNX file, checked against its sha256
+            assert gen.backend == "onnx", gen.backend
+            out = gen.generate(5, seed=0)
+            assert out.shape == (5,) + gen.output_shape, out.shape
+            assert len(out.shape) == 2 or abs(out).max() <= 1.0  # images in [-1, 1]
+            report = verify_export(version_dir, formats=("onnx",))
+            assert set(report["max_abs_diff"]) == {{"onnx_vs_keras"}}, report
+            assert report["files_checked"] == len(gen.card["files"]), report
+            print(json.dumps(report))
+        try:
+            verify_export({str(tampered)!r}, formats=("onnx",))
+        except ExportError as e:
+            assert "sha256" in str(e), e
+        else:
+            raise AssertionError("a modified parity_reference.npz passed verification")
+        try:
+            import keras  # noqa: F401  (ganzoo's post-import hook must not break or mask this)
+        except ImportError:
+            pass
+        else:
+            raise AssertionError("keras was importable")
+        loaded = sorted(m for m in sys.modules if m.partition(".")[0] in ("keras", "tensorflow"))
+        assert not loaded, loaded
+        print("ok")
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=ENV,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().endswith("ok") and proc.stdout.count("onnx_vs_keras") == len(shipped)
+
+
+def test_export_and_images_import_nothing_upward():
+    """images.py uses only run_dir; export/ only itself and images.py (no models, callbacks, train,
+    no package root); callbacks take the picture helpers from images.py, not from export."""
+    import ast
+    import pathlib
+
+    def ganzoo_imports(path):
+        tree = ast.parse(pathlib.Path(path).read_text())
+        names = [
+            node.module if isinstance(node, ast.ImportFrom) else alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Import, ast.ImportFrom))
+            for alias in node.names
+        ]
+        return {n for n in names if n and n.split(".")[0] == "ganzoo"}
+
+    package = os.path.join(ROOT, "ganzoo")
+    assert ganzoo_imports(os.path.join(package, "images.py")) == {"ganzoo.run_dir"}
+    export_files = glob.glob(os.path.join(package, "export", "*.py"))
+    assert len(export_files) == 5
+    for path in export_files:
+        upward = {m for m in ganzoo_imports(path) if not m.startswith("ganzoo.export") and m != "ganzoo.images"}
+        assert not upward, (path, upward)
+    assert not {m for m in ganzoo_imports(os.path.join(package, "callbacks.py")) if m.startswith("ganzoo.export")}

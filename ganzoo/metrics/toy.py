@@ -9,7 +9,7 @@ generated samples:
 * **reverse KL** = KL(p_model || p_true) of the mode histogram: p_model is the fraction of
   high-quality samples nearest each mode, p_true the mixture weights (uniform by default).
 
-Both standard toys (the same as `ganzoo.data` exposes): `gaussian_ring` = 8 modes equally spaced
+Both standard toys (`TOY_DISTRIBUTIONS`, the mixtures `ganzoo.data` samples its toy datasets from): `gaussian_ring` = 8 modes equally spaced
 on the unit circle, sigma 0.01; `gaussian_grid` = 25 modes at {-4, -2, 0, 2, 4}^2, sigma 0.05.
 
 Two quantities the theory speaks of, estimated from samples:
@@ -24,12 +24,101 @@ Two quantities the theory speaks of, estimated from samples:
   take a few seconds). The quantity WGAN's critic estimates.
 """
 
+import dataclasses
+
 import numpy as np
 
-RING_CENTERS = np.stack([np.cos(2 * np.pi * np.arange(8) / 8), np.sin(2 * np.pi * np.arange(8) / 8)], axis=1)
-RING_SIGMA = 0.01
-GRID_CENTERS = np.array([[x, y] for x in (-4.0, -2.0, 0.0, 2.0, 4.0) for y in (-4.0, -2.0, 0.0, 2.0, 4.0)])
-GRID_SIGMA = 0.05
+
+# The mixtures themselves, defined here once; `ganzoo.data` draws its toy datasets from them.
+@dataclasses.dataclass(frozen=True, eq=False)
+class ToyDistribution:
+    """An equal-weight mixture of isotropic 2-D Gaussians with known modes.
+
+    Attributes:
+        name: the dataset name, e.g. "gaussian_ring".
+        centers: the mode centers, float64 array of shape (K, 2) (read-only).
+        sigma: the standard deviation of every mode, per coordinate.
+        description: one line for `ganzoo list`.
+
+    Example:
+        >>> ring = toy_distribution("gaussian_ring")
+        >>> points = ring.sample(1000, seed=0)          # (1000, 2) float32
+        >>> modes, distance = ring.nearest_mode(points)  # "high quality" if distance < 3 sigma
+    """
+
+    name: str
+    centers: np.ndarray
+    sigma: float
+    description: str = ""
+
+    @property
+    def num_modes(self):
+        return len(self.centers)
+
+    def sample(self, n, seed=None, return_modes=False):
+        """Draws `n` points: a uniform mode, plus N(0, sigma^2 I) noise.
+
+        Args:
+            n: number of points.
+            seed: seed of a `np.random.default_rng` (None: fresh entropy).
+            return_modes: also return the int32 mode index of every point.
+
+        Returns:
+            float32 array (n, 2), or (points, modes) when `return_modes`.
+        """
+        rng = np.random.default_rng(seed)
+        modes = rng.integers(0, self.num_modes, size=n)
+        points = self.centers[modes] + self.sigma * rng.standard_normal((n, 2))
+        points = points.astype(np.float32)
+        return (points, modes.astype(np.int32)) if return_modes else points
+
+    def nearest_mode(self, points):
+        """Index of the closest center of every point, and the distance to it.
+
+        Returns:
+            (modes int64 (N,), distances float64 (N,)).
+        """
+        points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        distances = np.linalg.norm(points[:, None, :] - self.centers[None, :, :], axis=-1)
+        modes = distances.argmin(axis=1)
+        return modes, distances[np.arange(len(points)), modes]
+
+    def log_prob(self, points):
+        """Log density of the mixture at `points` (N, 2), float64 (N,)."""
+        points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        squared = ((points[:, None, :] - self.centers[None, :, :]) ** 2).sum(-1)
+        log_components = -squared / (2 * self.sigma**2) - np.log(2 * np.pi * self.sigma**2)
+        peak = log_components.max(axis=1, keepdims=True)
+        log_sum = peak[:, 0] + np.log(np.exp(log_components - peak).sum(axis=1))
+        return log_sum - np.log(self.num_modes)
+
+
+def _read_only(array):
+    array = np.array(array, dtype=np.float64)
+    array.setflags(write=False)
+    return array
+
+
+_RING_ANGLES = 2 * np.pi * np.arange(8) / 8
+TOY_DISTRIBUTIONS = {
+    "gaussian_ring": ToyDistribution(
+        "gaussian_ring",
+        _read_only(np.stack([np.cos(_RING_ANGLES), np.sin(_RING_ANGLES)], axis=1)),
+        0.01,
+        "8 Gaussians on the unit circle, sigma 0.01 (PacGAN / VEEGAN 2-D ring)",
+    ),
+    "gaussian_grid": ToyDistribution(
+        "gaussian_grid",
+        _read_only([(x, y) for x in (-4, -2, 0, 2, 4) for y in (-4, -2, 0, 2, 4)]),
+        0.05,
+        "25 Gaussians at {-4,-2,0,2,4}^2, sigma 0.05 (PacGAN / VEEGAN 2-D grid)",
+    ),
+}
+
+RING_CENTERS = TOY_DISTRIBUTIONS["gaussian_ring"].centers
+RING_SIGMA = TOY_DISTRIBUTIONS["gaussian_ring"].sigma
+GRID_CENTERS = TOY_DISTRIBUTIONS["gaussian_grid"].centers
+GRID_SIGMA = TOY_DISTRIBUTIONS["gaussian_grid"].sigma
 
 
 def _as_points(points, name):

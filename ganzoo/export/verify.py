@@ -1,0 +1,177 @@
+"""Re-check an export: every file against the model card's sha256, and the formats against
+each other and against the Keras output stored at export time (`parity_reference.npz`).
+
+With `formats=("onnx",)` the check needs only numpy and onnxruntime.
+"""
+
+import os
+
+import numpy as np
+
+from ganzoo.export.layout import (
+    FORMATS,
+    ONNX_FILENAME,
+    REFERENCE_FILENAME,
+    SAMPLE_SIGNATURE,
+    SERVING_SIGNATURE,
+    ExportError,
+    _check_files,
+    _is_version_dir,
+    _parity_latents,
+    _read_card,
+)
+from ganzoo.export.runtime import ExportedGenerator
+from ganzoo.images import to_uint8
+
+
+def verify_export(version_dir, atol=1e-4, keras_generator=None, latent_dim=None, formats=None):
+    """Check that the formats of one export agree on a fixed latent batch.
+
+    Compares, pairwise, the Keras generator (`keras_generator`, else the reference output
+    stored at export time), the SavedModel's `serving_default` and ONNX Runtime; checks each
+    format's `images_uint8` against its own float output, and across formats exactly except
+    where the float is within `atol` of a rounding boundary; checks that the `sample`
+    signature is deterministic and equals `serving_default` on the same stateless z; and
+    checks every file against the model card's sha256.
+
+    Args:
+        version_dir: one version directory of an export.
+        atol: largest allowed max-abs difference of the float outputs.
+        keras_generator: the Keras generator that was exported, if at hand.
+        latent_dim: size of z; read from the export when None.
+        formats: the formats to run, e.g. ("onnx",) to check with numpy and onnxruntime only
+            (no TensorFlow); None: every format the export holds.
+
+    Returns:
+        {"max_abs_diff": {"saved_model_vs_keras": ..., "onnx_vs_keras": ...,
+        "onnx_vs_saved_model": ...}, "uint8_mismatches": int, "uint8_boundary_values": int,
+        "batch": 8, "atol": atol, "files_checked": int}
+
+    Raises:
+        ExportError: a difference above `atol`, a file that fails its checksum, or no export.
+    """
+    version_dir = os.fspath(version_dir)
+    if not os.path.isdir(version_dir) or not _is_version_dir(version_dir):
+        raise ExportError(f"{version_dir} is not an export version directory (no saved_model.pb or {ONNX_FILENAME}).")
+    card = _read_card(version_dir)
+    files_checked = _check_files(version_dir, card)
+    runners = _runners(version_dir, card, formats)
+    if latent_dim is None:
+        latent_dim = next(iter(runners.values())).latent_dim
+    z, outputs = _keras_output(version_dir, keras_generator, latent_dim)
+    uint8s = _run_formats(runners, z, latent_dim, outputs)
+    names = [n for n in ("keras", "saved_model", "onnx") if n in outputs]
+    diffs = {}
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            if outputs[a].shape != outputs[b].shape:
+                raise ExportError(f"{b} outputs shape {outputs[b].shape} but {a} outputs {outputs[a].shape}.")
+            diffs[f"{b}_vs_{a}"] = float(np.abs(outputs[a] - outputs[b]).max())
+    mismatches, boundary = _uint8_mismatches(uint8s, outputs[names[0]] if names else None, atol)
+    if "saved_model" in runners:
+        _check_sample_signature(runners["saved_model"], latent_dim)
+
+    report = {
+        "max_abs_diff": diffs,
+        "uint8_mismatches": mismatches,
+        "uint8_boundary_values": boundary,
+        "batch": int(len(z)),
+        "atol": float(atol),
+        "files_checked": files_checked,
+    }
+    too_far = {k: v for k, v in diffs.items() if not v <= atol}
+    if too_far or mismatches:
+        raise ExportError(
+            f"Parity check failed for {version_dir}: max abs differences {too_far or diffs} (allowed "
+            f"{atol}), {mismatches} uint8 values differ away from rounding boundaries. Report: {report}"
+        )
+    return report
+
+
+def _runners(version_dir, card, formats):
+    """{format: ExportedGenerator} for the formats the export holds (of `formats`, if given)."""
+    if formats is not None:
+        formats = (formats,) if isinstance(formats, str) else tuple(formats)
+        unknown = [f for f in formats if f not in FORMATS]
+        if not formats or unknown:
+            raise ExportError(f"formats must be a non-empty subset of {FORMATS}; got {formats!r}.")
+    runners = {}
+    onnx_path = os.path.join(version_dir, ONNX_FILENAME)
+    if os.path.isfile(os.path.join(version_dir, "saved_model.pb")) and (formats is None or "saved_model" in formats):
+        runners["saved_model"] = ExportedGenerator(version_dir, "saved_model", card)
+    if os.path.isfile(onnx_path) and (formats is None or "onnx" in formats):
+        runners["onnx"] = ExportedGenerator(onnx_path, "onnx", card)
+    if not runners:
+        raise ExportError(f"{version_dir} holds none of the formats {formats!r}.")
+    return runners
+
+
+def _keras_output(version_dir, keras_generator, latent_dim):
+    """(z, {"keras": output}) from the Keras generator at hand, else from the stored reference;
+    (the parity z, {}) when there is neither."""
+    reference_path = os.path.join(version_dir, REFERENCE_FILENAME)
+    if keras_generator is not None:
+        import keras
+
+        z = _parity_latents(latent_dim)
+        return z, {"keras": keras.ops.convert_to_numpy(keras.ops.cast(keras_generator(z, training=False), "float32"))}
+    if os.path.isfile(reference_path):
+        stored = np.load(reference_path)
+        return stored["z"], {"keras": stored["output"]}
+    return _parity_latents(latent_dim), {}
+
+
+def _run_formats(runners, z, latent_dim, outputs):
+    """Run every format on z, adding its float output to `outputs`; returns {format: images_uint8}
+    after checking each format's uint8 output against its own float output."""
+    uint8s = {}
+    for name, runner in runners.items():
+        if runner.latent_dim != latent_dim:
+            raise ExportError(f"The {name} model takes z of size {runner.latent_dim}, expected {latent_dim}.")
+        result = runner.run_all(z)
+        float_name = runner._float_output
+        outputs[name] = result[float_name]
+        if "images_uint8" in result:
+            uint8s[name] = result["images_uint8"]
+            own = to_uint8(result[float_name])
+            if not np.array_equal(own, result["images_uint8"]):
+                raise ExportError(
+                    f"The {name} model's images_uint8 is not round((images + 1) * 127.5) of its own images "
+                    f"({int((own != result['images_uint8']).sum())} values differ)."
+                )
+    return uint8s
+
+
+def _uint8_mismatches(uint8s, first_output, atol):
+    """(uint8 values that differ away from a rounding boundary, values near one).
+
+    The uint8 outputs may differ by one only where the float sits within atol of x.5 after
+    scaling: there two floats that agree within atol can round to neighbouring integers."""
+    mismatches, boundary = 0, 0
+    if uint8s and first_output is not None:
+        scaled = (first_output.astype(np.float64) + 1.0) * 127.5
+        near = np.abs(scaled - np.floor(scaled) - 0.5) <= atol * 127.5
+        boundary = int(near.sum())
+        expected = to_uint8(first_output)
+        for name, u8 in uint8s.items():
+            delta = np.abs(u8.astype(np.int16) - expected.astype(np.int16))
+            mismatches += int(((delta > 0) & ~near).sum() + (delta > 1).sum())
+    return mismatches, boundary
+
+
+def _check_sample_signature(runner, latent_dim):
+    import tensorflow as tf
+
+    sample = runner._loaded.signatures.get(SAMPLE_SIGNATURE)
+    if sample is None:
+        raise ExportError(f"The SavedModel at {runner.path} has no {SAMPLE_SIGNATURE!r} signature.")
+    n, seed = 3, 7
+    first = sample(num_samples=tf.constant(n, tf.int32), seed=tf.constant(seed, tf.int64))
+    second = sample(num_samples=tf.constant(n, tf.int32), seed=tf.constant(seed, tf.int64))
+    z = tf.random.stateless_normal([n, latent_dim], seed=tf.constant([seed, 0], tf.int64))
+    direct = runner._serve(z=z)
+    for key, value in first.items():
+        if value.shape[0] != n or not np.array_equal(value.numpy(), second[key].numpy()):
+            raise ExportError(f"The {SAMPLE_SIGNATURE!r} signature is not deterministic for output {key!r}.")
+        if np.abs(value.numpy().astype(np.float64) - direct[key].numpy().astype(np.float64)).max() > 1e-5:
+            raise ExportError(f"The {SAMPLE_SIGNATURE!r} signature disagrees with {SERVING_SIGNATURE!r} on the same z.")
