@@ -11,15 +11,9 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import subprocess_env
 from ganzoo.cli import main
 
 TINY = ["--batch-size", "16", "--width", "4", "--latent-dim", "8", "--steps-per-epoch", "3", "--quiet"]
-
-
-def run_cli(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "ganzoo", *args], capture_output=True, text=True,
-                          timeout=timeout, env=subprocess_env())
 
 
 def event_tags(log_dir):
@@ -150,7 +144,7 @@ def test_cli_export_then_sample_and_evaluate_the_export(tmp_path, capsys):
     assert "exists" in capsys.readouterr().err
     assert main(["sample", str(base), "--n", "4", "--out", str(tmp_path / "g.png")]) == 0
     from ganzoo.export import load_exported
-    from ganzoo.train import load_run
+    from ganzoo.training import load_run
 
     _, model = load_run(str(run))
     np.testing.assert_allclose(model.generate(5, seed=3), load_exported(str(base)).generate(5, seed=3), atol=1e-4)
