@@ -10,7 +10,7 @@ import scipy.linalg
 
 from ganzoo import metrics
 from ganzoo.metrics import features as feature_lib
-from ganzoo.metrics import statistics, toy
+from ganzoo.metrics import toy
 
 # ---------------------------------------------------------------- helpers and fixtures
 

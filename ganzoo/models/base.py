@@ -18,7 +18,6 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from ganzoo import losses
 
 LossScaleOptimizer = keras.optimizers.LossScaleOptimizer
 
@@ -63,6 +62,27 @@ def _warm_up_ema(optimizer):
                 average.assign(m * average + (1.0 - m) * var)
 
     optimizer._update_model_variables_moving_average = update_moving_average
+
+
+def _inner(optimizer):
+    return optimizer.inner_optimizer if isinstance(optimizer, LossScaleOptimizer) else optimizer
+
+
+def _use_ema(g_optimizer, ema_decay, ema_warmup):
+    """Turn on Keras' EMA of the generator's weights (`ema_decay`), warmed up unless told not to."""
+    inner = _inner(g_optimizer)
+    if ema_decay is not None:
+        if not 0.0 < float(ema_decay) < 1.0:
+            raise ValueError(f"`ema_decay` must be in (0, 1), e.g. 0.999; got {ema_decay!r}.")
+        inner.use_ema = True
+        inner.ema_momentum = float(ema_decay)
+        inner.ema_overwrite_frequency = None
+    if ema_warmup and getattr(inner, "use_ema", False):
+        _warm_up_ema(inner)
+
+
+def _loss_scaled(optimizer, name):
+    return optimizer if isinstance(optimizer, LossScaleOptimizer) else LossScaleOptimizer(optimizer, name=name)
 
 
 def packed_shape(data_shape, pack):
@@ -285,29 +305,13 @@ class GANBase(keras.Model):
         g_optimizer = keras.optimizers.get(g_optimizer) if g_optimizer is not None else defaults[1]
         if d_optimizer is g_optimizer:
             raise ValueError(f"{name}: d_optimizer and g_optimizer must be two distinct optimizer objects.")
-        if ema_decay is not None:
-            if not 0.0 < float(ema_decay) < 1.0:
-                raise ValueError(f"`ema_decay` must be in (0, 1), e.g. 0.999; got {ema_decay!r}.")
-            inner = g_optimizer.inner_optimizer if isinstance(g_optimizer, LossScaleOptimizer) else g_optimizer
-            inner.use_ema = True
-            inner.ema_momentum = float(ema_decay)
-            inner.ema_overwrite_frequency = None
-        g_inner = g_optimizer.inner_optimizer if isinstance(g_optimizer, LossScaleOptimizer) else g_optimizer
-        if ema_warmup and getattr(g_inner, "use_ema", False):
-            _warm_up_ema(g_inner)
+        _use_ema(g_optimizer, ema_decay, ema_warmup)
         # Keras wraps only `model.optimizer` for float16; a GAN's two optimizers are ours to wrap.
         if self.dtype_policy.name == "mixed_float16":
-            if not isinstance(d_optimizer, LossScaleOptimizer):
-                d_optimizer = LossScaleOptimizer(d_optimizer, name="d_loss_scale")
-            if not isinstance(g_optimizer, LossScaleOptimizer):
-                g_optimizer = LossScaleOptimizer(g_optimizer, name="g_loss_scale")
-        super().compile(
-            optimizer=None,
-            jit_compile=jit_compile,
-            steps_per_execution=steps_per_execution,
-            run_eagerly=run_eagerly,
-            **kwargs,
-        )
+            d_optimizer = _loss_scaled(d_optimizer, "d_loss_scale")
+            g_optimizer = _loss_scaled(g_optimizer, "g_loss_scale")
+        super().compile(optimizer=None, jit_compile=jit_compile, steps_per_execution=steps_per_execution,
+                        run_eagerly=run_eagerly, **kwargs)
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
         self._ema_generator = None
@@ -316,13 +320,8 @@ class GANBase(keras.Model):
         with self.distribute_strategy.scope():
             self.d_optimizer.build(self.discriminator.trainable_variables)
             self.g_optimizer.build(self.generator.trainable_variables)
-        self._compile_args = dict(
-            ema_decay=ema_decay,
-            ema_warmup=bool(ema_warmup),
-            jit_compile=jit_compile,
-            steps_per_execution=steps_per_execution,
-            run_eagerly=run_eagerly,
-        )
+        self._compile_args = dict(ema_decay=ema_decay, ema_warmup=bool(ema_warmup), jit_compile=jit_compile,
+                                  steps_per_execution=steps_per_execution, run_eagerly=run_eagerly)
 
     def get_compile_config(self):
         if self.d_optimizer is None:
@@ -623,10 +622,9 @@ class GANBase(keras.Model):
     @property
     def ema_generator(self):
         """A copy of the generator holding the EMA weights, or None when EMA is off."""
-        opt = self.g_optimizer
-        if opt is None:
+        if self.g_optimizer is None:
             return None
-        inner = opt.inner_optimizer if isinstance(opt, LossScaleOptimizer) else opt
+        inner = _inner(self.g_optimizer)
         if not getattr(inner, "use_ema", False):
             return None
         if self._ema_generator is None:
