@@ -55,31 +55,37 @@ class TrainConfig:
     dataset: str = setting("mnist_sample", "str",
                            "dataset name or image folder (default: the preset's, else mnist_sample)")
     preset: Optional[str] = setting(None, "str", cli=False)
-    epochs: int = setting(5, "int")
+    epochs: int = setting(5, "int", "epochs to train to (a resumed run continues up to it)")
     steps_per_epoch: Optional[int] = setting(None, "int", "generator steps per epoch")
-    batch_size: int = setting(64, "int")
-    seed: int = setting(0, "int", valid=(lambda v: 0 <= v < SEED_LIMIT, f"an integer from 0 to {SEED_LIMIT - 1}"))
+    batch_size: int = setting(64, "int", "examples per batch (one batch per discriminator step)")
+    seed: int = setting(0, "int", "seed of the weights, the noise and the data order",
+                         valid=(lambda v: 0 <= v < SEED_LIMIT, f"an integer from 0 to {SEED_LIMIT - 1}"))
     run_dir: str = setting("runs/default", "str", "run directory (default runs/<preset or model>_<dataset>)")
-    jit_compile: str = setting("auto", "str", choices=("auto", "on", "off"))
-    mixed_precision: str = setting("off", "str", choices=("off", "float16", "bfloat16"))
-    strategy: str = setting("default", "str", choices=("default", "mirrored", "multi_worker"))
+    jit_compile: str = setting("auto", "str", "XLA: auto (where a GPU is present), on or off",
+                               choices=("auto", "on", "off"))
+    mixed_precision: str = setting("off", "str", "mixed-precision compute dtype",
+                                   choices=("off", "float16", "bfloat16"))
+    strategy: str = setting("default", "str", "tf.distribute strategy (multi_worker reads TF_CONFIG)",
+                            choices=("default", "mirrored", "multi_worker"))
     ema: Optional[float] = setting(None, "float", "EMA of generator weights, e.g. 0.999", metavar="DECAY",
                                    valid=(lambda v: 0 < v < 1, "in (0, 1), e.g. 0.999"))
-    latent_dim: Optional[int] = setting(None, "int")
+    latent_dim: Optional[int] = setting(None, "int", "size of z")
     width: Optional[int] = setting(None, "int", "width of the default networks")
-    d_lr: Optional[float] = setting(None, "float", valid=_LR)
-    g_lr: Optional[float] = setting(None, "float", valid=_LR)
-    beta_1: Optional[float] = setting(None, "float", valid=_BETA)
-    beta_2: Optional[float] = setting(None, "float", valid=_BETA)
+    d_lr: Optional[float] = setting(None, "float", "discriminator (critic) Adam learning rate", valid=_LR)
+    g_lr: Optional[float] = setting(None, "float", "generator Adam learning rate", valid=_LR)
+    beta_1: Optional[float] = setting(None, "float", "Adam beta_1 of both players", valid=_BETA)
+    beta_2: Optional[float] = setting(None, "float", "Adam beta_2 of both players", valid=_BETA)
     d_steps: Optional[int] = setting(None, "int", "discriminator (critic) steps per generator step",
                                      flags=("--d-steps", "--n-critic"))
-    gp_weight: Optional[float] = setting(None, "float", valid=(lambda v: v >= 0, ">= 0"))
-    generator_loss: Optional[str] = setting(None, "str", choices=("non_saturating", "minimax"))
+    gp_weight: Optional[float] = setting(None, "float", "WGAN-GP penalty weight lambda",
+                                         valid=(lambda v: v >= 0, ">= 0"))
+    generator_loss: Optional[str] = setting(None, "str", "gan and dcgan: the generator's loss",
+                                            choices=("non_saturating", "minimax"))
     pack: Optional[int] = setting(None, "int", "PacGAN packing: the discriminator judges M samples at once "
                                                "(batch size a multiple of M)", metavar="M")
-    image_size: Optional[int] = setting(None, "int")
+    image_size: Optional[int] = setting(None, "int", "resize (and center-crop) images to N x N")
     data_dir: Optional[str] = setting(None, "str", "tensorflow-datasets directory with prepared data")
-    steps_per_execution: int = setting(1, "int")
+    steps_per_execution: int = setting(1, "int", "train steps per compiled call")
     checkpoint_every: Optional[int] = setting(None, "int", "also checkpoint every N steps", metavar="N")
     log_every: int = setting(10, "int", "TensorBoard step scalars every N steps", metavar="N")
     eval_every: Optional[int] = setting(None, "int", "log sample-quality metrics and the mode-collapse alarm "
