@@ -28,7 +28,7 @@ def test_quality_script_trains_scores_and_tabulates_a_toy_run(tmp_path, run_tool
     run = results["gan_non_saturating_gaussian_ring_s0_20"]
     assert run["steps"] == 20
     # The table shows the run the JSON holds (one seed: its modes, spread 0).
-    assert f"| gaussian_ring | ganzoo gan_non_saturating | 1 | 20 | {run['modes']:.1f} ± 0.0 |" in stdout
+    assert f"| gaussian_ring | ganzoo gan_non_saturating | 1 | 20 | {run['modes']:.1f} ± 0.0 / 8 |" in stdout
     assert "paper: GAN (VEEGAN Table 1)" in stdout
     # A second call with the same budget finds the run in the JSON and does not train again.
     run_tool(*args, cwd=tmp_path)
