@@ -8,15 +8,11 @@ import sys as _sys
 
 __version__ = "0.1.0"
 
-# ganzoo.train imports TensorFlow only when a run starts.
-from ganzoo.train import TrainConfig, resolve_config  # noqa: E402
-from ganzoo.train import train as _train  # noqa: E402
-
-# `ganzoo.train` is the function (as the docs promise), not the submodule of the same name:
-# the import above bound the submodule here; rebind the name to the function.
-train = _train
+# The config schema is pure Python; `train` (ganzoo.training) is imported on first use.
+from ganzoo.config import TrainConfig, resolve_config  # noqa: E402
 
 _PUBLIC = {
+    "train": "ganzoo.training",
     "GAN": "ganzoo.models",
     "DCGAN": "ganzoo.models",
     "WGANGP": "ganzoo.models",
@@ -34,7 +30,7 @@ _PUBLIC = {
     "load_exported": "ganzoo.export",
 }
 
-__all__ = sorted(_PUBLIC) + ["TrainConfig", "resolve_config", "train", "losses", "metrics"]
+__all__ = sorted(_PUBLIC) + ["TrainConfig", "resolve_config", "losses", "metrics"]
 
 def _register_models():
     # Importing the model modules registers their classes with Keras, so that
@@ -84,7 +80,7 @@ def __getattr__(name):
         value = getattr(importlib.import_module(_PUBLIC[name]), name)
         globals()[name] = value
         return value
-    if name in ("losses", "metrics", "data", "export", "models", "callbacks", "run_dir"):
+    if name in ("losses", "metrics", "data", "export", "models", "callbacks", "run_dir", "config", "training"):
         return importlib.import_module(f"ganzoo.{name}")
     raise AttributeError(f"module 'ganzoo' has no attribute {name!r}")
 

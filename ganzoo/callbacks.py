@@ -38,7 +38,7 @@ def steps_done(model):
 class StepAware(keras.callbacks.Callback):
     """Knows the run's global step (one step = one generator update) at every batch end.
 
-    `epoch_step_offset` is set by `ganzoo.train` when a resumed run finishes an interrupted
+    `epoch_step_offset` is set by `ganzoo.train()` when a resumed run finishes an interrupted
     epoch: Keras then counts batches from 0 though the epoch is partly done.
     """
 

@@ -43,10 +43,7 @@ def _int(text):
 
 
 def _positive_int(text):
-    value = _int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
+    return _checked_int((lambda value: value > 0, "a positive integer"))(text)
 
 
 def _sample_count(text):
@@ -56,13 +53,21 @@ def _sample_count(text):
     return value
 
 
-def _seed(text):
-    from ganzoo.train import SEED_LIMIT
+def _checked_int(valid):
+    """An argparse type: an int for which `valid` = (predicate, words) holds."""
+    def parse(text):
+        value = _int(text)
+        if not valid[0](value):
+            raise argparse.ArgumentTypeError(f"must be {valid[1]}, got {value}")
+        return value
 
-    value = _int(text)
-    if not 0 <= value < SEED_LIMIT:
-        raise argparse.ArgumentTypeError(f"must be an integer from 0 to {SEED_LIMIT - 1}, got {value}")
-    return value
+    return parse
+
+
+def _seed(text):
+    from ganzoo.config import TrainConfig
+
+    return _checked_int(TrainConfig.__dataclass_fields__["seed"].metadata["valid"])(text)
 
 
 def _float(text):
@@ -73,6 +78,31 @@ def _float(text):
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
     return value
+
+
+def add_config_flags(parser):
+    """One flag per `ganzoo.TrainConfig` field, generated from its declaration. Every default is
+    None: a flag that is not given leaves the preset's (or the model's) value."""
+    import dataclasses
+
+    from ganzoo.config import TrainConfig, flags_of
+
+    for field in dataclasses.fields(TrainConfig):
+        meta = field.metadata
+        if not meta["cli"]:
+            continue
+        kwargs = dict(dest=field.name, help=meta["help"])
+        if meta["kind"] == "bool":
+            kwargs.update(action="store_true", default=None)
+        elif meta["choices"]:
+            kwargs.update(choices=meta["choices"])
+        elif meta["kind"] == "int":
+            kwargs.update(type=_checked_int(meta["valid"]))
+        elif meta["kind"] == "float":
+            kwargs.update(type=_float)  # ranges are checked with the config, in the same words
+        if meta["metavar"]:
+            kwargs.update(metavar=meta["metavar"])
+        parser.add_argument(*flags_of(field), **kwargs)
 
 
 def build_parser():
@@ -88,43 +118,7 @@ def build_parser():
                                    "(see `ganzoo list`); flags override the preset. Running it again on the "
                                    "same --run-dir resumes the run.")
     t.add_argument("model", metavar="MODEL")
-    t.add_argument("--dataset", help="dataset name or image folder (default: the preset's, else mnist_sample)")
-    t.add_argument("--epochs", type=_positive_int)
-    t.add_argument("--steps-per-epoch", type=_positive_int, help="generator steps per epoch")
-    t.add_argument("--batch-size", type=_positive_int)
-    t.add_argument("--seed", type=_seed)
-    t.add_argument("--run-dir", help="run directory (default runs/<preset or model>_<dataset>)")
-    t.add_argument("--jit-compile", choices=("auto", "on", "off"))
-    t.add_argument("--mixed-precision", choices=("off", "float16", "bfloat16"))
-    t.add_argument("--strategy", choices=("default", "mirrored", "multi_worker"))
-    t.add_argument("--ema", type=_float, metavar="DECAY", help="EMA of generator weights, e.g. 0.999")
-    t.add_argument("--latent-dim", type=_positive_int)
-    t.add_argument("--width", type=_positive_int, help="width of the default networks")
-    t.add_argument("--d-lr", type=_float)
-    t.add_argument("--g-lr", type=_float)
-    t.add_argument("--beta-1", type=_float)
-    t.add_argument("--beta-2", type=_float)
-    t.add_argument("--d-steps", "--n-critic", dest="d_steps", type=_positive_int,
-                   help="discriminator (critic) steps per generator step")
-    t.add_argument("--gp-weight", type=_float)
-    t.add_argument("--generator-loss", choices=("non_saturating", "minimax"))
-    t.add_argument("--pack", type=_positive_int, metavar="M",
-                   help="PacGAN packing: the discriminator judges M samples at once (batch size a multiple of M)")
-    t.add_argument("--image-size", type=_positive_int)
-    t.add_argument("--data-dir", help="tensorflow-datasets directory with prepared data")
-    t.add_argument("--skip-corrupt", action="store_true", default=None,
-                   help="image folders: skip files that cannot be decoded (with a warning)")
-    t.add_argument("--steps-per-execution", type=_positive_int)
-    t.add_argument("--checkpoint-every", type=_positive_int, metavar="N", help="also checkpoint every N steps")
-    t.add_argument("--log-every", type=_positive_int, metavar="N", help="TensorBoard step scalars every N steps")
-    t.add_argument("--eval-every", type=_positive_int, metavar="EPOCHS",
-                   help="log sample-quality metrics and the mode-collapse alarm every N epochs")
-    t.add_argument("--eval-samples", type=_positive_int, metavar="N", help="samples per evaluation (2000)")
-    t.add_argument("--deterministic", action="store_true", default=None,
-                   help="enable TensorFlow op determinism (bitwise-repeatable runs, slower)")
-    t.add_argument("--export", dest="export_dir", metavar="DIR",
-                   help="after training, export the generator to DIR/<version> (SavedModel + ONNX)")
-    t.add_argument("--quiet", action="store_true", default=None, help="no progress bars, logs only")
+    add_config_flags(t)
 
     s = sub.add_parser("sample", help="write a PNG grid of samples from a run dir or an export", parents=[common])
     s.add_argument("source", metavar="RUN_DIR_OR_EXPORT")
@@ -195,7 +189,8 @@ def _default_run_dir(name, dataset):
 
 
 def cmd_train(args):
-    from ganzoo.train import resolve_config, train
+    from ganzoo.config import resolve_config
+    from ganzoo.training import train
 
     fields = {k: v for k, v in vars(args).items() if k not in ("command", "model", "verbose")}
     if fields.get("run_dir") is None:
@@ -221,7 +216,7 @@ def _load_sampler(source):
     if not os.path.exists(source):
         raise UsageError(f"{source} does not exist: give a run directory or an export directory/.onnx file.")
     if _is_run_dir(source):
-        from ganzoo.train import load_run
+        from ganzoo.training import load_run
 
         config, model = load_run(source)
         return (lambda n, seed: model.generate(n, seed=seed)), config.to_dict()
@@ -331,7 +326,7 @@ def _write_metrics(path, report):
 def cmd_export(args):
     from ganzoo.export import export_generator
     from ganzoo.export import _sha256
-    from ganzoo.train import card_fields, open_run
+    from ganzoo.training import card_fields, open_run
 
     _check_output(args.out, "directory", "--out")
     if args.version and os.path.exists(os.path.join(args.out, str(args.version))) and not args.overwrite:
@@ -442,7 +437,7 @@ def _user_errors():
     is not loaded cannot have raised)."""
     from ganzoo.export import ExportError
     from ganzoo.run_dir import RunDirError
-    from ganzoo.train import ConfigError
+    from ganzoo.config import ConfigError
 
     errors = [UsageError, ConfigError, RunDirError, ExportError]
     if "ganzoo.data" in sys.modules:

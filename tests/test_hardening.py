@@ -20,22 +20,11 @@ import time
 import numpy as np
 import pytest
 
-from conftest import default_sigint, subprocess_env
 from ganzoo.cli import main
 from ganzoo.run_dir import RunLock
 
 TINY = ["--batch-size", "16", "--width", "4", "--latent-dim", "8", "--steps-per-epoch", "3", "--quiet"]
 RING = ["train", "gan", "--dataset", "gaussian_ring", *TINY]
-
-
-def run_main(argv, capsys):
-    """(exit code, stdout, stderr) of `ganzoo ARGV`, usage errors included."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def snapshot(root):
@@ -143,7 +132,7 @@ SWEEP = [
 
 @pytest.mark.parametrize("case,argv,expected,forbidden,setup", SWEEP, ids=[c[0] for c in SWEEP])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, argv, expected, forbidden, setup, run, tmp_path,
-                                                         capsys):
+                                                         capsys, run_main):
     (tmp_path / "file").write_text("a file, not a directory")
     (tmp_path / "exports" / "1").mkdir(parents=True)
     places = {"new": tmp_path / "new_run", "file": tmp_path / "file", "tmp": tmp_path, "run": run,
@@ -152,7 +141,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, argv, expected, f
     if setup:
         setup(run)
     before = snapshot(tmp_path)
-    code, out, err = run_main([a.format(**places) for a in argv], capsys)
+    code, out, err = run_main([a.format(**places) for a in argv])
     assert code == 2, (out, err)
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert expected in err, err
@@ -160,7 +149,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, argv, expected, f
     assert snapshot(tmp_path) == before
 
 
-def test_a_locked_run_dir_is_refused_naming_the_other_process(run, capsys):
+def test_a_locked_run_dir_is_refused_naming_the_other_process(run, capsys, run_main, subprocess_env):
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from ganzoo.run_dir import RunLock; "
                                "lock = RunLock(sys.argv[1]).acquire(); print('locked', flush=True); time.sleep(600)",
@@ -168,7 +157,7 @@ def test_a_locked_run_dir_is_refused_naming_the_other_process(run, capsys):
     try:
         assert holder.stdout.readline().strip() == "locked"
         before = snapshot(run)
-        code, _, err = run_main([*RING, "--run-dir", run, "--epochs", "3"], capsys)
+        code, _, err = run_main([*RING, "--run-dir", run, "--epochs", "3"])
         assert code == 2 and f"PID {holder.pid}" in err and len(err.strip().splitlines()) == 1, err
         assert snapshot(run) == before
     finally:
@@ -179,7 +168,7 @@ def test_a_locked_run_dir_is_refused_naming_the_other_process(run, capsys):
 
 
 @pytest.mark.slow  # a TensorFlow start-up; test_a_locked_run_dir... covers the lock in the default suite
-def test_a_second_ganzoo_on_a_training_run_dir_exits_2_naming_the_first(tmp_path, capsys):
+def test_a_second_ganzoo_on_a_training_run_dir_exits_2_naming_the_first(tmp_path, capsys, run_main, subprocess_env):
     args = [*RING, "--epochs", "40", "--run-dir", tmp_path / "run"]
     first = subprocess.Popen([sys.executable, "-m", "ganzoo", *map(str, args)], stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True, env=subprocess_env())
@@ -188,7 +177,7 @@ def test_a_second_ganzoo_on_a_training_run_dir_exits_2_naming_the_first(tmp_path
         while not (tmp_path / "run" / "checkpoints" / "latest.json").exists() and time.time() < deadline:
             assert first.poll() is None, first.communicate()[1]
             time.sleep(0.02)
-        code, _, err = run_main(args, capsys)
+        code, _, err = run_main(args)
         assert first.poll() is None, "the first run ended before the second started"
         assert code == 2 and f"PID {first.pid}" in err and "Traceback" not in err, err
     finally:
@@ -196,7 +185,7 @@ def test_a_second_ganzoo_on_a_training_run_dir_exits_2_naming_the_first(tmp_path
         first.wait()
     # The killed run's lock went with it: resume, one more epoch.
     epochs = latest(tmp_path / "run")["epoch"] + 1
-    assert run_main([*args[:-4], "--epochs", epochs, *args[-2:]], capsys)[0] == 0
+    assert run_main([*args[:-4], "--epochs", epochs, *args[-2:]])[0] == 0
     assert latest(tmp_path / "run")["step"] == 3 * epochs
 
 
@@ -208,11 +197,16 @@ RESUME = ["train", "wgan_gp", "--dataset", "gaussian_ring", "--epochs", "6", "--
           "--seed", "5", "--deterministic", "--quiet"]
 
 
-def _interrupt_at_a_random_moment(run, signum, after_step, rng):
+@pytest.fixture
+def interrupt_at_a_random_moment(subprocess_env, default_sigint):
+    return lambda *args: _interrupt_at_a_random_moment(*args, env=subprocess_env(), preexec_fn=default_sigint)
+
+
+def _interrupt_at_a_random_moment(run, signum, after_step, rng, env, preexec_fn):
     """Start the run, wait until it passed `after_step`, signal it at a random moment within the
     next 0.3 s; returns (exit code, stdout, stderr)."""
     proc = subprocess.Popen([sys.executable, "-m", "ganzoo", *RESUME, "--run-dir", str(run)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=subprocess_env(), preexec_fn=default_sigint)
+                            stderr=subprocess.PIPE, text=True, env=env, preexec_fn=preexec_fn)
     record = run / "checkpoints" / "latest.json"
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
@@ -234,23 +228,24 @@ def _saved_step(out):
     return int(match.group(1))
 
 
-def test_sigint_sigterm_and_kill_9_at_random_moments_then_resume_equal_the_uninterrupted_run_bit_for_bit(tmp_path):
+def test_sigint_sigterm_and_kill_9_at_random_moments_then_resume_equal_the_uninterrupted_run_bit_for_bit(tmp_path, subprocess_env,
+                                                                                                interrupt_at_a_random_moment):
     whole = tmp_path / "whole"  # trains meanwhile (without the periodic checkpoints, which change nothing)
     uninterrupted = subprocess.Popen([sys.executable, "-m", "ganzoo", *RESUME[:8], *RESUME[10:], "--run-dir", str(whole)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=subprocess_env())
     rng = random.Random()
     run = tmp_path / "interrupted"
-    code, out, err = _interrupt_at_a_random_moment(run, signal.SIGINT, 10, rng)
+    code, out, err = interrupt_at_a_random_moment(run, signal.SIGINT, 10, rng)
     assert code == 130 and "Traceback" not in err, (out, err)
     first = _saved_step(out)
     # The file holds exactly the steps the message names (it held one more before).
     assert int(load_checkpoint(run / "checkpoints" / latest(run)["file"]).g_optimizer.iterations) == first
-    code, out, err = _interrupt_at_a_random_moment(run, signal.SIGTERM, first + 10, rng)
+    code, out, err = interrupt_at_a_random_moment(run, signal.SIGTERM, first + 10, rng)
     assert code == 143 and "SIGTERM" in err and "Traceback" not in err, (out, err)
     second = _saved_step(out)
     # kill -9 saves nothing: the run resumes from its last checkpoint (every 7 steps), whatever
     # it was writing at the time.
-    assert _interrupt_at_a_random_moment(run, signal.SIGKILL, second + 10, rng)[0] == -signal.SIGKILL
+    assert interrupt_at_a_random_moment(run, signal.SIGKILL, second + 10, rng)[0] == -signal.SIGKILL
     third = latest(run)["step"]
     assert 0 < first < second < third < 240, (first, second, third)
     assert subprocess.run([sys.executable, "-m", "ganzoo", *RESUME, "--run-dir", str(run)], capture_output=True,
@@ -288,7 +283,7 @@ def test_early_stop_mid_epoch_records_the_true_step_and_resumes_exactly(tmp_path
     import dataclasses
 
     import ganzoo
-    from ganzoo.train import load_run
+    from ganzoo.training import load_run
 
     config = ganzoo.resolve_config("gan", dataset="gaussian_ring", epochs=3, steps_per_epoch=3, batch_size=16,
                                    width=4, latent_dim=8, quiet=True, run_dir=str(tmp_path / "stopped"))
@@ -319,41 +314,41 @@ def _epoch_steps(log_dir):
 
 
 # --------------------------------------------------------------- history and re-runs (item 5)
-def test_history_holds_the_whole_run_and_a_finished_run_is_not_trained_or_exported_again(run, tmp_path, capsys):
+def test_history_holds_the_whole_run_and_a_finished_run_is_not_trained_or_exported_again(run, tmp_path, capsys, run_main):
     args = [*RING, "--run-dir", run]
     original = json.loads((run / "history.json").read_text())
     assert original["step"] == [3, 6]
-    code, out, _ = run_main([*args, "--epochs", "3", "--export", tmp_path / "exp"], capsys)
+    code, out, _ = run_main([*args, "--epochs", "3", "--export", tmp_path / "exp"])
     assert code == 0 and (tmp_path / "exp" / "1").is_dir()
     history = json.loads((run / "history.json").read_text())
     assert history["step"] == [3, 6, 9] and history["d_loss"][:2] == original["d_loss"]
 
     before = snapshot(tmp_path)
     for epochs in ("3", "1"):  # the same command, and one asking for fewer epochs
-        code, out, _ = run_main([*args, "--epochs", epochs, "--export", tmp_path / "exp"], capsys)
+        code, out, _ = run_main([*args, "--epochs", epochs, "--export", tmp_path / "exp"])
         assert code == 0 and "is complete: 9 steps" in out and f"Its export: {tmp_path / 'exp' / '1'}" in out, out
     assert snapshot(tmp_path) == before  # history kept, no second export version
-    code, out, _ = run_main([*args, "--epochs", "3"], capsys)  # without --export: the run's own
+    code, out, _ = run_main([*args, "--epochs", "3"])  # without --export: the run's own
     assert f"Its export: {tmp_path / 'exp' / '1'}" in out
 
 
 # ------------------------------------------------------------------ damaged state (6-11)
-def test_a_truncated_newest_checkpoint_falls_back_to_the_one_before(run, tmp_path, capsys):
+def test_a_truncated_newest_checkpoint_falls_back_to_the_one_before(run, tmp_path, capsys, run_main):
     newest = run / "checkpoints" / "ckpt-00000006.keras"
     newest.write_bytes(newest.read_bytes()[:1000])
-    code, _, err = run_main(["sample", run, "--n", "4", "--out", tmp_path / "s.png"], capsys)
+    code, _, err = run_main(["sample", run, "--n", "4", "--out", tmp_path / "s.png"])
     assert code == 0 and "ckpt-00000006.keras" in err and "ckpt-00000003.keras" in err, err
-    code, _, err = run_main([*RING, "--run-dir", run, "--epochs", "3"], capsys)
+    code, _, err = run_main([*RING, "--run-dir", run, "--epochs", "3"])
     assert code == 0 and "ckpt-00000006.keras" in err
     model = load_checkpoint(run / "checkpoints" / latest(run)["file"])
     assert int(model.g_optimizer.iterations) == 9
     assert json.loads((run / "history.json").read_text())["step"] == [3, 6, 9]
 
 
-def test_a_deleted_latest_json_resumes_from_the_newest_checkpoint_file(run, capsys):
+def test_a_deleted_latest_json_resumes_from_the_newest_checkpoint_file(run, capsys, run_main):
     (run / "checkpoints" / "latest.json").unlink()
     kept = snapshot(run / "checkpoints")
-    code, _, err = run_main([*RING, "--run-dir", run, "--epochs", "3"], capsys)
+    code, _, err = run_main([*RING, "--run-dir", run, "--epochs", "3"])
     assert code == 0 and "latest.json is missing" in err, err
     assert latest(run)["step"] == 9
     after = snapshot(run / "checkpoints")
@@ -362,22 +357,22 @@ def test_a_deleted_latest_json_resumes_from_the_newest_checkpoint_file(run, caps
     assert json.loads((run / "history.json").read_text())["step"] == [3, 6, 9]
 
 
-def test_checkpoints_that_all_fail_to_load_are_refused_and_kept(run, capsys):
+def test_checkpoints_that_all_fail_to_load_are_refused_and_kept(run, capsys, run_main):
     (run / "checkpoints" / "latest.json").unlink()
     for path in (run / "checkpoints").glob("ckpt-*.keras"):
         path.write_bytes(b"truncated")
     before = snapshot(run)
-    code, _, err = run_main([*RING, "--run-dir", run, "--epochs", "3"], capsys)
+    code, _, err = run_main([*RING, "--run-dir", run, "--epochs", "3"])
     assert code == 2 and "can be loaded" in err, err
     assert snapshot(run) == before
 
 
-def test_leftover_temporary_files_are_removed_when_a_run_starts(run, capsys):
+def test_leftover_temporary_files_are_removed_when_a_run_starts(run, capsys, run_main):
     leftovers = [run / "checkpoints" / ".tmp-0123456789ab-ckpt-00000009.keras", run / "config.json.tmp",
                  run / ".tmp-0123456789ab-history.json"]
     for path in leftovers:
         path.write_bytes(b"\0" * 100_000)
-    assert run_main([*RING, "--run-dir", run, "--epochs", "3"], capsys)[0] == 0
+    assert run_main([*RING, "--run-dir", run, "--epochs", "3"])[0] == 0
     assert not any(path.exists() for path in leftovers)
     assert not [p for p in run.rglob("*") if p.name.startswith(".tmp-")]
 
@@ -418,7 +413,7 @@ def test_checkpoints_are_fsynced_before_the_rename_and_follow_the_umask(tmp_path
         assert os.stat(tmp_path / name).st_mode & 0o777 == 0o640, name
 
 
-def test_an_export_without_its_card_is_checked_against_the_parity_reference(tmp_path, capsys):
+def test_an_export_without_its_card_is_checked_against_the_parity_reference(tmp_path, capsys, run_main):
     import onnx
     from onnx import numpy_helper
 
@@ -434,7 +429,7 @@ def test_an_export_without_its_card_is_checked_against_the_parity_reference(tmp_
     onnx.save(proto, onnx_path)
     with pytest.raises(ExportError, match="parity_reference.npz"):
         load_exported(path)
-    code, _, err = run_main(["sample", path, "--out", tmp_path / "s.png"], capsys)
+    code, _, err = run_main(["sample", path, "--out", tmp_path / "s.png"])
     assert code == 2 and "corrupt" in err and not (tmp_path / "s.png").exists()
 
 
@@ -442,7 +437,7 @@ def test_an_export_without_its_card_is_checked_against_the_parity_reference(tmp_
 def test_python_api_mistakes_raise_clear_errors():
     import ganzoo
     from ganzoo.data import DatasetError
-    from ganzoo.train import ConfigError
+    from ganzoo.training import ConfigError
 
     with pytest.raises(ValueError, match=r"\(H, W, C\)"):
         ganzoo.DCGAN(data_shape=(28, 28))
@@ -461,25 +456,25 @@ def test_python_api_mistakes_raise_clear_errors():
 
 
 # ------------------------------------------------------------------- evaluate (14, 17)
-def test_evaluate_uses_the_runs_image_size_and_caps_the_real_set(tmp_path, capsys, monkeypatch):
+def test_evaluate_uses_the_runs_image_size_and_caps_the_real_set(tmp_path, capsys, monkeypatch, run_main):
     run = tmp_path / "run32"
     assert main(["train", "dcgan", "--dataset", "mnist_sample", "--image-size", "32", "--epochs", "1",
                  "--run-dir", str(run), "--batch-size", "8", "--width", "4", "--latent-dim", "4",
                  "--steps-per-epoch", "1", "--quiet"]) == 0
     common = ["evaluate", run, "--num-samples", "40", "--feature-extractor", "none", "--metrics", "pr"]
-    code, out, err = run_main([*common, "--num-real", "100"], capsys)
+    code, out, err = run_main([*common, "--num-real", "100"])
     assert code == 0 and "(40 generated, 100 real)" in out, err
-    code, _, err = run_main([*common[:-1], "modes"], capsys)
+    code, _, err = run_main([*common[:-1], "modes"])
     assert code == 2 and "toy" in err and "toy=" not in err, err
     assert json.loads((run / "metrics.json").read_text())["num_real"] == 100
     monkeypatch.setattr("ganzoo.cli.DEFAULT_NUM_REAL", 300)
-    assert run_main(common, capsys)[0] == 0
+    assert run_main(common)[0] == 0
     assert json.loads((run / "metrics.json").read_text())["num_real"] == 300
 
 
-def test_evaluate_that_cannot_write_its_default_file_keeps_the_table(run, capsys):
+def test_evaluate_that_cannot_write_its_default_file_keeps_the_table(run, capsys, run_main):
     (run / "metrics.json").mkdir()  # something in the way of RUN_DIR/metrics.json
-    code, out, err = run_main(["evaluate", run, "--num-samples", "300"], capsys)
+    code, out, err = run_main(["evaluate", run, "--num-samples", "300"])
     assert code == 2 and "w1" in out and "could not write" in err and "--out" in err, (out, err)
     assert len(err.strip().splitlines()) == 1 and not [p for p in run.iterdir() if p.name.startswith(".tmp-")]
 
@@ -499,13 +494,13 @@ print("exit", code, "tensorflow" in sys.modules, ganzoo.train.__name__, file=sys
 
 @pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["train"], ["bogus"], ["train", "gan", "--seed",
                                                                                            "-1"]])
-def test_help_and_usage_errors_do_not_import_tensorflow(argv):
+def test_help_and_usage_errors_do_not_import_tensorflow(argv, subprocess_env):
     result = subprocess.run([sys.executable, "-c", _PROBE, *argv], capture_output=True, text=True,
                             env=subprocess_env(), timeout=60)
     assert result.stderr.strip().splitlines()[-1] == f"exit {0 if '--help' in argv else 2} False train", result.stderr
 
 
-def test_commands_are_quiet():
+def test_commands_are_quiet(subprocess_env):
     quiet = subprocess.run([sys.executable, "-m", "ganzoo", "list"], capture_output=True, text=True,
                            env=subprocess_env(TF_CPP_MIN_LOG_LEVEL=None), timeout=120)
     assert quiet.returncode == 0 and quiet.stderr == "" and "wgan_gp" in quiet.stdout
@@ -514,7 +509,7 @@ def test_commands_are_quiet():
 @pytest.mark.slow  # another TensorFlow start-up
 @pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"),
                     reason="TensorFlow 2.21 announces oneDNN at start-up on x86 only")
-def test_verbose_shows_tensorflows_log_lines():
+def test_verbose_shows_tensorflows_log_lines(subprocess_env):
     verbose = subprocess.run([sys.executable, "-m", "ganzoo", "list", "--verbose"], capture_output=True, text=True,
                              env=subprocess_env(TF_CPP_MIN_LOG_LEVEL=None), timeout=120)
     assert verbose.returncode == 0 and "oneDNN" in verbose.stderr

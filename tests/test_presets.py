@@ -3,7 +3,7 @@
 import pytest
 
 from ganzoo.models.registry import PRESETS
-from ganzoo.train import ConfigError, _steps_per_epoch, resolve_config
+from ganzoo.training import ConfigError, _steps_per_epoch, resolve_config
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -40,7 +40,7 @@ def test_cli_pack_trains_resumes_and_exports_the_unpacked_generator(tmp_path, ca
     import numpy as np
 
     from ganzoo.cli import main
-    from ganzoo.train import load_run
+    from ganzoo.training import load_run
 
     run = tmp_path / "run"
     args = ["train", "gan", "--dataset", "gaussian_ring", "--run-dir", str(run), "--pack", "4", "--batch-size", "16",

@@ -153,7 +153,7 @@ def run_toy(dataset, config_name, seed, steps, root, steps_per_epoch=1000):
     import ganzoo
     from ganzoo.data import load_real_samples, toy_distribution
     from ganzoo.metrics import evaluate_samples
-    from ganzoo.train import load_run
+    from ganzoo.training import load_run
 
     preset, overrides = TOY_CONFIGS[config_name]
     preset = preset.format(dataset=dataset)
@@ -182,7 +182,7 @@ def run_mnist(name, minutes, width, root, seed=0, max_epochs=1000):
     import ganzoo
     from ganzoo.data import load_real_samples
     from ganzoo.metrics import evaluate_samples
-    from ganzoo.train import load_run
+    from ganzoo.training import load_run
 
     preset = MNIST_CONFIGS[name]
     run_dir = os.path.join(root, "mnist", f"{name}_w{width}_{minutes:g}min_s{seed}")
@@ -212,7 +212,7 @@ def run_quickstart(seed, root):
     import ganzoo
     from ganzoo.data import load_real_samples
     from ganzoo.metrics import evaluate_samples
-    from ganzoo.train import load_run
+    from ganzoo.training import load_run
 
     run_dir = os.path.join(root, "quickstart", f"s{seed}")
     config = ganzoo.resolve_config("dcgan_mnist_sample", seed=seed, run_dir=run_dir, quiet=True)
@@ -244,7 +244,7 @@ def quickstart_table(results):
 
 def _export(model, config, directory, result):
     from ganzoo.export import export_generator
-    from ganzoo.train import card_fields
+    from ganzoo.training import card_fields
 
     card = card_fields(config, model)
     card["metrics"] = {k: v for k, v in result.items()
@@ -399,7 +399,7 @@ def main(argv=None):
 
 def export_all(results, export_dir, mnist_width, mnist_minutes, toy_steps, which=("mnist", "ring", "grid")):
     """Export the MNIST DCGAN / WGAN-GP runs and the seed-0 gan_ema toy runs, with sample pictures."""
-    from ganzoo.train import load_run
+    from ganzoo.training import load_run
 
     targets = []
     for name in MNIST_CONFIGS if "mnist" in which else ():

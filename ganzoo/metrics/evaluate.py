@@ -133,6 +133,26 @@ def evaluate_samples(fake, real, metrics=None, feature_extractor="auto", batch_s
     if metrics is None:
         metrics = DEFAULT_METRICS["toy" if toy_spec is not None else extractor]
     metrics = tuple(metrics)
+    _check_metrics(metrics, extractor, toy_spec, fake)
+
+    want_probabilities = bool({"is", "coverage"} & set(metrics))
+    fake_features, fake_probabilities = _extract(fake, extractor, "fake", batch_size, want_probabilities,
+                                                 inception_weights)
+    real_features, real_probabilities = _extract(real, extractor, "real", batch_size, want_probabilities,
+                                                 inception_weights)
+    if fake_features.shape[1] != real_features.shape[1]:
+        raise ValueError(f"fake and real samples differ in shape: {np.shape(fake)[1:]} vs {np.shape(real)[1:]}.")
+
+    rng = np.random.default_rng(seed)  # one stream, drawn in the order below
+    results = _feature_scores(metrics, extractor, (fake_features, fake_probabilities),
+                              (real_features, real_probabilities), rng, seed=seed, kid_subsets=kid_subsets,
+                              kid_subset_size=kid_subset_size, pr_k=pr_k, is_splits=is_splits)
+    results.update(_toy_scores(metrics, toy_spec, fake_features, real_features, rng))
+    return {name: float(value) for name, value in results.items()}
+
+
+def _check_metrics(metrics, extractor, toy_spec, fake):
+    """ValueError for metric names that are unknown or that do not fit the extractor and data."""
     unknown = sorted(set(metrics) - set(ALL_METRICS))
     if unknown:
         raise ValueError(f"unknown metrics {unknown}; choose from {list(ALL_METRICS)}.")
@@ -145,16 +165,11 @@ def evaluate_samples(fake, real, metrics=None, feature_extractor="auto", batch_s
     if {"modes", "js", "w1"} & set(metrics) and (extractor is not None or np.ndim(fake) != 2 or np.shape(fake)[1] != 2):
         raise ValueError("'modes', 'js' and 'w1' are 2-D toy metrics: pass (N, 2) points with feature_extractor=None.")
 
-    want_probabilities = bool({"is", "coverage"} & set(metrics))
-    fake_features, fake_probabilities = _extract(fake, extractor, "fake", batch_size, want_probabilities,
-                                                 inception_weights)
-    real_features, real_probabilities = _extract(real, extractor, "real", batch_size, want_probabilities,
-                                                 inception_weights)
-    if fake_features.shape[1] != real_features.shape[1]:
-        raise ValueError(f"fake and real samples differ in shape: {np.shape(fake)[1:]} vs {np.shape(real)[1:]}.")
 
+def _feature_scores(metrics, extractor, fake, real, rng, seed, kid_subsets, kid_subset_size, pr_k, is_splits):
+    """The feature-space metrics; `fake` and `real` are (features, class probabilities or None)."""
+    (fake_features, fake_probabilities), (real_features, real_probabilities) = fake, real
     results = {}
-    rng = np.random.default_rng(seed)
     prefix = {"mnist": "mnist_", "inception": "inception_", None: ""}[extractor]
     if "fd" in metrics:
         name = {"mnist": "mnist_fd", "inception": "fid", None: "fd"}[extractor]
@@ -179,6 +194,12 @@ def evaluate_samples(fake, real, metrics=None, feature_extractor="auto", batch_s
         size = min(len(fake_features), len(real_features), COVERAGE_MAX_SAMPLES)
         results["sample_coverage"] = statistics.sample_coverage(
             _subsample(real_features, size, rng), _subsample(fake_features, size, rng))
+    return results
+
+
+def _toy_scores(metrics, toy_spec, fake_features, real_features, rng):
+    """The 2-D toy metrics: modes and high-quality samples, JS on a grid, W1."""
+    results = {}
     if "modes" in metrics:
         results.update({k: float(v) for k, v in toy_lib.toy_mode_metrics(fake_features, *toy_spec).items()})
     if "js" in metrics:
@@ -188,7 +209,7 @@ def evaluate_samples(fake, real, metrics=None, feature_extractor="auto", batch_s
         size = min(len(fake_features), len(real_features), W1_MAX_SAMPLES)
         results["w1"] = toy_lib.wasserstein1_distance(_subsample(fake_features, size, rng),
                                                       _subsample(real_features, size, rng))
-    return {name: float(value) for name, value in results.items()}
+    return results
 
 
 def detect_mode_collapse(fake, real, feature_extractor="auto", toy=None, diversity_threshold=0.5,

@@ -18,7 +18,6 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from ganzoo import losses
 
 LossScaleOptimizer = keras.optimizers.LossScaleOptimizer
 
@@ -65,6 +64,27 @@ def _warm_up_ema(optimizer):
     optimizer._update_model_variables_moving_average = update_moving_average
 
 
+def _inner(optimizer):
+    return optimizer.inner_optimizer if isinstance(optimizer, LossScaleOptimizer) else optimizer
+
+
+def _use_ema(g_optimizer, ema_decay, ema_warmup):
+    """Turn on Keras' EMA of the generator's weights (`ema_decay`), warmed up unless told not to."""
+    inner = _inner(g_optimizer)
+    if ema_decay is not None:
+        if not 0.0 < float(ema_decay) < 1.0:
+            raise ValueError(f"`ema_decay` must be in (0, 1), e.g. 0.999; got {ema_decay!r}.")
+        inner.use_ema = True
+        inner.ema_momentum = float(ema_decay)
+        inner.ema_overwrite_frequency = None
+    if ema_warmup and getattr(inner, "use_ema", False):
+        _warm_up_ema(inner)
+
+
+def _loss_scaled(optimizer, name):
+    return optimizer if isinstance(optimizer, LossScaleOptimizer) else LossScaleOptimizer(optimizer, name=name)
+
+
 def packed_shape(data_shape, pack):
     """The discriminator's input shape when it judges `pack` samples of `data_shape` at once:
     (pack * d,) for vectors, (H, W, pack * C) for images."""
@@ -102,8 +122,10 @@ class GANBase(keras.Model):
     default_latent_dim = 100
     #: The 2-D toy code of both PacGAN/VEEGAN and the WGAN-GP authors draws z of size 2.
     vector_latent_dim = 2
-    #: Summary of D's output reported as `d_real`/`d_fake`: "sigmoid" for probabilities.
-    d_output_summary = "sigmoid"
+    #: Discriminator steps per generator step when the constructor is not told.
+    default_d_steps = 1
+    #: TrainConfig fields this model takes -> the constructor keyword that receives each.
+    config_keywords = {"d_steps": "d_steps"}
 
     def __init__(
         self,
@@ -127,7 +149,7 @@ class GANBase(keras.Model):
             vector_data = data_shape is not None and len(data_shape) == 1
             latent_dim = self.vector_latent_dim if vector_data else self.default_latent_dim
         self.latent_dim = _positive_int(latent_dim, "latent_dim")
-        self.d_steps = _positive_int(d_steps, self._d_steps_name)
+        self.d_steps = _positive_int(d_steps, self.d_steps_keyword)
         if (generator is None or discriminator is None) and data_shape is None:
             if generator is None:
                 raise ValueError(
@@ -155,8 +177,28 @@ class GANBase(keras.Model):
         # Keras must not trace `call` on a data batch to build it).
         self.built = True
 
-    _d_steps_name = "d_steps"
+    #: The metrics a step logs. `discriminator_loss` returns (loss, extra): `extra` must hold
+    #: exactly the names here beyond the four every model logs (checked when a step is traced).
     metric_names = ("d_loss", "g_loss", "d_real", "d_fake")
+
+    # ------------------------------------------------------------ configuration
+    @classmethod
+    def config_kwargs(cls, config):
+        """Constructor keywords for a `ganzoo.TrainConfig` (fields left None keep the model's default)."""
+        kwargs = dict(latent_dim=config.latent_dim, width=config.width, seed=config.seed, pack=config.pack or 1)
+        for field, keyword in cls.config_keywords.items():
+            if getattr(config, field) is not None:
+                kwargs[keyword] = getattr(config, field)
+        return kwargs
+
+    @classmethod
+    def check_config(cls, config):
+        """Raise `ganzoo.config.ConfigError` for a config field this model does not take."""
+
+    @property
+    def d_steps_keyword(self):
+        """The constructor keyword of `d_steps` (WGAN-GP: `n_critic`), for error messages."""
+        return self.config_keywords["d_steps"]
 
     # ----------------------------------------------------------------- networks
     def build_generator(self, latent_dim, data_shape):
@@ -263,29 +305,13 @@ class GANBase(keras.Model):
         g_optimizer = keras.optimizers.get(g_optimizer) if g_optimizer is not None else defaults[1]
         if d_optimizer is g_optimizer:
             raise ValueError(f"{name}: d_optimizer and g_optimizer must be two distinct optimizer objects.")
-        if ema_decay is not None:
-            if not 0.0 < float(ema_decay) < 1.0:
-                raise ValueError(f"`ema_decay` must be in (0, 1), e.g. 0.999; got {ema_decay!r}.")
-            inner = g_optimizer.inner_optimizer if isinstance(g_optimizer, LossScaleOptimizer) else g_optimizer
-            inner.use_ema = True
-            inner.ema_momentum = float(ema_decay)
-            inner.ema_overwrite_frequency = None
-        g_inner = g_optimizer.inner_optimizer if isinstance(g_optimizer, LossScaleOptimizer) else g_optimizer
-        if ema_warmup and getattr(g_inner, "use_ema", False):
-            _warm_up_ema(g_inner)
+        _use_ema(g_optimizer, ema_decay, ema_warmup)
         # Keras wraps only `model.optimizer` for float16; a GAN's two optimizers are ours to wrap.
         if self.dtype_policy.name == "mixed_float16":
-            if not isinstance(d_optimizer, LossScaleOptimizer):
-                d_optimizer = LossScaleOptimizer(d_optimizer, name="d_loss_scale")
-            if not isinstance(g_optimizer, LossScaleOptimizer):
-                g_optimizer = LossScaleOptimizer(g_optimizer, name="g_loss_scale")
-        super().compile(
-            optimizer=None,
-            jit_compile=jit_compile,
-            steps_per_execution=steps_per_execution,
-            run_eagerly=run_eagerly,
-            **kwargs,
-        )
+            d_optimizer = _loss_scaled(d_optimizer, "d_loss_scale")
+            g_optimizer = _loss_scaled(g_optimizer, "g_loss_scale")
+        super().compile(optimizer=None, jit_compile=jit_compile, steps_per_execution=steps_per_execution,
+                        run_eagerly=run_eagerly, **kwargs)
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
         self._ema_generator = None
@@ -294,13 +320,8 @@ class GANBase(keras.Model):
         with self.distribute_strategy.scope():
             self.d_optimizer.build(self.discriminator.trainable_variables)
             self.g_optimizer.build(self.generator.trainable_variables)
-        self._compile_args = dict(
-            ema_decay=ema_decay,
-            ema_warmup=bool(ema_warmup),
-            jit_compile=jit_compile,
-            steps_per_execution=steps_per_execution,
-            run_eagerly=run_eagerly,
-        )
+        self._compile_args = dict(ema_decay=ema_decay, ema_warmup=bool(ema_warmup), jit_compile=jit_compile,
+                                  steps_per_execution=steps_per_execution, run_eagerly=run_eagerly)
 
     def get_compile_config(self):
         if self.d_optimizer is None:
@@ -366,29 +387,33 @@ class GANBase(keras.Model):
             data = data[0]
         return data
 
-    def _real_batch(self, data):
-        """The real samples of a step, validated: (batch, *data_shape), or with d_steps = k > 1
-        (batch, k, *data_shape), one real batch per discriminator step."""
+    def _check_real_spec(self, spec):
+        """Check a dataset's `element_spec` once, in `fit`: float samples (or (samples, labels))
+        of (batch, *data_shape), or with d_steps = k > 1 (batch, k, *data_shape), one real batch
+        per discriminator step."""
         name = type(self).__name__
-        data = self._strip_labels(data)
-        if isinstance(data, dict):
+        spec = self._strip_labels(spec)
+        if isinstance(spec, dict):
             raise ValueError(
                 f"{name}.fit expects a dataset of samples or (samples, labels) tuples; got a dict "
-                f"with keys {sorted(data)}. Map it first, e.g. ds.map(lambda d: d['image'])."
+                f"with keys {sorted(spec)}. Map it first, e.g. ds.map(lambda d: d['image'])."
             )
-        if not data.dtype.is_floating:
+        dtype = tf.as_dtype(spec.dtype)
+        if not dtype.is_floating:
             raise ValueError(
-                f"{name}.fit expects float samples scaled to [-1, 1]; got dtype {data.dtype.name}. "
+                f"{name}.fit expects float samples scaled to [-1, 1]; got dtype {dtype.name}. "
                 "Scale images with x / 127.5 - 1 (ganzoo.load_dataset does this)."
             )
+        if spec.shape.rank is None:
+            return
         expected = (None,) + ((self.d_steps,) if self.d_steps > 1 else ()) + tuple(self.data_shape)
-        shape = tuple(data.shape)
+        shape = tuple(spec.shape)
         if len(shape) != len(expected) or any(
             s is not None and e is not None and s != e for s, e in zip(shape, expected)
         ):
             if self.d_steps > 1 and len(shape) == len(self.data_shape) + 1:
                 raise ValueError(
-                    f"{name} takes {self.d_steps} real batches per generator step ({self._d_steps_name}="
+                    f"{name} takes {self.d_steps} real batches per generator step ({self.d_steps_keyword}="
                     f"{self.d_steps}): train_step needs data of shape (batch, {self.d_steps}, "
                     f"*{tuple(self.data_shape)}); model.fit groups a dataset's batches this way itself."
                 )
@@ -398,14 +423,14 @@ class GANBase(keras.Model):
                 f"batches of shape {shape} (samples of shape {got}). Resize the data (load_dataset("
                 f"..., image_size=...)) or build the model with data_shape={got}."
             )
-        batch = shape[0]
+        replicas = self.distribute_strategy.num_replicas_in_sync
+        batch = shape[0] // replicas if shape[0] is not None and shape[0] % replicas == 0 else shape[0]
         if self.pack > 1 and batch is not None and batch % self.pack:
             raise ValueError(
                 f"{name} packs {self.pack} samples per discriminator input (pack={self.pack}), so the "
                 f"batch size must be a multiple of {self.pack} (per replica under tf.distribute); got "
                 f"batches of {batch}. Use a batch size such as {max(1, batch // self.pack) * self.pack}."
             )
-        return ops.cast(data, "float32")
 
     def _pack(self, samples):
         """PacGAN packing: (batch, *shape) -> (batch / m, *packed_shape), m consecutive samples
@@ -432,7 +457,13 @@ class GANBase(keras.Model):
             x = self._group_batches(x, batch_size)
             batch_size = None
         if isinstance(x, tf.data.Dataset):
+            self._check_real_spec(x.element_spec)
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself; Keras warns otherwise
+        elif isinstance(x, (np.ndarray, tf.Tensor, tuple, list, dict)):
+            samples = self._strip_labels(x)
+            if not isinstance(samples, dict):
+                samples = tf.TensorSpec((batch_size or 32,) + tuple(samples.shape[1:]), samples.dtype)
+            self._check_real_spec(samples)
         return super().fit(x, y, batch_size=batch_size, **kwargs)
 
     def _group_batches(self, x, batch_size):
@@ -445,7 +476,7 @@ class GANBase(keras.Model):
         batches = int(x.cardinality())
         if 0 <= batches < k:
             raise ValueError(
-                f"{type(self).__name__} needs {k} batches per generator step ({self._d_steps_name}={k}) "
+                f"{type(self).__name__} needs {k} batches per generator step ({self.d_steps_keyword}={k}) "
                 f"but the dataset has only {batches}: use a smaller batch size or repeat the dataset."
             )
         x = x.map(lambda *d: self._strip_labels(d), num_parallel_calls=tf.data.AUTOTUNE)
@@ -492,11 +523,9 @@ class GANBase(keras.Model):
             loss = optimizer.scale_loss(loss)
         return loss
 
-    def _summary(self, scores):
-        scores = ops.cast(scores, "float32")
-        if self.d_output_summary == "sigmoid":
-            return ops.mean(ops.sigmoid(scores))
-        return ops.mean(scores)
+    def score_summary(self, scores):
+        """The `d_real` / `d_fake` of a batch of discriminator scores: mean D(x), a probability."""
+        return ops.mean(ops.sigmoid(ops.cast(scores, "float32")))
 
     def discriminator_loss(self, real, fake, real_scores, fake_scores):
         """(loss, extra metrics) of one discriminator step; subclasses define the loss.
@@ -508,6 +537,10 @@ class GANBase(keras.Model):
     def generator_loss(self, fake_scores):
         raise NotImplementedError
 
+    def _update(self, tape, loss_for_grad, network, optimizer):
+        grads = tape.gradient(loss_for_grad, network.trainable_variables)
+        optimizer.apply_gradients(zip(grads, network.trainable_variables))
+
     def _discriminator_step(self, real):
         """One discriminator (critic) update on `real` and a fresh fake batch; returns the fake."""
         G, D = self.generator, self.discriminator
@@ -518,34 +551,62 @@ class GANBase(keras.Model):
             fake_scores = D(fake_packs, training=True)
             loss, extra = self.discriminator_loss(real_packs, fake_packs, real_scores, fake_scores)
             loss_for_grad = self._scaled(loss, self.d_optimizer)
-        grads = tape.gradient(loss_for_grad, D.trainable_variables)
-        self.d_optimizer.apply_gradients(zip(grads, D.trainable_variables))
+        self._update(tape, loss_for_grad, D, self.d_optimizer)
+        self._check_extra_metrics(extra)
         self._trackers["d_loss"].update_state(loss)
-        self._trackers["d_real"].update_state(self._summary(real_scores))
-        self._trackers["d_fake"].update_state(self._summary(fake_scores))
+        self._trackers["d_real"].update_state(self.score_summary(real_scores))
+        self._trackers["d_fake"].update_state(self.score_summary(fake_scores))
         for key, value in extra.items():
             self._trackers[key].update_state(value)
         return fake
 
+    def _check_extra_metrics(self, extra):
+        """The contract of `metric_names`: the extra metrics `discriminator_loss` returns are
+        exactly the names it declares beyond GANBase's four (a Python check, run while tracing)."""
+        declared = [m for m in self.metric_names if m not in GANBase.metric_names]
+        missing, unknown = sorted(set(declared) - set(extra)), sorted(set(extra) - set(declared))
+        if missing or unknown:
+            raise ValueError(
+                f"{type(self).__name__}.discriminator_loss must return the extra metrics that metric_names "
+                f"declares ({', '.join(declared) or 'none'}): "
+                + "; ".join(filter(None, [missing and f"missing {', '.join(missing)}",
+                                          unknown and f"unknown {', '.join(unknown)} (add them to metric_names)"]))
+                + "."
+            )
+
+    def _generator_loss_on(self, fake):
+        """The generator's loss on the fake batch `fake` against the current D."""
+        return self.generator_loss(self.discriminator(self._pack(fake), training=True))
+
     def train_step(self, data):
-        real = self._real_batch(data)
-        G, D = self.generator, self.discriminator
-        with tf.GradientTape() as g_tape:
-            if self.d_steps == 1:
-                # 1. Discriminator step. Its fake batch stays on the generator's tape, so
-                # 2. the generator step reuses it against the updated D (one G forward).
+        """One iteration of Algorithm 1: k discriminator (critic) steps, then one generator step."""
+        # `fit` checked the dataset's element_spec once: float samples, k real batches per step.
+        real = ops.cast(self._strip_labels(data), "float32")
+        G = self.generator
+        if self.d_steps == 1:
+            with tf.GradientTape() as g_tape:
+                # 1. Discriminator step on the real batch and a fake batch G(z), z ~ N(0, I).
                 fake = self._discriminator_step(real)
-            else:
-                # 1. k discriminator steps, each on its own real batch (unrolled: no control
-                # flow, so it runs under tf.distribute and XLA alike). 2. Generator step.
-                for i in range(self.d_steps):
-                    self._discriminator_step(real[:, i])
+                # 2. Generator step on the same fake batch (recorded on this tape), scored by
+                #    the updated D: one G forward per iteration, updates still alternate.
+                g_loss = self._generator_loss_on(fake)
+                g_loss_for_grad = self._scaled(g_loss, self.g_optimizer)
+        else:
+            # 1. k discriminator steps, step i on real batch i (unrolled: no control flow, so it
+            #    runs under tf.distribute and XLA alike).
+            for i in range(self.d_steps):
+                self._discriminator_step(real[:, i])
+            with tf.GradientTape() as g_tape:
+                # 2. Generator step on a fresh z ~ N(0, I).
                 fake = ops.cast(G(self._latent(ops.shape(real)[0]), training=True), "float32")
-            g_loss = self.generator_loss(D(self._pack(fake), training=True))
-            g_loss_for_grad = self._scaled(g_loss, self.g_optimizer)
-        g_grads = g_tape.gradient(g_loss_for_grad, G.trainable_variables)
-        self.g_optimizer.apply_gradients(zip(g_grads, G.trainable_variables))
+                g_loss = self._generator_loss_on(fake)
+                g_loss_for_grad = self._scaled(g_loss, self.g_optimizer)
+        # 3. Update G by the gradient of its loss.
+        self._update(g_tape, g_loss_for_grad, G, self.g_optimizer)
         self._trackers["g_loss"].update_state(g_loss)
+        return self._step_results()
+
+    def _step_results(self):
         results = {m.name: m.result() for m in self.metrics}
         if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
             # Keras reduces multi-worker step outputs with reduce(MEAN, axis=0), which fails on
@@ -561,10 +622,9 @@ class GANBase(keras.Model):
     @property
     def ema_generator(self):
         """A copy of the generator holding the EMA weights, or None when EMA is off."""
-        opt = self.g_optimizer
-        if opt is None:
+        if self.g_optimizer is None:
             return None
-        inner = opt.inner_optimizer if isinstance(opt, LossScaleOptimizer) else opt
+        inner = _inner(self.g_optimizer)
         if not getattr(inner, "use_ema", False):
             return None
         if self._ema_generator is None:

@@ -1,66 +1,10 @@
 """GAN: Goodfellow et al. 2014, "Generative Adversarial Nets", with MLP networks."""
 
-import math
-
 import keras
 
 from ganzoo import losses
-from ganzoo.layers import Maxout, batch_norm as batch_norm_layer, float32_output
-from ganzoo.models.base import GANBase, _positive_int
-
-
-def build_mlp_generator(latent_dim, data_shape, hidden_units=512, depth=3, activation="relu",
-                        output_activation=None, batch_norm=False, kernel_initializer="glorot_uniform",
-                        name="generator"):
-    """An MLP generator z -> sample of `data_shape`.
-
-    Args:
-        hidden_units: units of each hidden layer.
-        depth: number of hidden layers.
-        output_activation: None (linear, for unbounded vector data such as the 2-D toys) or
-            "tanh" (images in [-1, 1]).
-        batch_norm: batch norm before each hidden activation (the PacGAN / VEEGAN 2-D
-            generator); the hidden Dense layers then have no bias.
-        kernel_initializer: initializer of every Dense kernel.
-    """
-    z = keras.Input((latent_dim,), name="z")
-    x = z
-    for i in range(depth):
-        x = keras.layers.Dense(hidden_units, use_bias=not batch_norm, kernel_initializer=kernel_initializer,
-                               name=f"dense_{i}")(x)
-        if batch_norm:
-            x = batch_norm_layer(name=f"bn_{i}")(x)
-        x = keras.layers.Activation(activation, name=f"act_{i}")(x)
-    x = keras.layers.Dense(math.prod(data_shape), kernel_initializer=kernel_initializer, name="dense_out")(x)
-    x = float32_output(output_activation or "linear", "output")(x)
-    if len(data_shape) > 1:
-        x = keras.layers.Reshape(data_shape, name="to_data_shape")(x)
-    return keras.Model(z, x, name=name)
-
-
-def build_mlp_discriminator(data_shape, hidden_units=512, depth=3, activation="leaky_relu", maxout=None,
-                            kernel_initializer="glorot_uniform", name="discriminator"):
-    """An MLP discriminator sample -> one logit (or critic value) per example.
-
-    Args:
-        activation: "leaky_relu" (LeakyReLU(0.2), as DCGAN) or any Keras activation name;
-            ignored with `maxout`.
-        maxout: number of pieces of maxout hidden units (Goodfellow et al. 2014 and the
-            PacGAN / VEEGAN 2-D discriminator use 5), or None.
-    """
-    x_in = keras.Input(data_shape, name="x")
-    x = keras.layers.Flatten(name="flatten")(x_in) if len(data_shape) > 1 else x_in
-    for i in range(depth):
-        x = keras.layers.Dense(hidden_units * (maxout or 1), kernel_initializer=kernel_initializer,
-                               name=f"dense_{i}")(x)
-        if maxout:
-            x = Maxout(maxout, name=f"maxout_{i}")(x)
-        elif activation == "leaky_relu":
-            x = keras.layers.LeakyReLU(0.2, name=f"act_{i}")(x)
-        else:
-            x = keras.layers.Activation(activation, name=f"act_{i}")(x)
-    x = keras.layers.Dense(1, dtype="float32", kernel_initializer=kernel_initializer, name="score")(x)
-    return keras.Model(x_in, x, name=name)
+from ganzoo.models.base import GANBase
+from ganzoo.models.networks import build_mlp_discriminator, build_mlp_generator
 
 
 @keras.saving.register_keras_serializable(package="ganzoo")
@@ -103,6 +47,7 @@ class GAN(GANBase):
     default_width = 512
     default_vector_width = 128
     GENERATOR_LOSSES = ("non_saturating", "minimax")
+    config_keywords = {"d_steps": "d_steps", "generator_loss": "generator_loss"}
 
     def __init__(self, generator=None, discriminator=None, latent_dim=None, data_shape=None,
                  generator_loss="non_saturating", **kwargs):
@@ -112,6 +57,13 @@ class GAN(GANBase):
             )
         self.generator_loss_name = generator_loss
         super().__init__(generator, discriminator, latent_dim, data_shape, **kwargs)
+
+    @classmethod
+    def check_config(cls, config):
+        from ganzoo.config import ConfigError
+
+        if config.gp_weight is not None:
+            raise ConfigError("--gp-weight applies to wgan_gp only.")
 
     def _hidden_units(self, data_shape):
         return self.width or (self.default_vector_width if len(data_shape) == 1 else self.default_width)

@@ -4,8 +4,8 @@ import keras
 
 from ganzoo import losses
 from ganzoo.models.base import GANBase
-from ganzoo.models.dcgan import build_conv_discriminator, build_conv_generator
-from ganzoo.models.gan import build_mlp_discriminator, build_mlp_generator
+from ganzoo.models.networks import (build_conv_discriminator, build_conv_generator, build_mlp_discriminator,
+                                    build_mlp_generator)
 
 
 @keras.saving.register_keras_serializable(package="ganzoo")
@@ -46,12 +46,12 @@ class WGANGP(GANBase):
     image_gp_weight, vector_gp_weight = 10.0, 0.1
     default_mlp_width = 512
     default_conv_width = 64
-    d_output_summary = "mean"
     metric_names = ("d_loss", "g_loss", "d_real", "d_fake", "gp", "wasserstein")
-    _d_steps_name = "n_critic"
+    default_d_steps = 5
+    config_keywords = {"d_steps": "n_critic", "gp_weight": "gp_weight"}
 
     def __init__(self, generator=None, discriminator=None, latent_dim=None, data_shape=None,
-                 n_critic=5, gp_weight=None, **kwargs):
+                 n_critic=default_d_steps, gp_weight=None, **kwargs):
         if "d_steps" in kwargs:
             raise TypeError(f"WGANGP counts critic steps with n_critic, not d_steps: use "
                             f"WGANGP(n_critic={kwargs['d_steps']!r}).")
@@ -65,6 +65,17 @@ class WGANGP(GANBase):
     @property
     def n_critic(self):
         return self.d_steps
+
+    @classmethod
+    def check_config(cls, config):
+        from ganzoo.config import ConfigError
+
+        if config.generator_loss is not None:
+            raise ConfigError("--generator-loss applies to gan and dcgan; WGAN-GP uses the Wasserstein loss.")
+
+    def score_summary(self, scores):
+        """The critic's mean value, E[f(x)]: the two terms of the W1 estimate."""
+        return keras.ops.mean(keras.ops.cast(scores, "float32"))
 
     def default_optimizers(self):
         # The paper's images: Adam(1e-4, 0, 0.9); the authors' toy code: Adam(1e-4, 0.5, 0.9).

@@ -12,16 +12,12 @@ A run directory holds:
 Importing this module is cheap: TensorFlow is imported when a run starts.
 """
 
-import dataclasses
-import difflib
-import math
 import os
 import warnings
-from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
+from ganzoo.config import ConfigError, TrainConfig, config_difference, resolve_config, validate_config  # noqa: F401
 from ganzoo.run_dir import (
     RunDirError,
     RunLock,
@@ -35,164 +31,6 @@ from ganzoo.run_dir import (
     unwritable_reason,
     write_json,
 )
-
-#: Seeds are integers in [0, SEED_LIMIT): `keras.utils.set_random_seed` also seeds numpy's
-#: legacy generator, which takes no more.
-SEED_LIMIT = 2**32
-
-
-class ConfigError(ValueError):
-    """A user mistake in the training configuration."""
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a training run. `None` means the model's/preset's default.
-
-    Fields mirror `ganzoo train` flags. `resolve_config` fills a config from a preset.
-    """
-
-    model: str = "dcgan"
-    dataset: str = "mnist_sample"
-    preset: Optional[str] = None
-    epochs: int = 5
-    steps_per_epoch: Optional[int] = None
-    batch_size: int = 64
-    seed: int = 0
-    run_dir: str = "runs/default"
-    jit_compile: str = "auto"  # auto | on | off
-    mixed_precision: str = "off"  # off | float16 | bfloat16
-    strategy: str = "default"  # default | mirrored | multi_worker
-    ema: Optional[float] = None
-    latent_dim: Optional[int] = None
-    width: Optional[int] = None
-    d_lr: Optional[float] = None
-    g_lr: Optional[float] = None
-    beta_1: Optional[float] = None
-    beta_2: Optional[float] = None
-    d_steps: Optional[int] = None  # n_critic for WGAN-GP
-    gp_weight: Optional[float] = None
-    generator_loss: Optional[str] = None
-    pack: Optional[int] = None  # PacGAN: samples per discriminator input
-    image_size: Optional[int] = None
-    data_dir: Optional[str] = None
-    steps_per_execution: int = 1
-    checkpoint_every: Optional[int] = None
-    log_every: int = 10
-    eval_every: Optional[int] = None  # epochs between sample-quality metrics (None: off)
-    eval_samples: int = 2000
-    num_samples: int = 64
-    deterministic: bool = False
-    export_dir: Optional[str] = None
-    quiet: bool = False
-    skip_corrupt: bool = False  # image folders: skip files that cannot be decoded
-
-    # Fields that may differ when a run is resumed: they do not change what is trained.
-    RESUMABLE = ("epochs", "run_dir", "quiet", "export_dir", "checkpoint_every", "log_every", "eval_every",
-                 "eval_samples")
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values, source=None):
-        """A TrainConfig from a dict of its fields.
-
-        Raises:
-            ConfigError: not a dict, or unknown fields (named, with the closest valid ones).
-        """
-        where = f" in {source}" if source else ""
-        if not isinstance(values, dict):
-            raise ConfigError(f"A config{where} must be a dict of TrainConfig fields; got {type(values).__name__}.")
-        known = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            close = sorted({m for name in unknown for m in difflib.get_close_matches(name, known, n=2)})
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise ConfigError(f"Unknown config field{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}"
-                              f"{where}{hint}; valid fields: {', '.join(known)}.")
-        return cls(**values)
-
-
-def _valid_choice(value, choices, name):
-    if value not in choices:
-        raise ConfigError(f"{_flag(name)} must be one of {', '.join(choices)}; got {value!r}.")
-
-
-def resolve_config(model_or_preset="dcgan", **overrides):
-    """A validated `TrainConfig` from a model name or preset plus overrides (None = unset)."""
-    from ganzoo.models.registry import MODELS, PRESETS
-
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    if model_or_preset in PRESETS:
-        values = dict(PRESETS[model_or_preset], preset=model_or_preset)
-    elif model_or_preset in MODELS:
-        values = {"model": model_or_preset}
-    else:
-        raise ConfigError(
-            f"Unknown model or preset {model_or_preset!r}. Models: {', '.join(MODELS)}. "
-            f"Presets: {', '.join(PRESETS)}."
-        )
-    values.update(overrides)
-    config = TrainConfig.from_dict(values)
-    validate_config(config)
-    return config
-
-
-def _flag(name):
-    return f"--{name.replace('_', '-')}"
-
-
-def validate_config(config):
-    """Raise ConfigError, in the CLI's words, for the first field of `config` that is invalid."""
-    from ganzoo.models.registry import MODELS
-
-    if config.model not in MODELS:
-        raise ConfigError(f"Unknown model {config.model!r}; choose one of {', '.join(MODELS)}.")
-    seed = config.seed
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < SEED_LIMIT:
-        raise ConfigError(f"--seed must be an integer from 0 to {SEED_LIMIT - 1}; got {seed!r}.")
-    for name in ("d_lr", "g_lr", "beta_1", "beta_2", "ema", "gp_weight"):
-        value = getattr(config, name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.number))
-                                  or not math.isfinite(value)):
-            raise ConfigError(f"{_flag(name)} must be a finite number; got {value!r}.")
-    for name in ("deterministic", "quiet", "skip_corrupt"):
-        if not isinstance(getattr(config, name), bool):
-            raise ConfigError(f"{name} must be True or False; got {getattr(config, name)!r}.")
-    for name in ("epochs", "batch_size", "steps_per_execution", "log_every", "num_samples", "eval_samples"):
-        value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ConfigError(f"{_flag(name)} must be a positive integer; got {value!r}.")
-    for name in ("steps_per_epoch", "latent_dim", "width", "d_steps", "pack", "image_size", "checkpoint_every",
-                 "eval_every"):
-        value = getattr(config, name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-            raise ConfigError(f"{_flag(name)} must be a positive integer; got {value!r}.")
-    for name in ("d_lr", "g_lr"):
-        value = getattr(config, name)
-        if value is not None and not value > 0:
-            raise ConfigError(f"{_flag(name)} must be > 0; got {value!r}.")
-    for name in ("beta_1", "beta_2"):
-        value = getattr(config, name)
-        if value is not None and not 0 <= value < 1:
-            raise ConfigError(f"{_flag(name)} must be in [0, 1); got {value!r}.")
-    if config.ema is not None and not 0 < config.ema < 1:
-        raise ConfigError(f"--ema must be in (0, 1), e.g. 0.999; got {config.ema!r}.")
-    if config.gp_weight is not None and not config.gp_weight >= 0:
-        raise ConfigError(f"--gp-weight must be >= 0; got {config.gp_weight!r}.")
-    _valid_choice(config.jit_compile, ("auto", "on", "off"), "jit_compile")
-    _valid_choice(config.mixed_precision, ("off", "float16", "bfloat16"), "mixed_precision")
-    _valid_choice(config.strategy, ("default", "mirrored", "multi_worker"), "strategy")
-    if config.generator_loss is not None:
-        if config.model == "wgan_gp":
-            raise ConfigError("--generator-loss applies to gan and dcgan; WGAN-GP uses the Wasserstein loss.")
-        _valid_choice(config.generator_loss, ("non_saturating", "minimax"), "generator_loss")
-    if config.gp_weight is not None and config.model != "wgan_gp":
-        raise ConfigError("--gp-weight applies to wgan_gp only.")
-    if config.pack is not None and config.batch_size % config.pack:
-        raise ConfigError(f"--pack {config.pack} joins {config.pack} samples per discriminator input: --batch-size "
-                          f"must be a multiple of it; got {config.batch_size}.")
 
 
 def _make_strategy(name):
@@ -228,18 +66,7 @@ def build_model(config):
 
     cls = MODELS[config.model]
     info = dataset_info(config.dataset, image_size=config.image_size, data_dir=config.data_dir)
-    kwargs = dict(data_shape=tuple(info["shape"]), latent_dim=config.latent_dim, width=config.width,
-                  seed=config.seed, pack=config.pack or 1)
-    if config.model == "wgan_gp":
-        if config.d_steps is not None:
-            kwargs["n_critic"] = config.d_steps
-        if config.gp_weight is not None:
-            kwargs["gp_weight"] = config.gp_weight
-    else:
-        if config.d_steps is not None:
-            kwargs["d_steps"] = config.d_steps
-        if config.generator_loss is not None:
-            kwargs["generator_loss"] = config.generator_loss
+    kwargs = dict(cls.config_kwargs(config), data_shape=tuple(info["shape"]))
     model = cls(**kwargs)
     d_default, g_default = model.default_optimizers()
 
@@ -264,22 +91,6 @@ def _prepare_run_dir(run_dir):
     for sub in ("logs", "checkpoints", "samples"):
         os.makedirs(os.path.join(run_dir, sub), exist_ok=True)
     remove_temporary_files(*(os.path.join(run_dir, sub) for sub in ("", "checkpoints", "samples")))
-
-
-def config_difference(saved, current):
-    """Lines describing the fields that differ, ignoring the ones a resume may change.
-
-    A field missing from `saved` (a run dir written before the field existed) has its default.
-    """
-    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
-    lines = []
-    for key in sorted(set(saved) | set(current)):
-        if key in TrainConfig.RESUMABLE:
-            continue
-        was, now = saved.get(key, defaults.get(key)), current.get(key, defaults.get(key))
-        if was != now:
-            lines.append(f"  {key}: run has {was!r}, now {now!r}")
-    return lines
 
 
 def _read_saved_config(run_dir):
@@ -386,20 +197,14 @@ def _check_before_writing(config):
 
 def _d_steps(config):
     """Discriminator batches per generator step: the config's, else the model class's default."""
-    import inspect
-
     from ganzoo.models.registry import MODELS
 
-    if config.d_steps:
-        return config.d_steps
-    cls = MODELS[config.model]
-    parameter = inspect.signature(cls).parameters.get(cls._d_steps_name)
-    return parameter.default if parameter is not None else 1  # GAN, DCGAN: GANBase's d_steps=1
+    return config.d_steps or MODELS[config.model].default_d_steps
 
 
 def _check_image_shape(config, info):
     """The default conv networks take sides of 4 * 2^k or 7 * 2^k: say so before building them."""
-    from ganzoo.models.dcgan import conv_plan
+    from ganzoo.models.networks import conv_plan
 
     shape = tuple(info["shape"])
     if config.model == "gan" or len(shape) != 3:
@@ -417,27 +222,115 @@ def _check_image_shape(config, info):
         ) from None
 
 
+class _Run:
+    """What the phases of one run share: its config, dataset, strategy and where it writes."""
+
+    def __init__(self, config, saved, info, spe, strategy):
+        self.config, self.saved, self.info, self.spe, self.strategy = config, saved, info, spe, strategy
+        self.chief = _is_chief(strategy)
+        # Every worker runs the same saves (tf.distribute expects it); the others write into a
+        # scratch directory of their own so only the chief's files are the run's.
+        self.own_dir = config.run_dir if self.chief else os.path.join(
+            config.run_dir, f".worker-{strategy.cluster_resolver.task_id}")
+        self.ckpt_dir = os.path.join(self.own_dir, "checkpoints")
+
+
 def _train(config, saved, info, spe, callbacks):
     import keras
     import tensorflow as tf
+
+    from ganzoo.callbacks import steps_done
 
     previous_policy = _set_policy(config.mixed_precision)
     try:
         if config.deterministic:
             tf.config.experimental.enable_op_determinism()
         keras.utils.set_random_seed(config.seed)
-        strategy = _make_strategy(config.strategy)
-        chief = _is_chief(strategy)
-        # Every worker runs the same saves (tf.distribute expects it); the others write into a
-        # scratch directory of their own so only the chief's files are the run's.
-        own_dir = config.run_dir if chief else os.path.join(config.run_dir,
-                                                            f".worker-{strategy.cluster_resolver.task_id}")
+        run = _Run(config, saved, info, spe, _make_strategy(config.strategy))
         datasets = _datasets(config)
-        with RunLock(own_dir):
-            _prepare_run_dir(own_dir)
-            return _train_locked(config, saved, info, spe, callbacks, strategy, chief, own_dir, datasets)
+        with RunLock(run.own_dir):
+            _prepare_run_dir(run.own_dir)
+            model, ckpt_path = _prepare_model(run)
+            initial_step = steps_done(model)  # the optimizer's count, whatever a record says
+            history = read_history(config.run_dir, initial_step) if run.chief else {}
+            if initial_step >= config.epochs * spe:
+                _report_complete(config, saved, model, ckpt_path, spe, run.chief)
+                return history
+            if run.chief:
+                write_json(os.path.join(config.run_dir, "config.json"), config.to_dict())
+            guard, checkpointer, all_callbacks = _make_callbacks(run, model, initial_step, history, callbacks)
+            _fit_with_resume(run, model, datasets, initial_step, guard, checkpointer, all_callbacks)
+            return _finish(run, model, guard, checkpointer)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def _prepare_model(run):
+    """(model, checkpoint path or None): the newest checkpoint of the run, else a new model."""
+    from ganzoo.callbacks import load_newest_checkpoint
+
+    with run.strategy.scope():
+        # Every worker resumes from the chief's checkpoints.
+        model, ckpt_path = load_newest_checkpoint(os.path.join(run.config.run_dir, "checkpoints"))
+        if model is None:
+            model = build_model(run.config)
+    return model, ckpt_path
+
+
+def _make_callbacks(run, model, initial_step, history, callbacks):
+    """(NaN guard, checkpointer, every callback of the run in order)."""
+    from ganzoo.callbacks import Checkpointer, NaNGuard, TensorBoardLogger
+    from ganzoo.data import load_real_samples
+
+    config, spe, chief = run.config, run.spe, run.chief
+    fixed_z = np.random.default_rng(config.seed + 1).standard_normal(
+        (config.num_samples, model.latent_dim)).astype("float32")
+    reference = None
+    if run.info["kind"] == "toy":
+        reference = load_real_samples(config.dataset, 2000, seed=config.seed)
+    guard = NaNGuard(spe)
+    checkpointer = Checkpointer(run.ckpt_dir, spe, initial_step=initial_step, every_steps=config.checkpoint_every,
+                                guard=guard, history_dir=config.run_dir if chief else None, history=history)
+    logger = TensorBoardLogger(os.path.join(run.own_dir, "logs"), spe, fixed_z,
+                               samples_dir=os.path.join(config.run_dir, "samples") if chief else None,
+                               log_every=config.log_every, reference=reference, guard=guard)
+    if chief and not initial_step:
+        _log_config(logger.writer, config)
+    # The checkpointer comes before the pictures: an interrupt while they are drawn must not
+    # lose the epoch's checkpoint and history entry.
+    all_callbacks = [guard, checkpointer, logger]
+    if config.eval_every and chief:
+        all_callbacks.append(_quality_logger(config, run.info, logger.writer, spe))
+    return guard, checkpointer, all_callbacks + list(callbacks)
+
+
+def _fit_with_resume(run, model, datasets, initial_step, guard, checkpointer, callbacks):
+    """Train from `initial_step` to the last epoch: first the rest of an interrupted epoch."""
+    config, spe = run.config, run.spe
+    verbose = 0 if config.quiet else (1 if run.chief else 0)
+    try:
+        epoch, done = divmod(initial_step, spe)
+        if done:  # finish the interrupted epoch first
+            _fit(model, datasets, initial_step, callbacks, epoch, epoch + 1, spe - done, verbose,
+                 epoch_step_offset=done)
+            epoch += 1
+        if epoch < config.epochs and not guard.failure and not model.stop_training:
+            _fit(model, datasets, epoch * spe, callbacks, epoch, config.epochs, spe, verbose)
+    except KeyboardInterrupt as interrupt:
+        if run.chief and not guard.failure:
+            _save_interrupted(checkpointer, run.ckpt_dir, interrupt)
+        raise
+
+
+def _finish(run, model, guard, checkpointer):
+    """The run's history; raises TrainingDiverged after a NaN, exports when asked."""
+    from ganzoo.callbacks import TrainingDiverged
+
+    if guard.failure:
+        raise TrainingDiverged(guard.failure)
+    if run.chief and run.config.export_dir:
+        _export_once(run.config, model, read_latest(run.ckpt_dir)["path"], run.config.export_dir)
+    return checkpointer.history
 
 
 def _datasets(config):
@@ -453,64 +346,6 @@ def _datasets(config):
 
     first = [make()]
     return lambda: first.pop() if first else make()
-
-
-def _train_locked(config, saved, info, spe, callbacks, strategy, chief, own_dir, datasets):
-    from ganzoo.callbacks import Checkpointer, NaNGuard, TensorBoardLogger, TrainingDiverged, load_newest_checkpoint
-    from ganzoo.callbacks import steps_done
-    from ganzoo.data import load_real_samples
-
-    run_dir = config.run_dir
-    ckpt_dir, log_dir = os.path.join(own_dir, "checkpoints"), os.path.join(own_dir, "logs")
-    with strategy.scope():
-        # Every worker resumes from the chief's checkpoints.
-        model, ckpt_path = load_newest_checkpoint(os.path.join(run_dir, "checkpoints"))
-        if model is None:
-            model = build_model(config)
-    initial_step = steps_done(model)  # the optimizer's count, whatever a record says
-    history = read_history(run_dir, initial_step) if chief else {}
-    if initial_step >= config.epochs * spe:
-        _report_complete(config, saved, model, ckpt_path, spe, chief)
-        return history
-    if chief:
-        write_json(os.path.join(run_dir, "config.json"), config.to_dict())
-
-    fixed_z = np.random.default_rng(config.seed + 1).standard_normal(
-        (config.num_samples, model.latent_dim)).astype("float32")
-    reference = None
-    if info["kind"] == "toy":
-        reference = load_real_samples(config.dataset, 2000, seed=config.seed)
-    guard = NaNGuard(spe)
-    checkpointer = Checkpointer(ckpt_dir, spe, initial_step=initial_step, every_steps=config.checkpoint_every,
-                                guard=guard, history_dir=run_dir if chief else None, history=history)
-    logger = TensorBoardLogger(log_dir, spe, fixed_z, samples_dir=os.path.join(run_dir, "samples") if chief else None,
-                               log_every=config.log_every, reference=reference, guard=guard)
-    if chief and not initial_step:
-        _log_config(logger.writer, config)
-    # The checkpointer comes before the pictures: an interrupt while they are drawn must not
-    # lose the epoch's checkpoint and history entry.
-    all_callbacks = [guard, checkpointer, logger]
-    if config.eval_every and chief:
-        all_callbacks.append(_quality_logger(config, info, logger.writer, spe))
-    all_callbacks += callbacks
-    verbose = 0 if config.quiet else (1 if chief else 0)
-    try:
-        epoch, done = divmod(initial_step, spe)
-        if done:  # finish the interrupted epoch first
-            _fit(model, datasets, initial_step, all_callbacks, epoch, epoch + 1, spe - done, verbose,
-                 epoch_step_offset=done)
-            epoch += 1
-        if epoch < config.epochs and not guard.failure and not model.stop_training:
-            _fit(model, datasets, epoch * spe, all_callbacks, epoch, config.epochs, spe, verbose)
-    except KeyboardInterrupt as interrupt:
-        if chief and not guard.failure:
-            _save_interrupted(checkpointer, ckpt_dir, interrupt)
-        raise
-    if guard.failure:
-        raise TrainingDiverged(guard.failure)
-    if chief and config.export_dir:
-        _export_once(config, model, read_latest(ckpt_dir)["path"], config.export_dir)
-    return checkpointer.history
 
 
 def _quality_logger(config, info, writer, spe):

@@ -1,0 +1,217 @@
+"""`TrainConfig`: the one schema of a training run.
+
+Each field is declared once, with its type, default, valid range or choices and help; the
+`ganzoo train` flags (`ganzoo.cli`) and `validate_config` are generated from these
+declarations. Pure Python: importing it loads neither Keras nor TensorFlow.
+"""
+
+import dataclasses
+import difflib
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+#: Seeds are integers in [0, SEED_LIMIT): `keras.utils.set_random_seed` also seeds numpy's
+#: legacy generator, which takes no more.
+SEED_LIMIT = 2**32
+
+
+class ConfigError(ValueError):
+    """A user mistake in the training configuration."""
+
+
+def _positive(value):
+    return value > 0
+
+
+def setting(default, kind, help=None, *, valid=None, choices=None, flags=None, metavar=None, cli=True):
+    """One TrainConfig field: its default and what a valid value is.
+
+    Args:
+        kind: "int", "float", "str" or "bool".
+        valid: (predicate, words) for numbers: a value must satisfy `predicate`; `words`
+            complete "--flag must be ...". Ints are positive unless said otherwise.
+        choices: the valid strings.
+        flags: the command-line flags (default: --field-name); `cli=False`: no flag.
+    """
+    if kind == "int" and valid is None:
+        valid = (_positive, "a positive integer")
+    return dataclasses.field(default=default, metadata=dict(
+        kind=kind, help=help, valid=valid, choices=choices, flags=flags, metavar=metavar, cli=cli))
+
+
+_LR = (_positive, "> 0")
+_BETA = (lambda v: 0 <= v < 1, "in [0, 1)")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run. `None` means the model's/preset's default.
+
+    Fields are the `ganzoo train` flags. `resolve_config` fills a config from a preset.
+    """
+
+    model: str = setting("dcgan", "str", cli=False)  # the CLI's positional MODEL
+    dataset: str = setting("mnist_sample", "str",
+                           "dataset name or image folder (default: the preset's, else mnist_sample)")
+    preset: Optional[str] = setting(None, "str", cli=False)
+    epochs: int = setting(5, "int", "epochs to train to (a resumed run continues up to it)")
+    steps_per_epoch: Optional[int] = setting(None, "int", "generator steps per epoch")
+    batch_size: int = setting(64, "int", "examples per batch (one batch per discriminator step)")
+    seed: int = setting(0, "int", "seed of the weights, the noise and the data order",
+                         valid=(lambda v: 0 <= v < SEED_LIMIT, f"an integer from 0 to {SEED_LIMIT - 1}"))
+    run_dir: str = setting("runs/default", "str", "run directory (default runs/<preset or model>_<dataset>)")
+    jit_compile: str = setting("auto", "str", "XLA: auto (where a GPU is present), on or off",
+                               choices=("auto", "on", "off"))
+    mixed_precision: str = setting("off", "str", "mixed-precision compute dtype",
+                                   choices=("off", "float16", "bfloat16"))
+    strategy: str = setting("default", "str", "tf.distribute strategy (multi_worker reads TF_CONFIG)",
+                            choices=("default", "mirrored", "multi_worker"))
+    ema: Optional[float] = setting(None, "float", "EMA of generator weights, e.g. 0.999", metavar="DECAY",
+                                   valid=(lambda v: 0 < v < 1, "in (0, 1), e.g. 0.999"))
+    latent_dim: Optional[int] = setting(None, "int", "size of z")
+    width: Optional[int] = setting(None, "int", "width of the default networks")
+    d_lr: Optional[float] = setting(None, "float", "discriminator (critic) Adam learning rate", valid=_LR)
+    g_lr: Optional[float] = setting(None, "float", "generator Adam learning rate", valid=_LR)
+    beta_1: Optional[float] = setting(None, "float", "Adam beta_1 of both players", valid=_BETA)
+    beta_2: Optional[float] = setting(None, "float", "Adam beta_2 of both players", valid=_BETA)
+    d_steps: Optional[int] = setting(None, "int", "discriminator (critic) steps per generator step",
+                                     flags=("--d-steps", "--n-critic"))
+    gp_weight: Optional[float] = setting(None, "float", "WGAN-GP penalty weight lambda",
+                                         valid=(lambda v: v >= 0, ">= 0"))
+    generator_loss: Optional[str] = setting(None, "str", "gan and dcgan: the generator's loss",
+                                            choices=("non_saturating", "minimax"))
+    pack: Optional[int] = setting(None, "int", "PacGAN packing: the discriminator judges M samples at once "
+                                               "(batch size a multiple of M)", metavar="M")
+    image_size: Optional[int] = setting(None, "int", "resize (and center-crop) images to N x N")
+    data_dir: Optional[str] = setting(None, "str", "tensorflow-datasets directory with prepared data")
+    steps_per_execution: int = setting(1, "int", "train steps per compiled call")
+    checkpoint_every: Optional[int] = setting(None, "int", "also checkpoint every N steps", metavar="N")
+    log_every: int = setting(10, "int", "TensorBoard step scalars every N steps", metavar="N")
+    eval_every: Optional[int] = setting(None, "int", "log sample-quality metrics and the mode-collapse alarm "
+                                                     "every N epochs", metavar="EPOCHS")
+    eval_samples: int = setting(2000, "int", "samples per evaluation (2000)", metavar="N")
+    num_samples: int = setting(64, "int", cli=False)  # the fixed latent batch drawn after each epoch
+    deterministic: bool = setting(False, "bool", "enable TensorFlow op determinism (bitwise-repeatable runs, "
+                                                 "slower)")
+    export_dir: Optional[str] = setting(None, "str", "after training, export the generator to DIR/<version> "
+                                                     "(SavedModel + ONNX)", flags=("--export",), metavar="DIR")
+    quiet: bool = setting(False, "bool", "no progress bars, logs only")
+    skip_corrupt: bool = setting(False, "bool", "image folders: skip files that cannot be decoded (with a "
+                                                "warning)")
+
+    # Fields that may differ when a run is resumed: they do not change what is trained.
+    RESUMABLE = ("epochs", "run_dir", "quiet", "export_dir", "checkpoint_every", "log_every", "eval_every",
+                 "eval_samples")
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values, source=None):
+        """A TrainConfig from a dict of its fields.
+
+        Raises:
+            ConfigError: not a dict, or unknown fields (named, with the closest valid ones).
+        """
+        where = f" in {source}" if source else ""
+        if not isinstance(values, dict):
+            raise ConfigError(f"A config{where} must be a dict of TrainConfig fields; got {type(values).__name__}.")
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            close = sorted({m for name in unknown for m in difflib.get_close_matches(name, known, n=2)})
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise ConfigError(f"Unknown config field{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}"
+                              f"{where}{hint}; valid fields: {', '.join(known)}.")
+        return cls(**values)
+
+
+def flags_of(field):
+    """The command-line flags of a TrainConfig field."""
+    return field.metadata["flags"] or (f"--{field.name.replace('_', '-')}",)
+
+
+def _number_problem(field, value):
+    """Why `value` is not valid for the int or float `field`, in the CLI's words, or None."""
+    kind, valid = field.metadata["kind"], field.metadata["valid"]
+    flag = flags_of(field)[0]
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int) or not valid[0](value):
+            return f"{flag} must be {valid[1]}; got {value!r}."
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return f"{flag} must be a finite number; got {value!r}."
+    if valid and not valid[0](value):
+        return f"{flag} must be {valid[1]}; got {value!r}."
+    return None
+
+
+def field_problem(field, value):
+    """Why `value` is not valid for `field` on its own, or None."""
+    if value is None and field.default is None:
+        return None
+    kind, choices = field.metadata["kind"], field.metadata["choices"]
+    if kind in ("int", "float"):
+        import numpy as np
+
+        if isinstance(value, np.generic):  # numpy scalars from user code count as numbers
+            value = value.item()
+        return _number_problem(field, value)
+    if kind == "bool" and not isinstance(value, bool):
+        return f"{field.name} must be True or False; got {value!r}."
+    if choices and value not in choices:
+        return f"{flags_of(field)[0]} must be one of {', '.join(choices)}; got {value!r}."
+    return None
+
+
+def validate_config(config):
+    """Raise ConfigError, in the CLI's words, for the first field of `config` that is invalid."""
+    from ganzoo.models.registry import MODELS
+
+    if config.model not in MODELS:
+        raise ConfigError(f"Unknown model {config.model!r}; choose one of {', '.join(MODELS)}.")
+    for field in dataclasses.fields(TrainConfig):
+        problem = field_problem(field, getattr(config, field.name))
+        if problem:
+            raise ConfigError(problem)
+    MODELS[config.model].check_config(config)
+    if config.pack is not None and config.batch_size % config.pack:
+        raise ConfigError(f"--pack {config.pack} joins {config.pack} samples per discriminator input: --batch-size "
+                          f"must be a multiple of it; got {config.batch_size}.")
+
+
+def resolve_config(model_or_preset="dcgan", **overrides):
+    """A validated `TrainConfig` from a model name or preset plus overrides (None = unset)."""
+    from ganzoo.models.registry import MODELS, PRESETS
+
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if model_or_preset in PRESETS:
+        values = dict(PRESETS[model_or_preset], preset=model_or_preset)
+    elif model_or_preset in MODELS:
+        values = {"model": model_or_preset}
+    else:
+        raise ConfigError(
+            f"Unknown model or preset {model_or_preset!r}. Models: {', '.join(MODELS)}. "
+            f"Presets: {', '.join(PRESETS)}."
+        )
+    values.update(overrides)
+    config = TrainConfig.from_dict(values)
+    validate_config(config)
+    return config
+
+
+def config_difference(saved, current):
+    """Lines describing the fields that differ, ignoring the ones a resume may change.
+
+    A field missing from `saved` (a run dir written before the field existed) has its default.
+    """
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    lines = []
+    for key in sorted(set(saved) | set(current)):
+        if key in TrainConfig.RESUMABLE:
+            continue
+        was, now = saved.get(key, defaults.get(key)), current.get(key, defaults.get(key))
+        if was != now:
+            lines.append(f"  {key}: run has {was!r}, now {now!r}")
+    return lines

@@ -1,0 +1,155 @@
+"""The default networks of the ganzoo models: MLPs (GAN, the 2-D toys) and DCGAN's conv nets."""
+
+import math
+
+import keras
+
+from ganzoo.layers import Maxout, batch_norm as batch_norm_layer, dcgan_init, float32_output
+
+
+def build_mlp_generator(latent_dim, data_shape, hidden_units=512, depth=3, activation="relu",
+                        output_activation=None, batch_norm=False, kernel_initializer="glorot_uniform",
+                        name="generator"):
+    """An MLP generator z -> sample of `data_shape`.
+
+    Args:
+        hidden_units: units of each hidden layer.
+        depth: number of hidden layers.
+        output_activation: None (linear, for unbounded vector data such as the 2-D toys) or
+            "tanh" (images in [-1, 1]).
+        batch_norm: batch norm before each hidden activation (the PacGAN / VEEGAN 2-D
+            generator); the hidden Dense layers then have no bias.
+        kernel_initializer: initializer of every Dense kernel.
+    """
+    z = keras.Input((latent_dim,), name="z")
+    x = z
+    for i in range(depth):
+        x = keras.layers.Dense(hidden_units, use_bias=not batch_norm, kernel_initializer=kernel_initializer,
+                               name=f"dense_{i}")(x)
+        if batch_norm:
+            x = batch_norm_layer(name=f"bn_{i}")(x)
+        x = keras.layers.Activation(activation, name=f"act_{i}")(x)
+    x = keras.layers.Dense(math.prod(data_shape), kernel_initializer=kernel_initializer, name="dense_out")(x)
+    x = float32_output(output_activation or "linear", "output")(x)
+    if len(data_shape) > 1:
+        x = keras.layers.Reshape(data_shape, name="to_data_shape")(x)
+    return keras.Model(z, x, name=name)
+
+
+def build_mlp_discriminator(data_shape, hidden_units=512, depth=3, activation="leaky_relu", maxout=None,
+                            kernel_initializer="glorot_uniform", name="discriminator"):
+    """An MLP discriminator sample -> one logit (or critic value) per example.
+
+    Args:
+        activation: "leaky_relu" (LeakyReLU(0.2), as DCGAN) or any Keras activation name;
+            ignored with `maxout`.
+        maxout: number of pieces of maxout hidden units (Goodfellow et al. 2014 and the
+            PacGAN / VEEGAN 2-D discriminator use 5), or None.
+    """
+    x_in = keras.Input(data_shape, name="x")
+    x = keras.layers.Flatten(name="flatten")(x_in) if len(data_shape) > 1 else x_in
+    for i in range(depth):
+        x = keras.layers.Dense(hidden_units * (maxout or 1), kernel_initializer=kernel_initializer,
+                               name=f"dense_{i}")(x)
+        if maxout:
+            x = Maxout(maxout, name=f"maxout_{i}")(x)
+        elif activation == "leaky_relu":
+            x = keras.layers.LeakyReLU(0.2, name=f"act_{i}")(x)
+        else:
+            x = keras.layers.Activation(activation, name=f"act_{i}")(x)
+    x = keras.layers.Dense(1, dtype="float32", kernel_initializer=kernel_initializer, name="score")(x)
+    return keras.Model(x_in, x, name=name)
+
+
+def _side_plan(side):
+    """(base, doublings) with side = base * 2**doublings and base in {4, 7}, or None."""
+    for base in (4, 7):
+        n, s = 0, side
+        while s > base and s % 2 == 0:
+            s //= 2
+            n += 1
+        if s == base:
+            return base, n
+    return None
+
+
+def conv_plan(image_shape):
+    """The default conv nets' plan for an (H, W, C) image.
+
+    Returns:
+        (base_h, base_w, strides): the lowest resolution, and one (sh, sw) stride per
+        resolution change from lowest to highest (2 where that side still doubles, else 1).
+
+    Raises:
+        ValueError: when a side is not 4 * 2^k or 7 * 2^k.
+    """
+    if len(image_shape) != 3:
+        raise ValueError(f"Convolutional networks need an (H, W, C) image shape, e.g. (28, 28, 1) for "
+                         f"grayscale; got {tuple(image_shape)}.")
+    h, w, _ = image_shape
+    plans = [_side_plan(h), _side_plan(w)]
+    if None in plans:
+        raise ValueError(
+            f"The default DCGAN networks reach image sides of 4 * 2^k or 7 * 2^k (4, 7, 8, 14, 16, "
+            f"28, 32, 56, 64, 128, ...); got {h}x{w}. Resize the data (load_dataset(..., "
+            "image_size=...)) or pass your own generator and discriminator."
+        )
+    (bh, nh), (bw, nw) = plans
+    n = max(nh, nw)
+    strides = [(2 if i >= n - nh else 1, 2 if i >= n - nw else 1) for i in range(n)]
+    return bh, bw, strides
+
+
+def build_conv_generator(latent_dim, image_shape, filters=64, kernel_size=4, name="generator"):
+    """DCGAN generator: project z, then transposed convs with batch norm + ReLU, tanh output.
+
+    Channels double towards the lowest resolution: `filters` at the resolution just below
+    the output, so 64x64x3 with filters=128 is 4x4x1024 -> 8x8x512 -> 16x16x256 -> 32x32x128
+    -> 64x64x3, the paper's Figure 1. Transposed convs, not UpSampling2D, so the gradients
+    compile under XLA.
+    """
+    bh, bw, strides = conv_plan(image_shape)  # first: it explains a shape that is not (H, W, C)
+    h, w, c = image_shape
+    n = len(strides)
+    channels = [filters * 2 ** (n - 1 - i) for i in range(n)]  # input channels of each layer
+    z = keras.Input((latent_dim,), name="z")
+    x = keras.layers.Dense(bh * bw * channels[0] if n else bh * bw * filters, use_bias=False,
+                           kernel_initializer=dcgan_init(), name="project")(z)
+    x = batch_norm_layer("project_bn")(x)
+    x = keras.layers.ReLU(name="project_relu")(x)
+    x = keras.layers.Reshape((bh, bw, channels[0] if n else filters), name="reshape")(x)
+    for i, stride in enumerate(strides[:-1]):
+        x = keras.layers.Conv2DTranspose(channels[i + 1], kernel_size, strides=stride, padding="same",
+                                         use_bias=False, kernel_initializer=dcgan_init(),
+                                         name=f"deconv_{i}")(x)
+        x = batch_norm_layer(f"bn_{i}")(x)
+        x = keras.layers.ReLU(name=f"relu_{i}")(x)
+    # No batch norm on the output layer (Radford et al., Section 3).
+    x = keras.layers.Conv2DTranspose(c, kernel_size, strides=strides[-1] if n else 1, padding="same",
+                                     kernel_initializer=dcgan_init(), name="deconv_out")(x)
+    x = float32_output("tanh", "tanh")(x)
+    return keras.Model(z, x, name=name)
+
+
+def build_conv_discriminator(image_shape, filters=64, kernel_size=4, batch_norm_layers=True,
+                             name="discriminator"):
+    """DCGAN discriminator: strided convs with LeakyReLU(0.2), no pooling, one linear output.
+
+    Batch norm on every conv but the input layer's (Radford et al., Section 3), or none with
+    `batch_norm_layers=False` (the WGAN-GP critic: the penalty is per example, and batch
+    norm would couple the examples).
+    """
+    bh, bw, strides = conv_plan(image_shape)
+    strides = strides[::-1] or [(1, 1)]
+    x_in = keras.Input(image_shape, name="x")
+    x = x_in
+    for i, stride in enumerate(strides):
+        x = keras.layers.Conv2D(filters * 2 ** i, kernel_size, strides=stride, padding="same",
+                                use_bias=not (batch_norm_layers and i > 0),
+                                kernel_initializer=dcgan_init(), name=f"conv_{i}")(x)
+        if batch_norm_layers and i > 0:
+            x = batch_norm_layer(f"bn_{i}")(x)
+        x = keras.layers.LeakyReLU(0.2, name=f"lrelu_{i}")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(1, kernel_initializer=dcgan_init(), dtype="float32", name="score")(x)
+    return keras.Model(x_in, x, name=name)

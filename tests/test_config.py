@@ -1,0 +1,80 @@
+"""The one config schema: `TrainConfig`'s field declarations make the `ganzoo train` flags and
+the validation; each model maps the fields it takes to its own keywords."""
+
+import dataclasses
+
+import pytest
+
+import ganzoo
+from ganzoo.cli import build_parser
+from ganzoo.config import ConfigError, TrainConfig, flags_of, resolve_config
+
+
+def _train_actions():
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    return {a.dest: a for a in sub.choices["train"]._actions}
+
+
+def test_every_field_is_a_flag_unless_declared_otherwise():
+    actions = _train_actions()
+    for field in dataclasses.fields(TrainConfig):
+        if field.metadata["cli"]:
+            assert set(flags_of(field)) <= set(actions[field.name].option_strings), field.name
+            assert actions[field.name].default is None, field.name  # unset flags keep the preset's value
+        else:
+            assert field.name not in actions or field.name == "model", field.name
+    assert _train_actions()["d_steps"].option_strings == ["--d-steps", "--n-critic"]
+
+
+def test_flags_parse_into_the_configs_fields():
+    args = build_parser().parse_args(["train", "wgan_gp", "--n-critic", "3", "--beta-1", "0.5", "--quiet",
+                                      "--export", "out", "--jit-compile", "off"])
+    fields = {k: v for k, v in vars(args).items() if k not in ("command", "model", "verbose")}
+    config = resolve_config("wgan_gp", **fields)
+    assert (config.d_steps, config.beta_1, config.quiet, config.export_dir, config.jit_compile) == (
+        3, 0.5, True, "out", "off")
+
+
+@pytest.mark.parametrize("values,message", [
+    ({"epochs": 0}, "--epochs must be a positive integer; got 0."),
+    ({"seed": -1}, "--seed must be an integer from 0 to 4294967295; got -1."),
+    ({"d_lr": float("nan")}, "--d-lr must be a finite number; got nan."),
+    ({"d_lr": 0.0}, "--d-lr must be > 0; got 0.0."),
+    ({"beta_2": 1.0}, "--beta-2 must be in [0, 1); got 1.0."),
+    ({"ema": 1.0}, "--ema must be in (0, 1), e.g. 0.999; got 1.0."),
+    ({"quiet": "yes"}, "quiet must be True or False; got 'yes'."),
+    ({"strategy": "tpu"}, "--strategy must be one of default, mirrored, multi_worker; got 'tpu'."),
+    ({"export_dir": "x", "pack": 3, "batch_size": 64}, "--batch-size must be a multiple of it; got 64."),
+    ({"model": "gan", "gp_weight": 1.0}, "--gp-weight applies to wgan_gp only."),
+    ({"model": "wgan_gp", "generator_loss": "minimax"}, "--generator-loss applies to gan and dcgan"),
+])
+def test_validation_comes_from_the_declarations(values, message):
+    with pytest.raises(ConfigError) as error:
+        resolve_config(values.pop("model", "dcgan"), **values)
+    assert message in str(error.value)
+
+
+def test_models_map_config_fields_to_their_own_keywords():
+    wgan = ganzoo.WGANGP.config_kwargs(resolve_config("wgan_gp", d_steps=3, gp_weight=0.5, pack=2))
+    assert wgan["n_critic"] == 3 and wgan["gp_weight"] == 0.5 and wgan["pack"] == 2 and "d_steps" not in wgan
+    gan = ganzoo.GAN.config_kwargs(resolve_config("gan", d_steps=2, generator_loss="minimax"))
+    assert gan["d_steps"] == 2 and gan["generator_loss"] == "minimax" and "n_critic" not in gan
+    assert "generator_loss" not in ganzoo.DCGAN.config_kwargs(resolve_config("dcgan"))  # None: the model's default
+    assert (ganzoo.GAN.default_d_steps, ganzoo.WGANGP.default_d_steps) == (1, 5)
+    assert ganzoo.WGANGP(data_shape=(2,), width=4).n_critic == 5
+
+
+def test_a_loss_whose_extra_metrics_break_the_metric_names_contract_is_named(tiny_model, image_dataset):
+    class Undeclared(ganzoo.GAN):
+        def discriminator_loss(self, real, fake, real_scores, fake_scores):
+            loss, _ = super().discriminator_loss(real, fake, real_scores, fake_scores)
+            return loss, {"margin": loss}
+
+    class Missing(ganzoo.GAN):
+        metric_names = ganzoo.GAN.metric_names + ("margin",)
+
+    for cls, words in ((Undeclared, "unknown margin (add them to metric_names)"), (Missing, "missing margin")):
+        model = tiny_model(cls, (2,))
+        model.compile()
+        with pytest.raises(ValueError, match=words.replace("(", r"\(").replace(")", r"\)")):
+            model.fit(image_dataset(shape=(2,)), epochs=1, verbose=0)
