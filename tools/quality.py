@@ -27,6 +27,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import sys
 import time
 
@@ -176,31 +177,36 @@ def run_toy(dataset, config_name, seed, steps, root, steps_per_epoch=1000):
                 overrides=overrides, batch_size=config.batch_size, width=config.width)
 
 
-def run_mnist(name, minutes, width, root, seed=0, max_epochs=1000):
-    """Train one MNIST-sample model for `minutes` of a 2-core CPU (2 x `minutes` of process CPU
-    time, however busy the machine) and score 5,000 samples."""
-    import ganzoo
+def _load_and_score_mnist(run_dir, seed):
+    """The run's sampling generator, and its scores on 5,000 samples against the 500 held-out digits."""
     from ganzoo.data import load_real_samples
     from ganzoo.metrics import evaluate_samples
     from ganzoo.training import load_run
 
+    _, model = load_run(run_dir)
+    fake = model.generate(MNIST_EVAL_SAMPLES, seed=1000 + seed)
+    real = load_real_samples("mnist_sample", 500, split="test", seed=seed)
+    return model, evaluate_samples(fake, real, feature_extractor="mnist")
+
+
+def run_mnist(name, minutes, width, root, seed=0, max_epochs=1000):
+    """Train one MNIST-sample model for `minutes` of a 2-core CPU (2 x `minutes` of process CPU
+    time, however busy the machine) and score 5,000 samples."""
+    import ganzoo
+
     preset = MNIST_CONFIGS[name]
     run_dir = os.path.join(root, "mnist", f"{name}_w{width}_{minutes:g}min_s{seed}")
-    # Keras checks stop_training at the end of a batch and finishes the epoch's bookkeeping;
-    # the run ends at the first epoch boundary after the budget (the checkpoint is per epoch).
+    # A budget run starts from step 0: `train` would resume an interrupted earlier attempt in
+    # this directory, and the steps that attempt made would fall outside the budget.
+    shutil.rmtree(run_dir, ignore_errors=True)
     config = ganzoo.resolve_config(preset, seed=seed, run_dir=run_dir, epochs=max_epochs, width=width, quiet=True)
     stopper = _budget_stop(minutes)
     timer = _step_timer()
     t0, c0 = time.perf_counter(), time.process_time()
     history = ganzoo.train(config, callbacks=[timer, stopper])
     seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
-    _, model = load_run(run_dir)
-    # The generator optimizer's count: the checkpoint's step counter assumes the epoch that the
-    # wall-clock stop cut short ran to its end.
+    model, scores = _load_and_score_mnist(run_dir, seed)
     step = int(model.g_optimizer.iterations.numpy())
-    fake = model.generate(MNIST_EVAL_SAMPLES, seed=1000 + seed)
-    real = load_real_samples("mnist_sample", 500, split="test", seed=seed)
-    scores = evaluate_samples(fake, real, feature_extractor="mnist")
     return dict(scores, model=name, preset=preset, seed=seed, width=width, minutes_budget=minutes,
                 seconds=round(seconds, 1), cpu_seconds=round(cpu_seconds, 1), generator_steps=int(step), epochs=len(history.get("d_loss", [])),
                 steps_per_second=timer.steps_per_second(), run_dir=run_dir, batch_size=config.batch_size,
@@ -210,19 +216,13 @@ def run_mnist(name, minutes, width, root, seed=0, max_epochs=1000):
 def run_quickstart(seed, root):
     """The README's quick start (the `dcgan_mnist_sample` preset as is) with `seed`, scored like the MNIST rows."""
     import ganzoo
-    from ganzoo.data import load_real_samples
-    from ganzoo.metrics import evaluate_samples
-    from ganzoo.training import load_run
 
     run_dir = os.path.join(root, "quickstart", f"s{seed}")
     config = ganzoo.resolve_config("dcgan_mnist_sample", seed=seed, run_dir=run_dir, quiet=True)
     t0, c0 = time.perf_counter(), time.process_time()
     ganzoo.train(config)
     seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
-    _, model = load_run(run_dir)
-    fake = model.generate(MNIST_EVAL_SAMPLES, seed=1000 + seed)
-    real = load_real_samples("mnist_sample", 500, split="test", seed=seed)
-    scores = evaluate_samples(fake, real, feature_extractor="mnist")
+    model, scores = _load_and_score_mnist(run_dir, seed)
     return dict(scores, seed=seed, seconds=round(seconds, 1), cpu_seconds=round(cpu_seconds, 1),
                 generator_steps=int(model.g_optimizer.iterations.numpy()), run_dir=run_dir)
 
