@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from ganzoo.cli import main
+from ganzoo.training import run_log_dir
 
 TINY = ["--batch-size", "16", "--width", "4", "--latent-dim", "8", "--steps-per-epoch", "3", "--quiet"]
 
@@ -38,7 +39,7 @@ def test_cli_train_writes_config_events_checkpoints_and_samples(tmp_path):
     assert sorted(os.listdir(run / "samples")) == ["epoch_0001.png", "epoch_0002.png"]
     latest = json.loads((run / "checkpoints" / "latest.json").read_text())
     assert latest["step"] == 6 and (run / "checkpoints" / latest["file"]).exists()
-    tags = event_tags(str(run / "logs"))
+    tags = event_tags(run_log_dir(str(run)))
     for key in ("d_loss", "g_loss", "d_real", "d_fake"):
         assert tags[f"epoch/{key}"] == "scalars" and tags[f"step/{key}"] == "scalars"
     assert tags["learning_rate/d"] == "scalars" and tags["learning_rate/g"] == "scalars"
@@ -109,7 +110,7 @@ def test_training_logs_toy_metrics_and_collapse_alarm_then_evaluate_cli(tmp_path
     run = tmp_path / "run"
     assert main(["train", "gan", "--dataset", "gaussian_ring", "--run-dir", str(run), "--epochs", "1",
                  "--eval-every", "1", "--eval-samples", "500", *TINY]) == 0
-    tags = event_tags(str(run / "logs"))
+    tags = event_tags(run_log_dir(str(run)))
     for tag in ("metrics/modes", "metrics/high_quality", "metrics/js", "metrics/w1", "collapse/alarm",
                 "collapse/diversity", "collapse/coverage"):
         assert tags[tag] == "scalars", tag
