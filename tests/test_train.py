@@ -64,7 +64,7 @@ def test_resume_continues_from_the_checkpoint_and_refuses_a_changed_config(tmp_p
     assert "different config" in err and "d_lr" in err
 
 
-def test_nan_guard_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
+def test_nan_guard_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_path, capsys, read_events):
     run = tmp_path / "run"
     args = ["train", "gan", "--dataset", "gaussian_ring", "--run-dir", str(run), *TINY]
     assert main([*args, "--epochs", "1"]) == 0
@@ -83,6 +83,11 @@ def test_nan_guard_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_pa
     assert "diverged at step 4" in err
     assert json.loads((run / "checkpoints" / "latest.json").read_text()) == good
     assert os.path.getmtime(path) == mtime
+    from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2
+
+    statuses = [plugin_data_pb2.HParamsPluginData.FromString(content).session_end_info.status
+                for _, content in read_events(run_log_dir(str(run)))[0]["_hparams_/session_end_info"]]
+    assert statuses == [api_pb2.STATUS_SUCCESS, api_pb2.STATUS_FAILURE]  # HParams: first epoch done, then NaN
 
 
 @pytest.mark.parametrize("argv,message", [
