@@ -203,11 +203,21 @@ def main(argv=None):
         print(f"ganzoo {command}: interrupted ({signal.Signals(signum).name})", file=sys.stderr)
         return 128 + signum
     except Exception as e:
-        diverged = sys.modules.get("ganzoo.callbacks")
-        if diverged is not None and isinstance(e, diverged.TrainingDiverged):
+        if isinstance(e, _run_failures()):
             print(f"ganzoo {command}: {e}", file=sys.stderr)
             return 1
         raise
+
+
+def _run_failures():
+    """Exceptions that end a run with exit 1 and their one-line message: a diverged loss, a lost
+    worker (from the modules that are loaded: one that is not cannot have raised)."""
+    failures = []
+    if "ganzoo.callbacks" in sys.modules:
+        failures.append(sys.modules["ganzoo.callbacks"].TrainingDiverged)
+    if "ganzoo.training" in sys.modules:
+        failures.append(sys.modules["ganzoo.training"].WorkerLost)
+    return tuple(failures)
 
 
 if __name__ == "__main__":

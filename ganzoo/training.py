@@ -2,12 +2,15 @@
 
 A run directory holds:
     config.json      the fully resolved config (a resumed run must match it)
-    logs/            TensorBoard event files (scalars, learning rates, sample grids, config)
+    logs/<name>/     TensorBoard event files (scalars, learning rates, sample grids, config and
+                     HParams), in a directory named after the run dir (see `run_log_dir`)
     checkpoints/     ckpt-<step>.keras + latest.json (networks, both optimizers, generator EMA,
-                     noise seed state, epoch/step counters), written atomically
+                     noise seed state, epoch/step counters), written atomically; the newest
+                     --keep-checkpoints (3) are kept
     samples/         epoch_NNNN.png, the fixed latent batch after each epoch
     history.json     the Keras history of the whole run (one entry per epoch, with its step)
     .lock            held by the process training in it (see `ganzoo.run_dir`)
+    .worker-N/       under --strategy multi_worker, what worker N (not the chief) saves
 
 Importing this module is cheap: TensorFlow is imported when a run starts.
 """
@@ -228,6 +231,28 @@ def _fit_with_resume(run, model, datasets, initial_step, guard, checkpointer, ca
         if run.chief and not guard.failure:
             _save_interrupted(checkpointer, run.ckpt_dir, interrupt)
         raise
+    except Exception as error:
+        _raise_if_worker_lost(error, run)
+        raise
+
+
+class WorkerLost(RuntimeError):
+    """Under --strategy multi_worker, another worker of the cluster stopped mid-run."""
+
+
+def _raise_if_worker_lost(error, run):
+    import tensorflow as tf
+
+    if run.config.strategy == "multi_worker" and isinstance(error, tf.errors.UnavailableError):
+        latest = read_latest(os.path.join(run.config.run_dir, "checkpoints"))
+        where = f"step {latest['step']} in {latest['path']}" if latest else "none yet: the run starts over"
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        reason = next((line for line in lines if "unhealthy" in line or "aborted" in line),
+                      lines[-1] if lines else type(error).__name__)
+        raise WorkerLost(
+            f"A worker of the cluster stopped (TensorFlow: {reason}); this one "
+            f"cannot go on alone. Stop every worker, then start each again with the same command: they resume "
+            f"from the chief's newest checkpoint ({where}).") from None
 
 
 def _finish(run, model, guard, checkpointer, logger):

@@ -43,3 +43,32 @@ def test_the_quick_start_shape_in_a_subprocess_rerun_names_its_export_and_export
     assert f"{tmp_path / 'run'} is complete: 6 steps (2 epochs of 3)" in again.stdout, again.stdout
     assert f"Its export: {export / '1'}" in again.stdout and "Epoch" not in again.stdout
     assert os.listdir(export) == ["1"]  # no second export version
+
+
+def test_a_lost_worker_ends_the_run_with_one_line_saying_how_to_resume(tmp_path, run_main, monkeypatch):
+    """What the chief sees when another worker is killed (TensorFlow's UnavailableError from the
+    collective ops, as a manual kill -9 of worker 1 of two on 127.0.0.1 gives), mapped to exit 1."""
+    import types
+
+    import tensorflow as tf
+
+    import ganzoo.training as training
+    from ganzoo.run_dir import write_latest
+
+    (tmp_path / "checkpoints").mkdir()
+    write_latest(str(tmp_path / "checkpoints"), 100, 50)
+    run = types.SimpleNamespace(config=types.SimpleNamespace(strategy="multi_worker", run_dir=str(tmp_path)))
+    lost = tf.errors.UnavailableError(None, None, "Graph execution error:\nCollective ops is aborted by: "
+                                                  "The following tasks are unhealthy (stopped sending heartbeats)")
+    with pytest.raises(training.WorkerLost, match="unhealthy.*start each again with the same command.*step 100"):
+        training._raise_if_worker_lost(lost, run)
+    run.config.strategy = "default"
+    training._raise_if_worker_lost(lost, run)  # not a cluster run: the error stays TensorFlow's
+
+    def lose_a_worker(config, callbacks=()):
+        raise training.WorkerLost("A worker of the cluster stopped (...). Stop every worker, then start each again")
+
+    monkeypatch.setattr(training, "train", lose_a_worker)
+    code, _, err = run_main(["train", "gan", "--dataset", "gaussian_ring", "--run-dir", tmp_path / "r"])
+    assert code == 1 and err.strip().splitlines() == [
+        "ganzoo train: A worker of the cluster stopped (...). Stop every worker, then start each again"], err
