@@ -21,6 +21,7 @@ import sys
 import numpy as np
 
 from ganzoo.config import ConfigError, TrainConfig, config_difference, resolve_config, validate_config  # noqa: F401
+from ganzoo.run_export import _export_once, _report_complete, card_fields  # noqa: F401
 from ganzoo.run_setup import (  # noqa: F401  (build_model and _steps_per_epoch are used from here too)
     _check_image_shape,
     _d_steps,
@@ -308,32 +309,6 @@ def _save_interrupted(checkpointer, ckpt_dir, interrupt):
         print(f"\n{what} before the first step: nothing to save.", flush=True)
 
 
-def _report_complete(config, saved, model, ckpt_path, spe, chief):
-    """Say that the run is trained already, and where its export is (exporting it if asked and not done)."""
-    from ganzoo.callbacks import steps_done
-
-    step = steps_done(model)
-    print(f"{config.run_dir} is complete: {step} steps ({step / spe:g} epochs of {spe}), checkpoint {ckpt_path}. "
-          "Pass a larger --epochs to train on.", flush=True)
-    export_dir = config.export_dir or (saved or {}).get("export_dir")
-    if chief and export_dir:
-        _export_once(config, model, ckpt_path, export_dir, export=bool(config.export_dir))
-
-
-def _export_once(config, model, ckpt_path, export_dir, export=True):
-    """Export the generator of checkpoint `ckpt_path` to `export_dir` unless a version there holds it."""
-    from ganzoo.export import _sha256, export_generator, find_export
-
-    sha256 = _sha256(ckpt_path)
-    existing = find_export(export_dir, checkpoint_sha256=sha256)
-    if existing:
-        print(f"Its export: {existing}", flush=True)
-    elif export:
-        card = card_fields(config, model, checkpoint={"file": os.path.basename(ckpt_path), "sha256": sha256})
-        print(f"Exported the generator to {export_generator(model, export_dir, card=card)}", flush=True)
-    return existing
-
-
 def _fit(model, datasets, start_step, callbacks, initial_epoch, epochs, steps, verbose, epoch_step_offset=0):
     # The data stream is a pure function of the seed: each fit call skips the batches the
     # run consumed before `start_step` (k per step with k discriminator steps).
@@ -345,21 +320,6 @@ def _fit(model, datasets, start_step, callbacks, initial_epoch, epochs, steps, v
             cb.epoch_step_offset = epoch_step_offset
     model.fit(dataset, initial_epoch=initial_epoch, epochs=epochs, steps_per_epoch=steps,
               callbacks=list(callbacks), verbose=verbose, shuffle=False)
-
-
-def card_fields(config, model, checkpoint=None):
-    """Model-card fields of a run, for exports; `checkpoint` ({"file", "sha256"}) names the
-    checkpoint exported, so that a re-run can tell it is exported already."""
-    from ganzoo.callbacks import steps_done
-    from ganzoo.data import dataset_info
-
-    fields = {"dataset": config.dataset, "preset": config.preset, "seed": config.seed,
-              "data_shape": list(model.data_shape), "config": config.to_dict(),
-              "kind": dataset_info(config.dataset, image_size=config.image_size,
-                                   data_dir=config.data_dir)["kind"]}
-    if checkpoint:
-        fields["checkpoint"] = dict(checkpoint, step=steps_done(model))
-    return fields
 
 
 def load_run(run_dir):
