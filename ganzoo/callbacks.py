@@ -86,8 +86,10 @@ class NaNGuard(StepAware):
 class TensorBoardLogger(StepAware):
     """Scalars per step and per epoch, both learning rates, and a sample grid per epoch.
 
-    Tags: `step/<key>` every `log_every` steps, `epoch/<key>` at epoch ends,
-    `learning_rate/d` and `learning_rate/g`, `samples` (the fixed latent batch's grid).
+    Tags: `step/<key>` every `log_every` steps: the loss of that one step (with k steps per
+    compiled call, the mean of the call's k steps), not Keras' running mean of the epoch so
+    far; `epoch/<key>` at epoch ends: the epoch's mean; `learning_rate/d` and
+    `learning_rate/g`; `samples` (the fixed latent batch's grid).
     """
 
     def __init__(self, log_dir, steps_per_epoch, fixed_z, samples_dir=None, log_every=10, reference=None,
@@ -101,17 +103,31 @@ class TensorBoardLogger(StepAware):
         self.log_every = max(1, int(log_every))
         self.reference = reference
         self.guard = guard
+        self._seen = (0, {})
+
+    def on_epoch_begin(self, epoch, logs=None):
+        super().on_epoch_begin(epoch, logs)
+        self._seen = (0, {})  # Keras resets its running means at each epoch's start
+
+    def step_values(self, batch, logs):
+        """The values of the steps since the last call, from Keras' running means: the epoch's
+        first n steps sum to n * mean_n, so the steps p+1..n average (n mean_n - p mean_p) / (n - p)."""
+        n, (p, means) = batch + 1, self._seen
+        current = {key: float(value) for key, value in (logs or {}).items()}
+        self._seen = (n, current)
+        return {key: (value * n - means.get(key, 0.0) * p) / max(n - p, 1) for key, value in current.items()}
 
     def on_train_batch_end(self, batch, logs=None):
         import tensorflow as tf
 
         super().on_train_batch_end(batch, logs)
+        values = self.step_values(batch, logs)
         step = self.last_step_seen
         if step % self.log_every and not self.ends_epoch(batch):
             return
         with self.writer.as_default(step=step):
-            for key, value in (logs or {}).items():
-                tf.summary.scalar(f"step/{key}", float(value))
+            for key, value in values.items():
+                tf.summary.scalar(f"step/{key}", value)
 
     def on_epoch_end(self, epoch, logs=None):
         import tensorflow as tf
@@ -133,6 +149,32 @@ class TensorBoardLogger(StepAware):
 
     def on_train_end(self, logs=None):
         self.writer.flush()
+
+
+def log_hparams(writer, values):
+    """The run's config as text and as an HParams session start. TensorBoard's HParams tab
+    links every scalar of the same run (`epoch/*` final losses, `metrics/*`, `collapse/*`) to
+    these values, when the run has a name: TensorBoard calls a run in the --logdir itself "."
+    and then finds no metric values, which is why runs log into `logs/<run name>/`."""
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hp
+
+    text = "\n".join(f"    {k}: {v!r}" for k, v in sorted(values.items()))
+    with writer.as_default(step=0):
+        tf.summary.text("config", text)
+        hp.hparams({k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in values.items()})
+    writer.flush()
+
+
+def log_run_status(writer, step, succeeded):
+    """End the HParams session: status SUCCESS (trained to its last epoch) or FAILURE (diverged)."""
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api_pb2, summary
+
+    status = api_pb2.STATUS_SUCCESS if succeeded else api_pb2.STATUS_FAILURE
+    with writer.as_default():
+        tf.summary.experimental.write_raw_pb(summary.session_end_pb(status).SerializeToString(), step=step)
+    writer.flush()
 
 
 class Checkpointer(StepAware):

@@ -87,6 +87,8 @@ class TrainConfig:
     data_dir: Optional[str] = setting(None, "str", "tensorflow-datasets directory with prepared data")
     steps_per_execution: int = setting(1, "int", "train steps per compiled call")
     checkpoint_every: Optional[int] = setting(None, "int", "also checkpoint every N steps", metavar="N")
+    keep_checkpoints: int = setting(3, "int", "checkpoints kept in RUN_DIR/checkpoints, newest first (3); older "
+                                              "ones are deleted", metavar="N")
     log_every: int = setting(10, "int", "TensorBoard step scalars every N steps", metavar="N")
     eval_every: Optional[int] = setting(None, "int", "log sample-quality metrics and the mode-collapse alarm "
                                                      "every N epochs", metavar="EPOCHS")
@@ -101,8 +103,8 @@ class TrainConfig:
                                                 "warning)")
 
     # Fields that may differ when a run is resumed: they do not change what is trained.
-    RESUMABLE = ("epochs", "run_dir", "quiet", "export_dir", "checkpoint_every", "log_every", "eval_every",
-                 "eval_samples")
+    RESUMABLE = ("epochs", "run_dir", "quiet", "export_dir", "checkpoint_every", "keep_checkpoints", "log_every",
+                 "eval_every", "eval_samples")
 
     def to_dict(self):
         return dataclasses.asdict(self)

@@ -2,22 +2,35 @@
 
 A run directory holds:
     config.json      the fully resolved config (a resumed run must match it)
-    logs/            TensorBoard event files (scalars, learning rates, sample grids, config)
+    logs/<name>/     TensorBoard event files (scalars, learning rates, sample grids, config and
+                     HParams), in a directory named after the run dir (see `run_log_dir`)
     checkpoints/     ckpt-<step>.keras + latest.json (networks, both optimizers, generator EMA,
-                     noise seed state, epoch/step counters), written atomically
+                     noise seed state, epoch/step counters), written atomically; the newest
+                     --keep-checkpoints (3) are kept
     samples/         epoch_NNNN.png, the fixed latent batch after each epoch
     history.json     the Keras history of the whole run (one entry per epoch, with its step)
     .lock            held by the process training in it (see `ganzoo.run_dir`)
+    .worker-N/       under --strategy multi_worker, what worker N (not the chief) saves
 
 Importing this module is cheap: TensorFlow is imported when a run starts.
 """
 
 import os
-import warnings
+import sys
 
 import numpy as np
 
 from ganzoo.config import ConfigError, TrainConfig, config_difference, resolve_config, validate_config  # noqa: F401
+from ganzoo.run_export import _export_once, _report_complete, card_fields  # noqa: F401
+from ganzoo.run_setup import (  # noqa: F401  (build_model and _steps_per_epoch are used from here too)
+    _check_image_shape,
+    _d_steps,
+    _is_chief,
+    _make_strategy,
+    _set_policy,
+    _steps_per_epoch,
+    build_model,
+)
 from ganzoo.run_dir import (
     RunDirError,
     RunLock,
@@ -33,56 +46,21 @@ from ganzoo.run_dir import (
 )
 
 
-def _make_strategy(name):
-    import tensorflow as tf
-
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "multi_worker":
-        if "TF_CONFIG" not in os.environ:
-            raise ConfigError(
-                "--strategy multi_worker reads the cluster from the TF_CONFIG environment variable, "
-                'e.g. {"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", '
-                '"index": 0}}; it is not set.'
-            )
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    return tf.distribute.get_strategy()
+def progress_verbosity():
+    """Keras' `verbose` for `fit`: the progress bar on a terminal; one plain line per epoch when
+    stdout is a file or a pipe (the bar's redraws and ANSI colours would fill a log file)."""
+    isatty = getattr(sys.stdout, "isatty", None)
+    return 1 if isatty is not None and isatty() else 2
 
 
-def _is_chief(strategy):
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not getattr(resolver, "task_type", None):
-        return True
-    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0
-                                            and "chief" not in resolver.cluster_spec().as_dict())
-
-
-def build_model(config):
-    """A compiled ganzoo model for `config` (inside the current strategy scope)."""
-    import keras
-
-    from ganzoo.data import dataset_info
-    from ganzoo.models.registry import MODELS
-
-    cls = MODELS[config.model]
-    info = dataset_info(config.dataset, image_size=config.image_size, data_dir=config.data_dir)
-    kwargs = dict(cls.config_kwargs(config), data_shape=tuple(info["shape"]))
-    model = cls(**kwargs)
-    d_default, g_default = model.default_optimizers()
-
-    def adam(default, lr):
-        cfg = default.get_config()
-        return keras.optimizers.Adam(
-            learning_rate=lr if lr is not None else cfg["learning_rate"],
-            beta_1=config.beta_1 if config.beta_1 is not None else cfg["beta_1"],
-            beta_2=config.beta_2 if config.beta_2 is not None else cfg["beta_2"],
-            name=cfg["name"],
-        )
-
-    jit = {"on": True, "off": False, "auto": "auto"}[config.jit_compile]
-    model.compile(d_optimizer=adam(d_default, config.d_lr), g_optimizer=adam(g_default, config.g_lr),
-                  ema_decay=config.ema, jit_compile=jit, steps_per_execution=config.steps_per_execution)
-    return model
+def run_log_dir(run_dir):
+    """Where a run's TensorBoard events go: `RUN_DIR/logs/<run name>`, so that TensorBoard names
+    the run whether --logdir is RUN_DIR/logs or a directory of runs (a run dir that logged into
+    `logs/` itself before this layout keeps doing so)."""
+    logs = os.path.join(run_dir, "logs")
+    if os.path.isdir(logs) and any(name.startswith("events.out.tfevents.") for name in os.listdir(logs)):
+        return logs
+    return os.path.join(logs, os.path.basename(os.path.abspath(run_dir)))
 
 
 def _prepare_run_dir(run_dir):
@@ -112,46 +90,6 @@ def _check_resume(run_dir, config):
             + "\nUse a new --run-dir, or repeat the run's settings (see its config.json)."
         )
     return saved
-
-
-def _set_policy(mixed_precision):
-    import keras
-
-    policy = {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}[mixed_precision]
-    if mixed_precision == "float16":
-        import tensorflow as tf
-
-        if not tf.config.list_physical_devices("GPU"):
-            warnings.warn(
-                "--mixed-precision float16 on a machine without a GPU: CPUs emulate float16 and "
-                "training will be much slower than float32.", stacklevel=3)
-    previous = keras.mixed_precision.global_policy().name
-    keras.mixed_precision.set_global_policy(policy)
-    return previous
-
-
-def _steps_per_epoch(config, info, d_steps):
-    """Generator steps per epoch: a multiple of --steps-per-execution, because Keras runs whole
-    compiled calls (20 steps asked at 16 per call would silently run 32)."""
-    per_call = config.steps_per_execution
-    if config.steps_per_epoch:
-        if config.steps_per_epoch % per_call:
-            raise ConfigError(
-                f"--steps-per-epoch {config.steps_per_epoch} must be a multiple of --steps-per-execution "
-                f"{per_call}: Keras runs whole calls, so an epoch would run "
-                f"{-(-config.steps_per_epoch // per_call) * per_call} steps.")
-        return config.steps_per_epoch
-    n = info.get("num_examples")
-    if not n:
-        raise ConfigError(f"The size of dataset {config.dataset!r} is unknown: pass --steps-per-epoch.")
-    steps = n // config.batch_size // d_steps // per_call * per_call  # whole calls: one epoch at most
-    if steps < 1:
-        raise ConfigError(
-            f"--batch-size {config.batch_size} with {d_steps} discriminator batches per step and "
-            f"--steps-per-execution {per_call} needs {config.batch_size * d_steps * per_call} examples per "
-            f"epoch; {config.dataset!r} has {n}. Lower --batch-size or --steps-per-execution."
-        )
-    return steps
 
 
 def train(config, callbacks=()):
@@ -195,33 +133,6 @@ def _check_before_writing(config):
     return saved, info, _steps_per_epoch(config, info, _d_steps(config))
 
 
-def _d_steps(config):
-    """Discriminator batches per generator step: the config's, else the model class's default."""
-    from ganzoo.models.registry import MODELS
-
-    return config.d_steps or MODELS[config.model].default_d_steps
-
-
-def _check_image_shape(config, info):
-    """The default conv networks take sides of 4 * 2^k or 7 * 2^k: say so before building them."""
-    from ganzoo.models.networks import conv_plan
-
-    shape = tuple(info["shape"])
-    if config.model == "gan" or len(shape) != 3:
-        return  # MLPs take any shape
-    try:
-        conv_plan(shape)
-    except ValueError:
-        sides = sorted({base * 2**k for base in (4, 7) for k in range(8)})
-        nearest = min(sides, key=lambda side: (abs(side - max(shape[:2])), -side))
-        at = f"--image-size {config.image_size}" if config.image_size else "its own size"
-        raise ConfigError(
-            f"{config.model}'s networks take images with sides of 4 or 7 times a power of 2 (... 16, 28, 32, 56, "
-            f"64, 112, 128 ...); {config.dataset} at {at} is {shape[0]}x{shape[1]}. Pass --image-size "
-            f"{nearest}, or train the gan model (MLPs take any size)."
-        ) from None
-
-
 class _Run:
     """What the phases of one run share: its config, dataset, strategy and where it writes."""
 
@@ -258,9 +169,9 @@ def _train(config, saved, info, spe, callbacks):
                 return history
             if run.chief:
                 write_json(os.path.join(config.run_dir, "config.json"), config.to_dict())
-            guard, checkpointer, all_callbacks = _make_callbacks(run, model, initial_step, history, callbacks)
+            guard, checkpointer, logger, all_callbacks = _make_callbacks(run, model, initial_step, history, callbacks)
             _fit_with_resume(run, model, datasets, initial_step, guard, checkpointer, all_callbacks)
-            return _finish(run, model, guard, checkpointer)
+            return _finish(run, model, guard, checkpointer, logger)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
 
@@ -278,8 +189,8 @@ def _prepare_model(run):
 
 
 def _make_callbacks(run, model, initial_step, history, callbacks):
-    """(NaN guard, checkpointer, every callback of the run in order)."""
-    from ganzoo.callbacks import Checkpointer, NaNGuard, TensorBoardLogger
+    """(NaN guard, checkpointer, TensorBoard logger, every callback of the run in order)."""
+    from ganzoo.callbacks import Checkpointer, NaNGuard, TensorBoardLogger, log_hparams
     from ganzoo.data import load_real_samples
 
     config, spe, chief = run.config, run.spe, run.chief
@@ -290,24 +201,25 @@ def _make_callbacks(run, model, initial_step, history, callbacks):
         reference = load_real_samples(config.dataset, 2000, seed=config.seed)
     guard = NaNGuard(spe)
     checkpointer = Checkpointer(run.ckpt_dir, spe, initial_step=initial_step, every_steps=config.checkpoint_every,
-                                guard=guard, history_dir=config.run_dir if chief else None, history=history)
-    logger = TensorBoardLogger(os.path.join(run.own_dir, "logs"), spe, fixed_z,
+                                keep=config.keep_checkpoints, guard=guard,
+                                history_dir=config.run_dir if chief else None, history=history)
+    logger = TensorBoardLogger(run_log_dir(run.own_dir), spe, fixed_z,
                                samples_dir=os.path.join(config.run_dir, "samples") if chief else None,
                                log_every=config.log_every, reference=reference, guard=guard)
     if chief and not initial_step:
-        _log_config(logger.writer, config)
+        log_hparams(logger.writer, {k: v for k, v in config.to_dict().items() if k not in TrainConfig.RESUMABLE})
     # The checkpointer comes before the pictures: an interrupt while they are drawn must not
     # lose the epoch's checkpoint and history entry.
     all_callbacks = [guard, checkpointer, logger]
     if config.eval_every and chief:
         all_callbacks.append(_quality_logger(config, run.info, logger.writer, spe))
-    return guard, checkpointer, all_callbacks + list(callbacks)
+    return guard, checkpointer, logger, all_callbacks + list(callbacks)
 
 
 def _fit_with_resume(run, model, datasets, initial_step, guard, checkpointer, callbacks):
     """Train from `initial_step` to the last epoch: first the rest of an interrupted epoch."""
     config, spe = run.config, run.spe
-    verbose = 0 if config.quiet else (1 if run.chief else 0)
+    verbose = 0 if config.quiet or not run.chief else progress_verbosity()
     try:
         epoch, done = divmod(initial_step, spe)
         if done:  # finish the interrupted epoch first
@@ -320,12 +232,37 @@ def _fit_with_resume(run, model, datasets, initial_step, guard, checkpointer, ca
         if run.chief and not guard.failure:
             _save_interrupted(checkpointer, run.ckpt_dir, interrupt)
         raise
+    except Exception as error:
+        _raise_if_worker_lost(error, run)
+        raise
 
 
-def _finish(run, model, guard, checkpointer):
+class WorkerLost(RuntimeError):
+    """Under --strategy multi_worker, another worker of the cluster stopped mid-run."""
+
+
+def _raise_if_worker_lost(error, run):
+    import tensorflow as tf
+
+    if run.config.strategy == "multi_worker" and isinstance(error, tf.errors.UnavailableError):
+        latest = read_latest(os.path.join(run.config.run_dir, "checkpoints"))
+        where = f"step {latest['step']} in {latest['path']}" if latest else "none yet: the run starts over"
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        reason = next((line for line in lines if "unhealthy" in line or "aborted" in line),
+                      lines[-1] if lines else type(error).__name__)
+        raise WorkerLost(
+            f"A worker of the cluster stopped (TensorFlow: {reason}); this one "
+            f"cannot go on alone. Stop every worker, then start each again with the same command: they resume "
+            f"from the chief's newest checkpoint ({where}).") from None
+
+
+def _finish(run, model, guard, checkpointer, logger):
     """The run's history; raises TrainingDiverged after a NaN, exports when asked."""
-    from ganzoo.callbacks import TrainingDiverged
+    from ganzoo.callbacks import TrainingDiverged, log_run_status, steps_done
 
+    step = steps_done(model)
+    if guard.failure or step >= run.config.epochs * run.spe:  # not after an early stop: it may go on
+        log_run_status(logger.writer, step, succeeded=not guard.failure)
     if guard.failure:
         raise TrainingDiverged(guard.failure)
     if run.chief and run.config.export_dir:
@@ -372,32 +309,6 @@ def _save_interrupted(checkpointer, ckpt_dir, interrupt):
         print(f"\n{what} before the first step: nothing to save.", flush=True)
 
 
-def _report_complete(config, saved, model, ckpt_path, spe, chief):
-    """Say that the run is trained already, and where its export is (exporting it if asked and not done)."""
-    from ganzoo.callbacks import steps_done
-
-    step = steps_done(model)
-    print(f"{config.run_dir} is complete: {step} steps ({step / spe:g} epochs of {spe}), checkpoint {ckpt_path}. "
-          "Pass a larger --epochs to train on.", flush=True)
-    export_dir = config.export_dir or (saved or {}).get("export_dir")
-    if chief and export_dir:
-        _export_once(config, model, ckpt_path, export_dir, export=bool(config.export_dir))
-
-
-def _export_once(config, model, ckpt_path, export_dir, export=True):
-    """Export the generator of checkpoint `ckpt_path` to `export_dir` unless a version there holds it."""
-    from ganzoo.export import _sha256, export_generator, find_export
-
-    sha256 = _sha256(ckpt_path)
-    existing = find_export(export_dir, checkpoint_sha256=sha256)
-    if existing:
-        print(f"Its export: {existing}", flush=True)
-    elif export:
-        card = card_fields(config, model, checkpoint={"file": os.path.basename(ckpt_path), "sha256": sha256})
-        print(f"Exported the generator to {export_generator(model, export_dir, card=card)}", flush=True)
-    return existing
-
-
 def _fit(model, datasets, start_step, callbacks, initial_epoch, epochs, steps, verbose, epoch_step_offset=0):
     # The data stream is a pure function of the seed: each fit call skips the batches the
     # run consumed before `start_step` (k per step with k discriminator steps).
@@ -409,33 +320,6 @@ def _fit(model, datasets, start_step, callbacks, initial_epoch, epochs, steps, v
             cb.epoch_step_offset = epoch_step_offset
     model.fit(dataset, initial_epoch=initial_epoch, epochs=epochs, steps_per_epoch=steps,
               callbacks=list(callbacks), verbose=verbose, shuffle=False)
-
-
-def card_fields(config, model, checkpoint=None):
-    """Model-card fields of a run, for exports; `checkpoint` ({"file", "sha256"}) names the
-    checkpoint exported, so that a re-run can tell it is exported already."""
-    from ganzoo.callbacks import steps_done
-    from ganzoo.data import dataset_info
-
-    fields = {"dataset": config.dataset, "preset": config.preset, "seed": config.seed,
-              "data_shape": list(model.data_shape), "config": config.to_dict(),
-              "kind": dataset_info(config.dataset, image_size=config.image_size,
-                                   data_dir=config.data_dir)["kind"]}
-    if checkpoint:
-        fields["checkpoint"] = dict(checkpoint, step=steps_done(model))
-    return fields
-
-
-def _log_config(writer, config):
-    import tensorflow as tf
-    from tensorboard.plugins.hparams import api as hp
-
-    values = {k: v for k, v in config.to_dict().items() if k not in TrainConfig.RESUMABLE}
-    text = "\n".join(f"    {k}: {v!r}" for k, v in sorted(values.items()))
-    with writer.as_default(step=0):
-        tf.summary.text("config", text)
-        hp.hparams({k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in values.items()})
-    writer.flush()
 
 
 def load_run(run_dir):

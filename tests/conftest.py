@@ -1,6 +1,7 @@
 """The shared test harness: fixtures for the repository root, `python -m ganzoo` subprocesses,
 the in-process CLI, tiny models and data. Tests take these as fixtures, never `from conftest import`."""
 
+import glob
 import os
 import subprocess
 import sys
@@ -127,3 +128,31 @@ def mnist_split():
     images = (images.astype(np.float32) / 127.5 - 1.0).reshape(-1, 28, 28, 1)
     perm = np.random.default_rng(0).permutation(5000)
     return (images[perm[:4500]], labels[perm[:4500]]), (images[perm[4500:]], labels[perm[4500:]])
+
+
+def _read_events(log_dir):
+    """{tag: [(step, value or plugin content)]} of every event file directly in `log_dir`, and
+    {tag: plugin name}. Scalars are tensors with the `scalars` plugin name (TF2 summaries)."""
+    import tensorflow as tf
+    from tensorflow.core.util import event_pb2
+
+    values, plugins = {}, {}
+    for path in sorted(glob.glob(os.path.join(log_dir, "events.out.tfevents.*"))):
+        for record in tf.data.TFRecordDataset(path):
+            event = event_pb2.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                plugin = value.metadata.plugin_data.plugin_name or plugins.get(value.tag)
+                plugins.setdefault(value.tag, plugin)
+                if plugin == "scalars":
+                    item = float(tf.make_ndarray(value.tensor))
+                else:
+                    item = value.metadata.plugin_data.content
+                values.setdefault(value.tag, []).append((event.step, item))
+    return values, plugins
+
+
+@pytest.fixture(scope="session")
+def read_events():
+    """`read_events(log_dir)`: ({tag: [(step, value)]}, {tag: plugin name}) of a TensorBoard log
+    directory's event files; scalar values as floats, other summaries as their plugin content."""
+    return _read_events

@@ -255,7 +255,7 @@ def test_onnx_runtime_without_tensorflow(dcgan_export, tmp_path):
     readme = open(os.path.join(ROOT, "exported_models", "README.md")).read()
     snippet = re.search(r"<!-- snippet: onnxruntime.*?-->\s*```python\n(.*?)```", readme, re.S).group(1)
     onnx_path = os.path.join(path, "generator.onnx")
-    snippet = snippet.replace('"exported_models/dcgan_mnist/1/generator.onnx"', repr(onnx_path))
+    snippet = snippet.replace('"exported_models/dcgan_mnist_sample_pretrained/1/generator.onnx"', repr(onnx_path))
     code = textwrap.dedent(f"""
         import sys
         sys.modules["tensorflow"] = None  # any import of TensorFlow or Keras now fails

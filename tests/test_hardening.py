@@ -22,6 +22,7 @@ import pytest
 
 from ganzoo.cli import main
 from ganzoo.run_dir import RunLock
+from ganzoo.training import run_log_dir
 
 TINY = ["--batch-size", "16", "--width", "4", "--latent-dim", "8", "--steps-per-epoch", "3", "--quiet"]
 RING = ["train", "gan", "--dataset", "gaussian_ring", *TINY]
@@ -290,7 +291,7 @@ def test_early_stop_mid_epoch_records_the_true_step_and_resumes_exactly(tmp_path
     history = ganzoo.train(config, callbacks=[stop_at_step(4)])
     assert latest(tmp_path / "stopped")["step"] == 4 and history["step"] == [3, 4]
     assert int(load_run(config.run_dir)[1].g_optimizer.iterations) == 4
-    assert sorted(_epoch_steps(tmp_path / "stopped" / "logs")) == [3, 4]
+    assert sorted(_epoch_steps(run_log_dir(str(tmp_path / "stopped")))) == [3, 4]
     assert ganzoo.train(config)["step"] == [3, 4, 6, 9]
 
     whole = ganzoo.train(dataclasses.replace(config, run_dir=str(tmp_path / "whole")))
@@ -463,13 +464,28 @@ def test_evaluate_uses_the_runs_image_size_and_caps_the_real_set(tmp_path, capsy
                  "--steps-per-epoch", "1", "--quiet"]) == 0
     common = ["evaluate", run, "--num-samples", "40", "--feature-extractor", "none", "--metrics", "pr"]
     code, out, err = run_main([*common, "--num-real", "100"])
-    assert code == 0 and "(40 generated, 100 real)" in out, err
+    assert code == 0 and "40 generated samples vs 100 real examples of mnist_sample split 'test'" in out, err
     code, _, err = run_main([*common[:-1], "modes"])
     assert code == 2 and "toy" in err and "toy=" not in err, err
     assert json.loads((run / "metrics.json").read_text())["num_real"] == 100
-    monkeypatch.setattr("ganzoo.cli.DEFAULT_NUM_REAL", 300)
-    assert run_main(common)[0] == 0
-    assert json.loads((run / "metrics.json").read_text())["num_real"] == 300
+    monkeypatch.setattr("ganzoo.cli_evaluate.DEFAULT_NUM_REAL", 300)
+    assert run_main([*common, "--split", "train"])[0] == 0
+    report = json.loads((run / "metrics.json").read_text())
+    assert (report["split"], report["num_real"]) == ("train", 300)
+
+
+def test_evaluate_compares_mnist_sample_with_its_held_out_split_by_default(run_main, tmp_path):
+    """The reference set is the 500 held-out digits (as in README Results), named in the table and the file."""
+    run = tmp_path / "mnist"
+    assert run_main(["train", "dcgan", "--dataset", "mnist_sample", "--epochs", "1", "--run-dir", run,
+                     "--batch-size", "8", "--width", "4", "--latent-dim", "4", "--steps-per-epoch", "1",
+                     "--quiet"])[0] == 0
+    code, out, err = run_main(["evaluate", run, "--num-samples", "30", "--feature-extractor", "none",
+                               "--metrics", "pr"])
+    reference = "500 real examples of mnist_sample split 'test' (held out from training)"
+    assert code == 0 and f"30 generated samples vs {reference}:" in out, err
+    report = json.loads((run / "metrics.json").read_text())
+    assert (report["split"], report["num_real"], report["reference"]) == ("test", 500, reference)
 
 
 def test_evaluate_that_cannot_write_its_default_file_keeps_the_table(run, capsys, run_main):

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from ganzoo.cli import main
+from ganzoo.training import run_log_dir
 
 TINY = ["--batch-size", "16", "--width", "4", "--latent-dim", "8", "--steps-per-epoch", "3", "--quiet"]
 
@@ -38,7 +39,7 @@ def test_cli_train_writes_config_events_checkpoints_and_samples(tmp_path):
     assert sorted(os.listdir(run / "samples")) == ["epoch_0001.png", "epoch_0002.png"]
     latest = json.loads((run / "checkpoints" / "latest.json").read_text())
     assert latest["step"] == 6 and (run / "checkpoints" / latest["file"]).exists()
-    tags = event_tags(str(run / "logs"))
+    tags = event_tags(run_log_dir(str(run)))
     for key in ("d_loss", "g_loss", "d_real", "d_fake"):
         assert tags[f"epoch/{key}"] == "scalars" and tags[f"step/{key}"] == "scalars"
     assert tags["learning_rate/d"] == "scalars" and tags["learning_rate/g"] == "scalars"
@@ -63,7 +64,7 @@ def test_resume_continues_from_the_checkpoint_and_refuses_a_changed_config(tmp_p
     assert "different config" in err and "d_lr" in err
 
 
-def test_nan_guard_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
+def test_nan_guard_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_path, capsys, read_events):
     run = tmp_path / "run"
     args = ["train", "gan", "--dataset", "gaussian_ring", "--run-dir", str(run), *TINY]
     assert main([*args, "--epochs", "1"]) == 0
@@ -82,6 +83,11 @@ def test_nan_guard_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_pa
     assert "diverged at step 4" in err
     assert json.loads((run / "checkpoints" / "latest.json").read_text()) == good
     assert os.path.getmtime(path) == mtime
+    from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2
+
+    statuses = [plugin_data_pb2.HParamsPluginData.FromString(content).session_end_info.status
+                for _, content in read_events(run_log_dir(str(run)))[0]["_hparams_/session_end_info"]]
+    assert statuses == [api_pb2.STATUS_SUCCESS, api_pb2.STATUS_FAILURE]  # HParams: first epoch done, then NaN
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -109,7 +115,7 @@ def test_training_logs_toy_metrics_and_collapse_alarm_then_evaluate_cli(tmp_path
     run = tmp_path / "run"
     assert main(["train", "gan", "--dataset", "gaussian_ring", "--run-dir", str(run), "--epochs", "1",
                  "--eval-every", "1", "--eval-samples", "500", *TINY]) == 0
-    tags = event_tags(str(run / "logs"))
+    tags = event_tags(run_log_dir(str(run)))
     for tag in ("metrics/modes", "metrics/high_quality", "metrics/js", "metrics/w1", "collapse/alarm",
                 "collapse/diversity", "collapse/coverage"):
         assert tags[tag] == "scalars", tag

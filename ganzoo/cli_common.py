@@ -1,0 +1,145 @@
+"""What the `ganzoo` subcommands share: usage errors, argparse types, the flags generated from
+`TrainConfig`, output checks, and loading a run dir or an export to sample from. Imports
+nothing heavy (TensorFlow loads only when a command runs)."""
+
+import argparse
+import math
+import os
+import re
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with negative numbers such as `--d-lr -1e-4` taken as values, and usage errors
+    on one line."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # argparse only takes -5 and -.5 for numbers; -1e-4 and -inf would read as options.
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|nan)$", re.I)
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _int(text):
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
+
+
+def _positive_int(text):
+    return _checked_int((lambda value: value > 0, "a positive integer"))(text)
+
+
+def _sample_count(text):
+    value = _int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be at least 2 (the metrics compare sample statistics), got {value}")
+    return value
+
+
+def _checked_int(valid):
+    """An argparse type: an int for which `valid` = (predicate, words) holds."""
+    def parse(text):
+        value = _int(text)
+        if not valid[0](value):
+            raise argparse.ArgumentTypeError(f"must be {valid[1]}, got {value}")
+        return value
+
+    return parse
+
+
+def _seed(text):
+    from ganzoo.config import TrainConfig
+
+    return _checked_int(TrainConfig.__dataclass_fields__["seed"].metadata["valid"])(text)
+
+
+def _float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def add_config_flags(parser):
+    """One flag per `ganzoo.TrainConfig` field, generated from its declaration. Every default is
+    None: a flag that is not given leaves the preset's (or the model's) value."""
+    import dataclasses
+
+    from ganzoo.config import TrainConfig, flags_of
+
+    for field in dataclasses.fields(TrainConfig):
+        meta = field.metadata
+        if not meta["cli"]:
+            continue
+        kwargs = dict(dest=field.name, help=meta["help"])
+        if meta["kind"] == "bool":
+            kwargs.update(action="store_true", default=None)
+        elif meta["choices"]:
+            kwargs.update(choices=meta["choices"])
+        elif meta["kind"] == "int":
+            kwargs.update(type=_checked_int(meta["valid"]))
+        elif meta["kind"] == "float":
+            kwargs.update(type=_float)  # ranges are checked with the config, in the same words
+        if meta["metavar"]:
+            kwargs.update(metavar=meta["metavar"])
+        parser.add_argument(*flags_of(field), **kwargs)
+
+
+# The library's errors name keyword arguments; where a flag does the same, say the flag.
+_FLAG_FOR_KEYWORD = {
+    "overwrite=True": "--overwrite",
+    "skip_corrupt=True": "--skip-corrupt",
+    "feature_extractor=None": "--feature-extractor none",
+    "feature_extractor='mnist'": "--feature-extractor mnist",
+    "feature_extractor='inception'": "--feature-extractor inception",
+}
+
+
+def in_cli_words(message):
+    """`message` with the library's keyword arguments replaced by the flags that set them."""
+    for keyword, flag in _FLAG_FOR_KEYWORD.items():
+        message = message.replace(keyword, flag)
+    return message
+
+
+def _check_output(path, kind, flag):
+    """UsageError unless a `kind` ("file" or "directory") can be written at `path`."""
+    from ganzoo.run_dir import unwritable_reason
+
+    reason = unwritable_reason(path, kind)
+    if reason:
+        raise UsageError(f"{flag} {path} {reason}.")
+
+
+def _is_run_dir(source):
+    return os.path.isdir(os.path.join(source, "checkpoints"))
+
+
+def _load_sampler(source):
+    """(generate(n, seed) -> samples, the data settings it was trained on) for a run dir or an
+    export: {"dataset", "image_size", "data_dir", "skip_corrupt"}, from the run's config or the
+    export's model card (empty when an export has no card)."""
+    if not os.path.exists(source):
+        raise UsageError(f"{source} does not exist: give a run directory or an export directory/.onnx file.")
+    if _is_run_dir(source):
+        from ganzoo.training import load_run
+
+        config, model = load_run(source)
+        return (lambda n, seed: model.generate(n, seed=seed)), config.to_dict()
+    from ganzoo.export import load_exported
+
+    exported = load_exported(source)
+    card = exported.card or {}
+    data = dict(card.get("config") or {})
+    data.setdefault("dataset", card.get("dataset"))
+    return (lambda n, seed: exported.generate(n, seed=seed)), data

@@ -1,0 +1,45 @@
+"""A finished run: saying that it is complete, and exporting its generator once (the model card
+names the checkpoint exported, so a re-run finds the export instead of writing another)."""
+
+import os
+
+
+def _report_complete(config, saved, model, ckpt_path, spe, chief):
+    """Say that the run is trained already, and where its export is (exporting it if asked and not done)."""
+    from ganzoo.callbacks import steps_done
+
+    step = steps_done(model)
+    print(f"{config.run_dir} is complete: {step} steps ({step / spe:g} epochs of {spe}), checkpoint {ckpt_path}. "
+          "Pass a larger --epochs to train on.", flush=True)
+    export_dir = config.export_dir or (saved or {}).get("export_dir")
+    if chief and export_dir:
+        _export_once(config, model, ckpt_path, export_dir, export=bool(config.export_dir))
+
+
+def _export_once(config, model, ckpt_path, export_dir, export=True):
+    """Export the generator of checkpoint `ckpt_path` to `export_dir` unless a version there holds it."""
+    from ganzoo.export import _sha256, export_generator, find_export
+
+    sha256 = _sha256(ckpt_path)
+    existing = find_export(export_dir, checkpoint_sha256=sha256)
+    if existing:
+        print(f"Its export: {existing}", flush=True)
+    elif export:
+        card = card_fields(config, model, checkpoint={"file": os.path.basename(ckpt_path), "sha256": sha256})
+        print(f"Exported the generator to {export_generator(model, export_dir, card=card)}", flush=True)
+    return existing
+
+
+def card_fields(config, model, checkpoint=None):
+    """Model-card fields of a run, for exports; `checkpoint` ({"file", "sha256"}) names the
+    checkpoint exported, so that a re-run can tell it is exported already."""
+    from ganzoo.callbacks import steps_done
+    from ganzoo.data import dataset_info
+
+    fields = {"dataset": config.dataset, "preset": config.preset, "seed": config.seed,
+              "data_shape": list(model.data_shape), "config": config.to_dict(),
+              "kind": dataset_info(config.dataset, image_size=config.image_size,
+                                   data_dir=config.data_dir)["kind"]}
+    if checkpoint:
+        fields["checkpoint"] = dict(checkpoint, step=steps_done(model))
+    return fields

@@ -1,0 +1,126 @@
+"""What a training run is built from: its strategy, mixed-precision policy, model and epoch
+length, each checked before anything is written (used by `ganzoo.training`)."""
+
+import os
+import warnings
+
+from ganzoo.config import ConfigError
+
+
+def _make_strategy(name):
+    import tensorflow as tf
+
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        if "TF_CONFIG" not in os.environ:
+            raise ConfigError(
+                "--strategy multi_worker reads the cluster from the TF_CONFIG environment variable, "
+                'e.g. {"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", '
+                '"index": 0}}; it is not set.'
+            )
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def _is_chief(strategy):
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not getattr(resolver, "task_type", None):
+        return True
+    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0
+                                            and "chief" not in resolver.cluster_spec().as_dict())
+
+
+def build_model(config):
+    """A compiled ganzoo model for `config` (inside the current strategy scope)."""
+    import keras
+
+    from ganzoo.data import dataset_info
+    from ganzoo.models.registry import MODELS
+
+    cls = MODELS[config.model]
+    info = dataset_info(config.dataset, image_size=config.image_size, data_dir=config.data_dir)
+    kwargs = dict(cls.config_kwargs(config), data_shape=tuple(info["shape"]))
+    model = cls(**kwargs)
+    d_default, g_default = model.default_optimizers()
+
+    def adam(default, lr):
+        cfg = default.get_config()
+        return keras.optimizers.Adam(
+            learning_rate=lr if lr is not None else cfg["learning_rate"],
+            beta_1=config.beta_1 if config.beta_1 is not None else cfg["beta_1"],
+            beta_2=config.beta_2 if config.beta_2 is not None else cfg["beta_2"],
+            name=cfg["name"],
+        )
+
+    jit = {"on": True, "off": False, "auto": "auto"}[config.jit_compile]
+    model.compile(d_optimizer=adam(d_default, config.d_lr), g_optimizer=adam(g_default, config.g_lr),
+                  ema_decay=config.ema, jit_compile=jit, steps_per_execution=config.steps_per_execution)
+    return model
+
+
+def _set_policy(mixed_precision):
+    import keras
+
+    policy = {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}[mixed_precision]
+    if mixed_precision == "float16":
+        import tensorflow as tf
+
+        if not tf.config.list_physical_devices("GPU"):
+            warnings.warn(
+                "--mixed-precision float16 on a machine without a GPU: CPUs emulate float16 and "
+                "training will be much slower than float32.", stacklevel=3)
+    previous = keras.mixed_precision.global_policy().name
+    keras.mixed_precision.set_global_policy(policy)
+    return previous
+
+
+def _steps_per_epoch(config, info, d_steps):
+    """Generator steps per epoch: a multiple of --steps-per-execution, because Keras runs whole
+    compiled calls (20 steps asked at 16 per call would silently run 32)."""
+    per_call = config.steps_per_execution
+    if config.steps_per_epoch:
+        if config.steps_per_epoch % per_call:
+            raise ConfigError(
+                f"--steps-per-epoch {config.steps_per_epoch} must be a multiple of --steps-per-execution "
+                f"{per_call}: Keras runs whole calls, so an epoch would run "
+                f"{-(-config.steps_per_epoch // per_call) * per_call} steps.")
+        return config.steps_per_epoch
+    n = info.get("num_examples")
+    if not n:
+        raise ConfigError(f"The size of dataset {config.dataset!r} is unknown: pass --steps-per-epoch.")
+    steps = n // config.batch_size // d_steps // per_call * per_call  # whole calls: one epoch at most
+    if steps < 1:
+        raise ConfigError(
+            f"--batch-size {config.batch_size} with {d_steps} discriminator batches per step and "
+            f"--steps-per-execution {per_call} needs {config.batch_size * d_steps * per_call} examples per "
+            f"epoch; {config.dataset!r} has {n}. Lower --batch-size or --steps-per-execution."
+        )
+    return steps
+
+
+def _d_steps(config):
+    """Discriminator batches per generator step: the config's, else the model class's default."""
+    from ganzoo.models.registry import MODELS
+
+    return config.d_steps or MODELS[config.model].default_d_steps
+
+
+def _check_image_shape(config, info):
+    """The default conv networks take sides of 4 * 2^k or 7 * 2^k: say so before building them."""
+    from ganzoo.models.networks import conv_plan
+
+    shape = tuple(info["shape"])
+    if config.model == "gan" or len(shape) != 3:
+        return  # MLPs take any shape
+    try:
+        conv_plan(shape)
+    except ValueError:
+        sides = sorted({base * 2**k for base in (4, 7) for k in range(8)})
+        nearest = min(sides, key=lambda side: (abs(side - max(shape[:2])), -side))
+        at = f"--image-size {config.image_size}" if config.image_size else "its own size"
+        raise ConfigError(
+            f"{config.model}'s networks take images with sides of 4 or 7 times a power of 2 (... 16, 28, 32, 56, "
+            f"64, 112, 128 ...); {config.dataset} at {at} is {shape[0]}x{shape[1]}. Pass --image-size "
+            f"{nearest}, or train the gan model (MLPs take any size)."
+        ) from None

@@ -1,0 +1,81 @@
+"""What TensorBoard shows of a run, read back from the event files: the run's name, per-step
+values (not Keras' running means), and HParams sessions that carry the run's metrics."""
+
+import glob
+import os
+
+import numpy as np
+import pytest
+
+TINY = ["--batch-size", "16", "--width", "4", "--latent-dim", "8", "--steps-per-epoch", "3", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def ring_run(tmp_path_factory):
+    from ganzoo.cli import main
+
+    run = tmp_path_factory.mktemp("tb") / "ring_run"
+    assert main(["train", "gan", "--dataset", "gaussian_ring", "--run-dir", str(run), "--epochs", "2",
+                 "--log-every", "1", "--eval-every", "1", "--eval-samples", "300", *TINY]) == 0
+    return run
+
+
+def test_events_go_to_a_directory_named_after_the_run(ring_run):
+    from ganzoo.training import run_log_dir
+
+    assert run_log_dir(str(ring_run)) == str(ring_run / "logs" / "ring_run")
+    assert os.listdir(ring_run / "logs") == ["ring_run"]  # TensorBoard names it, not "."
+    assert glob.glob(str(ring_run / "logs" / "ring_run" / "events.out.tfevents.*"))
+
+
+def test_a_run_that_logged_into_logs_itself_keeps_that_layout(tmp_path):
+    from ganzoo.training import run_log_dir
+
+    (tmp_path / "old" / "logs").mkdir(parents=True)
+    (tmp_path / "old" / "logs" / "events.out.tfevents.1.host.2.v2").write_bytes(b"")
+    assert run_log_dir(str(tmp_path / "old")) == str(tmp_path / "old" / "logs")
+
+
+def test_step_scalars_are_the_steps_own_values_and_average_to_the_epoch_value(ring_run, read_events):
+    values, plugins = read_events(str(ring_run / "logs" / "ring_run"))
+    for key in ("d_loss", "g_loss", "d_real", "d_fake"):
+        assert plugins[f"step/{key}"] == "scalars"
+        steps = dict(values[f"step/{key}"])
+        assert sorted(steps) == [1, 2, 3, 4, 5, 6]
+        for epoch_end, epoch_value in values[f"epoch/{key}"]:
+            own = [steps[s] for s in range(epoch_end - 2, epoch_end + 1)]
+            # Running means would end at the epoch's value and average to something else.
+            np.testing.assert_allclose(np.mean(own), epoch_value, rtol=1e-5, atol=1e-6)
+        assert len(set(steps.values())) > 1
+
+
+def test_step_values_undo_the_running_mean_for_one_and_several_steps_per_call(tmp_path):
+    from ganzoo.callbacks import TensorBoardLogger
+
+    logger = TensorBoardLogger(str(tmp_path), 6, np.zeros((1, 2), "float32"))
+    losses = [1.0, 3.0, 2.0, 6.0, 0.5, 1.5]
+    logger.on_epoch_begin(0)
+    for batch in range(6):  # one step per call
+        running = np.mean(losses[:batch + 1])
+        assert logger.step_values(batch, {"d_loss": running})["d_loss"] == pytest.approx(losses[batch])
+    logger.on_epoch_begin(1)
+    for batch in (1, 3, 5):  # two steps per compiled call: the mean of the call's two steps
+        running = np.mean(losses[:batch + 1])
+        expected = np.mean(losses[batch - 1:batch + 1])
+        assert logger.step_values(batch, {"d_loss": running})["d_loss"] == pytest.approx(expected)
+
+
+def test_hparams_session_carries_the_runs_metrics_and_ends_with_success(ring_run, read_events):
+    from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2
+
+    values, plugins = read_events(str(ring_run / "logs" / "ring_run"))
+    start = plugin_data_pb2.HParamsPluginData.FromString(values["_hparams_/session_start_info"][0][1])
+    assert start.session_start_info.hparams["model"].string_value == "gan"
+    assert start.session_start_info.hparams["dataset"].string_value == "gaussian_ring"
+    end = plugin_data_pb2.HParamsPluginData.FromString(values["_hparams_/session_end_info"][-1][1])
+    assert end.session_end_info.status == api_pb2.STATUS_SUCCESS
+    # The HParams tab shows the last value of every scalar of the session's run: the final
+    # losses, the periodic sample-quality metrics and the collapse alarm are in that run.
+    for tag in ("epoch/d_loss", "epoch/g_loss", "metrics/modes", "metrics/high_quality", "metrics/w1",
+                "collapse/alarm", "collapse/sample_coverage"):
+        assert plugins[tag] == "scalars" and values[tag][-1][0] == 6, tag
