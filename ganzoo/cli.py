@@ -110,11 +110,11 @@ def build_parser():
     common.add_argument("--verbose", action="store_true",
                         help="show TensorFlow's and absl's log lines (held back by default)")
     parser = _Parser(
-        prog="ganzoo", description="Train, sample, export and evaluate GANs (GAN, DCGAN, WGAN-GP) with Keras.")
+        prog="ganzoo", description="Train, sample, export and evaluate GANs (GAN, DCGAN, WGAN-GP, SN-GAN) with Keras.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train (or resume) a model; MODEL is a model name or a preset", parents=[common],
-                       description="Train a model. MODEL is gan, dcgan, wgan_gp or a preset such as dcgan_mnist "
+                       description="Train a model. MODEL is gan, dcgan, wgan_gp, sngan or a preset such as dcgan_mnist "
                                    "(see `ganzoo list`); flags override the preset. Running it again on the "
                                    "same --run-dir resumes the run.")
     t.add_argument("model", metavar="MODEL")

@@ -324,7 +324,7 @@ def test_mixed_precision_generator_is_exported_in_float32(tmp_path):
     np.testing.assert_allclose(load_exported(path, backend="saved_model").generate(z), keras_out(gen, z), atol=2e-2)
 
 
-@pytest.mark.parametrize("name", ["GAN", "DCGAN", "WGANGP"])
+@pytest.mark.parametrize("name", ["GAN", "DCGAN", "WGANGP", "SNGAN"])
 def test_ganzoo_models_with_ema(tmp_path, name):
     """The real model classes: untrained is refused, trained exports its EMA generator."""
     models = pytest.importorskip("ganzoo.models")

@@ -4,7 +4,7 @@ import math
 
 import keras
 
-from ganzoo.layers import Maxout, batch_norm as batch_norm_layer, dcgan_init, float32_output
+from ganzoo.layers import Maxout, SpectralNorm, batch_norm as batch_norm_layer, dcgan_init, float32_output
 
 
 def build_mlp_generator(latent_dim, data_shape, hidden_units=512, depth=3, activation="relu",
@@ -36,8 +36,13 @@ def build_mlp_generator(latent_dim, data_shape, hidden_units=512, depth=3, activ
     return keras.Model(z, x, name=name)
 
 
+def _sn(layer, spectral_norm, **kwargs):
+    """`layer`, spectrally normalized (Miyato et al. 2018) when asked."""
+    return SpectralNorm(layer, name=f"sn_{layer.name}", **kwargs) if spectral_norm else layer
+
+
 def build_mlp_discriminator(data_shape, hidden_units=512, depth=3, activation="leaky_relu", maxout=None,
-                            kernel_initializer="glorot_uniform", name="discriminator"):
+                            kernel_initializer="glorot_uniform", spectral_norm=False, name="discriminator"):
     """An MLP discriminator sample -> one logit (or critic value) per example.
 
     Args:
@@ -45,19 +50,21 @@ def build_mlp_discriminator(data_shape, hidden_units=512, depth=3, activation="l
             ignored with `maxout`.
         maxout: number of pieces of maxout hidden units (Goodfellow et al. 2014 and the
             PacGAN / VEEGAN 2-D discriminator use 5), or None.
+        spectral_norm: wrap every Dense layer in `ganzoo.layers.SpectralNorm` (SN-GAN).
     """
     x_in = keras.Input(data_shape, name="x")
     x = keras.layers.Flatten(name="flatten")(x_in) if len(data_shape) > 1 else x_in
     for i in range(depth):
-        x = keras.layers.Dense(hidden_units * (maxout or 1), kernel_initializer=kernel_initializer,
-                               name=f"dense_{i}")(x)
+        x = _sn(keras.layers.Dense(hidden_units * (maxout or 1), kernel_initializer=kernel_initializer,
+                                   name=f"dense_{i}"), spectral_norm)(x)
         if maxout:
             x = Maxout(maxout, name=f"maxout_{i}")(x)
         elif activation == "leaky_relu":
             x = keras.layers.LeakyReLU(0.2, name=f"act_{i}")(x)
         else:
             x = keras.layers.Activation(activation, name=f"act_{i}")(x)
-    x = keras.layers.Dense(1, dtype="float32", kernel_initializer=kernel_initializer, name="score")(x)
+    x = _sn(keras.layers.Dense(1, dtype="float32", kernel_initializer=kernel_initializer, name="score"),
+            spectral_norm, dtype="float32")(x)
     return keras.Model(x_in, x, name=name)
 
 
@@ -152,4 +159,30 @@ def build_conv_discriminator(image_shape, filters=64, kernel_size=4, batch_norm_
         x = keras.layers.LeakyReLU(0.2, name=f"lrelu_{i}")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     x = keras.layers.Dense(1, kernel_initializer=dcgan_init(), dtype="float32", name="score")(x)
+    return keras.Model(x_in, x, name=name)
+
+
+def build_sn_conv_discriminator(image_shape, filters=64, name="discriminator"):
+    """The SN-GAN paper's "standard CNN" discriminator (Miyato et al. 2018, Table 3).
+
+    Every conv and the output Dense are spectrally normalized; no batch norm; LeakyReLU(0.1).
+    A 3x3 stride-1 conv of `filters` channels at full resolution, then per resolution step a
+    4x4 strided conv and a 3x3 stride-1 conv doubling the channels: for 32x32x3 and
+    filters=64 the paper's 64, 64, 128, 128, 256, 256, 512, then Dense(1).
+    """
+    bh, bw, strides = conv_plan(image_shape)
+    x_in = keras.Input(image_shape, name="x")
+
+    def conv(x, channels, size, stride, tag):
+        x = SpectralNorm(keras.layers.Conv2D(channels, size, strides=stride, padding="same", name=f"conv_{tag}"),
+                         name=f"sn_conv_{tag}")(x)
+        return keras.layers.LeakyReLU(0.1, name=f"lrelu_{tag}")(x)
+
+    x = conv(x_in, filters, 3, 1, "in")
+    for i, stride in enumerate(strides[::-1]):
+        x = conv(x, filters * 2 ** i, 4, stride, f"{i}_down")
+        x = conv(x, filters * 2 ** (i + 1), 3, 1, f"{i}")
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = SpectralNorm(keras.layers.Dense(1, dtype="float32", name="score"), name="sn_score",
+                     dtype="float32")(x)
     return keras.Model(x_in, x, name=name)
