@@ -73,7 +73,8 @@ class SpectralNorm(keras.layers.SpectralNormalization):
     as if sigma did not depend on W; that drops the paper's second gradient term
     -lambda u1 v1^T. Measured on a Dense(6 -> 5) layer at sigma = 1, its gradient differs from
     autodiff of W / sigma_exact(W) by 13% of the gradient's largest entry; this layer's by
-    < 0.1% (tests/test_models.py). The kernel variable keeps the raw W; the weights, the
+    < 0.1% (tests/test_sngan.py). It also keeps an Embedding's outputs float (Keras' casts
+    them to the int32 of the labels). The kernel variable keeps the raw W; the weights, the
     config and the saved files keep the Keras layer's layout (kernel, bias, vector_u).
     """
 
@@ -92,8 +93,9 @@ class SpectralNorm(keras.layers.SpectralNormalization):
         # current value, also inside an enclosing stateless scope such as JAX's stateless_call).
         mapping = [(var, normalized if var is self.kernel else var.value) for var in self.layer.variables]
         with keras.StatelessScope(mapping):
-            outputs = self.layer(inputs)
-        return ops.cast(outputs, inputs.dtype)
+            # In the wrapped layer's own compute dtype: Keras' wrapper casts to the inputs'
+            # dtype, which turns an Embedding's vectors into int32 (zeros).
+            return self.layer(inputs)
 
     def normalized_kernel(self):
         """W_SN = W / sigma(W) with the current u (one more power-iteration step, u not updated)."""
