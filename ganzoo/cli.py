@@ -122,9 +122,14 @@ def build_parser():
 
     s = sub.add_parser("sample", help="write a PNG grid of samples from a run dir or an export", parents=[common])
     s.add_argument("source", metavar="RUN_DIR_OR_EXPORT")
-    s.add_argument("--n", type=_positive_int, default=64)
+    s.add_argument("--n", type=_positive_int, default=64, help="samples (default 64)")
     s.add_argument("--seed", type=_seed, default=0)
     s.add_argument("--out", default="samples.png", help="PNG file to write (default samples.png)")
+    s.add_argument("--label", metavar="LABEL",
+                   help="conditional generators: --n samples of this class (its index or name); default: "
+                        "a grid with one row of --per-class samples per class")
+    s.add_argument("--per-class", type=_positive_int, default=8, metavar="K",
+                   help="conditional generators: samples per class in the default grid (default 8)")
 
     e = sub.add_parser("export", help="export a run's generator as SavedModel + ONNX", parents=[common])
     e.add_argument("run_dir", metavar="RUN_DIR")
@@ -210,31 +215,60 @@ def _is_run_dir(source):
 
 
 def _load_sampler(source):
-    """(generate(n, seed) -> samples, the data settings it was trained on) for a run dir or an
-    export: {"dataset", "image_size", "data_dir", "skip_corrupt"}, from the run's config or the
-    export's model card (empty when an export has no card)."""
+    """(generate(n, seed, labels=None) -> samples, the data settings it was trained on, class
+    names or None) for a run dir or an export: {"dataset", "image_size", "data_dir",
+    "skip_corrupt"}, from the run's config or the export's model card (empty when an export
+    has no card). Class names are those of a conditional generator."""
     if not os.path.exists(source):
         raise UsageError(f"{source} does not exist: give a run directory or an export directory/.onnx file.")
     if _is_run_dir(source):
         from ganzoo.training import load_run
 
         config, model = load_run(source)
-        return (lambda n, seed: model.generate(n, seed=seed)), config.to_dict()
+        return (lambda n, seed, labels=None: model.generate(n, seed=seed)), config.to_dict(), None
     from ganzoo.export import load_exported
 
     exported = load_exported(source)
     card = exported.card or {}
     data = dict(card.get("config") or {})
     data.setdefault("dataset", card.get("dataset"))
-    return (lambda n, seed: exported.generate(n, seed=seed)), data
+    names = exported.class_names or ([] if exported.conditional else None)
+    return (lambda n, seed, labels=None: exported.generate(n, seed=seed, labels=labels)), data, names
+
+
+def _sample_labels(args, class_names):
+    """(labels for the samples, grid columns): --n of the --label class, a per-class grid for a
+    conditional generator, (None, None) for an unconditional one."""
+    import numpy as np
+
+    if class_names is None:
+        if args.label is not None:
+            raise UsageError(f"{args.source} is an unconditional generator: --label applies to conditional ones.")
+        return None, None
+    if args.label is None:
+        if not class_names:
+            raise UsageError(f"{args.source} has no model card naming its classes: pass --label.")
+        return np.repeat(np.arange(len(class_names), dtype=np.int32), args.per_class), args.per_class
+    label = class_names.index(args.label) if args.label in class_names else None
+    if label is None:
+        try:
+            label = int(args.label)
+        except ValueError:
+            label = -1
+    if label < 0 or (class_names and label >= len(class_names)):
+        known = f": {', '.join(class_names)}" if class_names else ""
+        raise UsageError(f"--label {args.label} is not a class of {args.source} (give an index from 0 to "
+                         f"{len(class_names) - 1} or a name{known}).")
+    return np.full(args.n, label, np.int32), None
 
 
 def cmd_sample(args):
     from ganzoo.callbacks import sample_picture, write_png
 
     _check_output(args.out, "file", "--out")
-    generate, data = _load_sampler(args.source)
-    samples = generate(args.n, args.seed)
+    generate, data, class_names = _load_sampler(args.source)
+    labels, columns = _sample_labels(args, class_names)
+    samples = generate(args.n if labels is None else len(labels), args.seed, labels=labels)
     reference = None
     if samples.ndim == 2 and data.get("dataset"):
         from ganzoo.data import load_real_samples
@@ -244,8 +278,9 @@ def cmd_sample(args):
         except Exception:
             reference = None  # the grey reference points are a nicety; the samples are the point
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    write_png(sample_picture(samples, reference), args.out)
-    print(f"Wrote {args.n} samples to {args.out}", flush=True)
+    write_png(sample_picture(samples, reference, columns=columns), args.out)
+    what = f"{len(samples)} samples" + (f", one row per class ({', '.join(class_names)})" if columns else "")
+    print(f"Wrote {what} to {args.out}", flush=True)
     return 0
 
 
@@ -285,7 +320,7 @@ def cmd_evaluate(args):
     metrics = None
     if args.metrics:
         metrics = [METRIC_ALIASES.get(m.strip(), m.strip()) for m in args.metrics.split(",") if m.strip()]
-    generate, data = _load_sampler(args.source)
+    generate, data, _ = _load_sampler(args.source)
     data["dataset"] = args.dataset or data.get("dataset")
     if not data["dataset"]:
         raise UsageError("The export's model card names no dataset: pass --dataset.")
