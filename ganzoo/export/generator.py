@@ -92,13 +92,8 @@ def _from_ganzoo_model(obj, latent_dim, allow_untrained):
         card["training_steps"] = None if opt is None else int(np.asarray(opt.iterations))
         if opt is None:
             untrained = "it was never compiled"
-    if callable(getattr(obj, "config_for_card", None)):
-        card.update(obj.config_for_card() or {})
-    steps = card.get("training_steps")
-    if steps == 0:
-        untrained = "0 training steps"
-    elif steps:
-        untrained = None  # the card knows better, e.g. weights loaded from a trained run
+        elif card["training_steps"] == 0:
+            untrained = "0 training steps"
     if untrained and not allow_untrained:
         raise ExportError(
             f"The {card['model']} has not been trained ({untrained}), so its generator makes "

@@ -163,7 +163,7 @@ def export_generator(model_or_generator, directory, version=None, formats=FORMAT
 
     Args:
         model_or_generator: a ganzoo model (`.generator`, `.latent_dim`, optionally
-            `.ema_generator` and `.config_for_card()`) or a built Keras generator model.
+            `.ema_generator`) or a built Keras generator model.
         directory: the model's base directory, e.g. "exported_models/dcgan_mnist"; the
             version is written to `directory/<version>/` (created if needed).
         version: positive int; None takes one more than the newest existing version (or 1).
