@@ -1,4 +1,4 @@
-"""ganzoo: GAN, DCGAN and WGAN-GP as Keras 3 models trained with `model.fit`.
+"""ganzoo: GAN, DCGAN, WGAN-GP and SN-GAN as Keras 3 models trained with `model.fit`.
 
 `import ganzoo` is cheap: TensorFlow and the models are imported on first use of
 `ganzoo.DCGAN` (or any other name below), so `ganzoo --help` answers at once.
@@ -16,6 +16,7 @@ _PUBLIC = {
     "GAN": "ganzoo.models",
     "DCGAN": "ganzoo.models",
     "WGANGP": "ganzoo.models",
+    "SNGAN": "ganzoo.models",
     "GANBase": "ganzoo.models",
     "MODELS": "ganzoo.models.registry",
     "PRESETS": "ganzoo.models.registry",

@@ -35,7 +35,7 @@ def build_parser():
     common.add_argument("--verbose", action="store_true",
                         help="show TensorFlow's and absl's log lines (held back by default)")
     parser = _Parser(
-        prog="ganzoo", description="Train, sample, export and evaluate GANs (GAN, DCGAN, WGAN-GP) with Keras.")
+        prog="ganzoo", description="Train, sample, export and evaluate GANs (GAN, DCGAN, WGAN-GP, SN-GAN) with Keras.")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_add_train_parser, _add_sample_parser, _add_export_parser, add_evaluate_parser):
         add(sub, common)
@@ -45,7 +45,7 @@ def build_parser():
 
 def _add_train_parser(sub, common):
     t = sub.add_parser("train", help="train (or resume) a model; MODEL is a model name or a preset", parents=[common],
-                       description="Train a model. MODEL is gan, dcgan, wgan_gp or a preset such as dcgan_mnist "
+                       description="Train a model. MODEL is gan, dcgan, wgan_gp, sngan or a preset such as dcgan_mnist "
                                    "(see `ganzoo list`); flags override the preset. Running it again on the "
                                    "same --run-dir resumes the run.")
     t.add_argument("model", metavar="MODEL")
@@ -55,9 +55,14 @@ def _add_train_parser(sub, common):
 def _add_sample_parser(sub, common):
     s = sub.add_parser("sample", help="write a PNG grid of samples from a run dir or an export", parents=[common])
     s.add_argument("source", metavar="RUN_DIR_OR_EXPORT")
-    s.add_argument("--n", type=_positive_int, default=64)
+    s.add_argument("--n", type=_positive_int, default=64, help="samples (default 64)")
     s.add_argument("--seed", type=_seed, default=0)
     s.add_argument("--out", default="samples.png", help="PNG file to write (default samples.png)")
+    s.add_argument("--label", metavar="LABEL",
+                   help="conditional generators: --n samples of this class (its index or name); default: "
+                        "a grid with one row of --per-class samples per class")
+    s.add_argument("--per-class", type=_positive_int, default=8, metavar="K",
+                   help="conditional generators: samples per class in the default grid (default 8)")
 
 
 def _add_export_parser(sub, common):
@@ -95,12 +100,39 @@ def cmd_train(args):
     return 0
 
 
+def _sample_labels(args, class_names):
+    """(labels for the samples, grid columns): --n of the --label class, a per-class grid for a
+    conditional generator, (None, None) for an unconditional one."""
+    import numpy as np
+
+    if class_names is None:
+        if args.label is not None:
+            raise UsageError(f"{args.source} is an unconditional generator: --label applies to conditional ones.")
+        return None, None
+    if args.label is None:
+        if not class_names:
+            raise UsageError(f"{args.source} has no model card naming its classes: pass --label.")
+        return np.repeat(np.arange(len(class_names), dtype=np.int32), args.per_class), args.per_class
+    label = class_names.index(args.label) if args.label in class_names else None
+    if label is None:
+        try:
+            label = int(args.label)
+        except ValueError:
+            label = -1
+    if label < 0 or (class_names and label >= len(class_names)):
+        known = f": {', '.join(class_names)}" if class_names else ""
+        raise UsageError(f"--label {args.label} is not a class of {args.source} (give an index from 0 to "
+                         f"{len(class_names) - 1} or a name{known}).")
+    return np.full(args.n, label, np.int32), None
+
+
 def cmd_sample(args):
     from ganzoo.callbacks import sample_picture, write_png
 
     _check_output(args.out, "file", "--out")
-    generate, data = _load_sampler(args.source)
-    samples = generate(args.n, args.seed)
+    generate, data, class_names = _load_sampler(args.source)
+    labels, columns = _sample_labels(args, class_names)
+    samples = generate(args.n if labels is None else len(labels), args.seed, labels=labels)
     reference = None
     if samples.ndim == 2 and data.get("dataset"):
         from ganzoo.data import load_real_samples
@@ -110,8 +142,9 @@ def cmd_sample(args):
         except Exception:
             reference = None  # the grey reference points are a nicety; the samples are the point
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    write_png(sample_picture(samples, reference), args.out)
-    print(f"Wrote {args.n} samples to {args.out}", flush=True)
+    write_png(sample_picture(samples, reference, columns=columns), args.out)
+    what = f"{len(samples)} samples" + (f", one row per class ({', '.join(class_names)})" if columns else "")
+    print(f"Wrote {what} to {args.out}", flush=True)
     return 0
 
 

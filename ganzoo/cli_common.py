@@ -126,20 +126,22 @@ def _is_run_dir(source):
 
 
 def _load_sampler(source):
-    """(generate(n, seed) -> samples, the data settings it was trained on) for a run dir or an
-    export: {"dataset", "image_size", "data_dir", "skip_corrupt"}, from the run's config or the
-    export's model card (empty when an export has no card)."""
+    """(generate(n, seed, labels=None) -> samples, the data settings it was trained on, class
+    names or None) for a run dir or an export: {"dataset", "image_size", "data_dir",
+    "skip_corrupt"}, from the run's config or the export's model card (empty when an export
+    has no card). Class names are those of a conditional generator."""
     if not os.path.exists(source):
         raise UsageError(f"{source} does not exist: give a run directory or an export directory/.onnx file.")
     if _is_run_dir(source):
         from ganzoo.training import load_run
 
         config, model = load_run(source)
-        return (lambda n, seed: model.generate(n, seed=seed)), config.to_dict()
+        return (lambda n, seed, labels=None: model.generate(n, seed=seed)), config.to_dict(), None
     from ganzoo.export import load_exported
 
     exported = load_exported(source)
     card = exported.card or {}
     data = dict(card.get("config") or {})
     data.setdefault("dataset", card.get("dataset"))
-    return (lambda n, seed: exported.generate(n, seed=seed)), data
+    names = exported.class_names or ([] if exported.conditional else None)
+    return (lambda n, seed, labels=None: exported.generate(n, seed=seed, labels=labels)), data, names

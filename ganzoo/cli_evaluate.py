@@ -84,7 +84,7 @@ def cmd_evaluate(args):
     metrics = None
     if args.metrics:
         metrics = [METRIC_ALIASES.get(m.strip(), m.strip()) for m in args.metrics.split(",") if m.strip()]
-    generate, data = _load_sampler(args.source)
+    generate, data, _ = _load_sampler(args.source)
     data["dataset"] = args.dataset or data.get("dataset")
     if not data["dataset"]:
         raise UsageError("The export's model card names no dataset: pass --dataset.")

@@ -76,7 +76,7 @@ class TrainConfig:
     beta_1: Optional[float] = setting(None, "float", "Adam beta_1 of both players", valid=_BETA)
     beta_2: Optional[float] = setting(None, "float", "Adam beta_2 of both players", valid=_BETA)
     d_steps: Optional[int] = setting(None, "int", "discriminator (critic) steps per generator step",
-                                     flags=("--d-steps", "--n-critic"))
+                                     flags=("--d-steps", "--n-critic", "--n-dis"))
     gp_weight: Optional[float] = setting(None, "float", "WGAN-GP penalty weight lambda",
                                          valid=(lambda v: v >= 0, ">= 0"))
     generator_loss: Optional[str] = setting(None, "str", "gan and dcgan: the generator's loss",

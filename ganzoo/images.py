@@ -53,11 +53,12 @@ def scatter_picture(points, reference=None, size=480):
     return picture
 
 
-def sample_picture(samples, reference=None):
-    """uint8 picture of samples: a grid for images, a scatter plot for 2-D points."""
+def sample_picture(samples, reference=None, columns=None):
+    """uint8 picture of samples: a grid for images (`columns` wide, default square), a scatter
+    plot for 2-D points."""
     samples = np.asarray(samples)
     if samples.ndim == 4:
-        return image_grid(samples)
+        return image_grid(samples, columns)
     if samples.ndim == 2 and samples.shape[1] == 2:
         return scatter_picture(samples, reference)
     raise ValueError(f"Cannot draw samples of shape {samples.shape}: expected (n, H, W, C) or (n, 2).")

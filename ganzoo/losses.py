@@ -136,3 +136,24 @@ def gradient_penalty(critic, real, fake, alpha, epsilon=1e-12, training=True):
         total = tf.reduce_sum(tf.cast(scores, tf.float32))
     gradients = tape.gradient(total, x_hat)
     return gradient_penalty_from_gradients(gradients, epsilon)
+
+
+def hinge_discriminator_loss(real_scores, fake_scores):
+    """-V_D: the hinge loss the discriminator minimizes, E[relu(1 - D(x))] + E[relu(1 + D(G(z)))].
+
+    Miyato et al. 2018 (SN-GAN), Eq. 16: V_D = E_x[min(0, -1 + D(x))] + E_z[min(0, -1 - D(G(z)))],
+    which D maximizes (after Lim & Ye 2017 and Tran et al. 2017). Scores are raw, not logits:
+    D is pushed to >= 1 on real data and <= -1 on generated data and gets no gradient beyond.
+
+    Returns:
+        Scalar, at least 0; 2 at D = 0 everywhere.
+    """
+    real_scores = ops.cast(real_scores, "float32")
+    fake_scores = ops.cast(fake_scores, "float32")
+    return ops.mean(ops.relu(1.0 - real_scores)) + ops.mean(ops.relu(1.0 + fake_scores))
+
+
+def hinge_generator_loss(fake_scores):
+    """-E_z[D(G(z))]: the generator's side of the hinge game (Miyato et al. 2018, Eq. 17,
+    V_G = -E_z[D(G(z))], which G minimizes)."""
+    return -ops.mean(ops.cast(fake_scores, "float32"))

@@ -91,6 +91,8 @@ def _tiny(cls, shape=(8, 8, 1), **kwargs):
 
     if cls is ganzoo.WGANGP:
         kwargs.setdefault("n_critic", 2)
+    if cls is ganzoo.SNGAN:
+        kwargs.setdefault("n_dis", 2)
     kwargs = {"latent_dim": 4, "width": 8, "seed": 7, **kwargs}
     return cls(data_shape=shape, **kwargs)
 
@@ -98,7 +100,7 @@ def _tiny(cls, shape=(8, 8, 1), **kwargs):
 @pytest.fixture(scope="session")
 def tiny_model():
     """`tiny_model(cls, shape=(8, 8, 1), **kwargs)`: an uncompiled model with tiny default networks
-    (z of 4, width 8, seed 7; WGAN-GP with 2 critic steps)."""
+    (z of 4, width 8, seed 7; WGAN-GP and SN-GAN with 2 discriminator steps)."""
     return _tiny
 
 

@@ -23,7 +23,7 @@ def test_every_field_is_a_flag_unless_declared_otherwise():
             assert actions[field.name].default is None, field.name  # unset flags keep the preset's value
         else:
             assert field.name not in actions or field.name == "model", field.name
-    assert _train_actions()["d_steps"].option_strings == ["--d-steps", "--n-critic"]
+    assert _train_actions()["d_steps"].option_strings == ["--d-steps", "--n-critic", "--n-dis"]
 
 
 def test_flags_parse_into_the_configs_fields():
@@ -62,6 +62,8 @@ def test_models_map_config_fields_to_their_own_keywords():
     assert "generator_loss" not in ganzoo.DCGAN.config_kwargs(resolve_config("dcgan"))  # None: the model's default
     assert (ganzoo.GAN.default_d_steps, ganzoo.WGANGP.default_d_steps) == (1, 5)
     assert ganzoo.WGANGP(data_shape=(2,), width=4).n_critic == 5
+    sngan = ganzoo.SNGAN.config_kwargs(resolve_config("sngan", d_steps=2))
+    assert sngan["n_dis"] == 2 and "d_steps" not in sngan and ganzoo.SNGAN.default_d_steps == 5
 
 
 def test_a_loss_whose_extra_metrics_break_the_metric_names_contract_is_named(tiny_model, image_dataset):

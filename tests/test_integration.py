@@ -8,12 +8,12 @@ from PIL import Image
 import ganzoo
 from ganzoo.data import load_dataset
 
-MODELS = {"gan": ganzoo.GAN, "dcgan": ganzoo.DCGAN, "wgan_gp": ganzoo.WGANGP}
+MODELS = {"gan": ganzoo.GAN, "dcgan": ganzoo.DCGAN, "wgan_gp": ganzoo.WGANGP, "sngan": ganzoo.SNGAN}
 
 
 def _fit_every_model(make_dataset, data_shape):
     for name, cls in MODELS.items():
-        kwargs = {"n_critic": 2} if cls is ganzoo.WGANGP else {}
+        kwargs = {ganzoo.WGANGP: {"n_critic": 2}, ganzoo.SNGAN: {"n_dis": 2}}.get(cls, {})
         model = cls(data_shape=data_shape, latent_dim=4, width=4, seed=0, **kwargs)
         model.compile()
         history = model.fit(make_dataset(), epochs=1, steps_per_epoch=2, verbose=0)

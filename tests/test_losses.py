@@ -96,3 +96,23 @@ def test_interpolation_uses_one_weight_per_example():
     x_hat = losses.interpolate(real, fake, np.array([0.0, 0.25, 1.0], "float32")).numpy()
     for i, a in enumerate([0.0, 0.25, 1.0]):
         np.testing.assert_allclose(x_hat[i], a)
+
+
+def test_hinge_losses_match_hand_computed_values():
+    # relu(1 - D(x)) on REAL: [0, 2, 1, 0.5] -> 0.875; relu(1 + D(G(z))) on FAKE: [0, 2, 1, 0.5] -> 0.875.
+    assert float(losses.hinge_discriminator_loss(REAL, FAKE)) == pytest.approx(1.75, rel=1e-6)
+    assert float(losses.hinge_generator_loss(FAKE)) == pytest.approx(0.625, rel=1e-6)  # -mean(FAKE)
+    # At D = 0 both hinges are active: 1 + 1.
+    zeros = np.zeros(4, "float32")
+    assert float(losses.hinge_discriminator_loss(zeros, zeros)) == pytest.approx(2.0)
+
+
+def test_hinge_discriminator_loss_has_no_gradient_past_the_margin():
+    # Real scores >= 1 and fake scores <= -1 are classified with margin: no gradient on them.
+    real = tf.Variable([1.5, 0.5, 3.0, -2.0])
+    fake = tf.Variable([-1.5, -0.5, 2.0, -4.0])
+    with tf.GradientTape() as tape:
+        loss = losses.hinge_discriminator_loss(real, fake)
+    g_real, g_fake = tape.gradient(loss, [real, fake])
+    np.testing.assert_allclose(g_real.numpy(), [0.0, -0.25, 0.0, -0.25])
+    np.testing.assert_allclose(g_fake.numpy(), [0.0, 0.25, 0.25, 0.0])

@@ -13,7 +13,9 @@ import tensorflow as tf
 
 import ganzoo
 
-MODELS = [ganzoo.GAN, ganzoo.DCGAN, ganzoo.WGANGP]
+MODELS = [ganzoo.GAN, ganzoo.DCGAN, ganzoo.WGANGP, ganzoo.SNGAN]
+#: Two discriminator steps for the models whose default is five.
+FEW_D_STEPS = {ganzoo.WGANGP: {"n_critic": 2}, ganzoo.SNGAN: {"n_dis": 2}}
 BASE_KEYS = {"d_loss", "g_loss", "d_real", "d_fake"}
 
 
@@ -81,8 +83,7 @@ class SubclassedGenerator(keras.Model):
 def test_fit_on_user_networks(cls, image_dataset):
     generator = SubclassedGenerator()
     discriminator = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(1)])
-    model = cls(generator=generator, discriminator=discriminator, latent_dim=3,
-                **({"n_critic": 2} if cls is ganzoo.WGANGP else {}))
+    model = cls(generator=generator, discriminator=discriminator, latent_dim=3, **FEW_D_STEPS.get(cls, {}))
     assert model.data_shape == (8, 8, 1)
     model.compile(d_optimizer="adam", g_optimizer=keras.optimizers.SGD(0.01))
     d_before = [w.numpy().copy() for w in discriminator.weights]
@@ -282,7 +283,9 @@ def test_pack_joins_consecutive_samples_along_features_or_channels():
             np.testing.assert_array_equal(packed[pack, :, :, 2 * j:2 * j + 2], x[pack * 2 + j])
 
 
-@pytest.mark.parametrize("cls", MODELS)
+# SN-GAN packed under XLA (50 s on a loaded machine) is slow-only: packing and XLA are each
+# tested for it in the default run.
+@pytest.mark.parametrize("cls", [*MODELS[:3], pytest.param(ganzoo.SNGAN, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("shape", [(8, 8, 1), (2,)])
 def test_packed_models_train_under_xla_and_keep_the_generator(cls, shape, tiny_model, image_dataset):
     model = tiny_model(cls, shape, pack=2)
@@ -358,7 +361,7 @@ def test_jit_compile_auto_is_off_on_cpu(tiny_model):
 
 
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
-@pytest.mark.parametrize("cls", [ganzoo.DCGAN, ganzoo.WGANGP])
+@pytest.mark.parametrize("cls", [ganzoo.DCGAN, ganzoo.WGANGP, ganzoo.SNGAN])
 def test_mixed_precision_step_is_finite(cls, policy, tiny_model, image_dataset):
     keras.mixed_precision.set_global_policy(policy)
     model = tiny_model(cls)
@@ -384,7 +387,8 @@ MIRRORED_SCRIPT = textwrap.dedent("""
     cases = {"gan": (ganzoo.GAN, (2,), {}), "dcgan": (ganzoo.DCGAN, (8, 8, 1), {}),
              "wgan_gp": (ganzoo.WGANGP, (8, 8, 1), {"n_critic": 2}),
              "gan_pack": (ganzoo.GAN, (2,), {"pack": 4}),
-             "wgan_gp_pack": (ganzoo.WGANGP, (8, 8, 1), {"n_critic": 2, "pack": 2})}
+             "wgan_gp_pack": (ganzoo.WGANGP, (8, 8, 1), {"n_critic": 2, "pack": 2}),
+             "sngan": (ganzoo.SNGAN, (8, 8, 1), {"n_dis": 2})}
     # One model per process: collective ops of synchronized batch norm from several
     # strategies in one process were seen to pair up out of order.
     for name in sys.argv[1:]:
@@ -409,7 +413,7 @@ MIRRORED_SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("name", ["gan", "dcgan", "wgan_gp", "gan_pack", "wgan_gp_pack"])
+@pytest.mark.parametrize("name", ["gan", "dcgan", "wgan_gp", "gan_pack", "wgan_gp_pack", "sngan"])
 def test_mirrored_strategy_steps_equal_single_device_steps(name):
     """Two steps on two replicas (global batch 16) equal the one-device steps within 1e-5."""
     out = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT, name], capture_output=True, text=True,

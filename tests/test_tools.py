@@ -50,3 +50,10 @@ def test_benchmark_quick_plan_and_profile_run(tmp_path, run_tool):
     assert rows and all({"ganzoo", "hand_alt"} <= set(r) for r in rows)
     stdout = run_tool("profile_step.py", "--config", "toy_mlp", "--steps", "5")
     assert "toy_mlp ganzoo: busy thread time" in stdout and "toy_mlp hand-alt" in stdout
+
+
+def test_spectral_norm_benchmark_times_the_three_kinds(run_tool):
+    stdout = run_tool("benchmark_spectral_norm.py", "--batch", "4", "--filters", "4", "--steps", "1", "--repeats", "1")
+    for kind in ("none", "ganzoo", "keras"):
+        assert f"  {kind}" in stdout and "ms/step" in stdout
+    assert "ratio to none 1.00" in stdout  # the baseline against itself

@@ -9,21 +9,8 @@ from ganzoo.data.pipeline import _pipeline
 from ganzoo.data.sources import resolve
 
 
-def load_dataset(
-    name,
-    batch_size=64,
-    image_size=None,
-    split="train",
-    seed=None,
-    data_dir=None,
-    channels=None,
-    shuffle=True,
-    repeat=False,
-    cache=True,
-    skip_corrupt=False,
-    num_examples=None,
-    with_labels=False,
-):
+def load_dataset(name, batch_size=64, image_size=None, split="train", seed=None, data_dir=None, channels=None,
+                 shuffle=True, repeat=False, cache=True, skip_corrupt=False, num_examples=None, with_labels=False):
     """A `tf.data.Dataset` of float32 batches ready for `model.fit`.
 
     Args:
@@ -31,8 +18,7 @@ def load_dataset(
             "gaussian_grid", "mnist", "fashion_mnist", "cifar10", "celeb_a"), any other
             tensorflow-datasets name with an `image` feature (optionally "tfds:name" or
             "name:version"), or a folder of images ("path/to/folder", "dir:path", a Path).
-        batch_size: examples per batch; the last partial batch is dropped so every batch has
-            the static shape (batch_size, ...).
+        batch_size: examples per batch; the last partial batch is dropped (static shapes).
         image_size: int or (height, width) to resize images to (aspect-preserving central
             crop, then antialiased bilinear resize). Default: the dataset's own size; CelebA
             64x64; a folder takes the size of its first image.
@@ -47,10 +33,8 @@ def load_dataset(
             `DatasetError` with the commands that prepare it.
         channels: 1, 3 or 4 to convert every image (grayscale <-> RGB, alpha dropped or
             added). Default: the dataset's; a folder takes its first image's (1 or 3).
-        shuffle: shuffle, differently every epoch. In-memory data (mnist_sample, toys,
-            folders that fit the cache) gets a fresh full permutation per epoch; tfds and
-            streamed folders shuffle their files, then a buffer holding the whole set when it
-            fits in `SHUFFLE_BUFFER_BYTES` (256 MB).
+        shuffle: shuffle, differently every epoch: in-memory data by a fresh permutation, tfds
+            and streamed folders by their files, then a buffer (`SHUFFLE_BUFFER_BYTES`).
         repeat: repeat forever (then pass `steps_per_epoch` to fit).
         cache: True keeps decoded uint8 images in memory when they take at most
             `CACHE_LIMIT_BYTES` (1 GiB); a path caches to that file; False never caches.
@@ -59,13 +43,14 @@ def load_dataset(
         num_examples: use only the first N examples (images, in stored order; for tfds of
             the file-shuffled stream when shuffling), or draw N points per epoch
             (toys: default `TOY_NUM_EXAMPLES` = 100,000, a fixed set so an epoch is defined).
-        with_labels: yield (images, int32 labels) for data with labels (MNIST classes, tfds
-            `label`, a folder's first-level sub-folders, a toy point's mode index).
+        with_labels: yield (x, int32 labels): MNIST digits, tfds `label`, a folder's
+            first-level sub-folders (sorted names), a toy point's mode index.
 
     Returns:
         A `tf.data.Dataset` of float32 (batch_size, H, W, C) images in [-1, 1], or
-        (batch_size, 2) points; (x, labels) with `with_labels`. The returned dataset carries
-        `skipped_files`, a tuple of the paths skipped with `skip_corrupt`.
+        (batch_size, 2) points; (x, labels) with `with_labels`. It carries `skipped_files`
+        (the paths skipped with `skip_corrupt`) and `class_names` (label i is
+        `class_names[i]`; () without `with_labels`).
 
     Raises:
         DatasetError: unknown name, missing/empty folder, undecodable images, tfds data not
@@ -73,26 +58,23 @@ def load_dataset(
 
     Example:
         >>> ds = load_dataset("mnist_sample", batch_size=128, seed=0)   # (128, 28, 28, 1)
-        >>> ds = load_dataset("celeb_a", data_dir="/data/tfds")           # (64, 64, 64, 3)
         >>> ds = load_dataset("dir:~/faces", image_size=64, channels=3)
-        >>> ds = load_dataset("gaussian_ring", batch_size=512, seed=0)    # (512, 2)
+        >>> ds = load_dataset("gaussian_ring", batch_size=512, seed=0, with_labels=True)
     """
-    batch_size = _positive_int(batch_size, "batch_size")
+    options = dict(image_size=image_size, split=split, seed=seed, data_dir=data_dir, channels=channels,
+                   shuffle=shuffle, cache=cache, skip_corrupt=skip_corrupt, num_examples=num_examples,
+                   with_labels=with_labels)
+    return _batched(name, _positive_int(batch_size, "batch_size"), repeat, options)
+
+
+def _batched(name, batch_size, repeat, options):
+    """`load_dataset`'s work after its signature: open the source, check it, batch it."""
+    cache, seed, split = options["cache"], options["seed"], options["split"]
     if cache not in (True, False) and not isinstance(cache, (str, os.PathLike)):
         raise DatasetError(f"cache must be True, False or a file path; got {cache!r}.")
     _check_seed(seed)
-    source = resolve(name).open_checked(
-        image_size=image_size,
-        split=split,
-        seed=seed,
-        data_dir=data_dir,
-        channels=channels,
-        shuffle=shuffle,
-        cache=cache,
-        skip_corrupt=skip_corrupt,
-        num_examples=num_examples,
-        with_labels=with_labels,
-    )
+    source = resolve(name).open_checked(**options)
+    with_labels = options["with_labels"]
     if with_labels and not source.has_labels:
         raise DatasetError(f"Dataset {name!r} has no labels; load it without with_labels=True.")
     if source.num_examples is not None and source.num_examples < batch_size and not repeat:
@@ -101,8 +83,9 @@ def load_dataset(
             f"examples), so with drop_remainder there would be no batch at all. Use batch_size <= "
             f"{source.num_examples}, or repeat=True."
         )
-    dataset = _pipeline(source, batch_size, shuffle, seed, repeat, cache, with_labels)
+    dataset = _pipeline(source, batch_size, options["shuffle"], seed, repeat, cache, with_labels)
     dataset.skipped_files = source.skipped_files
+    dataset.class_names = tuple(source.class_names) if with_labels else ()
     return dataset
 
 
@@ -152,7 +135,8 @@ def dataset_info(name, image_size=None, channels=None, split="train", data_dir=N
     Returns:
         dict with "name", "kind" ("image", "toy" or "folder"), "shape" ((H, W, C) or (2,)),
         "num_examples" (int, or None when unknown, e.g. unprepared tfds data), "has_labels",
-        "num_classes" (or None), "description"; tfds adds "prepared" and "data_dir"; toys add
+        "num_classes" (or None), "class_names" (label i is class_names[i]; () without labels),
+        "description"; tfds adds "prepared" and "data_dir"; toys add
         "num_modes" and "sigma". Folder counts are of image files before the decode check.
 
     Example:

@@ -31,7 +31,7 @@ class Examples:
     Either `arrays`, numpy (x, labels) held in memory, or `examples`, a dataset of unbatched
     (x, label). x is a uint8 image or a float32 point; label an int32 (-1 when the data has
     none). When `decode` is set, `examples` yields cheap keys (file paths) and `decode` maps
-    them to (x, label), so keys can be shuffled before decoding."""
+    them to (x, label), so keys can be shuffled before decoding. `class_names[i]` names label i."""
 
     kind: str
     shape: tuple
@@ -41,6 +41,7 @@ class Examples:
     examples: tf.data.Dataset | None = None
     decode: object = None
     skipped_files: tuple = ()
+    class_names: tuple = ()
 
     @property
     def bytes_per_example(self):

@@ -2,6 +2,8 @@
 or verify an export.
 
     layout.py    versions, the model card, sha256 checksums, atomic publishing (pure Python)
+    generator.py which network is exported, with which inputs (z, or z and label for a
+                 conditional generator), and its output on the parity batch (Keras)
     writers.py   `export_generator`: the SavedModel and ONNX writers (Keras, TensorFlow, tf2onnx)
     runtime.py   `load_exported`, `ExportedGenerator`: numpy + onnxruntime (TensorFlow only for
                  the SavedModel backend)

@@ -7,7 +7,8 @@ Only the generator ships. One export is one version directory in TF Serving's la
             saved_model.pb           signatures `serving_default` (z -> images) and `sample`
             variables/               (num_samples, seed -> images)
             fingerprint.pb
-            generator.onnx           the same network for ONNX Runtime (input `z` only)
+            generator.onnx           the same network for ONNX Runtime (input `z`; and `label`
+                                     for a conditional generator, as in both signatures)
             parity_reference.npz     the Keras generator's output on the fixed parity batch
             model.json               the model card, with the sha256 of every file above
 
@@ -45,7 +46,8 @@ PARITY_SEED = 20240917
 # Card fields that describe the files themselves; extra card fields may not override them.
 _COMPUTED_CARD_FIELDS = (
     "format_version", "name", "version", "latent_dim", "output_shape", "image_shape", "value_range",
-    "outputs", "signatures", "onnx_opset", "versions", "parity", "files", "exported_at",
+    "outputs", "signatures", "onnx_opset", "versions", "parity", "files", "exported_at", "num_classes",
+    "class_names",
 )
 
 
@@ -55,6 +57,11 @@ class ExportError(ValueError):
 
 def _parity_latents(latent_dim):
     return np.random.default_rng(PARITY_SEED).standard_normal((PARITY_BATCH, latent_dim)).astype(np.float32)
+
+
+def _parity_labels(num_classes):
+    """The parity batch's labels for a conditional generator: 0, 1, ... cycling over the classes."""
+    return (np.arange(PARITY_BATCH) % num_classes).astype(np.int32)
 
 
 def _sha256(path):
@@ -206,9 +213,20 @@ def _claim_version(directory, version, overwrite):
     return version, final_dir
 
 
-def _model_card(directory, version, latent_dim, shape, formats, opset, card_fields):
+def _signatures(latent_dim, num_classes):
+    """The SavedModel signatures' inputs: (dtype, shape) by name."""
+    serve = {"z": ["float32", [None, latent_dim]]}
+    sample = {"num_samples": ["int32", []], "seed": ["int64", []]}
+    if num_classes is not None:
+        serve["label"] = ["int32", [None]]
+        sample["label"] = ["int32", []]
+    return {SERVING_SIGNATURE: serve, SAMPLE_SIGNATURE: sample}
+
+
+def _model_card(directory, version, latent_dim, shape, formats, opset, card_fields, classes=(None, None)):
     """The model card's fields that describe the export, then the caller's (which may not
-    override the computed ones)."""
+    override the computed ones). `classes`: (num_classes, class names) of a conditional
+    generator."""
     is_image = len(shape) == 3
     outputs = IMAGE_OUTPUTS if is_image else VECTOR_OUTPUTS
     model_card = {
@@ -225,10 +243,9 @@ def _model_card(directory, version, latent_dim, shape, formats, opset, card_fiel
             name: {"dtype": "uint8" if name == "images_uint8" else "float32", "shape": [None] + shape}
             for name in outputs
         },
-        "signatures": {
-            SERVING_SIGNATURE: {"z": ["float32", [None, latent_dim]]},
-            SAMPLE_SIGNATURE: {"num_samples": ["int32", []], "seed": ["int64", []]},
-        } if "saved_model" in formats else {},
+        "signatures": _signatures(latent_dim, classes[0]) if "saved_model" in formats else {},
+        "num_classes": classes[0],
+        "class_names": classes[1],
         "onnx_opset": opset if "onnx" in formats else None,
         "training_steps": None,
         "seed": None,

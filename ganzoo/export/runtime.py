@@ -52,6 +52,8 @@ class ExportedGenerator:
     Attributes:
         latent_dim: size of z.
         output_shape: shape of one sample, e.g. (28, 28, 1).
+        num_classes: the number of classes of a conditional generator (inputs z and label),
+            else None; `class_names` names them (from the model card; "0", "1", ... without one).
         card: the model card (dict) or None when the export has none.
         backend: "onnx" or "saved_model".
         path: the file or directory that is run.
@@ -62,31 +64,49 @@ class ExportedGenerator:
         self.backend = backend
         self.card = card
         if backend == "onnx":
-            self._session = _onnx_session(path)
-            inputs = self._session.get_inputs()
-            if [i.name for i in inputs] != ["z"]:
-                raise ExportError(f"{path} takes inputs {[i.name for i in inputs]}; a ganzoo export takes only 'z'.")
-            self._outputs = [o.name for o in self._session.get_outputs()]
-            self.latent_dim = int(inputs[0].shape[1])
-            self.output_shape = tuple(int(d) for d in self._session.get_outputs()[0].shape[1:])
+            inputs, self._outputs, self.latent_dim, self.output_shape = self._open_onnx(path)
         else:
-            self._loaded, self._serve = _load_saved_model(path)
-            spec = self._serve.structured_input_signature[1].get("z")
-            if spec is None:
-                raise ExportError(f"The SavedModel at {path} does not take an input named 'z'.")
-            self._outputs = sorted(self._serve.structured_outputs)
-            self.latent_dim = int(spec.shape[1])
-            first = self._serve.structured_outputs[self._outputs[0]]
-            self.output_shape = tuple(int(d) for d in first.shape[1:])
+            inputs, self._outputs, self.latent_dim, self.output_shape = self._open_saved_model(path)
+        if inputs not in (["z"], ["z", "label"]):
+            raise ExportError(f"{path} takes inputs {inputs}; a ganzoo export takes 'z' (and 'label' when conditional).")
+        self.num_classes, self.class_names = None, None
+        self._takes_label = "label" in inputs
+        if self._takes_label:
+            self.num_classes = (card or {}).get("num_classes")
+            self.class_names = (card or {}).get("class_names") or (
+                [str(i) for i in range(self.num_classes)] if self.num_classes else None)
         self._float_output = "images" if "images" in self._outputs else "samples"
         if self._float_output not in self._outputs:
             raise ExportError(f"{path} has outputs {self._outputs}; a ganzoo export has 'images' or 'samples'.")
 
-    def __repr__(self):
-        return (f"ExportedGenerator(path={self.path!r}, backend={self.backend!r}, "
-                f"latent_dim={self.latent_dim}, output_shape={self.output_shape})")
+    def _open_onnx(self, path):
+        self._session = _onnx_session(path)
+        inputs = self._session.get_inputs()
+        outputs = self._session.get_outputs()
+        return ([i.name for i in inputs], [o.name for o in outputs], int(inputs[0].shape[1]),
+                tuple(int(d) for d in outputs[0].shape[1:]))
 
-    def generate(self, n_or_z, seed=None, batch_size=256):
+    def _open_saved_model(self, path):
+        self._loaded, self._serve = _load_saved_model(path)
+        signature = self._serve.structured_input_signature[1]
+        if "z" not in signature:
+            raise ExportError(f"The SavedModel at {path} does not take an input named 'z'.")
+        outputs = sorted(self._serve.structured_outputs)
+        first = self._serve.structured_outputs[outputs[0]]
+        return (sorted(signature, key=lambda k: k != "z"), outputs, int(signature["z"].shape[1]),
+                tuple(int(d) for d in first.shape[1:]))
+
+    @property
+    def conditional(self):
+        """True when the generator takes a class label with z."""
+        return self._takes_label
+
+    def __repr__(self):
+        classes = f", num_classes={self.num_classes}" if self.conditional else ""
+        return (f"ExportedGenerator(path={self.path!r}, backend={self.backend!r}, "
+                f"latent_dim={self.latent_dim}, output_shape={self.output_shape}{classes})")
+
+    def generate(self, n_or_z, seed=None, batch_size=256, labels=None):
         """Samples as float32 numpy, images in [-1, 1].
 
         Args:
@@ -94,6 +114,9 @@ class ExportedGenerator:
             seed: seed of numpy's default_rng for z when `n_or_z` is a number (same seed,
                 same samples with either backend); None draws fresh noise.
             batch_size: largest batch run at once.
+            labels: conditional generators only: one int label for every sample, or n labels
+                in [0, num_classes). None: 0, 1, ..., num_classes - 1, 0, 1, ... (every class
+                equally often).
         """
         if isinstance(n_or_z, (int, np.integer)) and not isinstance(n_or_z, bool):
             if n_or_z <= 0:
@@ -105,22 +128,49 @@ class ExportedGenerator:
                 raise ValueError(
                     f"generate() takes a number of samples or z of shape (n, {self.latent_dim}); got shape {z.shape}."
                 )
-        parts = [self._run(z[i : i + batch_size]) for i in range(0, len(z), batch_size)]
+        labels = self._labels(labels, len(z))
+        parts = [self._run(z[i : i + batch_size], None if labels is None else labels[i : i + batch_size])
+                 for i in range(0, len(z), batch_size)]
         if not parts:
             return np.zeros((0,) + self.output_shape, np.float32)
         return np.concatenate(parts, axis=0)
 
-    def _run(self, z):
-        if self.backend == "onnx":
-            return self._session.run([self._float_output], {"z": z})[0]
-        return self._serve(z=z)[self._float_output].numpy()
+    def _labels(self, labels, n):
+        """int32 labels (n,) for a conditional generator (checked), None for an unconditional one."""
+        if not self.conditional:
+            if labels is not None:
+                raise ValueError(f"{self.path} is an unconditional generator; it takes no labels.")
+            return None
+        if labels is None:
+            if not self.num_classes:
+                raise ValueError(f"{self.path} has no model card giving its number of classes: pass labels=.")
+            return (np.arange(n) % self.num_classes).astype(np.int32)
+        array = np.asarray(labels)
+        if array.ndim == 0:
+            array = np.full(n, array)
+        if array.shape != (n,) or not np.issubdtype(array.dtype, np.integer):
+            raise ValueError(f"labels must be one int or {n} ints (one per sample); got {np.asarray(labels)!r:.80}.")
+        limit = self.num_classes
+        if array.size and (array.min() < 0 or (limit and array.max() >= limit)):
+            raise ValueError(f"labels must be in [0, {limit}) ({', '.join(self.class_names or [])}); "
+                             f"got {sorted(set(array.tolist()))[:10]}.")
+        return array.astype(np.int32)
 
-    def run_all(self, z):
-        """Every output of the exported graph on z, as {name: numpy array}."""
-        z = np.asarray(z, dtype=np.float32)
+    def _feed(self, z, labels):
+        return {"z": z} if labels is None else {"z": z, "label": labels}
+
+    def _run(self, z, labels=None):
         if self.backend == "onnx":
-            return dict(zip(self._outputs, self._session.run(self._outputs, {"z": z})))
-        return {k: v.numpy() for k, v in self._serve(z=z).items()}
+            return self._session.run([self._float_output], self._feed(z, labels))[0]
+        return self._serve(**self._feed(z, labels))[self._float_output].numpy()
+
+    def run_all(self, z, labels=None):
+        """Every output of the exported graph on z (and labels), as {name: numpy array}."""
+        z = np.asarray(z, dtype=np.float32)
+        labels = self._labels(labels, len(z))
+        if self.backend == "onnx":
+            return dict(zip(self._outputs, self._session.run(self._outputs, self._feed(z, labels))))
+        return {k: v.numpy() for k, v in self._serve(**self._feed(z, labels)).items()}
 
 
 def load_exported(path, backend=None):
@@ -133,7 +183,8 @@ def load_exported(path, backend=None):
             file (it does not import TensorFlow) and the SavedModel otherwise.
 
     Returns:
-        An `ExportedGenerator` with `.latent_dim`, `.output_shape`, `.card` and `.generate()`.
+        An `ExportedGenerator` with `.latent_dim`, `.output_shape`, `.num_classes`,
+        `.class_names`, `.card` and `.generate()`.
 
     Raises:
         ExportError: missing path, no export in it, a file that does not match its model
@@ -174,9 +225,12 @@ def _check_against_reference(generator, version_dir, atol=1e-4):
     try:
         with np.load(reference_path) as stored:
             z, expected = stored["z"], stored["output"]
+            labels = stored["label"] if "label" in stored else None
     except Exception as e:
         raise ExportError(f"{reference_path} cannot be read ({type(e).__name__}: {e}); re-export the model.") from e
-    output = generator.generate(z) if z.shape[1:] == (generator.latent_dim,) else None
+    if generator.conditional != (labels is not None):
+        raise ExportError(f"{generator.path} does not fit its {reference_path} (labels in one, not the other).")
+    output = generator.generate(z, labels=labels) if z.shape[1:] == (generator.latent_dim,) else None
     if output is None or output.shape != expected.shape:
         raise ExportError(f"{generator.path} does not fit its {reference_path} (other shapes): it is corrupt or "
                           "was modified; re-export the model.")

@@ -17,6 +17,7 @@ from ganzoo.export.layout import (
     ExportError,
     _check_files,
     _is_version_dir,
+    _parity_labels,
     _parity_latents,
     _read_card,
 )
@@ -56,17 +57,12 @@ def verify_export(version_dir, atol=1e-4, keras_generator=None, latent_dim=None,
     card = _read_card(version_dir)
     files_checked = _check_files(version_dir, card)
     runners = _runners(version_dir, card, formats)
-    if latent_dim is None:
-        latent_dim = next(iter(runners.values())).latent_dim
-    z, outputs = _keras_output(version_dir, keras_generator, latent_dim)
-    uint8s = _run_formats(runners, z, latent_dim, outputs)
+    first = next(iter(runners.values()))
+    latent_dim = first.latent_dim if latent_dim is None else latent_dim
+    z, labels, outputs = _keras_output(version_dir, keras_generator, latent_dim, first.conditional)
+    uint8s = _run_formats(runners, z, labels, latent_dim, outputs)
     names = [n for n in ("keras", "saved_model", "onnx") if n in outputs]
-    diffs = {}
-    for i, a in enumerate(names):
-        for b in names[i + 1 :]:
-            if outputs[a].shape != outputs[b].shape:
-                raise ExportError(f"{b} outputs shape {outputs[b].shape} but {a} outputs {outputs[a].shape}.")
-            diffs[f"{b}_vs_{a}"] = float(np.abs(outputs[a] - outputs[b]).max())
+    diffs = _pairwise_differences(outputs, names)
     mismatches, boundary = _uint8_mismatches(uint8s, outputs[names[0]] if names else None, atol)
     if "saved_model" in runners:
         _check_sample_signature(runners["saved_model"], latent_dim)
@@ -88,6 +84,17 @@ def verify_export(version_dir, atol=1e-4, keras_generator=None, latent_dim=None,
     return report
 
 
+def _pairwise_differences(outputs, names):
+    """{"b_vs_a": max abs difference} for every pair of the formats' float outputs."""
+    diffs = {}
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            if outputs[a].shape != outputs[b].shape:
+                raise ExportError(f"{b} outputs shape {outputs[b].shape} but {a} outputs {outputs[a].shape}.")
+            diffs[f"{b}_vs_{a}"] = float(np.abs(outputs[a] - outputs[b]).max())
+    return diffs
+
+
 def _runners(version_dir, card, formats):
     """{format: ExportedGenerator} for the formats the export holds (of `formats`, if given)."""
     if formats is not None:
@@ -106,29 +113,37 @@ def _runners(version_dir, card, formats):
     return runners
 
 
-def _keras_output(version_dir, keras_generator, latent_dim):
-    """(z, {"keras": output}) from the Keras generator at hand, else from the stored reference;
-    (the parity z, {}) when there is neither."""
+def _keras_output(version_dir, keras_generator, latent_dim, conditional):
+    """(z, labels or None, {"keras": output}): the parity batch (and the stored labels of a
+    conditional export), with the output of the Keras generator at hand, else the stored
+    reference output; {} when there is neither."""
     reference_path = os.path.join(version_dir, REFERENCE_FILENAME)
+    z, labels, outputs = _parity_latents(latent_dim), None, {}
+    if os.path.isfile(reference_path):
+        with np.load(reference_path) as stored:
+            labels = stored["label"] if "label" in stored else None
+            if (labels is not None) != conditional:
+                raise ExportError(f"{reference_path} does not fit the export (labels in one, not the other).")
+            z, outputs = stored["z"], {"keras": stored["output"]}
+    elif conditional:  # parity labels 0, 1, 0, ...: valid for any conditional generator
+        labels = _parity_labels(int((_read_card(version_dir) or {}).get("num_classes") or 2))
     if keras_generator is not None:
         import keras
 
-        z = _parity_latents(latent_dim)
-        return z, {"keras": keras.ops.convert_to_numpy(keras.ops.cast(keras_generator(z, training=False), "float32"))}
-    if os.path.isfile(reference_path):
-        stored = np.load(reference_path)
-        return stored["z"], {"keras": stored["output"]}
-    return _parity_latents(latent_dim), {}
+        inputs = z if labels is None else [z, labels]
+        outputs = {"keras": keras.ops.convert_to_numpy(keras.ops.cast(keras_generator(inputs, training=False),
+                                                                      "float32"))}
+    return z, labels, outputs
 
 
-def _run_formats(runners, z, latent_dim, outputs):
-    """Run every format on z, adding its float output to `outputs`; returns {format: images_uint8}
-    after checking each format's uint8 output against its own float output."""
+def _run_formats(runners, z, labels, latent_dim, outputs):
+    """Run every format on z (and labels), adding its float output to `outputs`; returns
+    {format: images_uint8} after checking each format's uint8 output against its own float output."""
     uint8s = {}
     for name, runner in runners.items():
         if runner.latent_dim != latent_dim:
             raise ExportError(f"The {name} model takes z of size {runner.latent_dim}, expected {latent_dim}.")
-        result = runner.run_all(z)
+        result = runner.run_all(z, labels)
         float_name = runner._float_output
         outputs[name] = result[float_name]
         if "images_uint8" in result:
@@ -166,10 +181,15 @@ def _check_sample_signature(runner, latent_dim):
     if sample is None:
         raise ExportError(f"The SavedModel at {runner.path} has no {SAMPLE_SIGNATURE!r} signature.")
     n, seed = 3, 7
-    first = sample(num_samples=tf.constant(n, tf.int32), seed=tf.constant(seed, tf.int64))
-    second = sample(num_samples=tf.constant(n, tf.int32), seed=tf.constant(seed, tf.int64))
+    request = dict(num_samples=tf.constant(n, tf.int32), seed=tf.constant(seed, tf.int64))
     z = tf.random.stateless_normal([n, latent_dim], seed=tf.constant([seed, 0], tf.int64))
-    direct = runner._serve(z=z)
+    direct_inputs = {"z": z}
+    if runner.conditional:  # every sample of the one class asked: the last class
+        label = (runner.num_classes or 2) - 1
+        request["label"] = tf.constant(label, tf.int32)
+        direct_inputs["label"] = tf.fill([n], tf.constant(label, tf.int32))
+    first, second = sample(**request), sample(**request)
+    direct = runner._serve(**direct_inputs)
     for key, value in first.items():
         if value.shape[0] != n or not np.array_equal(value.numpy(), second[key].numpy()):
             raise ExportError(f"The {SAMPLE_SIGNATURE!r} signature is not deterministic for output {key!r}.")

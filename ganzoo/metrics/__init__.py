@@ -9,6 +9,9 @@ Modules:
                 `wasserstein1_distance`.
     features    extractors: `load_inception` (InceptionV3 pool features, local weights only),
                 `load_mnist_classifier` (ganzoo's shipped MNIST CNN), batched `extract_features`.
+    conditional class-conditional generators: `conditional_accuracy`,
+                `per_class_frechet_distance`, `mnist_conditional_metrics` (both through the
+                MNIST classifier) and `toy_conditional_metrics` (samples in the requested mode).
     evaluate    `evaluate_samples` (samples in, dict of named floats out) and
                 `detect_mode_collapse` (diversity + coverage alarm for training callbacks).
 
@@ -22,6 +25,12 @@ Example:
     {'mnist_fd': ..., 'kid_mean': ..., 'kid_std': ..., 'mnist_score': ..., 'precision': ..., ...}
 """
 
+from ganzoo.metrics.conditional import (
+    conditional_accuracy,
+    mnist_conditional_metrics,
+    per_class_frechet_distance,
+    toy_conditional_metrics,
+)
 from ganzoo.metrics.evaluate import ALL_METRICS, detect_mode_collapse, evaluate_samples
 from ganzoo.metrics.features import (
     InceptionWeightsNotFoundError,
@@ -58,7 +67,9 @@ from ganzoo.metrics.toy import (
 
 __all__ = [
     "ALL_METRICS", "GRID_CENTERS", "GRID_SIGMA", "InceptionWeightsNotFoundError", "RING_CENTERS", "RING_SIGMA",
-    "binned_js_divergence", "build_mnist_classifier", "class_histogram", "detect_mode_collapse", "evaluate_samples",
+    "binned_js_divergence", "build_mnist_classifier", "class_histogram", "conditional_accuracy",
+    "detect_mode_collapse", "evaluate_samples", "mnist_conditional_metrics", "per_class_frechet_distance",
+    "toy_conditional_metrics",
     "extract_features", "feature_statistics", "frechet_distance", "frechet_distance_from_features",
     "inception_score", "kernel_inception_distance", "load_inception", "load_mnist_classifier",
     "mnist_classifier_info", "mode_coverage", "precision_recall", "resolve_inception_weights", "sample_coverage", "sample_diversity",

@@ -55,6 +55,11 @@ class ToyDistribution:
     def num_modes(self):
         return len(self.centers)
 
+    @property
+    def mode_names(self):
+        """One name per mode, its center: "(x, y)" (the class names of the toy's labels)."""
+        return tuple(f"({x:.3g}, {y:.3g})" for x, y in self.centers)
+
     def sample(self, n, seed=None, return_modes=False):
         """Draws `n` points: a uniform mode, plus N(0, sigma^2 I) noise.
 

@@ -1,5 +1,6 @@
 """A folder of PNG/JPEG/BMP/GIF images, searched recursively; first-level sub-folders are
-the classes."""
+the classes: label i is the i-th sub-folder name in sorted (Python string) order, recorded in
+`class_names`."""
 
 import math
 import os
@@ -106,6 +107,7 @@ def _check_folder_split(split):
 
 def _folder_source(root, image_size, channels, skip_corrupt, num_examples, with_labels, cache):
     root, files, labels = _folder_files(root, with_labels)
+    names = _class_names(root, files) if with_labels else ()  # of every file: labels index these
     if num_examples is not None:
         files = files[:num_examples]
         labels = None if labels is None else labels[:num_examples]
@@ -148,11 +150,13 @@ def _folder_source(root, image_size, channels, skip_corrupt, num_examples, with_
     has_labels = with_labels
     if keep_in_memory:
         arrays = (images if ok.all() else images[ok], labels)
-        return Examples("folder", shape, int(ok.sum()), has_labels, arrays=arrays, skipped_files=corrupt)
+        return Examples("folder", shape, int(ok.sum()), has_labels, arrays=arrays, skipped_files=corrupt,
+                        class_names=names)
     good = [f for f, g in zip(files, ok) if g]
     examples = tf.data.Dataset.from_tensor_slices((good, labels))
     decode = lambda p, label: (_decode_file(p, size, channels), label)  # noqa: E731
-    return Examples("folder", shape, len(good), has_labels, examples=examples, decode=decode, skipped_files=corrupt)
+    return Examples("folder", shape, len(good), has_labels, examples=examples, decode=decode, skipped_files=corrupt,
+                    class_names=names)
 
 
 def _warn_at_caller(message):

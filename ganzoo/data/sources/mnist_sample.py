@@ -12,6 +12,8 @@ from ganzoo.data.sources.base import Source
 from ganzoo.data.sources.catalog import DATASETS
 
 MNIST_SAMPLE_SPLITS = {"train": 4500, "test": 500, "all": 5000}
+#: Label i is the digit i.
+MNIST_CLASS_NAMES = tuple(str(digit) for digit in range(10))
 _MNIST_SAMPLE_SPLIT_SEED = 0  # fixed forever: the held-out 500 must never change
 
 
@@ -70,6 +72,7 @@ class MnistSampleSource(Source):
             "num_examples": count if num_examples is None else min(count, num_examples),
             "has_labels": True,
             "num_classes": 10,
+            "class_names": MNIST_CLASS_NAMES,
             "description": DATASETS["mnist_sample"],
         }
 
@@ -82,4 +85,5 @@ class MnistSampleSource(Source):
         channels = channels or 1
         if size != (28, 28) or channels != 1:
             images = _prepare_image(tf.constant(images), size, channels).numpy()
-        return Examples("image", (*size, channels), len(images), has_labels=True, arrays=(images, labels))
+        return Examples("image", (*size, channels), len(images), has_labels=True, arrays=(images, labels),
+                        class_names=MNIST_CLASS_NAMES)

@@ -74,6 +74,12 @@ def _tfds_image_spec(builder, name, image_size, channels):
     return size, channels, preset.get("crop"), has_labels
 
 
+def _tfds_class_names(builder, has_labels):
+    """The names of the `label` feature's classes (tfds' ClassLabel names: "0", "1", ... when
+    the dataset declares only a count), or () without labels."""
+    return tuple(builder.info.features["label"].names) if has_labels else ()
+
+
 def _tfds_num_examples(builder, split):
     try:
         return int(builder.info.splits[split].num_examples)
@@ -115,7 +121,8 @@ def _tfds_source(name, split, data_dir, image_size, channels, seed, shuffle, num
         return image, label
 
     examples = examples.map(prepare, num_parallel_calls=AUTOTUNE)
-    return Examples("image", (*size, channels), count, has_labels, examples=examples)
+    return Examples("image", (*size, channels), count, has_labels, examples=examples,
+                    class_names=_tfds_class_names(builder, has_labels))
 
 
 class TfdsSource(Source):
@@ -137,6 +144,7 @@ class TfdsSource(Source):
             "num_examples": count,
             "has_labels": has_labels,
             "num_classes": builder.info.features["label"].num_classes if has_labels else None,
+            "class_names": _tfds_class_names(builder, has_labels),
             "description": DATASETS.get(key) or (builder.info.description or "").strip().split("\n")[0][:200]
             or f"tensorflow-datasets {key}",
             "prepared": builder.is_prepared(),

@@ -41,6 +41,7 @@ class ToySource(Source):
             "num_examples": TOY_NUM_EXAMPLES if num_examples is None else num_examples,
             "has_labels": True,
             "num_classes": dist.num_modes,
+            "class_names": dist.mode_names,
             "num_modes": dist.num_modes,
             "sigma": dist.sigma,
             "description": dist.description,
@@ -51,8 +52,9 @@ class ToySource(Source):
         if size is not None or channels is not None:
             raise DatasetError(f"{self.key!r} is a 2-D point dataset; image_size and channels do not apply.")
         n = TOY_NUM_EXAMPLES if num_examples is None else _positive_int(num_examples, "num_examples")
-        points, modes = toy_distribution(self.key).sample(n, seed=_split_seed(seed, split), return_modes=True)
-        return Examples("toy", (2,), n, has_labels=True, arrays=(points, modes))
+        dist = toy_distribution(self.key)
+        points, modes = dist.sample(n, seed=_split_seed(seed, split), return_modes=True)
+        return Examples("toy", (2,), n, has_labels=True, arrays=(points, modes), class_names=dist.mode_names)
 
     def real_samples(self, n, *, image_size, channels, split, seed, data_dir, skip_corrupt, with_labels):
         if n is None:
