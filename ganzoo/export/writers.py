@@ -290,6 +290,12 @@ def export_generator(
     """
     formats = _check_arguments(directory, version, formats, opset, card)
     directory = os.fspath(directory)
+    if _keras_backend() != "tensorflow":
+        from ganzoo.export.via_tensorflow import export_in_tensorflow
+
+        return export_in_tensorflow(model_or_generator, directory, version=version, formats=list(formats),
+                                    latent_dim=latent_dim, overwrite=overwrite, atol=atol, opset=opset,
+                                    card=card, allow_untrained=allow_untrained)
     generator, latent_dim, card_fields = _resolve(model_or_generator, latent_dim, allow_untrained)
     generator, z, reference, card_fields = _float32_reference(generator, latent_dim, dict(card_fields, **(card or {})))
     is_image = reference.ndim == 4
@@ -313,6 +319,12 @@ def export_generator(
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
     return final_dir
+
+
+def _keras_backend():
+    import keras
+
+    return keras.backend.backend()
 
 
 def _check_arguments(directory, version, formats, opset, card):
