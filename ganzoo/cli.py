@@ -392,8 +392,10 @@ def _import_tensorflow_quietly():
     # read, so the only way to hold those lines back is to catch file descriptor 2 meanwhile.
     import tempfile
 
-    if "tensorflow" in sys.modules:
-        return
+    import importlib.util
+
+    if "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is None:
+        return  # the JAX backend trains without TensorFlow (tf.data and TensorBoard use it where installed)
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as captured:
@@ -418,6 +420,17 @@ def _quiet_logs(verbose):
     for name in ("absl", "tensorflow", "tf2onnx"):
         logging.getLogger(name).setLevel(logging.ERROR)
     _import_tensorflow_quietly()
+
+
+def _select_backend(backend):
+    """--backend sets KERAS_BACKEND, which Keras reads once, when it is first imported."""
+    if backend is None:
+        return
+    keras = sys.modules.get("keras")
+    if keras is not None and keras.backend.backend() != backend:
+        raise UsageError(f"--backend {backend}: Keras is already imported with the {keras.backend.backend()} "
+                         f"backend in this process; set KERAS_BACKEND={backend} before importing it.")
+    os.environ["KERAS_BACKEND"] = backend
 
 
 def _show_warning(command):
@@ -454,6 +467,7 @@ def main(argv=None):
         with sigterm_as_interrupt(), warnings.catch_warnings():
             warnings.simplefilter("default", UserWarning)  # each call shows its warnings (once each)
             warnings.showwarning = _show_warning(command)
+            _select_backend(getattr(args, "backend", None))
             _quiet_logs(args.verbose)
             return COMMANDS[command](args)
     except _user_errors() as e:

@@ -17,6 +17,7 @@ import warnings
 
 import numpy as np
 
+from ganzoo.backend import has_gpu, is_chief, make_strategy, with_backend
 from ganzoo.config import ConfigError, TrainConfig, config_difference, resolve_config, validate_config  # noqa: F401
 from ganzoo.run_dir import (
     RunDirError,
@@ -31,30 +32,6 @@ from ganzoo.run_dir import (
     unwritable_reason,
     write_json,
 )
-
-
-def _make_strategy(name):
-    import tensorflow as tf
-
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "multi_worker":
-        if "TF_CONFIG" not in os.environ:
-            raise ConfigError(
-                "--strategy multi_worker reads the cluster from the TF_CONFIG environment variable, "
-                'e.g. {"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", '
-                '"index": 0}}; it is not set.'
-            )
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    return tf.distribute.get_strategy()
-
-
-def _is_chief(strategy):
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not getattr(resolver, "task_type", None):
-        return True
-    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0
-                                            and "chief" not in resolver.cluster_spec().as_dict())
 
 
 def build_model(config):
@@ -105,7 +82,13 @@ def _check_resume(run_dir, config):
     saved = _read_saved_config(run_dir)
     if saved is None:
         return None
-    diff = config_difference(saved, config.to_dict())
+    trained_on = saved.get("backend") or "tensorflow"  # runs from before --backend were TensorFlow's
+    if trained_on != config.backend:
+        raise ConfigError(
+            f"{run_dir} was trained on the {trained_on} backend; this run is on {config.backend}. Resume it with "
+            f"--backend {trained_on} (the backends draw different noise, so a switched run would not be the "
+            "run its config.json describes), or use a new --run-dir.")
+    diff = config_difference(dict(saved, backend=trained_on), config.to_dict())
     if diff:
         raise ConfigError(
             f"{run_dir} holds a run with a different config, so it cannot be resumed:\n" + "\n".join(diff)
@@ -119,9 +102,7 @@ def _set_policy(mixed_precision):
 
     policy = {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}[mixed_precision]
     if mixed_precision == "float16":
-        import tensorflow as tf
-
-        if not tf.config.list_physical_devices("GPU"):
+        if not has_gpu():
             warnings.warn(
                 "--mixed-precision float16 on a machine without a GPU: CPUs emulate float16 and "
                 "training will be much slower than float32.", stacklevel=3)
@@ -174,6 +155,7 @@ def train(config, callbacks=()):
     if not isinstance(config, TrainConfig):
         raise ConfigError(f"train() takes a TrainConfig or a dict of its fields; got {type(config).__name__}.")
     validate_config(config)
+    config = with_backend(config)
     saved, info, spe = _check_before_writing(config)
     with sigterm_as_interrupt():
         return _train(config, saved, info, spe, list(callbacks))
@@ -227,7 +209,7 @@ class _Run:
 
     def __init__(self, config, saved, info, spe, strategy):
         self.config, self.saved, self.info, self.spe, self.strategy = config, saved, info, spe, strategy
-        self.chief = _is_chief(strategy)
+        self.chief = is_chief(strategy)
         # Every worker runs the same saves (tf.distribute expects it); the others write into a
         # scratch directory of their own so only the chief's files are the run's.
         self.own_dir = config.run_dir if self.chief else os.path.join(
@@ -237,16 +219,17 @@ class _Run:
 
 def _train(config, saved, info, spe, callbacks):
     import keras
-    import tensorflow as tf
 
     from ganzoo.callbacks import steps_done
 
     previous_policy = _set_policy(config.mixed_precision)
     try:
-        if config.deterministic:
+        if config.deterministic and config.backend == "tensorflow":
+            import tensorflow as tf
+
             tf.config.experimental.enable_op_determinism()
         keras.utils.set_random_seed(config.seed)
-        run = _Run(config, saved, info, spe, _make_strategy(config.strategy))
+        run = _Run(config, saved, info, spe, make_strategy(config.strategy))
         datasets = _datasets(config)
         with RunLock(run.own_dir):
             _prepare_run_dir(run.own_dir)

@@ -23,8 +23,9 @@ def _helper(repo_root):
 
 
 def _run_jax(args, subprocess_env, timeout=300, **env):
-    out = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout,
-                         env=subprocess_env(KERAS_BACKEND="jax", **env))
+    """`python ARGS` on the JAX backend (KERAS_BACKEND=jax unless `env` overrides it)."""
+    out = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, timeout=timeout,
+                         env=subprocess_env(**{"KERAS_BACKEND": "jax", **env}))
     assert out.returncode == 0, out.stderr[-4000:]
     return out
 
@@ -127,3 +128,22 @@ EXPORT_FROM_JAX = textwrap.dedent("""
 def test_export_from_jax_runs_in_a_tensorflow_subprocess(subprocess_env, tmp_path):
     out = _run_jax(["-c", EXPORT_FROM_JAX, tmp_path / "exported"], subprocess_env)
     assert "EXPORTED" in out.stdout and (tmp_path / "exported" / "1" / "generator.onnx").exists()
+
+
+def test_cli_backend_is_recorded_and_a_resume_keeps_it(subprocess_env, tmp_path):
+    """`ganzoo train --backend jax` records the backend; resuming on TensorFlow is refused, resuming
+    with KERAS_BACKEND=jax continues from the JAX checkpoint."""
+    import json
+
+    run = ["-m", "ganzoo", "train", "wgan_gp", "--dataset", "gaussian_ring", "--batch-size", "16", "--width", "4",
+           "--latent-dim", "8", "--steps-per-epoch", "2", "--d-steps", "2", "--ema", "0.9", "--quiet",
+           "--run-dir", tmp_path / "run"]
+    _run_jax([*run, "--epochs", "1", "--backend", "jax"], subprocess_env, KERAS_BACKEND=None)
+    with open(tmp_path / "run" / "config.json") as f:
+        assert json.load(f)["backend"] == "jax"
+    refused = subprocess.run([sys.executable, *map(str, run), "--epochs", "2", "--backend", "tensorflow"],
+                             capture_output=True, text=True, timeout=300, env=subprocess_env(KERAS_BACKEND=None))
+    assert refused.returncode == 2 and "trained on the jax backend" in refused.stderr, refused.stderr[-2000:]
+    assert "--backend jax" in refused.stderr
+    out = _run_jax([*map(str, run), "--epochs", "2"], subprocess_env)
+    assert '"step": 4' in out.stdout, out.stdout
