@@ -36,7 +36,12 @@ def steps_done(model):
 
 
 class StepAware(keras.callbacks.Callback):
-    """Knows the run's global step (one step = one generator update) at every batch end.
+    """Knows the run's global step (one step = one generator update) between compiled calls.
+
+    Its periodic work runs in `on_train_batch_begin`, when the steps before the batch are done,
+    never in `on_train_batch_end`: a callback that overrides that makes Keras convert every
+    call's logs to Python numbers, a device-to-host sync per call. `steps_finished(step)` is
+    called with the last finished step; the epoch's last steps are the epoch end's.
 
     `epoch_step_offset` is set by `ganzoo.train()` when a resumed run finishes an interrupted
     epoch: Keras then counts batches from 0 though the epoch is partly done.
@@ -53,34 +58,58 @@ class StepAware(keras.callbacks.Callback):
         self.epoch = epoch
 
     def global_step(self, batch):
+        """The global step of batch `batch` (0-based, as Keras counts) of the current epoch."""
         return self.epoch * self.steps_per_epoch + self.epoch_step_offset + batch + 1
 
-    def ends_epoch(self, batch):
-        return self.epoch_step_offset + batch + 1 == self.steps_per_epoch
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch:
+            self.last_step_seen = self.global_step(batch - 1)
+            self.steps_finished(self.last_step_seen)
 
-    def on_train_batch_end(self, batch, logs=None):
-        self.last_step_seen = self.global_step(batch)
+    def steps_finished(self, step):
+        """Called between compiled calls with the last finished step (override)."""
 
 
 class NaNGuard(StepAware):
-    """Stops training at the first non-finite loss, naming the step, before any save."""
+    """Stops training at the first non-finite loss, naming the step, before any save.
 
-    def __init__(self, steps_per_epoch):
+    The step checks its losses on the device (`GANBase.first_nonfinite_step`); the guard reads
+    that one number every `check_every` steps, before a checkpoint is written (`check()`) and at
+    each epoch end, so no step waits for the host and the message still names the exact step.
+    """
+
+    def __init__(self, steps_per_epoch, check_every=10):
         super().__init__(steps_per_epoch)
+        self.check_every = max(1, int(check_every))
         self.failure = None
+        self._checked_at = 0
 
-    def on_train_batch_end(self, batch, logs=None):
-        super().on_train_batch_end(batch, logs)
-        bad = {k: v for k, v in (logs or {}).items() if not np.isfinite(float(v))}
-        if bad and self.failure is None:
-            step = self.last_step_seen
+    def steps_finished(self, step):
+        if step - self._checked_at >= self.check_every:
+            self.check()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.check()
+
+    def check(self):
+        """Read the model's divergence flag; on a non-finite loss, record the failure and stop."""
+        self._checked_at = self.last_step_seen
+        if self.failure is not None:
+            return self.failure
+        model = self.model
+        first = model.first_nonfinite_step()
+        if first:
+            step = self.global_step(first - 1)
+            values = {name: float(np.asarray(m.result())) for name, m in model._trackers.items()}
+            bad = {k: v for k, v in values.items() if not np.isfinite(v)}
             self.failure = (
                 f"Training diverged at step {step} (epoch {self.epoch + 1}): non-finite "
                 + ", ".join(f"{k}={v}" for k, v in bad.items())
                 + ". The last good checkpoint is kept; lower the learning rates, or check the data "
                 "for NaNs, then resume."
             )
-            self.model.stop_training = True
+            model.stop_training = True
+        return self.failure
 
 
 class TensorBoardLogger(StepAware):
@@ -101,17 +130,20 @@ class TensorBoardLogger(StepAware):
         self.log_every = max(1, int(log_every))
         self.reference = reference
         self.guard = guard
+        self._logged = 0
 
-    def on_train_batch_end(self, batch, logs=None):
+    def steps_finished(self, step):
+        if step // self.log_every > self._logged // self.log_every:
+            self._log_steps(step)
+
+    def _log_steps(self, step):
         import tensorflow as tf
 
-        super().on_train_batch_end(batch, logs)
-        step = self.last_step_seen
-        if step % self.log_every and not self.ends_epoch(batch):
-            return
+        self._logged = step
+        # The running means of the epoch so far: what Keras passes `on_train_batch_end` as logs.
         with self.writer.as_default(step=step):
-            for key, value in (logs or {}).items():
-                tf.summary.scalar(f"step/{key}", float(value))
+            for key, metric in self.model._trackers.items():
+                tf.summary.scalar(f"step/{key}", float(np.asarray(metric.result())))
 
     def on_epoch_end(self, epoch, logs=None):
         import tensorflow as tf
@@ -120,6 +152,8 @@ class TensorBoardLogger(StepAware):
             return
         step = steps_done(self.model)  # not (epoch + 1) * steps_per_epoch: an epoch may end early
         model = self.model
+        if step > self._logged:
+            self._log_steps(step)
         with self.writer.as_default(step=step):
             for key, value in (logs or {}).items():
                 tf.summary.scalar(f"epoch/{key}", float(value))
@@ -161,10 +195,8 @@ class Checkpointer(StepAware):
         self.history = history if history is not None else {}
         os.makedirs(directory, exist_ok=True)
 
-    def on_train_batch_end(self, batch, logs=None):
-        super().on_train_batch_end(batch, logs)
-        step = self.last_step_seen
-        if self.every_steps and step % self.every_steps == 0 and not self.ends_epoch(batch):
+    def steps_finished(self, step):
+        if self.every_steps and step // self.every_steps > self.last_saved_step // self.every_steps:
             self.save(step)
 
     def on_epoch_end(self, epoch, logs=None):
@@ -187,7 +219,7 @@ class Checkpointer(StepAware):
         if step:
             self.save(step)
             if step % self.steps_per_epoch == 0 and step > self.initial_step:
-                self._record(step, {m.name: m.result() for m in self.model.metrics})
+                self._record(step, {name: m.result() for name, m in self.model._trackers.items()})
         return step
 
     def _record(self, step, logs):
@@ -201,7 +233,7 @@ class Checkpointer(StepAware):
             write_history(self.history_dir, self.history)
 
     def save(self, step):
-        if self.guard is not None and self.guard.failure:
+        if self.guard is not None and self.guard.check():
             return  # never overwrite the last good checkpoint with a diverged state
         if step == self.last_saved_step and os.path.exists(os.path.join(self.directory, "latest.json")):
             return

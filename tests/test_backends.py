@@ -93,6 +93,14 @@ JAX_TRAINING = BLOCK_TENSORFLOW + textwrap.dedent("""
         assert "TensorFlow" in str(e) and "pip install" in str(e), e
     else:
         raise AssertionError("export without TensorFlow did not fail")
+    from ganzoo.callbacks import NaNGuard  # the divergence check runs inside the JAX step too
+    model = ganzoo.GAN(data_shape=(2,), latent_dim=2, width=4)
+    model.compile(steps_per_execution=4)
+    points = np.random.default_rng(0).uniform(-1, 1, (96, 2)).astype("float32")
+    points[5 * 8] = np.nan
+    guard = NaNGuard(12, check_every=10)
+    model.fit(points, batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[guard])
+    assert "diverged at step 6 (epoch 1)" in guard.failure, guard.failure
     assert "tensorflow" not in sys.modules
     print("OK")
 """)

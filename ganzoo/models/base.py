@@ -18,7 +18,7 @@ import keras
 from keras import ops
 
 from ganzoo.models.fitting import Fitting
-from ganzoo.models.game import Game, packed_shape
+from ganzoo.models.game import FirstNonFinite, Game, _as_shape, _positive_int, packed_shape
 
 if keras.backend.backend() == "tensorflow":
     from ganzoo.models.step_tensorflow import TensorFlowStep as BackendStep
@@ -33,24 +33,6 @@ else:
 from ganzoo.models.optimizers import _inner, _loss_scaled, _use_ema
 
 __all__ = ["GANBase", "packed_shape"]
-
-
-def _as_shape(shape, name):
-    if shape is None:
-        return None
-    try:
-        shape = tuple(int(s) for s in shape)
-    except (TypeError, ValueError):
-        raise ValueError(f"`{name}` must be a tuple of positive ints such as (28, 28, 1); got {shape!r}.")
-    if not shape or any(s <= 0 for s in shape):
-        raise ValueError(f"`{name}` must be a tuple of positive ints such as (28, 28, 1) or (2,); got {shape!r}.")
-    return shape
-
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"`{name}` must be a positive integer; got {value!r}.")
-    return int(value)
 
 
 @keras.saving.register_keras_serializable(package="ganzoo")
@@ -134,6 +116,7 @@ class GANBase(BackendStep, Game, Fitting, keras.Model):
         self.g_optimizer = None
         self._ema_generator = None
         self._trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names}
+        self._nonfinite = FirstNonFinite()
         # Both networks were called above, so every weight exists: the model is built (and
         # Keras must not trace `call` on a data batch to build it).
         self.built = True
@@ -334,7 +317,11 @@ class GANBase(BackendStep, Game, Fitting, keras.Model):
     # ----------------------------------------------------------------- training
     @property
     def metrics(self):
-        return list(self._trackers.values())
+        return list(self._trackers.values()) + [self._nonfinite]
+
+    def first_nonfinite_step(self):
+        """The first step of the current epoch (1-based) after which a loss was NaN or infinite; 0: none."""
+        return int(ops.convert_to_numpy(self._nonfinite.result()))
 
     def call(self, z, training=False):
         """G(z): the model maps latent vectors to samples."""

@@ -9,7 +9,26 @@ WGAN-GP penalty uses for its double backprop.
 """
 
 import keras
+import numpy as np
 from keras import ops
+
+
+def _as_shape(shape, name):
+    if shape is None:
+        return None
+    try:
+        shape = tuple(int(s) for s in shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"`{name}` must be a tuple of positive ints such as (28, 28, 1); got {shape!r}.")
+    if not shape or any(s <= 0 for s in shape):
+        raise ValueError(f"`{name}` must be a tuple of positive ints such as (28, 28, 1) or (2,); got {shape!r}.")
+    return shape
+
+
+def _positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"`{name}` must be a positive integer; got {value!r}.")
+    return int(value)
 
 
 def packed_shape(data_shape, pack):
@@ -17,6 +36,34 @@ def packed_shape(data_shape, pack):
     (pack * d,) for vectors, (H, W, pack * C) for images."""
     data_shape = tuple(data_shape)
     return data_shape[:-1] + (data_shape[-1] * pack,)
+
+
+class FirstNonFinite(keras.metrics.Metric):
+    """The first step since the last reset (1-based; 0: none) after which a logged loss was not
+    finite. It lives on the device and is updated inside the step, so no step waits for the host;
+    the NaN guard reads it at its check interval and still names the exact step. Keras resets it
+    with the other metrics at each epoch start. Not logged."""
+
+    def __init__(self, name="first_nonfinite_step", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.steps = self.add_variable((), "zeros", dtype="int32", aggregation="only_first_replica", name="steps")
+        self.first = self.add_variable((), "zeros", dtype="int32", aggregation="only_first_replica", name="first")
+
+    def update_state(self, values):
+        # Running means stay non-finite once a loss was: checking them after each step finds the
+        # first bad step exactly, one check per step.
+        finite = ops.all(ops.stack([ops.all(ops.isfinite(ops.cast(v, "float32"))) for v in values]))
+        steps, first = self.steps.value + 1, self.first.value
+        self.steps.assign(steps)
+        first_bad = ops.logical_and(ops.equal(first, 0), ops.logical_not(finite))
+        self.first.assign(ops.where(first_bad, steps, first))
+
+    def result(self):
+        return ops.convert_to_tensor(self.first.value)
+
+    def reset_state(self):
+        self.steps.assign(0)
+        self.first.assign(0)
 
 
 class Game:

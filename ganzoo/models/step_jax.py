@@ -80,7 +80,12 @@ class _State:
             self.metrics[name] = tracker.stateless_update_state(self.metrics[name], value)
 
     def results(self):
-        return {t.name: t.stateless_result(self.metrics[t.name]) for t in self.model.metrics}
+        """The logged metrics; the divergence check is updated on them."""
+        results = {name: t.stateless_result(self.metrics[name]) for name, t in self.model._trackers.items()}
+        nonfinite = self.model._nonfinite
+        self.metrics[nonfinite.name] = nonfinite.stateless_update_state(self.metrics[nonfinite.name],
+                                                                        list(results.values()))
+        return results
 
     def pack(self):
         trainable, non_trainable = [None] * self.shape[0], [None] * self.shape[1]

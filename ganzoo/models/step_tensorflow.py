@@ -128,7 +128,8 @@ class TensorFlowStep:
         return self._step_results()
 
     def _step_results(self):
-        results = {m.name: m.result() for m in self.metrics}
+        results = {name: m.result() for name, m in self._trackers.items()}
+        self._nonfinite.update_state(list(results.values()))
         if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
             # Keras reduces multi-worker step outputs with reduce(MEAN, axis=0), which fails on
             # scalars; a length-1 vector reduces to the same scalar.
