@@ -93,6 +93,13 @@ JAX_TRAINING = BLOCK_TENSORFLOW + textwrap.dedent("""
         assert "TensorFlow" in str(e) and "pip install" in str(e), e
     else:
         raise AssertionError("export without TensorFlow did not fail")
+    from ganzoo import losses  # the penalty's input gradient on a plain Keras critic: jax.grad
+    critic = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, use_bias=False)])
+    critic.layers[-1].kernel.assign(np.full((4, 1), 1.5, "float32"))  # grad f = w, ||w|| = 3
+    real, fake = np.ones((3, 4), "float32"), np.zeros((3, 4), "float32")
+    gp = losses.gradient_penalty(critic, real, fake, np.array([0.1, 0.5, 0.9], "float32"))
+    assert abs(float(gp) - 4.0) < 1e-5, float(gp)
+    assert abs(float(losses.minimax_discriminator_loss(np.zeros(4), np.zeros(4))) - np.log(4)) < 1e-6
     from ganzoo.callbacks import NaNGuard  # the divergence check runs inside the JAX step too
     model = ganzoo.GAN(data_shape=(2,), latent_dim=2, width=4)
     model.compile(steps_per_execution=4)
