@@ -35,6 +35,16 @@ def steps_done(model):
     return int(np.asarray(model.g_optimizer.iterations))
 
 
+def device_copy(value):
+    """A copy of a device value that a later read finds computed, without waiting for it now.
+
+    JAX runs steps asynchronously and hands the step's buffers to the next call, so a callback
+    that wants a value without stalling the device copies it (queued behind the steps) and
+    reads the copy at its next interval. TensorFlow's calls return when done: no difference.
+    """
+    return keras.ops.copy(value)
+
+
 class StepAware(keras.callbacks.Callback):
     """Knows the run's global step (one step = one generator update) between compiled calls.
 
@@ -83,33 +93,44 @@ class NaNGuard(StepAware):
         self.check_every = max(1, int(check_every))
         self.failure = None
         self._checked_at = 0
+        self._pending = None
 
     def steps_finished(self, step):
         if step - self._checked_at >= self.check_every:
-            self.check()
+            # Read the flag copied at the last interval (computed by now) and copy it again:
+            # reading it at once would wait for the steps still running on the device.
+            self._checked_at = step
+            self._resolve(self._pending)
+            self._pending = (self.epoch, self.epoch_step_offset, device_copy(self.model._nonfinite.result()))
 
     def on_epoch_end(self, epoch, logs=None):
         self.check()
 
     def check(self):
-        """Read the model's divergence flag; on a non-finite loss, record the failure and stop."""
+        """Read the model's divergence flag now; on a non-finite loss, record the failure and stop."""
         self._checked_at = self.last_step_seen
-        if self.failure is not None:
-            return self.failure
-        model = self.model
-        first = model.first_nonfinite_step()
+        self._pending = None
+        if self.failure is None:
+            self._resolve((self.epoch, self.epoch_step_offset, self.model._nonfinite.result()))
+        return self.failure
+
+    def _resolve(self, pending):
+        if pending is None or self.failure is not None:
+            return
+        epoch, offset, first = pending
+        first = int(np.asarray(keras.ops.convert_to_numpy(first)))
         if first:
-            step = self.global_step(first - 1)
+            model = self.model
+            step = epoch * self.steps_per_epoch + offset + first
             values = {name: float(np.asarray(m.result())) for name, m in model._trackers.items()}
             bad = {k: v for k, v in values.items() if not np.isfinite(v)}
             self.failure = (
-                f"Training diverged at step {step} (epoch {self.epoch + 1}): non-finite "
+                f"Training diverged at step {step} (epoch {epoch + 1}): non-finite "
                 + ", ".join(f"{k}={v}" for k, v in bad.items())
                 + ". The last good checkpoint is kept; lower the learning rates, or check the data "
                 "for NaNs, then resume."
             )
             model.stop_training = True
-        return self.failure
 
 
 class TensorBoardLogger(StepAware):
@@ -131,19 +152,32 @@ class TensorBoardLogger(StepAware):
         self.reference = reference
         self.guard = guard
         self._logged = 0
+        self._pending = None
 
     def steps_finished(self, step):
         if step // self.log_every > self._logged // self.log_every:
-            self._log_steps(step)
+            self._log_steps(step, wait=False)
 
-    def _log_steps(self, step):
+    def _log_steps(self, step, wait=True):
+        """Write the step scalars of `step`: the running means of the epoch so far (what Keras
+        passes `on_train_batch_end` as logs). Without `wait`, they are copied now and written at
+        the next interval, when the device has computed them."""
+        self._logged = step
+        self._write_pending()
+        self._pending = (step, {k: device_copy(m.result()) for k, m in self.model._trackers.items()})
+        if wait:
+            self._write_pending()
+
+    def _write_pending(self):
         import tensorflow as tf
 
-        self._logged = step
-        # The running means of the epoch so far: what Keras passes `on_train_batch_end` as logs.
+        if self._pending is None:
+            return
+        step, values = self._pending
+        self._pending = None
         with self.writer.as_default(step=step):
-            for key, metric in self.model._trackers.items():
-                tf.summary.scalar(f"step/{key}", float(np.asarray(metric.result())))
+            for key, value in values.items():
+                tf.summary.scalar(f"step/{key}", float(np.asarray(keras.ops.convert_to_numpy(value))))
 
     def on_epoch_end(self, epoch, logs=None):
         import tensorflow as tf
@@ -154,6 +188,7 @@ class TensorBoardLogger(StepAware):
         model = self.model
         if step > self._logged:
             self._log_steps(step)
+        self._write_pending()
         with self.writer.as_default(step=step):
             for key, value in (logs or {}).items():
                 tf.summary.scalar(f"epoch/{key}", float(value))
@@ -166,6 +201,7 @@ class TensorBoardLogger(StepAware):
             write_png(picture, os.path.join(self.samples_dir, f"epoch_{epoch + 1:04d}.png"))
 
     def on_train_end(self, logs=None):
+        self._write_pending()
         self.writer.flush()
 
 
