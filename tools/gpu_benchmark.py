@@ -13,7 +13,7 @@ penalty) at batch 256. For each: ganzoo `model.fit` (jit_compile=True, steps_per
 the data a host numpy array), PyTorch eager and `torch.compile` of the same step, both fed from
 the same host array. Reported: images/s (real images consumed: batch * k per step), ganzoo's
 ratio to each PyTorch row, and the share of the device's measured bfloat16 matmul rate that the
-step's FLOPs (counted by torch.utils.flop_counter on one eager step) reach. Timers start after
+step's FLOPs (XLA's cost analysis of ganzoo's compiled step) reach. Timers start after
 warm-up and stop when the last step's results are on the host. Targets (issue 14): ganzoo >=
 1.0x torch.compile and >= 1.3x PyTorch eager at batch 256 bfloat16.
 """
@@ -111,7 +111,7 @@ def run_torch(case, model, x, steps, compiled, device):
                      .contiguous(memory_format=torch.channels_last) for j in range(k)]
             with torch.autocast(device_type=device, dtype=dtype, enabled=dtype is not None):
                 out = step(reals)
-        return float(out)
+        return float(out.detach())
 
     go(3)  # warm-up (compilation)
     start = time.perf_counter()
@@ -119,17 +119,18 @@ def run_torch(case, model, x, steps, compiled, device):
     return time.perf_counter() - start, (G, D, step, host)
 
 
-def step_flops(case, model, x, device):
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
+def step_flops(case, model, x):
+    """FLOPs of one ganzoo train step, as XLA's cost analysis of the compiled step counts them."""
+    import jax
 
-    G, D = (n.to(device) for n in torch_nets(torch, model, case["shape"], case["wgan"]))
-    d_opt, g_opt = (torch.optim.Adam(n.parameters()) for n in (D, G))
-    step = torch_step(torch, G, D, d_opt, g_opt, model.latent_dim, case["k"], case["gp"])
-    real = torch.from_numpy(x[:case["batch"]].transpose(0, 3, 1, 2).copy()).to(device)
-    with FlopCounterMode(display=False) as counter:
-        step([real] * case["k"])
-    return counter.get_total_flops()
+    state = model._get_jax_state(trainable_variables=True, non_trainable_variables=True,
+                                 optimizer_variables=True, metrics_variables=True)
+    batch = x[:case["batch"] * case["k"]]
+    if case["k"] > 1:  # (batch, k, ...): what fit feeds a step with k critic steps
+        batch = batch.reshape((case["k"], case["batch"]) + case["shape"]).swapaxes(0, 1)
+    cost = jax.jit(model.train_step).lower(state, batch).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    return float(cost["flops"])
 
 
 def run_ganzoo(case, x, steps, per_call):
@@ -195,7 +196,7 @@ def measure(case, steps, per_call, device, rate):
     t, model = run_ganzoo(case, np.tile(x, (max(1, steps * case["k"] // n_batches + 1), 1, 1, 1)), steps, per_call)
     images = steps * case["batch"] * case["k"]
     row["ganzoo"] = images / t
-    flops = step_flops(case, model, x, device)
+    flops = step_flops(case, model, x)
     row["tflops_per_step"] = flops / 1e12
     row["pct_bf16_matmul"] = 100 * flops * steps / t / 1e12 / rate
     for name, compiled in (("torch_eager", False), ("torch_compile", True)):
