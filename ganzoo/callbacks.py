@@ -35,8 +35,23 @@ def steps_done(model):
     return int(np.asarray(model.g_optimizer.iterations))
 
 
+def device_copy(value):
+    """A copy of a device value that a later read finds computed, without waiting for it now.
+
+    JAX runs steps asynchronously and hands the step's buffers to the next call, so a callback
+    that wants a value without stalling the device copies it (queued behind the steps) and
+    reads the copy at its next interval. TensorFlow's calls return when done: no difference.
+    """
+    return keras.ops.copy(value)
+
+
 class StepAware(keras.callbacks.Callback):
-    """Knows the run's global step (one step = one generator update) at every batch end.
+    """Knows the run's global step (one step = one generator update) between compiled calls.
+
+    Its periodic work runs in `on_train_batch_begin`, when the steps before the batch are done,
+    never in `on_train_batch_end`: a callback that overrides that makes Keras convert every
+    call's logs to Python numbers, a device-to-host sync per call. `steps_finished(step)` is
+    called with the last finished step; the epoch's last steps are the epoch end's.
 
     `epoch_step_offset` is set by `ganzoo.train()` when a resumed run finishes an interrupted
     epoch: Keras then counts batches from 0 though the epoch is partly done.
@@ -53,42 +68,77 @@ class StepAware(keras.callbacks.Callback):
         self.epoch = epoch
 
     def global_step(self, batch):
+        """The global step of batch `batch` (0-based, as Keras counts) of the current epoch."""
         return self.epoch * self.steps_per_epoch + self.epoch_step_offset + batch + 1
 
-    def ends_epoch(self, batch):
-        return self.epoch_step_offset + batch + 1 == self.steps_per_epoch
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch:
+            self.last_step_seen = self.global_step(batch - 1)
+            self.steps_finished(self.last_step_seen)
 
-    def on_train_batch_end(self, batch, logs=None):
-        self.last_step_seen = self.global_step(batch)
+    def steps_finished(self, step):
+        """Called between compiled calls with the last finished step (override)."""
 
 
 class NaNGuard(StepAware):
-    """Stops training at the first non-finite loss, naming the step, before any save."""
+    """Stops training at the first non-finite loss, naming the step, before any save.
 
-    def __init__(self, steps_per_epoch):
+    The step checks its losses on the device (`GANBase.first_nonfinite_step`); the guard reads
+    that one number every `check_every` steps, before a checkpoint is written (`check()`) and at
+    each epoch end, so no step waits for the host and the message still names the exact step.
+    """
+
+    def __init__(self, steps_per_epoch, check_every=10):
         super().__init__(steps_per_epoch)
+        self.check_every = max(1, int(check_every))
         self.failure = None
+        self._checked_at = 0
+        self._pending = None
 
-    def on_train_batch_end(self, batch, logs=None):
-        super().on_train_batch_end(batch, logs)
-        bad = {k: v for k, v in (logs or {}).items() if not np.isfinite(float(v))}
-        if bad and self.failure is None:
-            step = self.last_step_seen
+    def steps_finished(self, step):
+        if step - self._checked_at >= self.check_every:
+            # Read the flag copied at the last interval (computed by now) and copy it again:
+            # reading it at once would wait for the steps still running on the device.
+            self._checked_at = step
+            self._resolve(self._pending)
+            self._pending = (self.epoch, self.epoch_step_offset, device_copy(self.model._nonfinite.result()))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.check()
+
+    def check(self):
+        """Read the model's divergence flag now; on a non-finite loss, record the failure and stop."""
+        self._checked_at = self.last_step_seen
+        self._pending = None
+        if self.failure is None:
+            self._resolve((self.epoch, self.epoch_step_offset, self.model._nonfinite.result()))
+        return self.failure
+
+    def _resolve(self, pending):
+        if pending is None or self.failure is not None:
+            return
+        epoch, offset, first = pending
+        first = int(np.asarray(keras.ops.convert_to_numpy(first)))
+        if first:
+            model = self.model
+            step = epoch * self.steps_per_epoch + offset + first
+            values = {name: float(np.asarray(m.result())) for name, m in model._trackers.items()}
+            bad = {k: v for k, v in values.items() if not np.isfinite(v)}
             self.failure = (
-                f"Training diverged at step {step} (epoch {self.epoch + 1}): non-finite "
+                f"Training diverged at step {step} (epoch {epoch + 1}): non-finite "
                 + ", ".join(f"{k}={v}" for k, v in bad.items())
                 + ". The last good checkpoint is kept; lower the learning rates, or check the data "
                 "for NaNs, then resume."
             )
-            self.model.stop_training = True
+            model.stop_training = True
 
 
 class TensorBoardLogger(StepAware):
     """Scalars per step and per epoch, both learning rates, and a sample grid per epoch.
 
-    Tags: `step/<key>` every `log_every` steps: the loss of that one step (with k steps per
-    compiled call, the mean of the call's k steps), not Keras' running mean of the epoch so
-    far; `epoch/<key>` at epoch ends: the epoch's mean; `learning_rate/d` and
+    Tags: `step/<key>` every `log_every` steps: the mean of the steps since the previous point
+    (with `log_every` 1 and one step per compiled call, each step's own value), not Keras'
+    running mean of the epoch so far; `epoch/<key>` at epoch ends: the epoch's mean; `learning_rate/d` and
     `learning_rate/g`; `samples` (the fixed latent batch's grid).
     """
 
@@ -103,31 +153,41 @@ class TensorBoardLogger(StepAware):
         self.log_every = max(1, int(log_every))
         self.reference = reference
         self.guard = guard
-        self._seen = (0, {})
+        self._logged = 0
+        self._pending = None
+        self._previous = {}  # tracker -> (total, count) at the last point written
 
-    def on_epoch_begin(self, epoch, logs=None):
-        super().on_epoch_begin(epoch, logs)
-        self._seen = (0, {})  # Keras resets its running means at each epoch's start
+    def steps_finished(self, step):
+        if step // self.log_every > self._logged // self.log_every:
+            self._log_steps(step, wait=False)
 
-    def step_values(self, batch, logs):
-        """The values of the steps since the last call, from Keras' running means: the epoch's
-        first n steps sum to n * mean_n, so the steps p+1..n average (n mean_n - p mean_p) / (n - p)."""
-        n, (p, means) = batch + 1, self._seen
-        current = {key: float(value) for key, value in (logs or {}).items()}
-        self._seen = (n, current)
-        return {key: (value * n - means.get(key, 0.0) * p) / max(n - p, 1) for key, value in current.items()}
+    def _log_steps(self, step, wait=True):
+        """Write the step scalars of `step`: the mean of the steps since the last point written,
+        from the running means' totals and counts (not the running mean itself). Without `wait`,
+        they are copied now and written at the next interval, when the device has computed them."""
+        self._logged = step
+        self._write_pending()
+        self._pending = (step, {k: (device_copy(m.total), device_copy(m.count))
+                                for k, m in self.model._trackers.items()})
+        if wait:
+            self._write_pending()
 
-    def on_train_batch_end(self, batch, logs=None):
+    def _write_pending(self):
         import tensorflow as tf
 
-        super().on_train_batch_end(batch, logs)
-        values = self.step_values(batch, logs)
-        step = self.last_step_seen
-        if step % self.log_every and not self.ends_epoch(batch):
+        if self._pending is None:
             return
+        step, values = self._pending
+        self._pending = None
         with self.writer.as_default(step=step):
             for key, value in values.items():
-                tf.summary.scalar(f"step/{key}", value)
+                total, count = (float(np.asarray(keras.ops.convert_to_numpy(v))) for v in value)
+                before_total, before_count = self._previous.get(key, (0.0, 0.0))
+                if count < before_count:  # Keras reset the means at an epoch start
+                    before_total, before_count = 0.0, 0.0
+                self._previous[key] = (total, count)
+                if count > before_count:
+                    tf.summary.scalar(f"step/{key}", (total - before_total) / (count - before_count))
 
     def on_epoch_end(self, epoch, logs=None):
         import tensorflow as tf
@@ -136,6 +196,9 @@ class TensorBoardLogger(StepAware):
             return
         step = steps_done(self.model)  # not (epoch + 1) * steps_per_epoch: an epoch may end early
         model = self.model
+        if step > self._logged:
+            self._log_steps(step)
+        self._write_pending()
         with self.writer.as_default(step=step):
             for key, value in (logs or {}).items():
                 tf.summary.scalar(f"epoch/{key}", float(value))
@@ -148,6 +211,7 @@ class TensorBoardLogger(StepAware):
             write_png(picture, os.path.join(self.samples_dir, f"epoch_{epoch + 1:04d}.png"))
 
     def on_train_end(self, logs=None):
+        self._write_pending()
         self.writer.flush()
 
 
@@ -203,10 +267,8 @@ class Checkpointer(StepAware):
         self.history = history if history is not None else {}
         os.makedirs(directory, exist_ok=True)
 
-    def on_train_batch_end(self, batch, logs=None):
-        super().on_train_batch_end(batch, logs)
-        step = self.last_step_seen
-        if self.every_steps and step % self.every_steps == 0 and not self.ends_epoch(batch):
+    def steps_finished(self, step):
+        if self.every_steps and step // self.every_steps > self.last_saved_step // self.every_steps:
             self.save(step)
 
     def on_epoch_end(self, epoch, logs=None):
@@ -229,7 +291,7 @@ class Checkpointer(StepAware):
         if step:
             self.save(step)
             if step % self.steps_per_epoch == 0 and step > self.initial_step:
-                self._record(step, {m.name: m.result() for m in self.model.metrics})
+                self._record(step, {name: m.result() for name, m in self.model._trackers.items()})
         return step
 
     def _record(self, step, logs):
@@ -243,7 +305,7 @@ class Checkpointer(StepAware):
             write_history(self.history_dir, self.history)
 
     def save(self, step):
-        if self.guard is not None and self.guard.failure:
+        if self.guard is not None and self.guard.check():
             return  # never overwrite the last good checkpoint with a diverged state
         if step == self.last_saved_step and os.path.exists(os.path.join(self.directory, "latest.json")):
             return

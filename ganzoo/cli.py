@@ -192,6 +192,17 @@ def cmd_list(args):
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "export": cmd_export, "evaluate": cmd_evaluate,
             "list": cmd_list}
 
+def _select_backend(backend):
+    """--backend sets KERAS_BACKEND, which Keras reads once, when it is first imported."""
+    if backend is None:
+        return
+    keras = sys.modules.get("keras")
+    if keras is not None and keras.backend.backend() != backend:
+        raise UsageError(f"--backend {backend}: Keras is already imported with the {keras.backend.backend()} "
+                         f"backend in this process; set KERAS_BACKEND={backend} before importing it.")
+    os.environ["KERAS_BACKEND"] = backend
+
+
 def _show_warning(command):
     default = warnings.showwarning
 
@@ -226,6 +237,7 @@ def main(argv=None):
         with sigterm_as_interrupt(), warnings.catch_warnings():
             warnings.simplefilter("default", UserWarning)  # each call shows its warnings (once each)
             warnings.showwarning = _show_warning(command)
+            _select_backend(getattr(args, "backend", None))
             _quiet_logs(args.verbose)
             return COMMANDS[command](args)
     except _user_errors() as e:

@@ -28,10 +28,11 @@ def without_startup_noise(text):
 def _import_tensorflow_quietly():
     # TF 2.21 logs from its C++ libraries while they load, before TF_CPP_MIN_LOG_LEVEL is
     # read, so the only way to hold those lines back is to catch file descriptor 2 meanwhile.
+    import importlib.util
     import tempfile
 
-    if "tensorflow" in sys.modules:
-        return
+    if "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is None:
+        return  # the JAX backend trains without TensorFlow (tf.data and TensorBoard use it where installed)
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as captured:

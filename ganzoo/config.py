@@ -94,6 +94,9 @@ class TrainConfig:
                                                      "every N epochs", metavar="EPOCHS")
     eval_samples: int = setting(2000, "int", "samples per evaluation (2000)", metavar="N")
     num_samples: int = setting(64, "int", cli=False)  # the fixed latent batch drawn after each epoch
+    backend: Optional[str] = setting(None, "str", "Keras backend (default: $KERAS_BACKEND, else tensorflow); "
+                                                  "recorded in config.json, a resumed run keeps it",
+                                     choices=("jax", "tensorflow"))
     deterministic: bool = setting(False, "bool", "enable TensorFlow op determinism (bitwise-repeatable runs, "
                                                  "slower)")
     export_dir: Optional[str] = setting(None, "str", "after training, export the generator to DIR/<version> "

@@ -16,12 +16,14 @@ def batch_norm(name=None):
     across replicas, so a step on N replicas normalizes with the global batch's statistics,
     exactly like the single-device step on the same global batch.
     """
-    import tensorflow as tf
+    replicas = 1
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
 
-    strategy = tf.distribute.get_strategy()
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
     return keras.layers.BatchNormalization(
         gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02),
-        synchronized=strategy.num_replicas_in_sync > 1,
+        synchronized=replicas > 1,
         name=name,
     )
 

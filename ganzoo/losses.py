@@ -6,9 +6,11 @@ log D(x) = -softplus(-logit) and log(1 - D(x)) = -softplus(logit).
 
 Every function returns the mean over the batch it is given. Under `tf.distribute` the model
 scales these per-replica means by 1 / num_replicas so that summed gradients equal the
-single-device gradients of the global batch.
+single-device gradients of the global batch. All are `keras.ops`, so they run on the
+TensorFlow and JAX backends alike (`input_gradients` is the one backend-specific helper).
 """
 
+import keras
 from keras import ops
 
 
@@ -110,12 +112,39 @@ def interpolate(real, fake, alpha):
     return alpha * real + (1.0 - alpha) * fake
 
 
+def input_gradients(critic, x, training=True):
+    """d sum(critic(x)) / dx, one gradient per example for a per-example critic.
+
+    The one backend-specific piece of the losses: `tf.GradientTape` on TensorFlow, `jax.grad`
+    on JAX. The result stays differentiable with respect to the critic's weights (double
+    backprop). A train step passes its own handle of the critic (with an `input_gradients`
+    method that threads the JAX step's state); a plain Keras model is called directly.
+    """
+    if hasattr(critic, "input_gradients"):
+        return critic.input_gradients(x)
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.grad(lambda x: ops.sum(ops.cast(critic(x, training=training), "float32")))(x)
+    if backend != "tensorflow":
+        raise NotImplementedError(f"The gradient penalty needs the tensorflow or jax backend, not {backend!r}.")
+    import tensorflow as tf
+
+    x = tf.convert_to_tensor(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        # Summing makes d(sum)/dx[i] = d f(x[i]) / d x[i] for a per-example critic.
+        total = tf.reduce_sum(tf.cast(critic(x, training=training), tf.float32))
+    return tape.gradient(total, x)
+
+
 def gradient_penalty(critic, real, fake, alpha, epsilon=1e-12, training=True):
     """The WGAN-GP penalty E[(||grad_x_hat f(x_hat)||_2 - 1)^2] for `critic` f.
 
     Gulrajani et al. 2017, Eq. 3, with x_hat from `interpolate(real, fake, alpha)`. The
     returned value is differentiable with respect to the critic's weights (double backprop),
-    so an outer `tf.GradientTape` can train the critic on it.
+    so the critic can be trained on it (see `input_gradients`).
 
     Args:
         critic: callable mapping a batch to scores of shape (batch, 1) or (batch,).
@@ -126,16 +155,8 @@ def gradient_penalty(critic, real, fake, alpha, epsilon=1e-12, training=True):
     Returns:
         Scalar penalty (without the weight lambda).
     """
-    import tensorflow as tf
-
     x_hat = interpolate(real, fake, alpha)
-    with tf.GradientTape() as tape:
-        tape.watch(x_hat)
-        scores = critic(x_hat, training=training)
-        # Summing makes d(sum)/dx_hat[i] = d f(x_hat[i]) / d x_hat[i] for a per-example critic.
-        total = tf.reduce_sum(tf.cast(scores, tf.float32))
-    gradients = tape.gradient(total, x_hat)
-    return gradient_penalty_from_gradients(gradients, epsilon)
+    return gradient_penalty_from_gradients(input_gradients(critic, x_hat, training), epsilon)
 
 
 def hinge_discriminator_loss(real_scores, fake_scores):

@@ -1,34 +1,10 @@
 """What a training run is built from: its strategy, mixed-precision policy, model and epoch
 length, each checked before anything is written (used by `ganzoo.training`)."""
 
-import os
 import warnings
 
+from ganzoo.backend import has_gpu
 from ganzoo.config import ConfigError
-
-
-def _make_strategy(name):
-    import tensorflow as tf
-
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "multi_worker":
-        if "TF_CONFIG" not in os.environ:
-            raise ConfigError(
-                "--strategy multi_worker reads the cluster from the TF_CONFIG environment variable, "
-                'e.g. {"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", '
-                '"index": 0}}; it is not set.'
-            )
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    return tf.distribute.get_strategy()
-
-
-def _is_chief(strategy):
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not getattr(resolver, "task_type", None):
-        return True
-    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0
-                                            and "chief" not in resolver.cluster_spec().as_dict())
 
 
 def build_model(config):
@@ -64,9 +40,7 @@ def _set_policy(mixed_precision):
 
     policy = {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}[mixed_precision]
     if mixed_precision == "float16":
-        import tensorflow as tf
-
-        if not tf.config.list_physical_devices("GPU"):
+        if not has_gpu():
             warnings.warn(
                 "--mixed-precision float16 on a machine without a GPU: CPUs emulate float16 and "
                 "training will be much slower than float32.", stacklevel=3)

@@ -20,13 +20,12 @@ import sys
 
 import numpy as np
 
+from ganzoo.backend import is_chief, make_strategy, with_backend
 from ganzoo.config import ConfigError, TrainConfig, config_difference, resolve_config, validate_config  # noqa: F401
 from ganzoo.run_export import _export_once, _report_complete, card_fields  # noqa: F401
 from ganzoo.run_setup import (  # noqa: F401  (build_model and _steps_per_epoch are used from here too)
     _check_image_shape,
     _d_steps,
-    _is_chief,
-    _make_strategy,
     _set_policy,
     _steps_per_epoch,
     build_model,
@@ -83,7 +82,13 @@ def _check_resume(run_dir, config):
     saved = _read_saved_config(run_dir)
     if saved is None:
         return None
-    diff = config_difference(saved, config.to_dict())
+    trained_on = saved.get("backend") or "tensorflow"  # runs from before --backend were TensorFlow's
+    if trained_on != config.backend:
+        raise ConfigError(
+            f"{run_dir} was trained on the {trained_on} backend; this run is on {config.backend}. Resume it with "
+            f"--backend {trained_on} (the backends draw different noise, so a switched run would not be the "
+            "run its config.json describes), or use a new --run-dir.")
+    diff = config_difference(dict(saved, backend=trained_on), config.to_dict())
     if diff:
         raise ConfigError(
             f"{run_dir} holds a run with a different config, so it cannot be resumed:\n" + "\n".join(diff)
@@ -112,6 +117,7 @@ def train(config, callbacks=()):
     if not isinstance(config, TrainConfig):
         raise ConfigError(f"train() takes a TrainConfig or a dict of its fields; got {type(config).__name__}.")
     validate_config(config)
+    config = with_backend(config)
     saved, info, spe = _check_before_writing(config)
     with sigterm_as_interrupt():
         return _train(config, saved, info, spe, list(callbacks))
@@ -138,7 +144,7 @@ class _Run:
 
     def __init__(self, config, saved, info, spe, strategy):
         self.config, self.saved, self.info, self.spe, self.strategy = config, saved, info, spe, strategy
-        self.chief = _is_chief(strategy)
+        self.chief = is_chief(strategy)
         # Every worker runs the same saves (tf.distribute expects it); the others write into a
         # scratch directory of their own so only the chief's files are the run's.
         self.own_dir = config.run_dir if self.chief else os.path.join(
@@ -148,16 +154,17 @@ class _Run:
 
 def _train(config, saved, info, spe, callbacks):
     import keras
-    import tensorflow as tf
 
     from ganzoo.callbacks import steps_done
 
     previous_policy = _set_policy(config.mixed_precision)
     try:
-        if config.deterministic:
+        if config.deterministic and config.backend == "tensorflow":
+            import tensorflow as tf
+
             tf.config.experimental.enable_op_determinism()
         keras.utils.set_random_seed(config.seed)
-        run = _Run(config, saved, info, spe, _make_strategy(config.strategy))
+        run = _Run(config, saved, info, spe, make_strategy(config.strategy))
         datasets = _datasets(config)
         with RunLock(run.own_dir):
             _prepare_run_dir(run.own_dir)
@@ -199,7 +206,7 @@ def _make_callbacks(run, model, initial_step, history, callbacks):
     reference = None
     if run.info["kind"] == "toy":
         reference = load_real_samples(config.dataset, 2000, seed=config.seed)
-    guard = NaNGuard(spe)
+    guard = NaNGuard(spe, check_every=config.log_every)
     checkpointer = Checkpointer(run.ckpt_dir, spe, initial_step=initial_step, every_steps=config.checkpoint_every,
                                 keep=config.keep_checkpoints, guard=guard,
                                 history_dir=config.run_dir if chief else None, history=history)
@@ -242,9 +249,11 @@ class WorkerLost(RuntimeError):
 
 
 def _raise_if_worker_lost(error, run):
+    if run.config.strategy != "multi_worker":
+        return
     import tensorflow as tf
 
-    if run.config.strategy == "multi_worker" and isinstance(error, tf.errors.UnavailableError):
+    if isinstance(error, tf.errors.UnavailableError):
         latest = read_latest(os.path.join(run.config.run_dir, "checkpoints"))
         where = f"step {latest['step']} in {latest['path']}" if latest else "none yet: the run starts over"
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]

@@ -68,8 +68,8 @@ def test_models_map_config_fields_to_their_own_keywords():
 
 def test_a_loss_whose_extra_metrics_break_the_metric_names_contract_is_named(tiny_model, image_dataset):
     class Undeclared(ganzoo.GAN):
-        def discriminator_loss(self, real, fake, real_scores, fake_scores):
-            loss, _ = super().discriminator_loss(real, fake, real_scores, fake_scores)
+        def discriminator_loss(self, real, fake, real_scores, fake_scores, **kwargs):
+            loss, _ = super().discriminator_loss(real, fake, real_scores, fake_scores, **kwargs)
             return loss, {"margin": loss}
 
     class Missing(ganzoo.GAN):

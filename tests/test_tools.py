@@ -57,3 +57,24 @@ def test_spectral_norm_benchmark_times_the_three_kinds(run_tool):
     for kind in ("none", "ganzoo", "keras"):
         assert f"  {kind}" in stdout and "ms/step" in stdout
     assert "ratio to none 1.00" in stdout  # the baseline against itself
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_callback_overhead_and_like_for_like_run_on_both_backends(backend, repo_root, subprocess_env):
+    pytest.importorskip("jax")
+    for tool in ("callback_overhead.py", "like_for_like.py"):
+        proc = subprocess.run([sys.executable, os.path.join(repo_root, "tools", tool), "--quick"], capture_output=True,
+                              text=True, env=subprocess_env(KERAS_BACKEND=backend), timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert f"| {backend}" in proc.stdout, proc.stdout
+
+
+@pytest.mark.slow
+def test_gpu_benchmark_smoke_runs_without_a_gpu(repo_root, subprocess_env):
+    pytest.importorskip("jax")
+    pytest.importorskip("torch")
+    proc = subprocess.run([sys.executable, os.path.join(repo_root, "tools", "gpu_benchmark.py"), "--smoke"],
+                          capture_output=True, text=True, env=subprocess_env(KERAS_BACKEND="jax"), timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("(smoke)") == 3, proc.stdout

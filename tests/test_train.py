@@ -204,3 +204,24 @@ def test_multi_worker_on_loopback_ends_with_identical_generators(tmp_path, subpr
     for a, b in zip(models[0].generator.weights, models[1].generator.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert (run / "config.json").exists() and (run / "samples" / "epoch_0001.png").exists()
+
+
+def test_nan_guard_names_the_exact_step_inside_a_compiled_call_without_batch_end_hooks(tiny_model):
+    """Losses are checked on the device: with 4 steps per compiled call and checks every 10 steps,
+    a NaN batch at step 6 is still named as step 6. None of the run's callbacks overrides
+    `on_train_batch_end`, so Keras never has to convert a call's logs to Python numbers."""
+    from keras.src.utils.python_utils import is_default
+
+    import ganzoo
+    from ganzoo.callbacks import Checkpointer, NaNGuard, TensorBoardLogger
+
+    for cls in (NaNGuard, Checkpointer, TensorBoardLogger):
+        assert is_default(cls.on_train_batch_end), cls
+    model = tiny_model(ganzoo.GAN, (2,))
+    model.compile(steps_per_execution=4)
+    x = np.random.default_rng(0).uniform(-1, 1, (8 * 12, 2)).astype("float32")
+    x[5 * 8] = np.nan  # batch 5: step 6
+    guard = NaNGuard(12, check_every=10)
+    model.fit(x, batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[guard])
+    assert guard.failure and "diverged at step 6 (epoch 1)" in guard.failure, guard.failure
+    assert "d_loss=nan" in guard.failure

@@ -8,6 +8,8 @@ or verify an export.
     runtime.py   `load_exported`, `ExportedGenerator`: numpy + onnxruntime (TensorFlow only for
                  the SavedModel backend)
     verify.py    `verify_export`: checksums and parity between the formats
+    via_tensorflow.py  export from a JAX process: through a `.keras` file to a TensorFlow
+                 subprocess (a clear error when TensorFlow is not installed)
 
 Importing this package imports neither Keras nor TensorFlow: with only numpy and onnxruntime
 installed, `load_exported` runs an `.onnx` export and `verify_export(dir, formats=("onnx",))`

@@ -190,6 +190,12 @@ def export_generator(model_or_generator, directory, version=None, formats=FORMAT
     """
     formats = _check_arguments(directory, version, formats, opset, card)
     directory = os.fspath(directory)
+    if _keras_backend() != "tensorflow":
+        from ganzoo.export.via_tensorflow import export_in_tensorflow
+
+        return export_in_tensorflow(model_or_generator, directory, version=version, formats=list(formats),
+                                    latent_dim=latent_dim, overwrite=overwrite, atol=atol, opset=opset,
+                                    card=card, allow_untrained=allow_untrained, class_names=class_names)
     generator, latent_dim, card_fields = _resolve(model_or_generator, latent_dim, allow_untrained)
     card_fields = dict(card_fields, **(card or {}))
     classes = _conditioning(generator, class_names, card_fields)
@@ -221,6 +227,12 @@ def _write_version(tmp_dir, generator, inputs, reference, formats, opset, num_cl
         _write_saved_model(generator, latent_dim, is_image, tmp_dir, num_classes)
     if "onnx" in formats:
         _write_onnx(generator, latent_dim, is_image, os.path.join(tmp_dir, ONNX_FILENAME), opset, num_classes)
+
+
+def _keras_backend():
+    import keras
+
+    return keras.backend.backend()
 
 
 def _check_arguments(directory, version, formats, opset, card):

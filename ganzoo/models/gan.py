@@ -82,7 +82,7 @@ class GAN(GANBase):
                     keras.optimizers.Adam(1e-4, beta_1=0.5, name="g_adam"))
         return super().default_optimizers()
 
-    def discriminator_loss(self, real, fake, real_scores, fake_scores):
+    def discriminator_loss(self, real, fake, real_scores, fake_scores, critic=None, noise=None):
         return losses.minimax_discriminator_loss(real_scores, fake_scores), {}
 
     def generator_loss(self, fake_scores):

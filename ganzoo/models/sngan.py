@@ -88,7 +88,7 @@ class SNGAN(GANBase):
         """The mean raw score E[D(x)] (hinge scores are not logits)."""
         return keras.ops.mean(keras.ops.cast(scores, "float32"))
 
-    def discriminator_loss(self, real, fake, real_scores, fake_scores):
+    def discriminator_loss(self, real, fake, real_scores, fake_scores, critic=None, noise=None):
         return losses.hinge_discriminator_loss(real_scores, fake_scores), {}
 
     def generator_loss(self, fake_scores):

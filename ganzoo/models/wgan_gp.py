@@ -97,9 +97,15 @@ class WGANGP(GANBase):
         return build_conv_discriminator(data_shape, filters=self.width or self.default_conv_width,
                                         batch_norm_layers=False, name="critic")
 
-    def discriminator_loss(self, real, fake, real_scores, fake_scores):
-        alpha = self._uniform(keras.ops.shape(real)[0])
-        gp = losses.gradient_penalty(self.discriminator, real, fake, alpha)
+    def discriminator_noise(self, batch_size):
+        """z for the fake batch, then eps ~ U[0, 1] once per discriminator input (per pack)."""
+        noise = super().discriminator_noise(batch_size)
+        noise["alpha"] = self._uniform(batch_size // self.pack)
+        return noise
+
+    def discriminator_loss(self, real, fake, real_scores, fake_scores, critic=None, noise=None):
+        alpha = noise["alpha"] if noise is not None else self._uniform(keras.ops.shape(real)[0])
+        gp = losses.gradient_penalty(critic or self.discriminator, real, fake, alpha)
         critic_loss = losses.wasserstein_critic_loss(real_scores, fake_scores)
         return critic_loss + self.gp_weight * gp, {"gp": gp, "wasserstein": -critic_loss}
 

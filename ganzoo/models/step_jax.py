@@ -1,0 +1,230 @@
+"""The train step on the JAX backend: a pure function of the training state, Keras 3 style.
+
+Keras' JAX trainer passes `train_step(state, data)` the values of every variable (trainable,
+non-trainable, optimizer and metric variables) and expects them back updated. This module
+splits that state by owner (G, D, the noise seed, each optimizer, each metric), calls the
+networks with `stateless_call`, takes gradients with `jax.vjp` / `jax.value_and_grad` and
+applies them with `optimizer.stateless_apply`. The losses, packing and noise are
+`ganzoo.models.game`, shared with the TensorFlow step.
+"""
+
+import contextlib
+
+import jax
+import keras
+from keras import ops
+
+LossScaleOptimizer = keras.optimizers.LossScaleOptimizer
+
+
+class StatelessNetwork:
+    """A network as `game` sees it, called with `stateless_call` on explicit variables.
+
+    Each call threads the non-trainable variables (batch-norm statistics, dropout seeds) on to
+    the next, as consecutive stateful calls would.
+    """
+
+    def __init__(self, forward, trainable, non_trainable):
+        self.forward, self.trainable, self.non_trainable = forward, trainable, non_trainable
+
+    def __call__(self, x):
+        y, self.non_trainable = self.forward(self.trainable, self.non_trainable, x)
+        return y
+
+    def input_gradients(self, x):
+        """d sum(f(x)) / dx: `jax.grad` of the stateless call, differentiable again by an outer grad."""
+        def total(x, non_trainable):
+            y, non_trainable = self.forward(self.trainable, non_trainable, x)
+            return ops.sum(ops.cast(y, "float32")), non_trainable
+
+        grads, self.non_trainable = jax.grad(total, has_aux=True)(x, self.non_trainable)
+        return grads
+
+
+def _positions(variables, owned):
+    index = {id(v): i for i, v in enumerate(variables)}
+    return [index[id(v)] for v in owned]
+
+
+class _State:
+    """The step's state by owner; `pack()` gives it back in Keras' order."""
+
+    def __init__(self, model, state):
+        self.model = model
+        trainable, non_trainable, optimizer_vars, metric_vars = state
+        self.shape = (len(trainable), len(non_trainable))
+        self.layout = layout = model._jax_layout()
+        self.g_tv = [trainable[i] for i in layout["g_tv"]]
+        self.d_tv = [trainable[i] for i in layout["d_tv"]]
+        self.g_nt = [non_trainable[i] for i in layout["g_nt"]]
+        self.d_nt = [non_trainable[i] for i in layout["d_nt"]]
+        self.seed = non_trainable[layout["seed"]]
+        n_d = len(model.d_optimizer.variables)
+        self.d_opt, self.g_opt = list(optimizer_vars[:n_d]), list(optimizer_vars[n_d:])
+        self.metrics, start = {}, 0
+        for tracker in model.metrics:
+            self.metrics[tracker.name] = list(metric_vars[start: start + len(tracker.variables)])
+            start += len(tracker.variables)
+
+    def draw(self, fn, *args):
+        """`fn(*args)` drawing from the model's seed generator, its state threaded."""
+        state = self.model.seed_generator.state
+        with keras.StatelessScope(state_mapping=[(state, self.seed)]) as scope:
+            out = fn(*args)
+        self.seed = scope.get_current_value(state)
+        return out
+
+    def record(self, logs):
+        for name, value in logs.items():
+            tracker = self.model._trackers[name]
+            self.metrics[name] = tracker.stateless_update_state(self.metrics[name], value)
+
+    def results(self):
+        """The logged metrics; the divergence check is updated on them."""
+        results = {name: t.stateless_result(self.metrics[name]) for name, t in self.model._trackers.items()}
+        nonfinite = self.model._nonfinite
+        self.metrics[nonfinite.name] = nonfinite.stateless_update_state(self.metrics[nonfinite.name],
+                                                                        list(results.values()))
+        return results
+
+    def pack(self):
+        trainable, non_trainable = [None] * self.shape[0], [None] * self.shape[1]
+        for key, values in (("g_tv", self.g_tv), ("d_tv", self.d_tv)):
+            for i, v in zip(self.layout[key], values):
+                trainable[i] = v
+        for key, values in (("g_nt", self.g_nt), ("d_nt", self.d_nt)):
+            for i, v in zip(self.layout[key], values):
+                non_trainable[i] = v
+        non_trainable[self.layout["seed"]] = self.seed
+        metrics = [v for t in self.model.metrics for v in self.metrics[t.name]]
+        return trainable, non_trainable, self.d_opt + self.g_opt, metrics
+
+
+def _scaled(loss, optimizer, optimizer_vars):
+    """float16 loss scaling (the optimizer's scale is one of its variables)."""
+    if not isinstance(optimizer, LossScaleOptimizer):
+        return loss
+    with keras.StatelessScope(state_mapping=list(zip(optimizer.variables, optimizer_vars))):
+        return optimizer.scale_loss(loss)
+
+
+class JaxStep:
+    """`train_step(state, data)` for Keras' JAX trainer (a mixin of `GANBase`)."""
+
+    def _strategy_scope(self):
+        return contextlib.nullcontext()
+
+    def _num_replicas(self):
+        return 1
+
+    # The one place each network is called in training (conditioning adds its labels here).
+    def _g_forward(self, trainable, non_trainable, z):
+        fake, non_trainable = self.generator.stateless_call(trainable, non_trainable, z, training=True)
+        return ops.cast(fake, "float32"), non_trainable
+
+    def _d_forward(self, trainable, non_trainable, x):
+        return self.discriminator.stateless_call(trainable, non_trainable, x, training=True)
+
+    def _generator_vjp(self, s, z):
+        """G(z) and the pullback from d loss / d fake to d loss / d G's weights."""
+        def forward(g_tv):
+            return self._g_forward(g_tv, s.g_nt, z)
+
+        fake, pullback, s.g_nt = jax.vjp(forward, s.g_tv, has_aux=True)
+        return fake, pullback
+
+    def _discriminator_step(self, s, real):
+        """One discriminator (critic) update on `real` and a fresh fake batch; returns the fake."""
+        noise = s.draw(self.discriminator_noise, real.shape[0])
+        fake, pullback = self._generator_vjp(s, noise["z"])
+
+        def loss_fn(d_tv):
+            d = StatelessNetwork(self._d_forward, d_tv, s.d_nt)
+            loss, logs = self.discriminator_objective(d, real, fake, noise)
+            return _scaled(loss, self.d_optimizer, s.d_opt), (logs, d.non_trainable)
+
+        (_, (logs, s.d_nt)), grads = jax.value_and_grad(loss_fn, has_aux=True)(s.d_tv)
+        s.d_tv, s.d_opt = self.d_optimizer.stateless_apply(s.d_opt, grads, s.d_tv)
+        s.record(logs)
+        return fake, pullback
+
+    def _generator_step(self, s, fake, pullback):
+        def loss_fn(fake):
+            d = StatelessNetwork(self._d_forward, s.d_tv, s.d_nt)
+            g_loss = self.generator_objective(d, fake)
+            return _scaled(g_loss, self.g_optimizer, s.g_opt), (g_loss, d.non_trainable)
+
+        (_, (g_loss, s.d_nt)), fake_grads = jax.value_and_grad(loss_fn, has_aux=True)(fake)
+        (grads,) = pullback(fake_grads)
+        s.g_tv, s.g_opt = self.g_optimizer.stateless_apply(s.g_opt, grads, s.g_tv)
+        s.record({"g_loss": g_loss})
+
+    def train_step(self, state, data):
+        """One iteration of Algorithm 1: k discriminator (critic) steps, then one generator step."""
+        # `fit` checked the data once: float samples, k real batches per step when k > 1.
+        s = _State(self, state)
+        real = ops.cast(self._strip_labels(data), "float32")
+        if self.d_steps == 1:
+            # 1. Discriminator step on the real batch and a fake batch G(z), z ~ N(0, I).
+            # 2. The generator's loss is taken on the same fake batch (its pullback through G
+            #    kept), scored by the updated D: one G forward per iteration.
+            fake, pullback = self._discriminator_step(s, real)
+        else:
+            # 1. k discriminator steps, step i on real batch i (unrolled).
+            for i in range(self.d_steps):
+                self._discriminator_step(s, real[:, i])
+            # 2. The generator's loss on a fresh z ~ N(0, I).
+            fake, pullback = self._generator_vjp(s, s.draw(self._latent, real.shape[0]))
+        # 3. Update G by the gradient of its loss.
+        self._generator_step(s, fake, pullback)
+        return s.results(), s.pack()
+
+    # ------------------------------------------- Keras' JAX trainer, two optimizers
+    def _jax_layout(self):
+        """Where G's, D's and the seed's values sit in Keras' variable lists (cached)."""
+        layout = self.__dict__.get("_jax_layout_cache")
+        if layout is None:
+            trainable, non_trainable = self.trainable_variables, self.non_trainable_variables
+            layout = {
+                "g_tv": _positions(trainable, self.generator.trainable_variables),
+                "d_tv": _positions(trainable, self.discriminator.trainable_variables),
+                "g_nt": _positions(non_trainable, self.generator.non_trainable_variables),
+                "d_nt": _positions(non_trainable, self.discriminator.non_trainable_variables),
+                "seed": _positions(non_trainable, [self.seed_generator.state])[0],
+            }
+            owned = len(layout["g_nt"]) + len(layout["d_nt"]) + 1
+            if len(layout["g_tv"]) + len(layout["d_tv"]) != len(trainable) or owned != len(non_trainable):
+                raise ValueError(f"{type(self).__name__} has variables outside its generator, discriminator "
+                                 "and seed generator; the JAX train step cannot thread them.")
+            object.__setattr__(self, "_jax_layout_cache", layout)
+        return layout
+
+    def _optimizer_variables(self):
+        return list(self.d_optimizer.variables) + list(self.g_optimizer.variables)
+
+    def _get_jax_state(self, trainable_variables=False, non_trainable_variables=False,
+                       optimizer_variables=False, metrics_variables=False, purge_model_variables=False):
+        state = super()._get_jax_state(trainable_variables, non_trainable_variables, False,
+                                       metrics_variables, False)
+        if optimizer_variables:  # Keras' order: trainable, non-trainable, optimizer, metrics
+            at = int(trainable_variables) + int(non_trainable_variables)
+            state = state[:at] + ([v.value for v in self._optimizer_variables()],) + state[at:]
+        if purge_model_variables:
+            self._purge_model_variables(trainable_variables, non_trainable_variables,
+                                        optimizer_variables, metrics_variables)
+        return state
+
+    def _purge_model_variables(self, trainable_variables=False, non_trainable_variables=False,
+                               optimizer_variables=False, metrics_variables=False):
+        super()._purge_model_variables(trainable_variables, non_trainable_variables, False, metrics_variables)
+        if optimizer_variables:
+            for v in self._optimizer_variables():
+                v._value = None
+
+    def jax_state_sync(self):
+        if not getattr(self, "_jax_state", None) or self._jax_state_synced:
+            return
+        optimizer_values = self._jax_state.pop("optimizer_variables", None)
+        super().jax_state_sync()
+        for ref, value in zip(self._optimizer_variables(), optimizer_values or ()):
+            ref.assign(value)

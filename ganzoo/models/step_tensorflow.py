@@ -1,0 +1,137 @@
+"""The train step on the TensorFlow backend: one `tf.GradientTape` per player, `tf.distribute`.
+
+The losses, packing and noise are `ganzoo.models.game` (shared with the JAX step); this module
+only calls the networks, takes and applies the gradients, and scales losses for replicas and
+float16 loss scaling.
+"""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+LossScaleOptimizer = keras.optimizers.LossScaleOptimizer
+
+
+class TapeNetwork:
+    """The discriminator as `game` sees it: d(x) in training mode, and d sum(d(x)) / dx."""
+
+    def __init__(self, forward):
+        self.forward = forward
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def input_gradients(self, x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            # Summing makes d(sum)/dx[i] = d f(x[i]) / d x[i] for a per-example critic.
+            total = tf.reduce_sum(tf.cast(self.forward(x), tf.float32))
+        return tape.gradient(total, x)
+
+
+def _replica_context():
+    ctx = tf.distribute.get_replica_context()
+    return ctx, (ctx.num_replicas_in_sync if ctx is not None else 1)
+
+
+class TensorFlowStep:
+    """`train_step` with `tf.GradientTape` (a mixin of `GANBase`)."""
+
+    def _strategy_scope(self):
+        return self.distribute_strategy.scope()
+
+    def _num_replicas(self):
+        return self.distribute_strategy.num_replicas_in_sync
+
+    # The one place each network is called in training (conditioning adds its labels here).
+    def _g_forward(self, z):
+        return ops.cast(self.generator(z, training=True), "float32")
+
+    def _d_forward(self, x):
+        return self.discriminator(x, training=True)
+
+    def _replica_noise(self, batch_size):
+        """`discriminator_noise` for this replica's batch.
+
+        Under tf.distribute every replica draws for the *global* batch from the same seed
+        state and keeps its own slice, so replicas never share noise and the step equals the
+        single-device step on the same global batch.
+        """
+        ctx, replicas = _replica_context()
+        if replicas == 1:
+            return self.discriminator_noise(batch_size)
+        noise = self.discriminator_noise(batch_size * replicas)
+        start = ctx.replica_id_in_sync_group
+        return {k: v[start * (v.shape[0] // replicas): (start + 1) * (v.shape[0] // replicas)]
+                for k, v in noise.items()}
+
+    def _replica_latent(self, batch_size):
+        ctx, replicas = _replica_context()
+        if replicas == 1:
+            return self._latent(batch_size)
+        start = ctx.replica_id_in_sync_group * batch_size
+        return self._latent(batch_size * replicas)[start: start + batch_size]
+
+    @staticmethod
+    def _scaled(loss, optimizer):
+        """The loss to differentiate: divided by the replica count, then loss-scaled for float16."""
+        _, replicas = _replica_context()
+        if replicas > 1:
+            loss = loss / replicas
+        if isinstance(optimizer, LossScaleOptimizer):
+            loss = optimizer.scale_loss(loss)
+        return loss
+
+    @staticmethod
+    def _update(tape, loss_for_grad, network, optimizer):
+        grads = tape.gradient(loss_for_grad, network.trainable_variables)
+        optimizer.apply_gradients(zip(grads, network.trainable_variables))
+
+    def _discriminator_step(self, real):
+        """One discriminator (critic) update on `real` and a fresh fake batch; returns the fake."""
+        noise = self._replica_noise(ops.shape(real)[0])
+        fake = self._g_forward(noise["z"])
+        with tf.GradientTape() as tape:
+            loss, logs = self.discriminator_objective(TapeNetwork(self._d_forward), real, fake, noise)
+            loss_for_grad = self._scaled(loss, self.d_optimizer)
+        self._update(tape, loss_for_grad, self.discriminator, self.d_optimizer)
+        for key, value in logs.items():
+            self._trackers[key].update_state(value)
+        return fake
+
+    def train_step(self, data):
+        """One iteration of Algorithm 1: k discriminator (critic) steps, then one generator step."""
+        # `fit` checked the data once: float samples, k real batches per step when k > 1.
+        real = ops.cast(self._strip_labels(data), "float32")
+        d = TapeNetwork(self._d_forward)
+        if self.d_steps == 1:
+            with tf.GradientTape() as g_tape:
+                # 1. Discriminator step on the real batch and a fake batch G(z), z ~ N(0, I).
+                fake = self._discriminator_step(real)
+                # 2. Generator loss on the same fake batch (recorded on this tape), scored by
+                #    the updated D: one G forward per iteration, updates still alternate.
+                g_loss = self.generator_objective(d, fake)
+                g_loss_for_grad = self._scaled(g_loss, self.g_optimizer)
+        else:
+            # 1. k discriminator steps, step i on real batch i (unrolled: no control flow, so it
+            #    runs under tf.distribute and XLA alike).
+            for i in range(self.d_steps):
+                self._discriminator_step(real[:, i])
+            with tf.GradientTape() as g_tape:
+                # 2. Generator loss on a fresh z ~ N(0, I).
+                fake = self._g_forward(self._replica_latent(ops.shape(real)[0]))
+                g_loss = self.generator_objective(d, fake)
+                g_loss_for_grad = self._scaled(g_loss, self.g_optimizer)
+        # 3. Update G by the gradient of its loss.
+        self._update(g_tape, g_loss_for_grad, self.generator, self.g_optimizer)
+        self._trackers["g_loss"].update_state(g_loss)
+        return self._step_results()
+
+    def _step_results(self):
+        results = {name: m.result() for name, m in self._trackers.items()}
+        self._nonfinite.update_state(list(results.values()))
+        if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras reduces multi-worker step outputs with reduce(MEAN, axis=0), which fails on
+            # scalars; a length-1 vector reduces to the same scalar.
+            results = {k: ops.reshape(v, (1,)) for k, v in results.items()}
+        return results

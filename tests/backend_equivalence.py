@@ -1,0 +1,79 @@
+"""N training steps of GAN, DCGAN and WGAN-GP with given initial weights, data and injected noise,
+on whatever backend this process runs (KERAS_BACKEND). `test_backends.py` runs it on TensorFlow
+in-process and on JAX in a subprocess and compares the weights.
+
+    KERAS_BACKEND=jax python tests/backend_equivalence.py INIT.npz OUT.npz
+"""
+
+import sys
+
+import numpy as np
+
+STEPS, BATCH = 3, 8
+CASES = {
+    "gan": ("GAN", (2,), {}, {}),
+    "dcgan": ("DCGAN", (8, 8, 1), {}, {"ema_decay": 0.9}),
+    "wgan_gp": ("WGANGP", (8, 8, 1), {"n_critic": 2}, {}),
+}
+
+
+def _injected(cls):
+    """`cls` with its noise replaced by a smooth function of the seed generator's counter: the
+    same numbers on every backend (keras.random differs between backends), drawn in the model's
+    own order and with its own seed state, which the JAX step must thread."""
+    from keras import ops
+
+    class Injected(cls):
+        def _wave(self, n, width):
+            counter = ops.cast(self.seed_generator.next()[1], "float32")
+            i = ops.cast(ops.arange(n * width), "float32")
+            return ops.reshape(ops.sin(0.37 * i + 1.3 * counter + 0.2), (n, width))
+
+        def _latent(self, batch_size):
+            return 1.5 * self._wave(batch_size, self.latent_dim)
+
+        def _uniform(self, batch_size):
+            return 0.5 + 0.5 * ops.reshape(self._wave(batch_size, 1), (-1,))
+
+    return Injected
+
+
+def run(init=None):
+    """{name: [weights..., optimizer variables...]} after STEPS steps; `init`: {name: initial
+    weights} (None: the models' own, which are returned under "<name>/init")."""
+    import keras
+
+    import ganzoo
+
+    out = {}
+    for name, (cls_name, shape, kwargs, compile_kwargs) in CASES.items():
+        model = _injected(getattr(ganzoo, cls_name))(data_shape=shape, latent_dim=4, width=8, seed=5, **kwargs)
+        model.compile(d_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
+                      g_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5), **compile_kwargs)
+        if init is None:
+            out[f"{name}/init"] = [np.asarray(w) for w in model.get_weights()]
+        else:
+            model.set_weights(init[name])
+        k = model.d_steps
+        x = np.random.default_rng(1).uniform(-1, 1, (STEPS * k * BATCH,) + shape).astype("float32")
+        model.fit(x, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+        variables = model.weights + model.d_optimizer.variables + model.g_optimizer.variables
+        out[name] = [np.asarray(keras.ops.convert_to_numpy(v.value)) for v in variables]
+    return out
+
+
+def save(path, results):
+    np.savez(path, **{f"{name}:{i}": a for name, arrays in results.items() for i, a in enumerate(arrays)})
+
+
+def load(path):
+    with np.load(path) as f:
+        results = {}
+        for key in sorted(f.files, key=lambda k: (k.split(":")[0], int(k.split(":")[1]))):
+            results.setdefault(key.split(":")[0], []).append(f[key])
+    return results
+
+
+if __name__ == "__main__":
+    init = {k[: -len("/init")]: v for k, v in load(sys.argv[1]).items() if k.endswith("/init")}
+    save(sys.argv[2], run(init))

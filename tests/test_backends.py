@@ -1,0 +1,164 @@
+"""The JAX backend: the same training as on TensorFlow, and no TensorFlow needed to train.
+
+Backends are per process, so the JAX side of each test runs in a subprocess."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+pytest.importorskip("jax")
+
+
+def _helper(repo_root):
+    spec = importlib.util.spec_from_file_location("backend_equivalence",
+                                                  os.path.join(repo_root, "tests", "backend_equivalence.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run_jax(args, subprocess_env, timeout=300, **env):
+    """`python ARGS` on the JAX backend (KERAS_BACKEND=jax unless `env` overrides it)."""
+    out = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, timeout=timeout,
+                         env=subprocess_env(**{"KERAS_BACKEND": "jax", **env}))
+    assert out.returncode == 0, out.stderr[-4000:]
+    return out
+
+
+def test_jax_steps_equal_tensorflow_steps(repo_root, subprocess_env, tmp_path):
+    """Same initial weights, data and injected noise: 3 steps of GAN, DCGAN (with EMA) and
+    WGAN-GP (2 critic steps) give the same weights and optimizer state on JAX as on TensorFlow."""
+    helper = _helper(repo_root)
+    tf_results = helper.run()  # this process runs TensorFlow
+    helper.save(tmp_path / "tf.npz", tf_results)
+    _run_jax([os.path.join(repo_root, "tests", "backend_equivalence.py"), tmp_path / "tf.npz",
+              tmp_path / "jax.npz"], subprocess_env)
+    jax_results = helper.load(tmp_path / "jax.npz")
+    for name in helper.CASES:
+        ours, theirs, init = tf_results[name], jax_results[name], tf_results[f"{name}/init"]
+        assert len(ours) == len(theirs), name
+        moved = max(float(np.abs(a - b).max()) for a, b in zip(ours, init))
+        assert moved > 1e-3, f"{name}: training did not change the weights"
+        for i, (a, b) in enumerate(zip(ours, theirs)):
+            np.testing.assert_allclose(b, a, atol=1e-5, rtol=0, err_msg=f"{name}: variable {i}")
+
+
+BLOCK_TENSORFLOW = textwrap.dedent("""
+    import sys
+
+    class NoTensorFlow:
+        def find_spec(self, name, path=None, target=None):
+            if name == "tensorflow" or name.startswith("tensorflow."):
+                raise ImportError("TensorFlow is not installed (blocked by the test)")
+
+    sys.meta_path.insert(0, NoTensorFlow())
+""")
+
+JAX_TRAINING = BLOCK_TENSORFLOW + textwrap.dedent("""
+    import os
+    import numpy as np
+    import keras
+    import ganzoo
+    assert keras.backend.backend() == "jax"
+    x = np.random.default_rng(0).uniform(-1, 1, (64, 8, 8, 1)).astype("float32")
+    for cls, kwargs in ((ganzoo.DCGAN, {}), (ganzoo.WGANGP, {"n_critic": 2})):
+        keras.mixed_precision.set_global_policy("mixed_bfloat16" if cls is ganzoo.DCGAN else "float32")
+        model = cls(data_shape=(8, 8, 1), latent_dim=4, width=8, seed=1, **kwargs)
+        model.compile(ema_decay=0.9, steps_per_execution=2, jit_compile=True)
+        history = model.fit(x, batch_size=8, epochs=2, verbose=0)
+        assert all(np.isfinite(v).all() for v in history.history.values()), history.history
+        steps = int(model.g_optimizer.iterations)
+        assert steps == 2 * 8 // model.d_steps and int(model.d_optimizer.iterations) == 16, steps
+        path = os.path.join(sys.argv[1], cls.__name__ + ".keras")
+        model.save(path)
+        loaded = keras.models.load_model(path)
+        np.testing.assert_array_equal(loaded.generate(4, seed=0), model.generate(4, seed=0))
+        for a, b in zip(loaded.g_optimizer.variables, model.g_optimizer.variables):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+        loaded.fit(x, batch_size=8, epochs=1, verbose=0)  # resumes: the optimizers carry on
+        assert int(loaded.g_optimizer.iterations) == steps + 8 // model.d_steps
+    batches = (x[i:i + 8] for i in range(0, 64, 8))  # a Python iterator of batches, k = 2
+    model = ganzoo.WGANGP(data_shape=(8, 8, 1), latent_dim=4, width=8, n_critic=2)
+    model.compile()
+    model.fit(batches, epochs=1, verbose=0)
+    assert int(model.d_optimizer.iterations) == 8 and int(model.g_optimizer.iterations) == 4
+    try:
+        ganzoo.export_generator(model, os.path.join(sys.argv[1], "export"))
+    except Exception as e:
+        assert "TensorFlow" in str(e) and "pip install" in str(e), e
+    else:
+        raise AssertionError("export without TensorFlow did not fail")
+    from ganzoo import losses  # the penalty's input gradient on a plain Keras critic: jax.grad
+    critic = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, use_bias=False)])
+    critic.layers[-1].kernel.assign(np.full((4, 1), 1.5, "float32"))  # grad f = w, ||w|| = 3
+    real, fake = np.ones((3, 4), "float32"), np.zeros((3, 4), "float32")
+    gp = losses.gradient_penalty(critic, real, fake, np.array([0.1, 0.5, 0.9], "float32"))
+    assert abs(float(gp) - 4.0) < 1e-5, float(gp)
+    assert abs(float(losses.minimax_discriminator_loss(np.zeros(4), np.zeros(4))) - np.log(4)) < 1e-6
+    from ganzoo.callbacks import NaNGuard  # the divergence check runs inside the JAX step too
+    model = ganzoo.GAN(data_shape=(2,), latent_dim=2, width=4)
+    model.compile(steps_per_execution=4)
+    points = np.random.default_rng(0).uniform(-1, 1, (96, 2)).astype("float32")
+    points[5 * 8] = np.nan
+    guard = NaNGuard(12, check_every=10)
+    model.fit(points, batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[guard])
+    assert "diverged at step 6 (epoch 1)" in guard.failure, guard.failure
+    assert "tensorflow" not in sys.modules
+    print("OK")
+""")
+
+
+def test_jax_trains_saves_and_resumes_without_tensorflow(subprocess_env, tmp_path):
+    """DCGAN (mixed_bfloat16) and WGAN-GP (k = 2) with EMA, steps_per_execution and XLA on JAX,
+    .keras save/load/resume, a Python iterator of batches, and a clear export error, in a process
+    where TensorFlow cannot be imported."""
+    out = _run_jax(["-c", JAX_TRAINING, tmp_path], subprocess_env)
+    assert "OK" in out.stdout
+
+
+def test_import_ganzoo_under_jax_does_not_import_tensorflow(subprocess_env):
+    code = "import sys, ganzoo, keras; ganzoo.DCGAN; assert 'tensorflow' not in sys.modules, 'tensorflow'"
+    _run_jax(["-c", code], subprocess_env)
+
+
+EXPORT_FROM_JAX = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import ganzoo
+    model = ganzoo.GAN(data_shape=(2,), latent_dim=2, width=8, seed=0)
+    model.compile()
+    model.fit(np.random.default_rng(0).normal(size=(16, 2)).astype("float32"), batch_size=8, epochs=1, verbose=0)
+    path = ganzoo.export_generator(model, sys.argv[1], formats=("onnx",))
+    exported = ganzoo.load_exported(sys.argv[1])
+    np.testing.assert_allclose(exported.generate(5, seed=0), model.generate(5, seed=0), atol=1e-5)
+    print("EXPORTED", path)
+""")
+
+
+def test_export_from_jax_runs_in_a_tensorflow_subprocess(subprocess_env, tmp_path):
+    out = _run_jax(["-c", EXPORT_FROM_JAX, tmp_path / "exported"], subprocess_env)
+    assert "EXPORTED" in out.stdout and (tmp_path / "exported" / "1" / "generator.onnx").exists()
+
+
+def test_cli_backend_is_recorded_and_a_resume_keeps_it(subprocess_env, tmp_path):
+    """`ganzoo train --backend jax` records the backend; resuming on TensorFlow is refused, resuming
+    with KERAS_BACKEND=jax continues from the JAX checkpoint."""
+    import json
+
+    run = ["-m", "ganzoo", "train", "wgan_gp", "--dataset", "gaussian_ring", "--batch-size", "16", "--width", "4",
+           "--latent-dim", "8", "--steps-per-epoch", "2", "--d-steps", "2", "--ema", "0.9", "--quiet",
+           "--run-dir", tmp_path / "run"]
+    _run_jax([*run, "--epochs", "1", "--backend", "jax"], subprocess_env, KERAS_BACKEND=None)
+    with open(tmp_path / "run" / "config.json") as f:
+        assert json.load(f)["backend"] == "jax"
+    refused = subprocess.run([sys.executable, *map(str, run), "--epochs", "2", "--backend", "tensorflow"],
+                             capture_output=True, text=True, timeout=300, env=subprocess_env(KERAS_BACKEND=None))
+    assert refused.returncode == 2 and "trained on the jax backend" in refused.stderr, refused.stderr[-2000:]
+    assert "--backend jax" in refused.stderr
+    out = _run_jax([*map(str, run), "--epochs", "2"], subprocess_env)
+    assert '"step": 4' in out.stdout, out.stdout

@@ -1,0 +1,271 @@
+"""ganzoo's `fit` against a hand-written loop that runs the same steps per compiled call, on the
+backend this process runs (KERAS_BACKEND), and optionally a PyTorch loop of the same algorithm.
+
+Usage:
+    python tools/like_for_like.py                       # TensorFlow
+    KERAS_BACKEND=jax python tools/like_for_like.py
+    python tools/like_for_like.py --torch               # add the PyTorch row (pip install torch)
+    python tools/like_for_like.py --quick               # checks the script in seconds
+
+Networks and algorithm: the `gan_gaussian_ring` preset (3 x 128 MLPs, z of 2, batch 256,
+Adam(1e-4, 0.5)), one discriminator step on a real batch and G(z), then the generator step on
+the same fake batch against the updated D (ganzoo's Algorithm 1 with k = 1).
+
+  ganzoo     `model.fit` with `steps_per_execution` 16 and the callbacks `ganzoo train`
+             installs (NaN guard, checkpointer, TensorBoard logger; epoch-end writes excluded)
+  hand       TensorFlow: one `tf.function` running 16 steps in a `tf.range` loop per call, as
+             Keras' own 16-step call. JAX: one `jax.jit` step per call, 16 calls per Python
+             loop iteration, as Keras' JAX trainer runs `steps_per_execution`
+  hand-scan  JAX only: 16 steps inside one `jax.jit` call (`lax.scan`), what Keras' JAX trainer
+             does not do
+  torch      PyTorch eager, the same networks (nn.Linear, ReLU / LeakyReLU(0.2)) and step
+
+Every runner consumes the same host numpy batches; timers start at the first step's call and
+stop when the last step's results are on the host. Runs are interleaved, `--repeats` times;
+the table shows the median images/s with the min..max over repeats, and the ratio of medians.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BATCH, PER_CALL = 256, 16
+
+
+def _data(steps):
+    import ganzoo.metrics.toy as toy
+
+    return toy.TOY_DISTRIBUTIONS["gaussian_ring"].sample(steps * BATCH, seed=0).astype("float32")
+
+
+def ganzoo_runner(model, x, steps, tmp):
+    import keras
+
+    from ganzoo.callbacks import Checkpointer, NaNGuard, TensorBoardLogger
+
+    times = {}
+
+    class Mark(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            times.setdefault("start", time.perf_counter())
+
+        def on_epoch_end(self, epoch, logs=None):
+            times["end"] = time.perf_counter()
+
+    def run():
+        times.clear()
+        z = np.zeros((4, model.latent_dim), "float32")
+        guard = NaNGuard(steps, check_every=10)
+        callbacks = [Mark(), guard, Checkpointer(os.path.join(tmp, "ckpt"), steps, guard=guard),
+                     TensorBoardLogger(os.path.join(tmp, "logs"), steps, z, log_every=10, guard=guard)]
+        model.fit(x, batch_size=BATCH, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0,
+                  callbacks=callbacks)
+        return times["end"] - times["start"]
+
+    return run
+
+
+def _copies(model):
+    import keras
+
+    nets = []
+    for net in (model.generator, model.discriminator):
+        clone = keras.models.clone_model(net)
+        clone.set_weights(net.get_weights())
+        nets.append(clone)
+    opts = [keras.optimizers.Adam(1e-4, beta_1=0.5) for _ in range(2)]
+    opts[0].build(nets[1].trainable_variables)
+    opts[1].build(nets[0].trainable_variables)
+    return nets, opts
+
+
+def tf_hand_runner(model, x, steps):
+    import keras
+    import tensorflow as tf
+
+    (G, D), (d_opt, g_opt) = _copies(model)
+    seed = keras.random.SeedGenerator(0)
+
+    @tf.function
+    def call(batches):
+        d_loss = g_loss = tf.constant(0.0)
+        for i in tf.range(PER_CALL):
+            real = batches[i]
+            z = keras.random.normal((BATCH, model.latent_dim), seed=seed)
+            with tf.GradientTape() as g_tape:
+                fake = G(z, training=True)
+                with tf.GradientTape() as d_tape:
+                    d_loss = (tf.reduce_mean(tf.nn.softplus(-D(real, training=True)))
+                              + tf.reduce_mean(tf.nn.softplus(D(fake, training=True))))
+                d_opt.apply_gradients(zip(d_tape.gradient(d_loss, D.trainable_variables), D.trainable_variables))
+                g_loss = tf.reduce_mean(tf.nn.softplus(-D(fake, training=True)))
+            g_opt.apply_gradients(zip(g_tape.gradient(g_loss, G.trainable_variables), G.trainable_variables))
+        return d_loss, g_loss
+
+    def run():
+        start = time.perf_counter()
+        for c in range(steps // PER_CALL):
+            out = call(tf.constant(x[c * PER_CALL * BATCH:(c + 1) * PER_CALL * BATCH].reshape(PER_CALL, BATCH, 2)))
+        float(out[0])
+        return time.perf_counter() - start
+
+    call(tf.constant(x[:PER_CALL * BATCH].reshape(PER_CALL, BATCH, 2)))  # trace
+    return run
+
+
+def jax_hand_runners(model, x, steps):
+    import jax
+    import jax.numpy as jnp
+
+    (G, D), (d_opt, g_opt) = _copies(model)
+
+    def step(state, real, key):
+        g_tv, g_nt, d_tv, d_nt, g_ov, d_ov = state
+        z = jax.random.normal(key, (BATCH, model.latent_dim))
+        fake, pullback, g_nt = jax.vjp(lambda tv: G.stateless_call(tv, g_nt, z, training=True), g_tv, has_aux=True)
+
+        def d_loss_fn(tv):
+            r, nt = D.stateless_call(tv, d_nt, real, training=True)
+            f, nt = D.stateless_call(tv, nt, fake, training=True)
+            return jnp.mean(jax.nn.softplus(-r)) + jnp.mean(jax.nn.softplus(f)), nt
+
+        (d_loss, d_nt), grads = jax.value_and_grad(d_loss_fn, has_aux=True)(d_tv)
+        d_tv, d_ov = d_opt.stateless_apply(d_ov, grads, d_tv)
+
+        def g_loss_fn(f):
+            s, nt = D.stateless_call(d_tv, d_nt, f, training=True)
+            return jnp.mean(jax.nn.softplus(-s)), nt
+
+        (g_loss, d_nt), fake_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(fake)
+        g_tv, g_ov = g_opt.stateless_apply(g_ov, pullback(fake_grads)[0], g_tv)
+        return (g_tv, g_nt, d_tv, d_nt, g_ov, d_ov), (d_loss, g_loss)
+
+    one = jax.jit(step, donate_argnums=0)
+
+    @jax.jit
+    def scan16(state, batches, key):
+        def body(state, inputs):
+            return step(state, *inputs)
+        return jax.lax.scan(body, state, (batches, jax.random.split(key, PER_CALL)))
+
+    def initial():
+        values = [[v.value for v in vs] for vs in (G.trainable_variables, G.non_trainable_variables,
+                                                   D.trainable_variables, D.non_trainable_variables,
+                                                   g_opt.variables, d_opt.variables)]
+        return tuple(jax.tree_util.tree_map(jnp.array, values))
+
+    def per_step():
+        state, key = initial(), jax.random.PRNGKey(0)
+        start = time.perf_counter()
+        for c in range(steps // PER_CALL):
+            batches = x[c * PER_CALL * BATCH:(c + 1) * PER_CALL * BATCH].reshape(PER_CALL, BATCH, 2)
+            for i in range(PER_CALL):
+                key, sub = jax.random.split(key)
+                state, out = one(state, batches[i], sub)
+        float(out[0])
+        return time.perf_counter() - start
+
+    def scanned():
+        state, key = initial(), jax.random.PRNGKey(0)
+        start = time.perf_counter()
+        for c in range(steps // PER_CALL):
+            key, sub = jax.random.split(key)
+            state, out = scan16(state, x[c * PER_CALL * BATCH:(c + 1) * PER_CALL * BATCH].reshape(
+                PER_CALL, BATCH, 2), sub)
+        float(out[0][-1])
+        return time.perf_counter() - start
+
+    return {"hand": per_step, "hand-scan": scanned}
+
+
+def torch_runner(model, x, steps):
+    import torch
+
+    torch.set_num_threads(os.cpu_count())
+    units, latent = 128, model.latent_dim
+
+    def mlp(n_in, n_out, act):
+        return torch.nn.Sequential(torch.nn.Linear(n_in, units), act(), torch.nn.Linear(units, units), act(),
+                                   torch.nn.Linear(units, units), act(), torch.nn.Linear(units, n_out))
+
+    G = mlp(latent, 2, torch.nn.ReLU)
+    D = mlp(2, 1, lambda: torch.nn.LeakyReLU(0.2))
+    d_opt = torch.optim.Adam(D.parameters(), 1e-4, betas=(0.5, 0.999))
+    g_opt = torch.optim.Adam(G.parameters(), 1e-4, betas=(0.5, 0.999))
+    softplus = torch.nn.functional.softplus
+
+    def run():
+        start = time.perf_counter()
+        for s in range(steps):
+            real = torch.from_numpy(x[s * BATCH:(s + 1) * BATCH])
+            fake = G(torch.randn(BATCH, latent))
+            d_loss = softplus(-D(real)).mean() + softplus(D(fake.detach())).mean()
+            d_opt.zero_grad(set_to_none=True)
+            d_loss.backward()
+            d_opt.step()
+            g_loss = softplus(-D(fake)).mean()
+            g_opt.zero_grad(set_to_none=True)
+            g_loss.backward()
+            g_opt.step()
+        float(g_loss)
+        return time.perf_counter() - start
+
+    return run
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=1600, help="steps per timed run (a multiple of 16)")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--torch", action="store_true", help="add the PyTorch eager row")
+    parser.add_argument("--quick", action="store_true", help="64 steps, 2 repeats")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.steps, args.repeats = 64, 2
+    import keras
+
+    import ganzoo
+
+    keras.utils.set_random_seed(0)
+    model = ganzoo.GAN(data_shape=(2,), seed=0)  # the gan_gaussian_ring preset's networks
+    model.compile(steps_per_execution=PER_CALL)
+    x = _data(args.steps)
+    backend = keras.backend.backend()
+    with tempfile.TemporaryDirectory() as tmp:
+        runners = {"ganzoo": ganzoo_runner(model, x, args.steps, tmp)}
+        if backend == "tensorflow":
+            runners["hand"] = tf_hand_runner(model, x, args.steps)
+        else:
+            runners.update(jax_hand_runners(model, x, args.steps))
+        if args.torch:
+            runners["torch"] = torch_runner(model, x, args.steps)
+        for run in runners.values():
+            run()  # warm-up: compilation, first-call costs
+        times = {name: [] for name in runners}
+        for _ in range(args.repeats):
+            for name, run in runners.items():
+                times[name].append(run())
+    _report(backend, args, times)
+    return 0
+
+
+def _report(backend, args, times):
+    rate = {name: [args.steps * BATCH / t for t in ts] for name, ts in times.items()}
+    base = statistics.median(rate["ganzoo"])
+    print(f"backend {backend}: {args.steps} steps x {args.repeats} interleaved repeats, batch {BATCH}, "
+          f"{PER_CALL} steps per call")
+    print("| runner | images/s, median (min..max) | ganzoo / runner |")
+    print("|---|---|---|")
+    for name, r in rate.items():
+        med = statistics.median(r)
+        print(f"| {backend} {name} | {med:,.0f} ({min(r):,.0f}..{max(r):,.0f}) | {base / med:.2f} |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
