@@ -49,20 +49,29 @@ def test_step_scalars_are_the_steps_own_values_and_average_to_the_epoch_value(ri
         assert len(set(steps.values())) > 1
 
 
-def test_step_values_undo_the_running_mean_for_one_and_several_steps_per_call(tmp_path):
+def test_step_scalars_are_interval_means_also_across_an_epoch_reset(tmp_path, read_events):
+    import types
+
+    import keras
+
     from ganzoo.callbacks import TensorBoardLogger
 
-    logger = TensorBoardLogger(str(tmp_path), 6, np.zeros((1, 2), "float32"))
+    logger = TensorBoardLogger(str(tmp_path), 6, np.zeros((1, 2), "float32"), log_every=2)
+    tracker = keras.metrics.Mean(name="d_loss")
+    logger.set_model(types.SimpleNamespace(_trackers={"d_loss": tracker}))
     losses = [1.0, 3.0, 2.0, 6.0, 0.5, 1.5]
-    logger.on_epoch_begin(0)
-    for batch in range(6):  # one step per call
-        running = np.mean(losses[:batch + 1])
-        assert logger.step_values(batch, {"d_loss": running})["d_loss"] == pytest.approx(losses[batch])
-    logger.on_epoch_begin(1)
-    for batch in (1, 3, 5):  # two steps per compiled call: the mean of the call's two steps
-        running = np.mean(losses[:batch + 1])
-        expected = np.mean(losses[batch - 1:batch + 1])
-        assert logger.step_values(batch, {"d_loss": running})["d_loss"] == pytest.approx(expected)
+    for step, loss in enumerate(losses, 1):
+        tracker.update_state(loss)
+        if step % 2 == 0:
+            logger._log_steps(step, wait=step == 6)  # the others are written one interval late
+    tracker.reset_state()  # what Keras does at an epoch start
+    for loss in (4.0, 8.0):
+        tracker.update_state(loss)
+    logger._log_steps(8, wait=False)
+    logger.on_train_end()
+    values, _ = read_events(str(tmp_path))
+    assert values["step/d_loss"] == [(2, pytest.approx(2.0)), (4, pytest.approx(4.0)), (6, pytest.approx(1.0)),
+                                     (8, pytest.approx(6.0))]
 
 
 def test_hparams_session_carries_the_runs_metrics_and_ends_with_success(ring_run, read_events):
