@@ -571,7 +571,7 @@ def test_export_and_images_import_nothing_upward():
     package = os.path.join(ROOT, "ganzoo")
     assert ganzoo_imports(os.path.join(package, "images.py")) == {"ganzoo.run_dir"}
     export_files = glob.glob(os.path.join(package, "export", "*.py"))
-    assert len(export_files) == 5
+    assert len(export_files) == 6
     for path in export_files:
         upward = {m for m in ganzoo_imports(path) if not m.startswith("ganzoo.export") and m != "ganzoo.images"}
         assert not upward, (path, upward)
