@@ -143,6 +143,7 @@ EXPORT_FROM_JAX = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # ~30 s idle: a JAX process that starts a TensorFlow export process
 def test_export_from_jax_runs_in_a_tensorflow_subprocess(subprocess_env, tmp_path):
     out = _run_jax(["-c", EXPORT_FROM_JAX, tmp_path / "exported"], subprocess_env)
     assert "EXPORTED" in out.stdout and (tmp_path / "exported" / "1" / "generator.onnx").exists()
