@@ -13,7 +13,7 @@ STEPS, BATCH = 3, 8
 CASES = {
     "gan": ("GAN", (2,), {}, {}),
     "dcgan": ("DCGAN", (8, 8, 1), {}, {"ema_decay": 0.9}),
-    "wgan_gp": ("WGANGP", (8, 8, 1), {"n_critic": 2}, {}),
+    "wgan_gp": ("WGANGP", (8, 8, 1), {"n_critic": 2, "pack": 2}, {}),
 }
 
 

@@ -32,7 +32,8 @@ def _run_jax(args, subprocess_env, timeout=300, **env):
 
 def test_jax_steps_equal_tensorflow_steps(repo_root, subprocess_env, tmp_path):
     """Same initial weights, data and injected noise: 3 steps of GAN, DCGAN (with EMA) and
-    WGAN-GP (2 critic steps) give the same weights and optimizer state on JAX as on TensorFlow."""
+    WGAN-GP (2 critic steps, PacGAN packs of 2) give the same weights and optimizer state on JAX as
+    on TensorFlow."""
     helper = _helper(repo_root)
     tf_results = helper.run()  # this process runs TensorFlow
     helper.save(tmp_path / "tf.npz", tf_results)
@@ -67,7 +68,7 @@ JAX_TRAINING = BLOCK_TENSORFLOW + textwrap.dedent("""
     assert keras.backend.backend() == "jax"
     x = np.random.default_rng(0).uniform(-1, 1, (64, 8, 8, 1)).astype("float32")
     for cls, kwargs in ((ganzoo.DCGAN, {}), (ganzoo.WGANGP, {"n_critic": 2})):
-        keras.mixed_precision.set_global_policy("mixed_bfloat16" if cls is ganzoo.DCGAN else "float32")
+        keras.mixed_precision.set_global_policy("mixed_bfloat16" if cls is ganzoo.DCGAN else "mixed_float16")
         model = cls(data_shape=(8, 8, 1), latent_dim=4, width=8, seed=1, **kwargs)
         model.compile(ema_decay=0.9, steps_per_execution=2, jit_compile=True)
         history = model.fit(x, batch_size=8, epochs=2, verbose=0)
@@ -83,6 +84,7 @@ JAX_TRAINING = BLOCK_TENSORFLOW + textwrap.dedent("""
         loaded.fit(x, batch_size=8, epochs=1, verbose=0)  # resumes: the optimizers carry on
         assert int(loaded.g_optimizer.iterations) == steps + 8 // model.d_steps
     batches = (x[i:i + 8] for i in range(0, 64, 8))  # a Python iterator of batches, k = 2
+    keras.mixed_precision.set_global_policy("float32")
     model = ganzoo.WGANGP(data_shape=(8, 8, 1), latent_dim=4, width=8, n_critic=2)
     model.compile()
     model.fit(batches, epochs=1, verbose=0)
@@ -114,7 +116,8 @@ JAX_TRAINING = BLOCK_TENSORFLOW + textwrap.dedent("""
 
 
 def test_jax_trains_saves_and_resumes_without_tensorflow(subprocess_env, tmp_path):
-    """DCGAN (mixed_bfloat16) and WGAN-GP (k = 2) with EMA, steps_per_execution and XLA on JAX,
+    """DCGAN (mixed_bfloat16) and WGAN-GP (k = 2, mixed_float16: loss scaling) with EMA,
+    steps_per_execution and XLA on JAX,
     .keras save/load/resume, a Python iterator of batches, and a clear export error, in a process
     where TensorFlow cannot be imported."""
     out = _run_jax(["-c", JAX_TRAINING, tmp_path], subprocess_env)
@@ -140,6 +143,7 @@ EXPORT_FROM_JAX = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # ~30 s idle: a JAX process that starts a TensorFlow export process
 def test_export_from_jax_runs_in_a_tensorflow_subprocess(subprocess_env, tmp_path):
     out = _run_jax(["-c", EXPORT_FROM_JAX, tmp_path / "exported"], subprocess_env)
     assert "EXPORTED" in out.stdout and (tmp_path / "exported" / "1" / "generator.onnx").exists()

@@ -190,7 +190,7 @@ def test_multi_worker_on_loopback_ends_with_identical_generators(tmp_path, subpr
         finally:
             if proc.poll() is None:
                 proc.kill()
-        outputs.append((proc.returncode, err[-2000:]))
+        outputs.append((proc.returncode, err[-6000:]))
     assert all(code == 0 for code, _ in outputs), outputs
 
     import keras

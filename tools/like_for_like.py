@@ -213,7 +213,7 @@ def torch_runner(model, x, steps):
             g_opt.zero_grad(set_to_none=True)
             g_loss.backward()
             g_opt.step()
-        float(g_loss)
+        float(g_loss.detach())
         return time.perf_counter() - start
 
     return run

@@ -45,7 +45,7 @@ def export_in_tensorflow(model_or_generator, directory, **options):
             "tf2onnx onnx onnxruntime  (or pip install 'ganzoo[cpu,export]'); the export then runs in a "
             "TensorFlow subprocess. Training, sampling and .keras checkpoints need no TensorFlow."
         )
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # holds ganzoo/
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # above ganzoo/
     env = {**os.environ, "KERAS_BACKEND": "tensorflow",
            "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
     with tempfile.TemporaryDirectory(prefix="ganzoo-export-") as tmp:

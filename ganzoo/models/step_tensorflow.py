@@ -62,8 +62,12 @@ class TensorFlowStep:
             return self.discriminator_noise(batch_size)
         noise = self.discriminator_noise(batch_size * replicas)
         start = ctx.replica_id_in_sync_group
-        return {k: v[start * (v.shape[0] // replicas): (start + 1) * (v.shape[0] // replicas)]
-                for k, v in noise.items()}
+
+        def own_slice(v):  # the batch size can be dynamic (multi-worker): tf.shape, not .shape
+            size = tf.shape(v)[0] // replicas
+            return v[start * size: (start + 1) * size]
+
+        return {k: own_slice(v) for k, v in noise.items()}
 
     def _replica_latent(self, batch_size):
         ctx, replicas = _replica_context()
