@@ -62,17 +62,17 @@ def mlp_generator(latent_dim=LATENT, seed=0):
     return keras.Model(z, x, name="tiny_mlp_generator")
 
 
-class StandIn:
-    """What export needs of a ganzoo model: .generator, .latent_dim, optional EMA and card."""
+def trained_dcgan(generator, steps=1, seed=3, ema_decay=None):
+    """A real ganzoo DCGAN around `generator` (a tiny critic), trained `steps` eager steps."""
+    import ganzoo
 
-    def __init__(self, generator, latent_dim=LATENT, ema_generator=None, card=None):
-        self.generator = generator
-        self.latent_dim = latent_dim
-        self.ema_generator = ema_generator
-        self._card = card
-
-    def config_for_card(self):
-        return self._card or {}
+    model = ganzoo.DCGAN(generator=generator, latent_dim=LATENT, width=4, seed=seed)
+    # Adam(1e-2): steps large enough that the EMA and the live generator differ. Eager: no tracing.
+    model.compile(d_optimizer=keras.optimizers.Adam(1e-2), g_optimizer=keras.optimizers.Adam(1e-2),
+                  ema_decay=ema_decay, ema_warmup=False, run_eagerly=True)
+    x = np.random.default_rng(0).uniform(-1, 1, (8 * steps,) + model.data_shape).astype("float32")
+    model.fit(x, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    return model
 
 
 def keras_out(generator, z, training=False):
@@ -83,10 +83,10 @@ def keras_out(generator, z, training=False):
 @pytest.fixture(scope="module")
 def dcgan_export(tmp_path_factory):
     base = tmp_path_factory.mktemp("exports") / "dcgan_toy"
-    gen = conv_generator()
-    card = {"dataset": "toy_squares", "training_steps": 12, "seed": 3, "metrics": {"fid": np.float32(1.5)}}
-    path = export_generator(StandIn(gen, card=card), base)
-    return gen, base, path
+    model = trained_dcgan(conv_generator(), steps=2)
+    card = {"dataset": "toy_squares", "metrics": {"fid": np.float32(1.5)}}
+    path = export_generator(model, base, card=card)
+    return model.generator, base, path
 
 
 @pytest.fixture(scope="module")
@@ -139,10 +139,10 @@ def test_model_card(dcgan_export):
 
     _, _, path = dcgan_export
     card = json.load(open(os.path.join(path, "model.json")))
-    assert card["model"] == "StandIn" and card["dataset"] == "toy_squares"
+    assert card["model"] == "DCGAN" and card["dataset"] == "toy_squares" and card["ema"] is False
     assert card["latent_dim"] == LATENT and card["image_shape"] == [8, 8, 1]
     assert card["value_range"] == [-1.0, 1.0]
-    assert card["training_steps"] == 12 and card["seed"] == 3 and card["metrics"] == {"fid": 1.5}
+    assert card["training_steps"] == 2 and card["seed"] == 3 and card["metrics"] == {"fid": 1.5}
     assert card["version"] == 1 and card["name"] == "dcgan_toy" and card["onnx_opset"] >= 17
     for lib in ("ganzoo", "tensorflow", "keras"):
         assert card["versions"][lib]
@@ -255,7 +255,7 @@ def test_onnx_runtime_without_tensorflow(dcgan_export, tmp_path):
     readme = open(os.path.join(ROOT, "exported_models", "README.md")).read()
     snippet = re.search(r"<!-- snippet: onnxruntime.*?-->\s*```python\n(.*?)```", readme, re.S).group(1)
     onnx_path = os.path.join(path, "generator.onnx")
-    snippet = snippet.replace('"exported_models/dcgan_mnist/1/generator.onnx"', repr(onnx_path))
+    snippet = snippet.replace('"exported_models/dcgan_mnist_sample_pretrained/1/generator.onnx"', repr(onnx_path))
     code = textwrap.dedent(f"""
         import sys
         sys.modules["tensorflow"] = None  # any import of TensorFlow or Keras now fails
@@ -293,8 +293,9 @@ def test_vector_generator_exports_samples(mlp_export):
 
 
 def test_ema_generator_is_exported(tmp_path):
-    gen, ema = conv_generator(seed=0), conv_generator(seed=1)
-    path = export_generator(StandIn(gen, ema_generator=ema), tmp_path / "m", formats=("onnx",))
+    model = trained_dcgan(conv_generator(seed=0), steps=2, ema_decay=0.5)
+    gen, ema = model.generator, model.ema_generator
+    path = export_generator(model, tmp_path / "m", formats=("onnx",))
     assert not os.path.exists(os.path.join(path, "saved_model.pb"))
     z = np.random.default_rng(0).standard_normal((3, LATENT)).astype("float32")
     out = load_exported(path).generate(z)
@@ -324,7 +325,7 @@ def test_mixed_precision_generator_is_exported_in_float32(tmp_path):
     np.testing.assert_allclose(load_exported(path, backend="saved_model").generate(z), keras_out(gen, z), atol=2e-2)
 
 
-@pytest.mark.parametrize("name", ["GAN", "DCGAN", "WGANGP"])
+@pytest.mark.parametrize("name", ["GAN", "DCGAN", "WGANGP", "SNGAN"])
 def test_ganzoo_models_with_ema(tmp_path, name):
     """The real model classes: untrained is refused, trained exports its EMA generator."""
     models = pytest.importorskip("ganzoo.models")
@@ -401,8 +402,10 @@ def test_bad_input_errors(tmp_path):
     unbuilt = keras.Sequential([keras.layers.Dense(4), keras.layers.Dense(2)])
     with pytest.raises(ExportError, match="not built"):
         export_generator(unbuilt, tmp_path / "a")
-    with pytest.raises(ExportError, match="not been trained"):
-        export_generator(StandIn(mlp_generator(), card={"training_steps": 0}), tmp_path / "a")
+    import ganzoo
+
+    with pytest.raises(ExportError, match="never compiled"):
+        export_generator(ganzoo.GAN(generator=mlp_generator(), latent_dim=LATENT, width=4), tmp_path / "a")
     with pytest.raises(ExportError, match="formats"):
         export_generator(mlp_generator(), tmp_path / "a", formats=("tflite",))
     with pytest.raises(ExportError, match="version"):
@@ -571,7 +574,7 @@ def test_export_and_images_import_nothing_upward():
     package = os.path.join(ROOT, "ganzoo")
     assert ganzoo_imports(os.path.join(package, "images.py")) == {"ganzoo.run_dir"}
     export_files = glob.glob(os.path.join(package, "export", "*.py"))
-    assert len(export_files) == 6
+    assert len(export_files) == 7
     for path in export_files:
         upward = {m for m in ganzoo_imports(path) if not m.startswith("ganzoo.export") and m != "ganzoo.images"}
         assert not upward, (path, upward)
