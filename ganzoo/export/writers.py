@@ -201,13 +201,22 @@ def export_generator(model_or_generator, directory, version=None, formats=FORMAT
     classes = _conditioning(generator, class_names, card_fields)
     generator, inputs, reference, card_fields = _float32_reference(generator, latent_dim, card_fields, classes[0])
     version, final_dir = _claim_version(directory, version, overwrite)
+    written = dict(generator=generator, inputs=inputs, reference=reference, classes=classes, latent_dim=latent_dim)
+    return _write_and_publish(directory, version, final_dir, overwrite, formats, int(opset), atol, card_fields, written)
+
+
+def _write_and_publish(directory, version, final_dir, overwrite, formats, opset, atol, card_fields, written):
+    """Write the version into a temporary directory, check parity, write the card, publish
+    atomically; nothing is left behind on failure."""
+    generator, inputs, reference = written["generator"], written["inputs"], written["reference"]
+    classes, latent_dim = written["classes"], written["latent_dim"]
     tmp_dir = os.path.join(directory, f"{TMP_PREFIX}{uuid.uuid4().hex[:12]}")
     os.makedirs(tmp_dir)
     try:
-        _write_version(tmp_dir, generator, inputs, reference, formats, int(opset), classes[0])
+        _write_version(tmp_dir, generator, inputs, reference, formats, opset, classes[0])
         parity = verify_export(tmp_dir, atol=atol, keras_generator=generator, latent_dim=latent_dim)
         parity.pop("files_checked")  # the card with the checksums is written just below
-        model_card = _model_card(directory, version, latent_dim, list(reference.shape[1:]), formats, int(opset),
+        model_card = _model_card(directory, version, latent_dim, list(reference.shape[1:]), formats, opset,
                                  card_fields, classes)
         _write_card(tmp_dir, model_card, parity)
         _publish(tmp_dir, final_dir, overwrite)
