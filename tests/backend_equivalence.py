@@ -9,8 +9,7 @@ import sys
 
 import numpy as np
 
-import os
-STEPS, BATCH = int(os.environ.get("STEPS", 3)), 8
+STEPS, BATCH = 3, 8
 CASES = {
     "gan": ("GAN", (2,), {}, {}),
     "dcgan": ("DCGAN", (8, 8, 1), {}, {"ema_decay": 0.9}),
