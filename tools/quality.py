@@ -406,7 +406,8 @@ def main(argv=None):
                 _save_results(args.out, {"quickstart": {key: r}})
         if args.export:
             export_all(_load_results(args.out), args.export_dir, args.mnist_width, args.mnist_minutes,
-                       args.toy_steps, _csv(args.export, ("mnist", "ring", "grid"), "export"))
+                       args.toy_steps, _csv(args.export, ("mnist", "ring", "grid"), "export"),
+                       _csv(args.mnist_models, tuple(MNIST_CONFIGS), "mnist-models"))
     results = _load_results(args.out)
     print("\n## 2-D mixtures (2,500 samples per run; mean ± std over seeds)\n")
     print(toy_table(results))
@@ -416,12 +417,13 @@ def main(argv=None):
     print(quickstart_table(results))
 
 
-def export_all(results, export_dir, mnist_width, mnist_minutes, toy_steps, which=("mnist", "ring", "grid")):
-    """Export the MNIST DCGAN / WGAN-GP runs and the seed-0 gan_ema toy runs, with sample pictures."""
+def export_all(results, export_dir, mnist_width, mnist_minutes, toy_steps, which=("mnist", "ring", "grid"),
+               mnist_models=("dcgan", "wgan_gp")):
+    """Export the MNIST runs of `mnist_models` and the seed-0 gan_ema toy runs, with sample pictures."""
     from ganzoo.training import load_run
 
     targets = []
-    for name in MNIST_CONFIGS if "mnist" in which else ():
+    for name in mnist_models if "mnist" in which else ():
         key = f"{name}_w{mnist_width}_{mnist_minutes:g}min"
         if key not in results["mnist"]:
             raise SystemExit(f"--export mnist: no run {key} in the results; train it first (--parts mnist).")

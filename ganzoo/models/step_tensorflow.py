@@ -70,7 +70,8 @@ class TensorFlowStep:
             return self.discriminator_noise(batch_size)
         noise = self.discriminator_noise(batch_size * replicas)
         start = ctx.replica_id_in_sync_group
-        return {k: v[start * (v.shape[0] // replicas): (start + 1) * (v.shape[0] // replicas)]
+        # ops.shape: the batch may be unknown (None) when the step is traced under multi-worker.
+        return {k: v[start * (ops.shape(v)[0] // replicas): (start + 1) * (ops.shape(v)[0] // replicas)]
                 for k, v in noise.items()}
 
     def _replica_latent(self, batch_size):
