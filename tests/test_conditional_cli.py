@@ -4,6 +4,7 @@ per-class TensorBoard/PNG grid, `export` with class names, `sample RUN --label`,
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 
 
@@ -31,6 +32,11 @@ def test_conditional_mnist_run_trains_resumes_exports_and_samples_per_class(tmp_
     assert Image.open(tmp_path / "grid.png").size == (3 * 29 + 1, 10 * 29 + 1)
     code, _, err = run_main(["sample", run, "--label", "12", "--out", tmp_path / "x.png"])
     assert code == 2 and "not a class" in err
+    code, out, err = run_main(["evaluate", run, "--num-samples", "200", "--num-real", "200", "--metrics", "fd"])
+    assert code == 0, err
+    scores = json.loads((run / "metrics.json").read_text())["metrics"]
+    assert len(scores["per_class_accuracy"]) == 10 and "conditional_accuracy" in out
+    assert scores["conditional_accuracy"] == pytest.approx(sum(scores["per_class_accuracy"]) / 10)  # 20 per digit
     code, _, err = run_main(["export", run, "--out", tmp_path / "export", "--format", "onnx"])
     assert code == 0, err
     exported = load_exported(str(tmp_path / "export"))
