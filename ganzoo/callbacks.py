@@ -136,12 +136,14 @@ class TensorBoardLogger(StepAware):
     """
 
     def __init__(self, log_dir, steps_per_epoch, fixed_z, samples_dir=None, log_every=10, reference=None,
-                 guard=None):
+                 guard=None, fixed_labels=None):
         super().__init__(steps_per_epoch)
         import tensorflow as tf
 
         self.writer = tf.summary.create_file_writer(log_dir)
         self.fixed_z = fixed_z
+        # A conditional model: the labels of fixed_z's rows, each class repeated (one grid row per class).
+        self.fixed_labels = None if fixed_labels is None else np.asarray(fixed_labels, "int32")
         self.samples_dir = samples_dir
         self.log_every = max(1, int(log_every))
         self.reference = reference
@@ -197,11 +199,18 @@ class TensorBoardLogger(StepAware):
                 tf.summary.scalar(f"epoch/{key}", float(value))
             for tag, opt in (("d", model.d_optimizer), ("g", model.g_optimizer)):
                 tf.summary.scalar(f"learning_rate/{tag}", float(np.asarray(opt.learning_rate)))
-            picture = sample_picture(model.generate(self.fixed_z), self.reference)
+            picture = sample_picture(model.generate(self.fixed_z, labels=self.fixed_labels), self.reference,
+                                     columns=self._columns())
             tf.summary.image("samples", picture[None], step=step)
         self.writer.flush()
         if self.samples_dir:
             write_png(picture, os.path.join(self.samples_dir, f"epoch_{epoch + 1:04d}.png"))
+
+    def _columns(self):
+        """Grid columns: the samples per class of a conditional model (one row per class), else square."""
+        if self.fixed_labels is None:
+            return None
+        return int(np.bincount(self.fixed_labels).max())
 
     def on_train_end(self, logs=None):
         self._write_pending()
@@ -336,7 +345,9 @@ class SampleQualityLogger(keras.callbacks.Callback):
 
         if (epoch + 1) % self.every:
             return
-        fake = self.model.generate(self.num_samples, seed=self.seed)
+        k = self.model.num_classes  # a conditional model: every class equally often
+        labels = None if k is None else np.arange(self.num_samples) % k
+        fake = self.model.generate(self.num_samples, seed=self.seed, labels=labels)
         # One feature pass serves both the metrics and the alarm.
         scores, alarm = evaluate_with_collapse_alarm(fake, self.real, toy=self.toy, seed=self.seed)
         step = steps_done(self.model)

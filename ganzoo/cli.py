@@ -151,7 +151,7 @@ def cmd_sample(args):
 def cmd_export(args):
     from ganzoo.export import export_generator
     from ganzoo.export import _sha256
-    from ganzoo.training import card_fields, open_run
+    from ganzoo.training import card_fields, class_names, open_run
 
     _check_output(args.out, "directory", "--out")
     if args.version and os.path.exists(os.path.join(args.out, str(args.version))) and not args.overwrite:
@@ -161,7 +161,8 @@ def cmd_export(args):
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
     checkpoint = {"file": os.path.basename(ckpt_path), "sha256": _sha256(ckpt_path)}
     path = export_generator(model, args.out, version=args.version, formats=formats, overwrite=args.overwrite,
-                            card=card_fields(config, model, checkpoint=checkpoint))
+                            card=card_fields(config, model, checkpoint=checkpoint),
+                            class_names=class_names(config, model))
     print(f"Exported to {path}", flush=True)
     return 0
 

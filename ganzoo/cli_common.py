@@ -125,6 +125,15 @@ def _is_run_dir(source):
     return os.path.isdir(os.path.join(source, "checkpoints"))
 
 
+def _run_class_names(config, model):
+    """A run's class names (conditional models), from its dataset; None when unconditional."""
+    if model.num_classes is None:
+        return None
+    from ganzoo.training import class_names
+
+    return class_names(config, model) or [str(i) for i in range(model.num_classes)]
+
+
 def _load_sampler(source):
     """(generate(n, seed, labels=None) -> samples, the data settings it was trained on, class
     names or None) for a run dir or an export: {"dataset", "image_size", "data_dir",
@@ -136,7 +145,14 @@ def _load_sampler(source):
         from ganzoo.training import load_run
 
         config, model = load_run(source)
-        return (lambda n, seed, labels=None: model.generate(n, seed=seed)), config.to_dict(), None
+        k = model.num_classes
+
+        def generate(n, seed, labels=None):  # as an export's: every class equally often by default
+            if k is not None and labels is None:
+                labels = [i % k for i in range(n)]
+            return model.generate(n, seed=seed, labels=labels)
+
+        return generate, config.to_dict(), _run_class_names(config, model)
     from ganzoo.export import load_exported
 
     exported = load_exported(source)

@@ -84,11 +84,13 @@ def cmd_evaluate(args):
     metrics = None
     if args.metrics:
         metrics = [METRIC_ALIASES.get(m.strip(), m.strip()) for m in args.metrics.split(",") if m.strip()]
-    generate, data, _ = _load_sampler(args.source)
+    generate, data, class_names = _load_sampler(args.source)
     data["dataset"] = args.dataset or data.get("dataset")
     if not data["dataset"]:
         raise UsageError("The export's model card names no dataset: pass --dataset.")
-    fake = generate(args.num_samples, args.seed)
+    # A conditional generator: every class equally often (labels 0, 1, ..., K - 1, 0, ...).
+    labels = [i % len(class_names) for i in range(args.num_samples)] if class_names else None
+    fake = generate(args.num_samples, args.seed, labels=labels)
     real, toy, split = _real_samples(args, data, fake)
     toy_metrics = sorted(set(metrics or ()) & TOY_METRICS)
     if toy is None and toy_metrics:
@@ -99,6 +101,7 @@ def cmd_evaluate(args):
         scores = evaluate_samples(fake, real, metrics=metrics, feature_extractor=extractor, seed=args.seed, toy=toy)
     except ValueError as e:
         raise UsageError(str(e)) from e
+    scores.update(_conditional_scores(args, data, fake, labels, toy, split, len(real)))
     reference = describe_reference(data["dataset"], split, len(real))
     print(f"{args.source}: {len(fake)} generated samples vs {reference}:")
     for key, value in scores.items():
@@ -107,6 +110,26 @@ def cmd_evaluate(args):
                          "num_samples": len(fake), "num_real": len(real), "reference": reference,
                          "metrics": scores})
     return 0
+
+
+def _conditional_scores(args, data, fake, labels, toy, split, num_real):
+    """A conditional generator's scores: the share of samples in the requested mode (toys), or
+    conditional accuracy and per-class MNIST FD (MNIST digits); {} otherwise."""
+    import numpy as np
+
+    from ganzoo.data import load_real_samples
+    from ganzoo.metrics.conditional import mnist_conditional_metrics, toy_conditional_metrics
+
+    if labels is None:
+        return {}
+    labels = np.asarray(labels)
+    if toy is not None:
+        return toy_conditional_metrics(fake, labels, toy.centers, toy.sigma)
+    if data["dataset"] not in ("mnist", "mnist_sample") or fake.shape[1:] != (28, 28, 1):
+        return {}
+    real, real_labels = load_real_samples(data["dataset"], num_real, seed=args.seed, split=split,
+                                          data_dir=args.data_dir or data.get("data_dir"), with_labels=True)
+    return mnist_conditional_metrics(fake, labels, real, real_labels)
 
 
 def _write_metrics(path, report):

@@ -83,6 +83,8 @@ class TrainConfig:
                                             choices=("non_saturating", "minimax"))
     pack: Optional[int] = setting(None, "int", "PacGAN packing: the discriminator judges M samples at once "
                                                "(batch size a multiple of M)", metavar="M")
+    conditional: bool = setting(False, "bool", "class-conditional: train on the dataset's labels (p(x | y)); the "
+                                               "classes and their names come from the dataset")
     image_size: Optional[int] = setting(None, "int", "resize (and center-crop) images to N x N")
     data_dir: Optional[str] = setting(None, "str", "tensorflow-datasets directory with prepared data")
     steps_per_execution: int = setting(1, "int", "train steps per compiled call")
@@ -181,6 +183,9 @@ def validate_config(config):
         if problem:
             raise ConfigError(problem)
     MODELS[config.model].check_config(config)
+    if config.conditional and (config.pack or 1) > 1:
+        raise ConfigError("--conditional and --pack do not combine: a pack of M samples has M labels and the "
+                          "projection discriminator scores one. Leave out --pack.")
     if config.pack is not None and config.batch_size % config.pack:
         raise ConfigError(f"--pack {config.pack} joins {config.pack} samples per discriminator input: --batch-size "
                           f"must be a multiple of it; got {config.batch_size}.")

@@ -26,8 +26,19 @@ def _export_once(config, model, ckpt_path, export_dir, export=True):
         print(f"Its export: {existing}", flush=True)
     elif export:
         card = card_fields(config, model, checkpoint={"file": os.path.basename(ckpt_path), "sha256": sha256})
-        print(f"Exported the generator to {export_generator(model, export_dir, card=card)}", flush=True)
+        path = export_generator(model, export_dir, card=card, class_names=class_names(config, model))
+        print(f"Exported the generator to {path}", flush=True)
     return existing
+
+
+def class_names(config, model):
+    """The names of a conditional model's classes (label i is name i), from its dataset; None otherwise."""
+    if model.num_classes is None:
+        return None
+    from ganzoo.data import dataset_info
+
+    names = dataset_info(config.dataset, image_size=config.image_size, data_dir=config.data_dir)["class_names"]
+    return [str(n) for n in names] if len(names) == model.num_classes else None
 
 
 def card_fields(config, model, checkpoint=None):

@@ -17,6 +17,8 @@ def build_model(config):
     cls = MODELS[config.model]
     info = dataset_info(config.dataset, image_size=config.image_size, data_dir=config.data_dir)
     kwargs = dict(cls.config_kwargs(config), data_shape=tuple(info["shape"]))
+    if config.conditional:
+        kwargs["num_classes"] = info["num_classes"]
     model = cls(**kwargs)
     d_default, g_default = model.default_optimizers()
 

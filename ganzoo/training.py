@@ -22,7 +22,7 @@ import numpy as np
 
 from ganzoo.backend import is_chief, make_strategy, with_backend
 from ganzoo.config import ConfigError, TrainConfig, config_difference, resolve_config, validate_config  # noqa: F401
-from ganzoo.run_export import _export_once, _report_complete, card_fields  # noqa: F401
+from ganzoo.run_export import _export_once, _report_complete, card_fields, class_names  # noqa: F401
 from ganzoo.run_setup import (  # noqa: F401  (build_model and _steps_per_epoch are used from here too)
     _check_image_shape,
     _d_steps,
@@ -136,6 +136,10 @@ def _check_before_writing(config):
     read_history(config.run_dir, 0)  # and so does a damaged history.json
     info = dataset_info(config.dataset, image_size=config.image_size, data_dir=config.data_dir)
     _check_image_shape(config, info)
+    if config.conditional and not (info.get("has_labels") and (info.get("num_classes") or 0) >= 2):
+        raise ConfigError(f"--conditional trains on labels, and {config.dataset} has none (or fewer than 2 "
+                          "classes). Image folders take classes from their sub-folders; leave out --conditional "
+                          "for unlabelled data.")
     return saved, info, _steps_per_epoch(config, info, _d_steps(config))
 
 
@@ -201,8 +205,7 @@ def _make_callbacks(run, model, initial_step, history, callbacks):
     from ganzoo.data import load_real_samples
 
     config, spe, chief = run.config, run.spe, run.chief
-    fixed_z = np.random.default_rng(config.seed + 1).standard_normal(
-        (config.num_samples, model.latent_dim)).astype("float32")
+    fixed_z, fixed_labels = _fixed_samples(config, model)
     reference = None
     if run.info["kind"] == "toy":
         reference = load_real_samples(config.dataset, 2000, seed=config.seed)
@@ -212,7 +215,8 @@ def _make_callbacks(run, model, initial_step, history, callbacks):
                                 history_dir=config.run_dir if chief else None, history=history)
     logger = TensorBoardLogger(run_log_dir(run.own_dir), spe, fixed_z,
                                samples_dir=os.path.join(config.run_dir, "samples") if chief else None,
-                               log_every=config.log_every, reference=reference, guard=guard)
+                               log_every=config.log_every, reference=reference, guard=guard,
+                               fixed_labels=fixed_labels)
     if chief and not initial_step:
         log_hparams(logger.writer, {k: v for k, v in config.to_dict().items() if k not in TrainConfig.RESUMABLE})
     # The checkpointer comes before the pictures: an interrupt while they are drawn must not
@@ -279,6 +283,16 @@ def _finish(run, model, guard, checkpointer, logger):
     return checkpointer.history
 
 
+def _fixed_samples(config, model):
+    """(z, labels or None) of the pictures drawn after each epoch: num_samples latents, or for a
+    conditional model num_samples // K per class (at least 1) with labels 0, 0, ..., 1, 1, ..."""
+    k = model.num_classes
+    per_class = max(1, config.num_samples // k) if k else None
+    n = per_class * k if k else config.num_samples
+    z = np.random.default_rng(config.seed + 1).standard_normal((n, model.latent_dim)).astype("float32")
+    return z, (None if k is None else np.repeat(np.arange(k, dtype="int32"), per_class))
+
+
 def _datasets(config):
     """A function that returns a new data pipeline per call (a second iterator over the same
     seeded shuffle would draw another order). The first is built at once, so that a data error
@@ -288,7 +302,7 @@ def _datasets(config):
     def make():
         return load_dataset(config.dataset, batch_size=config.batch_size, image_size=config.image_size,
                             seed=config.seed, data_dir=config.data_dir, repeat=True,
-                            skip_corrupt=config.skip_corrupt)
+                            skip_corrupt=config.skip_corrupt, with_labels=config.conditional)
 
     first = [make()]
     return lambda: first.pop() if first else make()

@@ -1,4 +1,4 @@
-"""N training steps of GAN, DCGAN and WGAN-GP with given initial weights, data and injected noise,
+"""N training steps of GAN, DCGAN and WGAN-GP (and conditional DCGAN and WGAN-GP) with given initial weights, data and injected noise,
 on whatever backend this process runs (KERAS_BACKEND). `test_backends.py` runs it on TensorFlow
 in-process and on JAX in a subprocess and compares the weights.
 
@@ -14,6 +14,9 @@ CASES = {
     "gan": ("GAN", (2,), {}, {}),
     "dcgan": ("DCGAN", (8, 8, 1), {}, {"ema_decay": 0.9}),
     "wgan_gp": ("WGANGP", (8, 8, 1), {"n_critic": 2, "pack": 2}, {}),
+    # Conditional: labels reach G and D, WGAN-GP's penalty holds them fixed, k = 2 labelled batches.
+    "cdcgan": ("DCGAN", (8, 8, 1), {"num_classes": 3}, {"ema_decay": 0.9}),
+    "cwgan_gp": ("WGANGP", (8, 8, 1), {"n_critic": 2, "num_classes": 3}, {}),
 }
 
 
@@ -47,6 +50,8 @@ def run(init=None):
 
     out = {}
     for name, (cls_name, shape, kwargs, compile_kwargs) in CASES.items():
+        if init is not None and name not in init:
+            continue
         model = _injected(getattr(ganzoo, cls_name))(data_shape=shape, latent_dim=4, width=8, seed=5, **kwargs)
         model.compile(d_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
                       g_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5), **compile_kwargs)
@@ -56,7 +61,8 @@ def run(init=None):
             model.set_weights(init[name])
         k = model.d_steps
         x = np.random.default_rng(1).uniform(-1, 1, (STEPS * k * BATCH,) + shape).astype("float32")
-        model.fit(x, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+        y = None if model.num_classes is None else np.random.default_rng(2).integers(0, 3, len(x))
+        model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
         variables = model.weights + model.d_optimizer.variables + model.g_optimizer.variables
         out[name] = [np.asarray(keras.ops.convert_to_numpy(v.value)) for v in variables]
     return out

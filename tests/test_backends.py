@@ -83,6 +83,14 @@ JAX_TRAINING = BLOCK_TENSORFLOW + textwrap.dedent("""
             np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
         loaded.fit(x, batch_size=8, epochs=1, verbose=0)  # resumes: the optimizers carry on
         assert int(loaded.g_optimizer.iterations) == steps + 8 // model.d_steps
+    model = ganzoo.SNGAN(data_shape=(8, 8, 1), latent_dim=4, width=8, n_dis=2, num_classes=3)  # conditional
+    model.compile(ema_decay=0.9)
+    model.fit(x, np.arange(64) % 3, batch_size=8, epochs=1, verbose=0)
+    model.save(os.path.join(sys.argv[1], "conditional.keras"))
+    loaded = keras.models.load_model(os.path.join(sys.argv[1], "conditional.keras"))
+    assert loaded.num_classes == 3 and int(loaded.g_optimizer.iterations) == 4
+    np.testing.assert_array_equal(loaded.generate(4, seed=0, labels=2), model.generate(4, seed=0, labels=2))
+    assert np.abs(model.generate(4, seed=0, labels=0) - model.generate(4, seed=0, labels=2)).max() > 0
     batches = (x[i:i + 8] for i in range(0, 64, 8))  # a Python iterator of batches, k = 2
     keras.mixed_precision.set_global_policy("float32")
     model = ganzoo.WGANGP(data_shape=(8, 8, 1), latent_dim=4, width=8, n_critic=2)
@@ -117,8 +125,8 @@ JAX_TRAINING = BLOCK_TENSORFLOW + textwrap.dedent("""
 
 def test_jax_trains_saves_and_resumes_without_tensorflow(subprocess_env, tmp_path):
     """DCGAN (mixed_bfloat16) and WGAN-GP (k = 2, mixed_float16: loss scaling) with EMA,
-    steps_per_execution and XLA on JAX,
-    .keras save/load/resume, a Python iterator of batches, and a clear export error, in a process
+    steps_per_execution and XLA on JAX, .keras save/load/resume, a conditional SN-GAN, a Python
+    iterator of batches, and a clear export error, in a process
     where TensorFlow cannot be imported."""
     out = _run_jax(["-c", JAX_TRAINING, tmp_path], subprocess_env)
     assert "OK" in out.stdout

@@ -119,9 +119,10 @@ def test_critic_step_i_consumes_real_batch_i(tiny_model, image_dataset, monkeypa
     seen = []
     step = model._discriminator_step
 
-    def recording_step(real):
+    def recording_step(real, labels):
+        assert labels is None  # an unconditional model ignores labels
         seen.append(real.numpy().copy())
-        return step(real)
+        return step(real, labels)
 
     monkeypatch.setattr(model, "_discriminator_step", recording_step)
     data = image_dataset(n=2 * k * 8, shape=(2,), batch=8)

@@ -78,3 +78,14 @@ def test_gpu_benchmark_smoke_runs_without_a_gpu(repo_root, subprocess_env):
                           capture_output=True, text=True, env=subprocess_env(KERAS_BACKEND="jax"), timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("(smoke)") == 3, proc.stdout
+
+
+@pytest.mark.slow
+def test_quality_script_scores_a_conditional_mnist_run(tmp_path, run_tool):
+    out = tmp_path / "results.json"
+    stdout = run_tool("quality.py", "--parts", "mnist", "--mnist-models", "cdcgan", "--mnist-minutes", "0.02",
+                      "--mnist-width", "4", "--root", tmp_path, "--out", out, cwd=tmp_path)
+    run = json.loads(out.read_text())["mnist"]["cdcgan_w4_0.02min"]
+    assert len(run["per_class_accuracy"]) == 10 and len(run["per_class_mnist_fd"]) == 10
+    assert run["conditional_accuracy"] == pytest.approx(sum(run["per_class_accuracy"]) / 10)
+    assert f"| cdcgan: conditional accuracy {run['conditional_accuracy']:.3f}" in stdout

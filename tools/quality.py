@@ -31,6 +31,8 @@ import shutil
 import sys
 import time
 
+import numpy as np
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -70,7 +72,9 @@ TOY_CONFIGS = {
 TOY_DATASETS = ("gaussian_ring", "gaussian_grid")
 TOY_EVAL_SAMPLES = 2500  # the VEEGAN / PacGAN protocol
 
-MNIST_CONFIGS = {"dcgan": "dcgan_mnist_sample", "wgan_gp": "wgan_gp_mnist_sample"}
+MNIST_CONFIGS = {"dcgan": "dcgan_mnist_sample", "wgan_gp": "wgan_gp_mnist_sample",
+                 # class-conditional DCGAN: scored also by conditional accuracy and per-class MNIST FD
+                 "cdcgan": "cdcgan_mnist_sample"}
 MNIST_EVAL_SAMPLES = 5000
 MNIST_REFERENCE_KEY = "test_500_vs_train_4500"
 
@@ -184,9 +188,16 @@ def _load_and_score_mnist(run_dir, seed):
     from ganzoo.training import load_run
 
     _, model = load_run(run_dir)
-    fake = model.generate(MNIST_EVAL_SAMPLES, seed=1000 + seed)
-    real = load_real_samples("mnist_sample", 500, split="test", seed=seed)
-    return model, evaluate_samples(fake, real, feature_extractor="mnist")
+    # A conditional model: every digit equally often, then also scored per requested digit.
+    labels = None if model.num_classes is None else np.arange(MNIST_EVAL_SAMPLES) % model.num_classes
+    fake = model.generate(MNIST_EVAL_SAMPLES, seed=1000 + seed, labels=labels)
+    real, real_labels = load_real_samples("mnist_sample", 500, split="test", seed=seed, with_labels=True)
+    scores = evaluate_samples(fake, real, feature_extractor="mnist")
+    if labels is not None:
+        from ganzoo.metrics.conditional import mnist_conditional_metrics
+
+        scores.update(mnist_conditional_metrics(fake, labels, real, real_labels))
+    return model, scores
 
 
 def run_mnist(name, minutes, width, root, seed=0, max_epochs=1000):
@@ -244,7 +255,7 @@ def quickstart_table(results):
 
 def _export(model, config, directory, result):
     from ganzoo.export import export_generator
-    from ganzoo.training import card_fields
+    from ganzoo.training import card_fields, class_names
 
     card = card_fields(config, model)
     card["metrics"] = {k: v for k, v in result.items()
@@ -255,7 +266,8 @@ def _export(model, config, directory, result):
     card["evaluation"] = ("tools/quality.py: 5,000 samples vs 500 held-out mnist_sample test digits through "
                           "ganzoo's MNIST classifier" if config.dataset == "mnist_sample" else
                           "tools/quality.py: 2,500 samples, VEEGAN protocol (modes within 3 sigma)")
-    path = export_generator(model, directory, version=1, overwrite=True, card=card)
+    path = export_generator(model, directory, version=1, overwrite=True, card=card,
+                            class_names=class_names(config, model))
     return path
 
 
@@ -264,7 +276,10 @@ def save_sample_picture(model, dataset, path, seed=0):
     from ganzoo.callbacks import sample_picture, write_png
     from ganzoo.data import load_real_samples
 
-    if dataset == "mnist_sample":
+    if dataset == "mnist_sample" and model.num_classes:  # one row of 8 per class
+        labels = np.repeat(np.arange(model.num_classes), 8)
+        write_png(sample_picture(model.generate(len(labels), seed=seed, labels=labels), columns=8), path)
+    elif dataset == "mnist_sample":
         write_png(sample_picture(model.generate(64, seed=seed)), path)
     else:
         write_png(sample_picture(model.generate(TOY_EVAL_SAMPLES, seed=seed),
@@ -320,6 +335,10 @@ def mnist_table(results):
         lines.append(f"| {r['model']} | {r['width']} | {budget} | {r['generator_steps']} "
                      f"({r['epochs']}) | {r['mnist_fd']:.2f} | {r['mnist_score']:.2f} | {r['digits_covered']:.0f} "
                      f"| {r['digit_kl']:.3f} | {r['kid_mean']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} |")
+    for r in sorted(results.get("mnist", {}).values(), key=lambda r: (r["model"], r["width"])):
+        if "conditional_accuracy" in r:
+            lines.append(f"| {r['model']}: conditional accuracy {r['conditional_accuracy']:.3f}, mean per-class "
+                         f"MNIST FD {r['mean_per_class_mnist_fd']:.2f} | | | | | | | | | | |")
     ref = reference
     lines.append(f"| real test digits (reference) | | | | {ref['mnist_fd']:.2f} | {ref['mnist_score']:.2f} "
                  f"| {ref['digits_covered']:.0f} | {ref['digit_kl']:.3f} | {ref['kid_mean']:.3f} "
@@ -387,7 +406,8 @@ def main(argv=None):
                 _save_results(args.out, {"quickstart": {key: r}})
         if args.export:
             export_all(_load_results(args.out), args.export_dir, args.mnist_width, args.mnist_minutes,
-                       args.toy_steps, _csv(args.export, ("mnist", "ring", "grid"), "export"))
+                       args.toy_steps, _csv(args.export, ("mnist", "ring", "grid"), "export"),
+                       _csv(args.mnist_models, tuple(MNIST_CONFIGS), "mnist-models"))
     results = _load_results(args.out)
     print("\n## 2-D mixtures (2,500 samples per run; mean ± std over seeds)\n")
     print(toy_table(results))
@@ -397,12 +417,13 @@ def main(argv=None):
     print(quickstart_table(results))
 
 
-def export_all(results, export_dir, mnist_width, mnist_minutes, toy_steps, which=("mnist", "ring", "grid")):
-    """Export the MNIST DCGAN / WGAN-GP runs and the seed-0 gan_ema toy runs, with sample pictures."""
+def export_all(results, export_dir, mnist_width, mnist_minutes, toy_steps, which=("mnist", "ring", "grid"),
+               mnist_models=("dcgan", "wgan_gp")):
+    """Export the MNIST runs of `mnist_models` and the seed-0 gan_ema toy runs, with sample pictures."""
     from ganzoo.training import load_run
 
     targets = []
-    for name in MNIST_CONFIGS if "mnist" in which else ():
+    for name in mnist_models if "mnist" in which else ():
         key = f"{name}_w{mnist_width}_{mnist_minutes:g}min"
         if key not in results["mnist"]:
             raise SystemExit(f"--export mnist: no run {key} in the results; train it first (--parts mnist).")

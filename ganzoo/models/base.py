@@ -19,6 +19,7 @@ from keras import ops
 
 from ganzoo.models.fitting import Fitting
 from ganzoo.models.game import FirstNonFinite, Game, _as_shape, _positive_int, packed_shape
+from ganzoo.models.networks import _num_classes
 
 if keras.backend.backend() == "tensorflow":
     from ganzoo.models.step_tensorflow import TensorFlowStep as BackendStep
@@ -30,13 +31,14 @@ else:
         "Set KERAS_BACKEND=jax or KERAS_BACKEND=tensorflow (or `ganzoo train --backend ...`)."
     )
 
-from ganzoo.models.optimizers import _inner, _loss_scaled, _use_ema
+from ganzoo.models.optimizers import _loss_scaled, _use_ema
+from ganzoo.models.sampling import Sampling
 
 __all__ = ["GANBase", "packed_shape"]
 
 
 @keras.saving.register_keras_serializable(package="ganzoo")
-class GANBase(BackendStep, Game, Fitting, keras.Model):
+class GANBase(BackendStep, Game, Fitting, Sampling, keras.Model):
     """Base class of the ganzoo models; see `GAN`, `DCGAN` and `WGANGP`.
 
     Args:
@@ -59,7 +61,14 @@ class GANBase(BackendStep, Game, Fitting, keras.Model):
             fake packs are formed from consecutive examples of the batch, so the batch size
             must be a multiple of m. A user discriminator must take inputs of
             `packed_shape(data_shape, m)`: (m * d,) for vectors, (H, W, m * C) for images.
-            The generator, sampling and exports are unchanged.
+            The generator, sampling and exports are unchanged. Not with `num_classes`.
+        num_classes: K >= 2 makes the model class-conditional: it learns p(x | y) for labels
+            y in [0, K) and trains on (samples, labels) batches. The default networks are the
+            conditional builders of `ganzoo.models.networks` (G: the label's embedding joined
+            to z, Mirza & Osindero 2014; D: the projection form, Miyato & Koyama 2018). User
+            networks take two inputs: the generator [z, label] -> samples, the discriminator
+            [x, label] -> one score per example, with z float32 (batch, latent_dim), x float32
+            (batch, *data_shape) and label int32 (batch,) in [0, K).
     """
 
     default_latent_dim = 100
@@ -80,13 +89,21 @@ class GANBase(BackendStep, Game, Fitting, keras.Model):
         d_steps=1,
         width=None,
         pack=1,
+        num_classes=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.num_classes = None if num_classes is None else _num_classes(num_classes)
         if width is not None:
             width = _positive_int(width, "width")
         self.width = width
         self.pack = _positive_int(pack, "pack")
+        if self.pack > 1 and self.num_classes is not None:
+            raise ValueError(
+                f"{type(self).__name__}: packing (pack={self.pack}) and conditioning (num_classes="
+                f"{self.num_classes}) do not combine: a pack of m samples has m labels and the projection "
+                "discriminator scores one. Use pack=1 for a conditional model."
+            )
         data_shape = _as_shape(data_shape, "data_shape")
         if latent_dim is None:
             vector_data = data_shape is not None and len(data_shape) == 1
@@ -152,10 +169,10 @@ class GANBase(BackendStep, Game, Fitting, keras.Model):
     def _generator_output_shape(self, generator):
         z = np.zeros((2, self.latent_dim), "float32")
         try:
-            out = generator(z, training=False)
+            out = generator(self._conditioned(z, self._check_labels(2)), training=False)
         except Exception as e:
             raise ValueError(
-                f"The generator could not be called on z of shape (batch, {self.latent_dim}): {e}. "
+                f"The generator could not be called on {self._generator_inputs_text()}: {e}. "
                 "Check `latent_dim` against the generator's input."
             ) from e
         return tuple(int(s) for s in out.shape[1:])
@@ -164,11 +181,12 @@ class GANBase(BackendStep, Game, Fitting, keras.Model):
         """Call both networks once on a tiny batch: builds them and checks that they fit."""
         name = type(self).__name__
         z = np.zeros((2 * self.pack, self.latent_dim), "float32")
+        labels = self._check_labels(2 * self.pack)
         try:
-            fake = self.generator(z, training=False)
+            fake = self.generator(self._conditioned(z, labels), training=False)
         except Exception as e:
             raise ValueError(
-                f"{name}: the generator could not be called on z of shape {tuple(z.shape)}: {e}"
+                f"{name}: the generator could not be called on {self._generator_inputs_text()}: {e}"
             ) from e
         if tuple(fake.shape[1:]) != tuple(self.data_shape):
             raise ValueError(
@@ -179,9 +197,16 @@ class GANBase(BackendStep, Game, Fitting, keras.Model):
         packed = self._pack(ops.cast(fake, "float32"))
         expected = packed_shape(self.data_shape, self.pack)
         try:
-            scores = self.discriminator(packed, training=False)
+            scores = self.discriminator(self._conditioned(packed, labels), training=False)
         except Exception as e:
             packing = f" (pack={self.pack} samples joined along the last axis)" if self.pack > 1 else ""
+            if self.num_classes is not None:
+                raise ValueError(
+                    f"{name}: the discriminator could not be called on [x, label], x of shape "
+                    f"{tuple(packed.shape)} and label int32 of shape (2,): {e}. A conditional model's "
+                    f"discriminator (num_classes={self.num_classes}) takes [x, label] and returns one score "
+                    "per example (see ganzoo.models.networks, e.g. build_conv_discriminator(..., num_classes=K))."
+                ) from e
             raise ValueError(
                 f"{name}: the discriminator cannot take inputs of shape {tuple(packed.shape)}: {e}. "
                 f"The discriminator's input must be {expected}{packing}."
@@ -191,6 +216,17 @@ class GANBase(BackendStep, Game, Fitting, keras.Model):
                 f"{name}: the discriminator must return one score per example, shape (batch, 1) "
                 f"or (batch,); it returned {tuple(scores.shape)}."
             )
+
+    def _check_labels(self, n):
+        """Labels 0, 1, 0, ... for the construction checks (None for an unconditional model)."""
+        return None if self.num_classes is None else (np.arange(n) % self.num_classes).astype("int32")
+
+    def _generator_inputs_text(self):
+        if self.num_classes is None:
+            return f"z of shape (batch, {self.latent_dim})"
+        return (f"[z, label] (z float32 (batch, {self.latent_dim}), label int32 (batch,)); a conditional "
+                f"model's generator (num_classes={self.num_classes}) takes both (e.g. "
+                "build_conv_generator(..., num_classes=K))")
 
     @property
     def vector_data(self):
@@ -291,6 +327,7 @@ class GANBase(BackendStep, Game, Fitting, keras.Model):
             d_steps=self.d_steps,
             width=self.width,
             pack=self.pack,
+            num_classes=self.num_classes,
         )
         return config
 
@@ -322,62 +359,3 @@ class GANBase(BackendStep, Game, Fitting, keras.Model):
     def first_nonfinite_step(self):
         """The first step of the current epoch (1-based) after which a loss was NaN or infinite; 0: none."""
         return int(ops.convert_to_numpy(self._nonfinite.result()))
-
-    def call(self, z, training=False):
-        """G(z): the model maps latent vectors to samples."""
-        return self.generator(z, training=training)
-
-    # --------------------------------------------------------------- sampling
-    @property
-    def ema_generator(self):
-        """A copy of the generator holding the EMA weights, or None when EMA is off."""
-        if self.g_optimizer is None:
-            return None
-        inner = _inner(self.g_optimizer)
-        if not getattr(inner, "use_ema", False):
-            return None
-        if self._ema_generator is None:
-            clone = keras.models.clone_model(self.generator)
-            clone(np.zeros((1, self.latent_dim), "float32"), training=False)
-            object.__setattr__(self, "_ema_generator", clone)  # untracked: not saved twice
-        clone = self._ema_generator
-        averages = inner._model_variables_moving_average
-        for target, average in zip(clone.trainable_variables, averages):
-            target.assign(average)
-        for target, live in zip(clone.non_trainable_variables, self.generator.non_trainable_variables):
-            target.assign(live)
-        return clone
-
-    def sampling_generator(self):
-        """The network used for sampling and export: the EMA generator when on, else G."""
-        return self.ema_generator or self.generator
-
-    def generate(self, n_or_z, seed=None, batch_size=256):
-        """Samples G(z) as a float32 numpy array in the data's range ([-1, 1] for images).
-
-        Args:
-            n_or_z: a number of samples, or an array of latent vectors (n, latent_dim).
-            seed: int seed of numpy's `default_rng` for z when `n_or_z` is a number (same
-                seed, same samples, as `ganzoo.load_exported(...).generate`); None draws fresh noise.
-            batch_size: generator batch size.
-        """
-        if isinstance(n_or_z, (int, np.integer)) and not isinstance(n_or_z, bool):
-            n = _positive_int(n_or_z, "n")
-            # numpy's generator, as the exports' `generate`: the same seed gives the same
-            # samples from a model, its SavedModel and its ONNX file, with or without XLA.
-            z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype("float32")
-        else:
-            z = np.asarray(n_or_z, dtype="float32")
-            if z.ndim != 2 or z.shape[1] != self.latent_dim:
-                raise ValueError(
-                    f"generate() takes a number of samples or z of shape (n, {self.latent_dim}); "
-                    f"got an array of shape {z.shape}."
-                )
-        net = self.sampling_generator()
-        if not len(z):  # no rows, no samples (as ExportedGenerator.generate)
-            return np.zeros((0,) + tuple(self.data_shape), "float32")
-        out = [
-            ops.convert_to_numpy(ops.cast(net(z[i : i + batch_size], training=False), "float32"))
-            for i in range(0, int(z.shape[0]), batch_size)
-        ]
-        return np.concatenate(out, axis=0)

@@ -35,9 +35,9 @@ class DCGAN(GAN):
     def build_generator(self, latent_dim, data_shape):
         if len(data_shape) == 1:
             return super().build_generator(latent_dim, data_shape)
-        return build_conv_generator(latent_dim, data_shape, filters=self.width or self.default_conv_width)
+        return build_conv_generator(latent_dim, data_shape, filters=self.width or self.default_conv_width, num_classes=self.num_classes)
 
     def build_discriminator(self, data_shape):
         if len(data_shape) == 1:
             return super().build_discriminator(data_shape)
-        return build_conv_discriminator(data_shape, filters=self.width or self.default_conv_width)
+        return build_conv_discriminator(data_shape, filters=self.width or self.default_conv_width, num_classes=self.num_classes)

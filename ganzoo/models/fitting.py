@@ -46,26 +46,88 @@ class Fitting:
 
         Each generator update takes k consecutive batches of `x`, one per discriminator
         step, so `steps_per_epoch` and `epochs` count generator updates and a dataset of N
-        batches gives N // k of them. Labels, if any, are ignored. `x`: arrays (samples or
-        (samples, labels)), a Python iterator of batches, or a `tf.data.Dataset`.
+        batches gives N // k of them. `x`: arrays (samples, or a (samples, labels) tuple, or
+        samples with `y=labels`), a Python iterator of batches, or a `tf.data.Dataset` of
+        samples or (samples, labels). A conditional model (`num_classes`) needs the int
+        labels in [0, num_classes); an unconditional one ignores them.
         """
         if _is_dataset(x):
-            if self.d_steps > 1:
-                x = self._group_dataset(x, batch_size)
+            self._check_labels_spec(x.element_spec)
+            x = self._prepared_dataset(x, batch_size)
             self._check_real_spec(_spec_of(self._strip_labels(x.element_spec)))
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself; Keras warns otherwise
         elif isinstance(x, dict) or (isinstance(x, (tuple, list)) and x and isinstance(x[0], dict)):
             self._check_real_spec(self._strip_labels(x))
         elif x is not None and hasattr(x, "shape") or isinstance(x, (tuple, list)):
             samples = np.asarray(keras.ops.convert_to_numpy(self._strip_labels(x)))
+            if y is None and isinstance(x, (tuple, list)) and len(x) > 1:
+                y = x[1]
             self._check_real_spec(self._batch_spec((batch_size or 32,) + samples.shape[1:], samples.dtype))
+            labels = self._checked_array_labels(y, len(samples))
+            x, y = samples, labels
             if self.d_steps > 1:
-                x, batch_size = self._group_arrays(samples, batch_size or 32), batch_size or 32
+                batch_size = batch_size or 32
+                x = self._group_arrays(samples, batch_size)
+                y = None if labels is None else self._group_arrays(labels, batch_size)
                 kwargs.setdefault("shuffle", False)  # batch i of a group is critic step i's
         elif x is not None and hasattr(x, "__next__"):
             x = self._checked_iterator(x)
             kwargs.setdefault("shuffle", False)  # Keras cannot shuffle an iterator, and warns
         return super().fit(x, y, batch_size=batch_size, **kwargs)
+
+    # ------------------------------------------------------------------- labels
+    def _no_labels_error(self, what):
+        name = type(self).__name__
+        return ValueError(
+            f"{name} is class-conditional (num_classes={self.num_classes}) and trains on (samples, labels); "
+            f"{what}. Load the data with labels (load_dataset(..., with_labels=True)), pass fit(x=samples, "
+            "y=labels), or build the model without num_classes."
+        )
+
+    def _checked_array_labels(self, labels, n):
+        """int32 labels (n,) in [0, num_classes) for a conditional model; None (ignored) otherwise."""
+        if self.num_classes is None:
+            return None
+        if labels is None:
+            raise self._no_labels_error("the arrays hold samples only")
+        labels = np.asarray(keras.ops.convert_to_numpy(labels))
+        if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(f"{type(self).__name__}.fit: labels must be {n} ints, one per sample; got shape "
+                             f"{labels.shape} of {labels.dtype}.")
+        if n and (labels.min() < 0 or labels.max() >= self.num_classes):
+            raise ValueError(f"{type(self).__name__}.fit: labels must be in [0, {self.num_classes}) "
+                             f"(num_classes={self.num_classes}); got values from {labels.min()} to {labels.max()}.")
+        return labels.astype("int32")
+
+    def _check_labels_spec(self, spec):
+        """A conditional model's dataset yields (samples, int labels (batch,))."""
+        if self.num_classes is None:
+            return
+        if not isinstance(spec, (tuple, list)) or len(spec) < 2:
+            raise self._no_labels_error("the dataset yields samples only")
+        labels = _spec_of(spec[1])
+        if "int" not in labels.dtype or (labels.shape is not None and len(labels.shape) != 1):
+            raise ValueError(f"{type(self).__name__}.fit: the dataset's labels must be ints of shape (batch,); "
+                             f"got {labels.dtype} of shape {labels.shape}.")
+
+    def _prepared_dataset(self, x, batch_size):
+        """Labels checked in range (conditional), k batches grouped per step (k > 1)."""
+        import tensorflow as tf
+
+        if self.num_classes is not None:
+            k = self.num_classes
+            message = f"labels must be in [0, {k}) (num_classes={k})"
+
+            def checked(samples, labels, *rest):
+                labels = tf.cast(labels, tf.int32)
+                with tf.control_dependencies([tf.debugging.assert_non_negative(labels, message=message),
+                                              tf.debugging.assert_less(labels, k, message=message)]):
+                    return samples, tf.identity(labels)
+
+            x = x.map(checked, num_parallel_calls=tf.data.AUTOTUNE)
+        if self.d_steps > 1:
+            x = self._group_dataset(x, batch_size)
+        return x
 
     def _batch_spec(self, shape, dtype):
         """The spec of what train_step gets from batches of `shape`: (batch, k, ...) when k > 1."""
@@ -95,18 +157,25 @@ class Fitting:
             raise ValueError(f"{type(self).__name__}.fit got an empty iterator.")
         sample = np.asarray(keras.ops.convert_to_numpy(self._strip_labels(first)))
         self._check_real_spec(self._batch_spec(sample.shape, sample.dtype))
-        batches = (self._strip_labels(b) for b in itertools.chain([first], iterator))
+        conditional = self.num_classes is not None
+        if conditional:
+            labels = first[1] if isinstance(first, (tuple, list)) and len(first) > 1 else None
+            self._checked_array_labels(labels, len(sample))
+            batches = ((b[0], b[1]) for b in itertools.chain([first], iterator))
+        else:
+            batches = ((self._strip_labels(b),) for b in itertools.chain([first], iterator))
         k = self.d_steps
 
-        def grouped():  # Keras takes a generator of (inputs,) tuples
+        def grouped():  # Keras takes a generator of (samples,) or (samples, labels) tuples
             while True:
                 group = list(itertools.islice(batches, k))
                 if len(group) < k:
                     return
                 if k == 1:
-                    yield (group[0],)
+                    yield group[0]
                 else:
-                    yield (np.stack([keras.ops.convert_to_numpy(b) for b in group], axis=1),)
+                    yield tuple(np.stack([keras.ops.convert_to_numpy(b[j]) for b in group], axis=1)
+                                for j in range(len(group[0])))
 
         return grouped()
 
@@ -119,15 +188,20 @@ class Fitting:
         batches = int(x.cardinality())
         if 0 <= batches < k:
             raise self._too_few_batches(batches)
-        x = x.map(lambda *d: self._strip_labels(d), num_parallel_calls=tf.data.AUTOTUNE)
-        rank = x.element_spec.shape.rank
+        conditional = self.num_classes is not None
+        x = x.map(lambda *d: (self._strip_labels(d), d[1]) if conditional else self._strip_labels(d),
+                  num_parallel_calls=tf.data.AUTOTUNE)
+        rank = self._strip_labels(x.element_spec).shape.rank
         if rank is None or rank != len(self.data_shape) + 1:
             return x  # _check_real_spec reports the mismatch with the expected shapes
         perm = [1, 0] + list(range(2, rank + 1))
-        # (k, batch, ...) -> (batch, k, ...): tf.distribute splits the batch axis over replicas.
-        return x.batch(k, drop_remainder=True).map(
-            lambda b: tf.transpose(b, perm), num_parallel_calls=tf.data.AUTOTUNE
-        ).prefetch(tf.data.AUTOTUNE)
+
+        def to_batch_major(*group):  # (k, batch, ...) -> (batch, k, ...): tf.distribute splits the batch axis
+            samples = tf.transpose(group[0], perm)
+            return (samples, tf.transpose(group[1], [1, 0])) if conditional else samples
+
+        return x.batch(k, drop_remainder=True).map(to_batch_major, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+            tf.data.AUTOTUNE)
 
     def _check_real_spec(self, spec):
         """Check the data once, in `fit`: float samples (or (samples, labels)) of

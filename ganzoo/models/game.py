@@ -73,6 +73,30 @@ class Game:
     #: exactly the names here beyond the four every model logs (checked when a step is traced).
     metric_names = ("d_loss", "g_loss", "d_real", "d_fake")
 
+    # --------------------------------------------------------- conditioning
+    def _conditioned(self, x, labels):
+        """A network's input: x (z or samples), or [x, labels] for a conditional model."""
+        if self.num_classes is None:
+            return x
+        # Keras refuses a mix of tensors and numpy arrays in one call's inputs.
+        return [ops.convert_to_tensor(x), ops.convert_to_tensor(labels, "int32")]
+
+    def _real_batch(self, data):
+        """(float32 real samples, int32 labels or None) of a step's batch. An unconditional model
+        ignores labels; `fit` checked that a conditional model gets them."""
+        labels = None
+        if isinstance(data, (tuple, list)):
+            data, labels = data[0], (data[1] if len(data) > 1 else None)
+        real = ops.cast(data, "float32")
+        if self.num_classes is None:
+            return real, None
+        return real, ops.cast(labels, "int32")
+
+    @staticmethod
+    def _labels_of_step(labels, i):
+        """The labels of critic step i's batch when k > 1 batches come per step ((batch, k) labels)."""
+        return None if labels is None else labels[:, i]
+
     # ------------------------------------------------------------------ noise
     def _latent(self, batch_size):
         """z ~ N(0, I), one row per example, from the model's seed generator."""

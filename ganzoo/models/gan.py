@@ -70,10 +70,10 @@ class GAN(GANBase):
 
     def build_generator(self, latent_dim, data_shape):
         return build_mlp_generator(latent_dim, data_shape, hidden_units=self._hidden_units(data_shape),
-                                   output_activation="tanh" if len(data_shape) > 1 else None)
+                                   output_activation="tanh" if len(data_shape) > 1 else None, num_classes=self.num_classes)
 
     def build_discriminator(self, data_shape):
-        return build_mlp_discriminator(data_shape, hidden_units=self._hidden_units(data_shape))
+        return build_mlp_discriminator(data_shape, hidden_units=self._hidden_units(data_shape), num_classes=self.num_classes)
 
     def default_optimizers(self):
         if self.vector_data:

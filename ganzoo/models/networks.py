@@ -16,6 +16,7 @@ Every builder takes `num_classes=` for class-conditional networks, which take tw
 import math
 
 import keras
+import numpy as np
 
 from ganzoo.layers import Maxout, SpectralNorm, batch_norm as batch_norm_layer, dcgan_init, float32_output
 
@@ -33,9 +34,9 @@ def _latent_inputs(latent_dim, num_classes, embedding_dim):
 
 
 def _num_classes(num_classes):
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
         raise ValueError(f"`num_classes` must be an integer >= 2 (e.g. 10 for MNIST digits); got {num_classes!r}.")
-    return num_classes
+    return int(num_classes)
 
 
 def _scored(x_in, features, score_layer, num_classes, spectral_norm, name):

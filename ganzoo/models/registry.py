@@ -39,6 +39,10 @@ PRESETS = {
     # warmed up); 29 epochs of 70 steps = 2,030 generator steps.
     "dcgan_mnist_sample": dict(_DCGAN, dataset="mnist_sample", width=32, batch_size=64, d_lr=5e-4, g_lr=5e-4,
                                ema=0.999, epochs=29),
+    # Class-conditional (labels from the dataset, Mirza & Osindero 2014 G, projection D): the quick
+    # start's settings with --conditional.
+    "cdcgan_mnist_sample": dict(_DCGAN, dataset="mnist_sample", width=32, batch_size=64, d_lr=5e-4, g_lr=5e-4,
+                                ema=0.999, epochs=29, conditional=True),
     "dcgan_mnist": dict(_DCGAN, dataset="mnist", epochs=25),
     "dcgan_fashion_mnist": dict(_DCGAN, dataset="fashion_mnist", epochs=25),
     "dcgan_cifar10": dict(_DCGAN, dataset="cifar10", epochs=50),
@@ -56,6 +60,9 @@ PRESETS = {
     "gan_gaussian_grid": dict(_GAN_TOY, dataset="gaussian_grid"),
     "gan_ema_gaussian_ring": dict(_GAN_EMA_TOY, dataset="gaussian_ring"),
     "gan_ema_gaussian_grid": dict(_GAN_EMA_TOY, dataset="gaussian_grid"),
+    # Conditional toys: the label is the mode index; the same recipe as gan_ema_gaussian_*.
+    "cgan_ema_gaussian_ring": dict(_GAN_EMA_TOY, dataset="gaussian_ring", conditional=True),
+    "cgan_ema_gaussian_grid": dict(_GAN_EMA_TOY, dataset="gaussian_grid", conditional=True),
     "gan_mnist_sample": dict(model="gan", dataset="mnist_sample", batch_size=100, latent_dim=100, width=512,
                              d_lr=2e-4, g_lr=2e-4, beta_1=0.5, beta_2=0.999, epochs=50),
 }

@@ -75,14 +75,14 @@ class SNGAN(GANBase):
 
     def build_generator(self, latent_dim, data_shape):
         if len(data_shape) == 1:
-            return build_mlp_generator(latent_dim, data_shape, hidden_units=self.width or self.default_vector_width)
-        return build_conv_generator(latent_dim, data_shape, filters=self.width or self.default_conv_width)
+            return build_mlp_generator(latent_dim, data_shape, hidden_units=self.width or self.default_vector_width, num_classes=self.num_classes)
+        return build_conv_generator(latent_dim, data_shape, filters=self.width or self.default_conv_width, num_classes=self.num_classes)
 
     def build_discriminator(self, data_shape):
         if len(data_shape) == 1:
             return build_mlp_discriminator(data_shape, hidden_units=self.width or self.default_vector_width,
-                                           spectral_norm=True)
-        return build_sn_conv_discriminator(data_shape, filters=self.width or self.default_conv_width)
+                                           spectral_norm=True, num_classes=self.num_classes)
+        return build_sn_conv_discriminator(data_shape, filters=self.width or self.default_conv_width, num_classes=self.num_classes)
 
     def score_summary(self, scores):
         """The mean raw score E[D(x)] (hinge scores are not logits)."""

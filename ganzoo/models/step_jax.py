@@ -9,6 +9,7 @@ applies them with `optimizer.stateless_apply`. The losses, packing and noise are
 """
 
 import contextlib
+import functools
 
 import jax
 import keras
@@ -117,29 +118,36 @@ class JaxStep:
     def _num_replicas(self):
         return 1
 
-    # The one place each network is called in training (conditioning adds its labels here).
-    def _g_forward(self, trainable, non_trainable, z):
-        fake, non_trainable = self.generator.stateless_call(trainable, non_trainable, z, training=True)
+    # The one place each network is called in training. A conditional model's fake batch is drawn
+    # for the real batch's labels (as the TensorFlow step; see there).
+    def _g_forward(self, trainable, non_trainable, z, labels=None):
+        fake, non_trainable = self.generator.stateless_call(trainable, non_trainable,
+                                                            self._conditioned(z, labels), training=True)
         return ops.cast(fake, "float32"), non_trainable
 
-    def _d_forward(self, trainable, non_trainable, x):
-        return self.discriminator.stateless_call(trainable, non_trainable, x, training=True)
+    def _d_forward(self, trainable, non_trainable, x, labels=None):
+        return self.discriminator.stateless_call(trainable, non_trainable, self._conditioned(x, labels),
+                                                 training=True)
 
-    def _generator_vjp(self, s, z):
+    def _critic(self, s, d_tv, labels):
+        """D as `game` sees it, x -> scores, on `d_tv` with this batch's labels held fixed."""
+        return StatelessNetwork(functools.partial(self._d_forward, labels=labels), d_tv, s.d_nt)
+
+    def _generator_vjp(self, s, z, labels):
         """G(z) and the pullback from d loss / d fake to d loss / d G's weights."""
         def forward(g_tv):
-            return self._g_forward(g_tv, s.g_nt, z)
+            return self._g_forward(g_tv, s.g_nt, z, labels)
 
         fake, pullback, s.g_nt = jax.vjp(forward, s.g_tv, has_aux=True)
         return fake, pullback
 
-    def _discriminator_step(self, s, real):
+    def _discriminator_step(self, s, real, labels):
         """One discriminator (critic) update on `real` and a fresh fake batch; returns the fake."""
         noise = s.draw(self.discriminator_noise, real.shape[0])
-        fake, pullback = self._generator_vjp(s, noise["z"])
+        fake, pullback = self._generator_vjp(s, noise["z"], labels)
 
         def loss_fn(d_tv):
-            d = StatelessNetwork(self._d_forward, d_tv, s.d_nt)
+            d = self._critic(s, d_tv, labels)
             loss, logs = self.discriminator_objective(d, real, fake, noise)
             return _scaled(loss, self.d_optimizer, s.d_opt), (logs, d.non_trainable)
 
@@ -148,9 +156,9 @@ class JaxStep:
         s.record(logs)
         return fake, pullback
 
-    def _generator_step(self, s, fake, pullback):
+    def _generator_step(self, s, fake, pullback, labels):
         def loss_fn(fake):
-            d = StatelessNetwork(self._d_forward, s.d_tv, s.d_nt)
+            d = self._critic(s, s.d_tv, labels)
             g_loss = self.generator_objective(d, fake)
             return _scaled(g_loss, self.g_optimizer, s.g_opt), (g_loss, d.non_trainable)
 
@@ -163,20 +171,22 @@ class JaxStep:
         """One iteration of Algorithm 1: k discriminator (critic) steps, then one generator step."""
         # `fit` checked the data once: float samples, k real batches per step when k > 1.
         s = _State(self, state)
-        real = ops.cast(self._strip_labels(data), "float32")
+        real, labels = self._real_batch(data)  # labels: None, or int32 (batch,) / (batch, k)
+        g_labels = labels
         if self.d_steps == 1:
             # 1. Discriminator step on the real batch and a fake batch G(z), z ~ N(0, I).
             # 2. The generator's loss is taken on the same fake batch (its pullback through G
             #    kept), scored by the updated D: one G forward per iteration.
-            fake, pullback = self._discriminator_step(s, real)
+            fake, pullback = self._discriminator_step(s, real, labels)
         else:
             # 1. k discriminator steps, step i on real batch i (unrolled).
             for i in range(self.d_steps):
-                self._discriminator_step(s, real[:, i])
-            # 2. The generator's loss on a fresh z ~ N(0, I).
-            fake, pullback = self._generator_vjp(s, s.draw(self._latent, real.shape[0]))
+                self._discriminator_step(s, real[:, i], self._labels_of_step(labels, i))
+            # 2. The generator's loss on a fresh z ~ N(0, I), for the last critic batch's classes.
+            g_labels = self._labels_of_step(labels, -1)
+            fake, pullback = self._generator_vjp(s, s.draw(self._latent, real.shape[0]), g_labels)
         # 3. Update G by the gradient of its loss.
-        self._generator_step(s, fake, pullback)
+        self._generator_step(s, fake, pullback, g_labels)
         return s.results(), s.pack()
 
     # ------------------------------------------- Keras' JAX trainer, two optimizers

@@ -43,12 +43,20 @@ class TensorFlowStep:
     def _num_replicas(self):
         return self.distribute_strategy.num_replicas_in_sync
 
-    # The one place each network is called in training (conditioning adds its labels here).
-    def _g_forward(self, z):
-        return ops.cast(self.generator(z, training=True), "float32")
+    # The one place each network is called in training. A conditional model's fake batch is drawn
+    # for the real batch's labels (it keeps the class balance of the data; Mirza & Osindero 2014
+    # feed y to both players, Miyato & Koyama 2018 score (x, y) pairs), so D compares real and
+    # fake samples of the same classes.
+    def _g_forward(self, z, labels=None):
+        return ops.cast(self.generator(self._conditioned(z, labels), training=True), "float32")
 
-    def _d_forward(self, x):
-        return self.discriminator(x, training=True)
+    def _d_forward(self, x, labels=None):
+        return self.discriminator(self._conditioned(x, labels), training=True)
+
+    def _critic(self, labels):
+        """D as `game` sees it, x -> scores, with this batch's labels held fixed (so the WGAN-GP
+        penalty differentiates with respect to x alone)."""
+        return TapeNetwork(lambda x: self._d_forward(x, labels))
 
     def _replica_noise(self, batch_size):
         """`discriminator_noise` for this replica's batch.
@@ -89,14 +97,19 @@ class TensorFlowStep:
     @staticmethod
     def _update(tape, loss_for_grad, network, optimizer):
         grads = tape.gradient(loss_for_grad, network.trainable_variables)
+        # Embedding (label) gradients come as tf.IndexedSlices with one slice per example, so a
+        # class appears many times; Keras' TensorFlow optimizers update such slices one by one
+        # (Adam's second moment then sums g_i^2 instead of squaring the summed gradient). Dense
+        # gradients sum the duplicates first, as the JAX step does; the tables are small.
+        grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
         optimizer.apply_gradients(zip(grads, network.trainable_variables))
 
-    def _discriminator_step(self, real):
+    def _discriminator_step(self, real, labels):
         """One discriminator (critic) update on `real` and a fresh fake batch; returns the fake."""
         noise = self._replica_noise(ops.shape(real)[0])
-        fake = self._g_forward(noise["z"])
+        fake = self._g_forward(noise["z"], labels)
         with tf.GradientTape() as tape:
-            loss, logs = self.discriminator_objective(TapeNetwork(self._d_forward), real, fake, noise)
+            loss, logs = self.discriminator_objective(self._critic(labels), real, fake, noise)
             loss_for_grad = self._scaled(loss, self.d_optimizer)
         self._update(tape, loss_for_grad, self.discriminator, self.d_optimizer)
         for key, value in logs.items():
@@ -106,25 +119,25 @@ class TensorFlowStep:
     def train_step(self, data):
         """One iteration of Algorithm 1: k discriminator (critic) steps, then one generator step."""
         # `fit` checked the data once: float samples, k real batches per step when k > 1.
-        real = ops.cast(self._strip_labels(data), "float32")
-        d = TapeNetwork(self._d_forward)
+        real, labels = self._real_batch(data)  # labels: None, or int32 (batch,) / (batch, k)
         if self.d_steps == 1:
             with tf.GradientTape() as g_tape:
                 # 1. Discriminator step on the real batch and a fake batch G(z), z ~ N(0, I).
-                fake = self._discriminator_step(real)
+                fake = self._discriminator_step(real, labels)
                 # 2. Generator loss on the same fake batch (recorded on this tape), scored by
                 #    the updated D: one G forward per iteration, updates still alternate.
-                g_loss = self.generator_objective(d, fake)
+                g_loss = self.generator_objective(self._critic(labels), fake)
                 g_loss_for_grad = self._scaled(g_loss, self.g_optimizer)
         else:
             # 1. k discriminator steps, step i on real batch i (unrolled: no control flow, so it
             #    runs under tf.distribute and XLA alike).
             for i in range(self.d_steps):
-                self._discriminator_step(real[:, i])
+                self._discriminator_step(real[:, i], self._labels_of_step(labels, i))
+            g_labels = self._labels_of_step(labels, -1)  # the last critic batch's classes
             with tf.GradientTape() as g_tape:
                 # 2. Generator loss on a fresh z ~ N(0, I).
-                fake = self._g_forward(self._replica_latent(ops.shape(real)[0]))
-                g_loss = self.generator_objective(d, fake)
+                fake = self._g_forward(self._replica_latent(ops.shape(real)[0]), g_labels)
+                g_loss = self.generator_objective(self._critic(g_labels), fake)
                 g_loss_for_grad = self._scaled(g_loss, self.g_optimizer)
         # 3. Update G by the gradient of its loss.
         self._update(g_tape, g_loss_for_grad, self.generator, self.g_optimizer)

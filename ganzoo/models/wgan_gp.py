@@ -87,15 +87,15 @@ class WGANGP(GANBase):
 
     def build_generator(self, latent_dim, data_shape):
         if len(data_shape) == 1:
-            return build_mlp_generator(latent_dim, data_shape, hidden_units=self.width or self.default_mlp_width)
-        return build_conv_generator(latent_dim, data_shape, filters=self.width or self.default_conv_width)
+            return build_mlp_generator(latent_dim, data_shape, hidden_units=self.width or self.default_mlp_width, num_classes=self.num_classes)
+        return build_conv_generator(latent_dim, data_shape, filters=self.width or self.default_conv_width, num_classes=self.num_classes)
 
     def build_discriminator(self, data_shape):
         if len(data_shape) == 1:
             return build_mlp_discriminator(data_shape, hidden_units=self.width or self.default_mlp_width,
-                                           activation="relu", name="critic")
+                                           activation="relu", name="critic", num_classes=self.num_classes)
         return build_conv_discriminator(data_shape, filters=self.width or self.default_conv_width,
-                                        batch_norm_layers=False, name="critic")
+                                        batch_norm_layers=False, name="critic", num_classes=self.num_classes)
 
     def discriminator_noise(self, batch_size):
         """z for the fake batch, then eps ~ U[0, 1] once per discriminator input (per pack)."""

@@ -1,0 +1,100 @@
+"""Sampling from a ganzoo model: `call`, `generate` and the EMA generator (a mixin of `GANBase`).
+
+A conditional model (`num_classes` set) samples from p(x | y): its generator takes [z, label],
+and `generate` needs the labels.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+from ganzoo.models.game import _positive_int
+from ganzoo.models.optimizers import _inner
+
+
+class Sampling:
+    """`call`, `generate`, `ema_generator` and `sampling_generator`."""
+
+    def call(self, inputs, training=False):
+        """G(z), or G([z, labels]) for a conditional model: latent vectors (and labels) -> samples."""
+        return self.generator(inputs, training=training)
+
+    @property
+    def ema_generator(self):
+        """A copy of the generator holding the EMA weights, or None when EMA is off."""
+        if self.g_optimizer is None:
+            return None
+        inner = _inner(self.g_optimizer)
+        if not getattr(inner, "use_ema", False):
+            return None
+        if self._ema_generator is None:
+            clone = keras.models.clone_model(self.generator)
+            z = np.zeros((1, self.latent_dim), "float32")
+            clone(self._conditioned(z, np.zeros((1,), "int32")), training=False)
+            object.__setattr__(self, "_ema_generator", clone)  # untracked: not saved twice
+        clone = self._ema_generator
+        averages = inner._model_variables_moving_average
+        for target, average in zip(clone.trainable_variables, averages):
+            target.assign(average)
+        for target, live in zip(clone.non_trainable_variables, self.generator.non_trainable_variables):
+            target.assign(live)
+        return clone
+
+    def sampling_generator(self):
+        """The network used for sampling and export: the EMA generator when on, else G."""
+        return self.ema_generator or self.generator
+
+    def _sampling_labels(self, labels, n):
+        """int32 labels (n,) for a conditional model (checked), None for an unconditional one."""
+        name = type(self).__name__
+        if self.num_classes is None:
+            if labels is not None:
+                raise ValueError(f"This {name} is unconditional (num_classes=None); it takes no labels.")
+            return None
+        if labels is None:
+            raise ValueError(
+                f"This {name} is class-conditional (num_classes={self.num_classes}): pass labels=, one int "
+                f"for every sample or n ints in [0, {self.num_classes}), e.g. generate(16, labels=7)."
+            )
+        array = np.asarray(labels)
+        if array.ndim == 0:
+            array = np.full(n, array)
+        if array.shape != (n,) or not np.issubdtype(array.dtype, np.integer):
+            raise ValueError(f"labels must be one int or {n} ints (one per sample); got {np.asarray(labels)!r:.80}.")
+        if array.size and (array.min() < 0 or array.max() >= self.num_classes):
+            raise ValueError(f"labels must be in [0, {self.num_classes}); got {sorted(set(array.tolist()))[:10]}.")
+        return array.astype("int32")
+
+    def generate(self, n_or_z, seed=None, batch_size=256, labels=None):
+        """Samples G(z) (or G(z, y)) as a float32 numpy array in the data's range ([-1, 1] for images).
+
+        Args:
+            n_or_z: a number of samples, or an array of latent vectors (n, latent_dim).
+            seed: int seed of numpy's `default_rng` for z when `n_or_z` is a number (same
+                seed, same samples, as `ganzoo.load_exported(...).generate`); None draws fresh noise.
+            batch_size: generator batch size.
+            labels: conditional models only (required there): one int class for every sample,
+                or n ints in [0, num_classes).
+        """
+        if isinstance(n_or_z, (int, np.integer)) and not isinstance(n_or_z, bool):
+            n = _positive_int(n_or_z, "n")
+            # numpy's generator, as the exports' `generate`: the same seed gives the same
+            # samples from a model, its SavedModel and its ONNX file, with or without XLA.
+            z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype("float32")
+        else:
+            z = np.asarray(n_or_z, dtype="float32")
+            if z.ndim != 2 or z.shape[1] != self.latent_dim:
+                raise ValueError(
+                    f"generate() takes a number of samples or z of shape (n, {self.latent_dim}); "
+                    f"got an array of shape {z.shape}."
+                )
+        labels = self._sampling_labels(labels, len(z))
+        net = self.sampling_generator()
+        if not len(z):  # no rows, no samples (as ExportedGenerator.generate)
+            return np.zeros((0,) + tuple(self.data_shape), "float32")
+        out = []
+        for i in range(0, int(z.shape[0]), batch_size):
+            y = None if labels is None else labels[i: i + batch_size]
+            out.append(ops.convert_to_numpy(ops.cast(net(self._conditioned(z[i: i + batch_size], y),
+                                                         training=False), "float32")))
+        return np.concatenate(out, axis=0)
