@@ -9,6 +9,7 @@ import numpy as np
 from ganzoo.checkpoints import load_newest_checkpoint, save_checkpoint  # noqa: F401
 from ganzoo.images import image_grid, sample_picture, scatter_picture, write_png  # noqa: F401
 from ganzoo.run_dir import (
+    reraise_dropped_interrupt,
     signals_deferred,
     write_history,
 )
@@ -65,6 +66,7 @@ class StepAware(keras.callbacks.Callback):
         return self.epoch * self.steps_per_epoch + self.epoch_step_offset + batch + 1
 
     def on_train_batch_begin(self, batch, logs=None):
+        reraise_dropped_interrupt()
         if batch:
             self.last_step_seen = self.global_step(batch - 1)
             self.steps_finished(self.last_step_seen)

@@ -260,18 +260,50 @@ def _set_handlers(handlers):
     return {s: signal.signal(s, h if h is not None else signal.SIG_DFL) for s, h in handlers.items()}
 
 
+_pending_interrupts = []  # interrupts raised by the handlers below and not yet handled
+
+
 @contextlib.contextmanager
 def sigterm_as_interrupt():
-    """Inside the block SIGTERM raises `Terminated`, as Ctrl-C raises KeyboardInterrupt."""
+    """Inside the block SIGTERM raises `Terminated`, as Ctrl-C raises KeyboardInterrupt.
+
+    Python runs a signal handler wherever the main thread is, also inside a `__del__` or a GC
+    callback, where the exception it raises is printed and dropped and the run goes on. So the
+    handlers also record the interrupt, and `reraise_dropped_interrupt()` (called by the
+    training callbacks between compiled calls) raises it again if nothing handled it.
+    """
 
     def raise_terminated(signum, frame):
+        _pending_interrupts.append(Terminated)
         raise Terminated()
 
-    previous = _set_handlers({signal.SIGTERM: raise_terminated})
+    def raise_keyboard_interrupt(signum, frame):
+        _pending_interrupts.append(KeyboardInterrupt)
+        raise KeyboardInterrupt()
+
+    _pending_interrupts.clear()
+    previous = _set_handlers({signal.SIGTERM: raise_terminated, signal.SIGINT: raise_keyboard_interrupt})
     try:
         yield
+    except KeyboardInterrupt:
+        _pending_interrupts.clear()  # handled: it reached the caller
+        raise
     finally:
         _set_handlers(previous)
+
+
+def interrupt_handled():
+    """Mark the interrupt being raised as handled (its `except` clause runs)."""
+    _pending_interrupts.clear()
+
+
+def reraise_dropped_interrupt():
+    """Raise again an interrupt whose exception was dropped where the handler ran (see
+    `sigterm_as_interrupt`)."""
+    if _pending_interrupts:
+        interrupt = _pending_interrupts.pop()
+        _pending_interrupts.clear()
+        raise interrupt()
 
 
 @contextlib.contextmanager

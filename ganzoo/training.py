@@ -34,10 +34,12 @@ from ganzoo.run_dir import (
     RunDirError,
     RunLock,
     Terminated,
+    interrupt_handled,
     read_history,
     read_json,
     read_latest,
     remove_temporary_files,
+    reraise_dropped_interrupt,
     sigterm_as_interrupt,
     signals_ignored,
     unwritable_reason,
@@ -239,7 +241,9 @@ def _fit_with_resume(run, model, datasets, initial_step, guard, checkpointer, ca
             epoch += 1
         if epoch < config.epochs and not guard.failure and not model.stop_training:
             _fit(model, datasets, epoch * spe, callbacks, epoch, config.epochs, spe, verbose)
+        reraise_dropped_interrupt()  # one that landed in a __del__ during the last compiled call
     except KeyboardInterrupt as interrupt:
+        interrupt_handled()  # a second signal during the save below raises anew
         if run.chief and not guard.failure:
             _save_interrupted(checkpointer, run.ckpt_dir, interrupt)
         raise

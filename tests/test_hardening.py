@@ -542,3 +542,25 @@ def test_startup_noise_filter_keeps_warnings_and_errors():
             "a plain line\n")
     assert without_startup_noise(text) == ("E0000 00:00:1795320594.5    4849 cuda_dnn.cc:8] Unable to register "
                                            "cuDNN factory\na plain line\n")
+
+
+def test_an_interrupt_dropped_where_the_handler_ran_is_raised_again():
+    """Python runs signal handlers wherever the main thread is, also in a __del__, where the
+    exception is printed and dropped (the CI run that found this exited 0 with a Terminated
+    traceback): the handler records it and the callbacks raise it again."""
+    import gc
+    import warnings as _warnings
+
+    from ganzoo.run_dir import Terminated, reraise_dropped_interrupt, sigterm_as_interrupt
+
+    class SignalledInDel:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGTERM)  # the handler raises inside __del__: dropped
+
+    with pytest.raises(Terminated), sigterm_as_interrupt():
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("ignore")
+            SignalledInDel()  # unreferenced at once: __del__ runs here
+            gc.collect()
+        reraise_dropped_interrupt()  # what StepAware.on_train_batch_begin calls
+    reraise_dropped_interrupt()  # handled: nothing pending afterwards
