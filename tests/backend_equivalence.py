@@ -17,6 +17,8 @@ CASES = {
     # Conditional: labels reach G and D, WGAN-GP's penalty holds them fixed, k = 2 labelled batches.
     "cdcgan": ("DCGAN", (8, 8, 1), {"num_classes": 3}, {"ema_decay": 0.9}),
     "cwgan_gp": ("WGANGP", (8, 8, 1), {"n_critic": 2, "num_classes": 3}, {}),
+    # Spectral norm: the power iteration's u and the gradient through sigma(W) (Miyato Eq. 12).
+    "sngan": ("SNGAN", (8, 8, 1), {"n_dis": 2}, {}),
 }
 
 

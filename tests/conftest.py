@@ -31,6 +31,20 @@ def default_sigint():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def pytest_collection_modifyitems(config, items):
+    """On a backend other than TensorFlow, tests marked `tensorflow_only` (tf.distribute,
+    tf.data internals, SavedModel writing in-process) are skipped with the reason."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        return
+    skip = pytest.mark.skip(reason=f"TensorFlow backend only (this run: KERAS_BACKEND={backend})")
+    for item in items:
+        if "tensorflow_only" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def _float32_policy_and_seed():
     """Every test starts from the float32 policy and a fixed seed, whatever the last one did."""
@@ -40,6 +54,30 @@ def _float32_policy_and_seed():
     keras.utils.set_random_seed(1234)
     yield
     keras.mixed_precision.set_global_policy("float32")
+
+
+def _gradients(fn, *args):
+    """numpy gradients of the scalar `fn(*args)` with respect to each float32 argument, on the
+    backend under test (`tf.GradientTape` on TensorFlow, `jax.grad` on JAX)."""
+    import keras
+
+    args = [np.asarray(a, "float32") for a in args]
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return [np.asarray(g) for g in jax.grad(fn, argnums=tuple(range(len(args))))(*args)]
+    import tensorflow as tf
+
+    variables = [tf.Variable(a) for a in args]
+    with tf.GradientTape() as tape:
+        value = fn(*variables)
+    return [g.numpy() for g in tape.gradient(value, variables)]
+
+
+@pytest.fixture(scope="session")
+def gradients():
+    """`gradients(fn, *arrays)`: numpy d fn / d array for each array, on the backend under test."""
+    return _gradients
 
 
 @pytest.fixture(scope="session")

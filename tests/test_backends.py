@@ -31,9 +31,9 @@ def _run_jax(args, subprocess_env, timeout=300, **env):
 
 
 def test_jax_steps_equal_tensorflow_steps(repo_root, subprocess_env, tmp_path):
-    """Same initial weights, data and injected noise: 3 steps of GAN, DCGAN (with EMA) and
-    WGAN-GP (2 critic steps, PacGAN packs of 2) give the same weights and optimizer state on JAX as
-    on TensorFlow."""
+    """Same initial weights, data and injected noise: 3 steps of GAN, DCGAN (with EMA), WGAN-GP
+    (2 critic steps, PacGAN packs of 2), their conditional forms and SN-GAN give the same weights
+    and optimizer state on JAX as on TensorFlow."""
     helper = _helper(repo_root)
     tf_results = helper.run()  # this process runs TensorFlow
     helper.save(tmp_path / "tf.npz", tf_results)
@@ -174,3 +174,26 @@ def test_cli_backend_is_recorded_and_a_resume_keeps_it(subprocess_env, tmp_path)
     assert "--backend jax" in refused.stderr
     out = _run_jax([*map(str, run), "--epochs", "2"], subprocess_env)
     assert '"step": 4' in out.stdout, out.stdout
+
+
+#: The core test files that also run on the JAX backend (models, losses, save/resume, the CLI's
+#: train/resume/export): tests that need TensorFlow itself are marked `tensorflow_only`.
+JAX_CORE_FILES = ("tests/test_losses.py", "tests/test_models.py", "tests/test_conditional_models.py",
+                  "tests/test_sngan.py", "tests/test_train.py")
+
+
+def test_core_test_files_pass_on_the_jax_backend(repo_root, subprocess_env):
+    """`KERAS_BACKEND=jax pytest` over JAX_CORE_FILES, in one subprocess (a backend is per
+    process); TensorFlow is installed there, so tf.data inputs and the CLI's logs still work."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("runs the JAX files from the TensorFlow run")
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0",
+                          "-m", "not slow", *JAX_CORE_FILES], capture_output=True, text=True, timeout=1200,
+                         cwd=repo_root, env=subprocess_env(KERAS_BACKEND="jax"))
+    summary = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
+    assert out.returncode == 0, out.stdout[-8000:] + out.stderr[-2000:]
+    passed = int(summary.split(" passed")[0].split()[-1])
+    assert passed >= 80, summary  # most of the files ran, not just collected and skipped
+    print("JAX core files:", summary)

@@ -51,6 +51,7 @@ def _gradients(layer, x, kernel):
     return through_layer, tape.gradient(loss, w).numpy()
 
 
+@pytest.mark.tensorflow_only  # tapes on the layer's variables (the JAX step: test_backends equivalence)
 def test_gradient_flows_through_sigma_as_in_the_paper():
     """Miyato et al. 2018, Eq. 12: dV/dW carries the term -lambda u1 v1^T from sigma's
     dependence on W. Keras' own SpectralNormalization drops it (it steps on W / sigma as if

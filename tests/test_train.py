@@ -172,6 +172,7 @@ def _free_ports(n):
     return ports
 
 
+@pytest.mark.tensorflow_only  # MultiWorkerMirroredStrategy
 def test_multi_worker_on_loopback_ends_with_identical_generators(tmp_path, subprocess_env):
     """Two worker processes on 127.0.0.1 train 3 steps with MultiWorkerMirroredStrategy."""
     ports = _free_ports(2)
