@@ -354,10 +354,11 @@ def test_xla_path(cls, tiny_model, image_dataset):
     assert np.all(np.isfinite(history.history["d_loss"]))
 
 
-def test_jit_compile_auto_is_off_on_cpu(tiny_model):
+def test_jit_compile_auto_is_off_on_a_tensorflow_cpu_and_on_under_jax(tiny_model):
     model = tiny_model(ganzoo.GAN, (2,))
     model.compile(jit_compile="auto")
-    assert model.jit_compile is False  # no GPU here; "auto" turns XLA on only with one
+    # TensorFlow: no GPU here, and "auto" turns XLA on only with one. JAX: every step is XLA.
+    assert model.jit_compile is (keras.backend.backend() == "jax")
 
 
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])

@@ -275,7 +275,8 @@ def load_inception(weights="imagenet", include_top=False, channels=3, image_size
 
 
 def extract_features(model, images, batch_size=500):
-    """Run `model` over `images` in batches through one compiled `tf.function`.
+    """Run `model` over `images` in batches through one compiled function (`tf.function` on
+    TensorFlow, `jax.jit` of the stateless call on JAX).
 
     The last batch is padded to `batch_size` so the function is traced once for every call
     with the same image shape; padded rows are dropped from the result.
@@ -288,8 +289,6 @@ def extract_features(model, images, batch_size=500):
     Returns:
         A numpy array (N, ...) for a single-output model, else a list of them.
     """
-    import tensorflow as tf
-
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer; got {batch_size}.")
     images = np.asarray(images, dtype=np.float32)
@@ -301,7 +300,7 @@ def extract_features(model, images, batch_size=500):
         valid = len(batch)
         if valid < batch_size and n > batch_size:
             batch = np.concatenate([batch, np.zeros((batch_size - valid,) + batch.shape[1:], np.float32)])
-        outputs = forward(tf.constant(batch))
+        outputs = forward(batch)
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         chunks.append([np.asarray(o)[:valid] for o in outputs])
     results = [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]
@@ -312,12 +311,34 @@ _FORWARDS = weakref.WeakKeyDictionary()
 
 
 def _compiled_forward(model):
-    # One tf.function per model, kept as long as the model lives: re-wrapping would retrace
-    # on every call.
-    import tensorflow as tf
-
+    # One compiled function per model, kept as long as the model lives: re-wrapping would
+    # retrace on every call. A weak reference in the closure, or the cached function would keep
+    # its key alive.
     if model not in _FORWARDS:
-        # A weak reference in the closure, or the cached function would keep its key alive.
-        model_ref = weakref.ref(model)
-        _FORWARDS[model] = tf.function(lambda x: model_ref()(x, training=False), reduce_retracing=True)
+        _FORWARDS[model] = _compile_forward(weakref.ref(model))
     return _FORWARDS[model]
+
+
+def _compile_forward(model_ref):
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        forward = tf.function(lambda x: model_ref()(x, training=False), reduce_retracing=True)
+        return lambda x: forward(tf.constant(x))
+    if backend == "jax" and isinstance(model_ref(), keras.Model):
+        import jax
+
+        # The weights are arguments, not constants baked into the compiled program.
+        jitted = jax.jit(lambda trainable, non_trainable, x: model_ref().stateless_call(
+            trainable, non_trainable, x, training=False)[0])
+
+        def forward(x):
+            model = model_ref()
+            return jitted([v.value for v in model.trainable_variables],
+                          [v.value for v in model.non_trainable_variables], x)
+
+        return forward
+    return lambda x: model_ref()(x, training=False)
