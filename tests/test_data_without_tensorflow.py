@@ -145,6 +145,14 @@ def test_numpy_resize_crops_and_converts_like_the_tf_pipeline():
         _prepare_numpy_images(np.zeros((1, 4, 4, 3), np.uint8), (2, 2), 3)
 
 
+def test_autotune_is_tf_data_autotune():
+    # ganzoo.data.AUTOTUNE is a literal so that importing the package does not import TensorFlow.
+    tf = pytest.importorskip("tensorflow")
+    from ganzoo import data
+
+    assert data.AUTOTUNE == tf.data.AUTOTUNE
+
+
 # ---------------------------------------------------------------- fit's grouping
 class _Batches(keras.utils.PyDataset):
     """batch i: samples filled with i, labels i % 3."""

@@ -26,6 +26,8 @@ class NumpyBatches(keras.utils.PyDataset):
     after every epoch of `fit` (and once as `fit` starts), and each call moves to the next
     epoch's order; iterating the dataset (`for batch in dataset`) does the same after a full
     pass. `dataset[i]` itself has no side effect, so Keras may fetch batches in any order.
+    (With `steps_per_epoch` shorter than an epoch, Keras's epochs end mid-pass: use
+    `repeat=True` there, as with tf.data.)
     Unbounded (`repeat=True`): `num_batches` is None and batch i is a pure function of the
     seed and i (epoch i // len, or, with fewer examples than a batch, a stream of
     consecutive epochs' orders), so a new iterator (a new `fit`) starts the same stream
