@@ -48,8 +48,9 @@ class Fitting:
         Each generator update takes k consecutive batches of `x`, one per discriminator
         step, so `steps_per_epoch` and `epochs` count generator updates and a dataset of N
         batches gives N // k of them. `x`: arrays (samples, or a (samples, labels) tuple, or
-        samples with `y=labels`), a Python iterator of batches, or a `tf.data.Dataset` of
-        samples or (samples, labels). A conditional model (`num_classes`) needs the int
+        samples with `y=labels`), a Python iterator or `keras.utils.PyDataset` of batches
+        (batches in the dataset's order: `shuffle` defaults to False), or a
+        `tf.data.Dataset` of samples or (samples, labels). A conditional model (`num_classes`) needs the int
         labels in [0, num_classes); an unconditional one ignores them.
         """
         if _is_dataset(x):

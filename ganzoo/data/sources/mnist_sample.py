@@ -58,7 +58,10 @@ def _check_split(split):
 
 
 class MnistSampleSource(Source):
-    """The offline MNIST sample: "train" 4,500, "test" 500, "all" 5,000 digits, 28x28x1."""
+    """The offline MNIST sample: "train" 4,500, "test" 500, "all" 5,000 digits, 28x28x1.
+
+    Other sizes and channel counts are converted once, in memory (`_resized`): with the tf
+    ops, or without TensorFlow with `keras.ops.image.resize` after the same central crop."""
 
     kind = "sample"
 
