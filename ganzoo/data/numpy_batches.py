@@ -57,7 +57,7 @@ class NumpyBatches(keras.utils.PyDataset):
         self.x = np.asarray(x)
         self.labels = None if labels is None else np.asarray(labels, dtype=np.int32)
         if with_labels and self.labels is None:
-            raise DatasetError("with_labels=True needs labels.")
+            raise DatasetError("with_labels=True needs labels: pass int labels, one per sample, or with_labels=False.")
         if self.labels is not None and self.labels.shape != (len(self.x),):
             raise DatasetError(f"labels must have shape ({len(self.x)},); got {self.labels.shape}.")
         self.batch_size = _positive_int(batch_size, "batch_size")
