@@ -1,4 +1,4 @@
-"""Data pipelines: every way a GAN user brings data, as one `tf.data` function.
+"""Data pipelines: every way a GAN user brings data, as one function (tf.data, or numpy batches).
 
 `load_dataset(name, batch_size=...)` returns a `tf.data.Dataset` of float32 batches of static
 shape, ready for `model.fit`:
@@ -22,6 +22,15 @@ one gather per batch; streamed data: shuffled files, then a shuffle buffer), bat
 With a seed the order is deterministic, across processes too; without one, tf.data may
 reorder elements for speed. `tools/benchmark_data.py` measures the throughput.
 
+TensorFlow is optional: `import ganzoo.data` does not import it, and the pipeline imports
+it when it builds one. Where TensorFlow cannot be imported (say, a JAX-only install), the
+in-memory sources (the toys, mnist_sample) come as `NumpyBatches`, a `keras.utils.PyDataset`
+of numpy batches with the same shapes, scaling, labels, drop_remainder, seeded per-epoch
+reshuffling and `repeat` (a different order from tf.data's for the same seed), which
+`model.fit` takes on every backend; `load_real_samples` and `dataset_info` work for them too.
+Folders and tensorflow-datasets need tf.io / tf.data and raise `DatasetError` saying what to
+install (a folder's `dataset_info` reads headers with PIL and works without TensorFlow).
+
 The package, one concern per module:
 
     sources/     one class per kind of data (toy, mnist_sample, tfds, folder), each with
@@ -29,6 +38,8 @@ The package, one concern per module:
     pipeline.py  shuffle, cache, batch, scale, prefetch
     image_ops.py channels, crops, resizing, scaling
     loaders.py   load_dataset, load_real_samples, dataset_info
+    numpy_batches.py  NumpyBatches: in-memory batches without TensorFlow (numpy + Keras)
+    optional.py  TensorFlow imported on first use, and the error where it is missing
     errors.py    DatasetError
 
 It imports from the rest of ganzoo only the toy mixtures (`ganzoo.metrics.toy`, numpy only).
@@ -60,3 +71,11 @@ __all__ = [
     "mnist_sample_arrays",
     "toy_distribution",
 ]
+
+
+def __getattr__(name):
+    if name == "NumpyBatches":  # imports Keras, so only on use
+        from ganzoo.data.numpy_batches import NumpyBatches
+
+        return NumpyBatches
+    raise AttributeError(f"module 'ganzoo.data' has no attribute {name!r}")

@@ -11,7 +11,8 @@ from ganzoo.data.sources import resolve
 
 def load_dataset(name, batch_size=64, image_size=None, split="train", seed=None, data_dir=None, channels=None,
                  shuffle=True, repeat=False, cache=True, skip_corrupt=False, num_examples=None, with_labels=False):
-    """A `tf.data.Dataset` of float32 batches ready for `model.fit`.
+    """A `tf.data.Dataset` of float32 batches ready for `model.fit` (without TensorFlow, for
+    the toys and mnist_sample, a `NumpyBatches` PyDataset of the same batches).
 
     Args:
         name: a built-in name (see `DATASETS`: "mnist_sample", "gaussian_ring",
@@ -27,7 +28,8 @@ def load_dataset(name, batch_size=64, image_size=None, split="train", seed=None,
             "train" and "test" draw independent points from the same seed; a folder is one
             split ("train" or "all").
         seed: seeds shuffling (and the toy draws) and makes the element order deterministic.
-            None: a different order every run, and tf.data may reorder for speed.
+            None: a different order every run, and tf.data may reorder for speed. The
+            numpy batches (no TensorFlow) draw another order than tf.data for a seed.
         data_dir: tensorflow-datasets directory holding the prepared data (default
             ~/tensorflow_datasets). Nothing is downloaded: unprepared data raises
             `DatasetError` with the commands that prepare it.
@@ -47,7 +49,8 @@ def load_dataset(name, batch_size=64, image_size=None, split="train", seed=None,
             first-level sub-folders (sorted names), a toy point's mode index.
 
     Returns:
-        A `tf.data.Dataset` of float32 (batch_size, H, W, C) images in [-1, 1], or
+        A `tf.data.Dataset` (where TensorFlow can be imported; otherwise a `NumpyBatches`,
+        a `keras.utils.PyDataset`) of float32 (batch_size, H, W, C) images in [-1, 1], or
         (batch_size, 2) points; (x, labels) with `with_labels`. It carries `skipped_files`
         (the paths skipped with `skip_corrupt`) and `class_names` (label i is
         `class_names[i]`; () without `with_labels`).

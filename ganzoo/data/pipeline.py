@@ -3,6 +3,9 @@
 In-memory data gets one permutation per epoch and one gather per batch; streamed data (tfds
 records, image files) shuffles its keys or a buffer, caches decoded uint8 images when they
 fit, and batches with ``drop_remainder=True`` (static shapes for XLA).
+
+TensorFlow is imported when a pipeline is built. Where it cannot be imported, in-memory
+examples become `numpy_batches.NumpyBatches` (a `keras.utils.PyDataset`) instead.
 """
 
 import dataclasses
@@ -10,12 +13,13 @@ import math
 import os
 
 import numpy as np
-import tensorflow as tf
 
 from ganzoo.data.errors import DatasetError
 from ganzoo.data.image_ops import _scale
+from ganzoo.data.optional import require_tensorflow, tensorflow
 
-AUTOTUNE = tf.data.AUTOTUNE
+#: `tf.data.AUTOTUNE` (its value, so that importing this module does not import TensorFlow).
+AUTOTUNE = -1
 
 #: Decoded uint8 images up to this size are kept in memory (`cache=True`). MNIST is 47 MB,
 #: CIFAR-10 150 MB; CelebA at 64x64 (2 GB) streams from its tfds files instead.
@@ -38,7 +42,7 @@ class Examples:
     num_examples: int | None
     has_labels: bool
     arrays: tuple | None = None
-    examples: tf.data.Dataset | None = None
+    examples: object = None  # a tf.data.Dataset
     decode: object = None
     skipped_files: tuple = ()
     class_names: tuple = ()
@@ -49,6 +53,8 @@ class Examples:
 
     def element_dataset(self):
         """Unbatched (x, label) examples (file keys when `decode` is set)."""
+        import tensorflow as tf
+
         if self.arrays is not None:
             return tf.data.Dataset.from_tensor_slices(self.arrays)
         return self.examples
@@ -61,6 +67,10 @@ def _shuffle_buffer_size(source):
 
 
 def _pipeline(source, batch_size, shuffle, seed, repeat, cache, with_labels):
+    """The batches of `source`: a tf.data.Dataset, or without TensorFlow a `NumpyBatches`."""
+    tf = tensorflow()
+    if tf is None:
+        return _numpy_pipeline(source, batch_size, shuffle, seed, repeat, with_labels)
     if source.arrays is not None:
         batches = _in_memory_batches(source, batch_size, shuffle, seed, repeat)
     else:
@@ -77,12 +87,24 @@ def _pipeline(source, batch_size, shuffle, seed, repeat, cache, with_labels):
     return batches.with_options(options)
 
 
+def _numpy_pipeline(source, batch_size, shuffle, seed, repeat, with_labels):
+    from ganzoo.data.numpy_batches import NumpyBatches  # imports Keras: only where it is used
+
+    if source.arrays is None:  # the streaming sources refuse to open without TensorFlow
+        require_tensorflow("Streamed data (tfds records, image files)")
+    x, labels = source.arrays
+    return NumpyBatches(x, labels, batch_size=batch_size, shuffle=shuffle, seed=seed, repeat=repeat,
+                        with_labels=with_labels)
+
+
 def _in_memory_batches(source, batch_size, shuffle, seed, repeat):
     """Batches gathered from in-memory arrays by a per-epoch permutation.
 
     One shuffle op and one gather per batch instead of per-example shuffle-buffer work: 2-D
     toy batches of 512 points come 10x faster than through `Dataset.shuffle`, fast enough
     for the small MLP GANs they train."""
+    import tensorflow as tf
+
     x, labels = (tf.convert_to_tensor(a) for a in source.arrays)
     n = source.num_examples
     num_batches = n // batch_size
@@ -136,6 +158,13 @@ def _streamed_batches(source, batch_size, shuffle, seed, repeat, cache):
 def real_arrays(examples, n, seed, name, split):
     """numpy (samples, labels) of `n` examples chosen with `seed` (None: all, in stored order),
     scaled like the training batches."""
+    tf = tensorflow()
+    if tf is None:
+        from ganzoo.data.numpy_batches import numpy_real_arrays
+
+        if examples.arrays is None:  # the streaming sources refuse to open without TensorFlow
+            require_tensorflow(f"Dataset {name!r} (streamed from files)")
+        return numpy_real_arrays(*examples.arrays, n, seed)
     dataset = examples.element_dataset()
     if examples.decode is not None:
         if n is not None:

@@ -1,6 +1,7 @@
 """`GANBase.fit`: the data checks made once per `fit`, and k real batches per generator step.
 
-Works on every backend: numpy (or backend) arrays, Python iterators of batches and, where
+Works on every backend: numpy (or backend) arrays, Python iterators of batches,
+`keras.utils.PyDataset`s (what `ganzoo.load_dataset` returns without TensorFlow) and, where
 TensorFlow is installed, `tf.data.Dataset`s. TensorFlow is imported only for a dataset.
 """
 
@@ -47,8 +48,9 @@ class Fitting:
         Each generator update takes k consecutive batches of `x`, one per discriminator
         step, so `steps_per_epoch` and `epochs` count generator updates and a dataset of N
         batches gives N // k of them. `x`: arrays (samples, or a (samples, labels) tuple, or
-        samples with `y=labels`), a Python iterator of batches, or a `tf.data.Dataset` of
-        samples or (samples, labels). A conditional model (`num_classes`) needs the int
+        samples with `y=labels`), a Python iterator or `keras.utils.PyDataset` of batches
+        (batches in the dataset's order: `shuffle` defaults to False), or a
+        `tf.data.Dataset` of samples or (samples, labels). A conditional model (`num_classes`) needs the int
         labels in [0, num_classes); an unconditional one ignores them.
         """
         if _is_dataset(x):
@@ -70,6 +72,11 @@ class Fitting:
                 x = self._group_arrays(samples, batch_size)
                 y = None if labels is None else self._group_arrays(labels, batch_size)
                 kwargs.setdefault("shuffle", False)  # batch i of a group is critic step i's
+        elif isinstance(x, keras.utils.PyDataset):
+            x = self._checked_py_dataset(x)
+            # The dataset orders (and reshuffles) its batches itself; Keras would reorder them
+            # with Python's global random, losing the seeded order.
+            kwargs.setdefault("shuffle", False)
         elif x is not None and hasattr(x, "__next__"):
             x = self._checked_iterator(x)
             kwargs.setdefault("shuffle", False)  # Keras cannot shuffle an iterator, and warns
@@ -179,6 +186,24 @@ class Fitting:
 
         return grouped()
 
+    def _checked_py_dataset(self, dataset):
+        """A PyDataset: its first batch checked, and wrapped in `_StepBatches` when the step
+        needs k > 1 batches or checked labels."""
+        batches = dataset.num_batches
+        if batches == 0:
+            raise ValueError(f"{type(self).__name__}.fit got a PyDataset with no batches.")
+        first = dataset[0]
+        sample = np.asarray(keras.ops.convert_to_numpy(self._strip_labels(first)))
+        self._check_real_spec(self._batch_spec(sample.shape, sample.dtype))
+        if batches is not None and batches < self.d_steps:
+            raise self._too_few_batches(batches)
+        if self.num_classes is None and self.d_steps == 1:
+            return dataset  # the step takes its batches as they come (labels ignored)
+        check = None if self.num_classes is None else self._checked_array_labels
+        if check is not None:
+            check(_labels_of(first), len(sample))
+        return _StepBatches(dataset, self.d_steps, check)
+
     def _group_dataset(self, x, batch_size):
         import tensorflow as tf
 
@@ -248,3 +273,38 @@ class Fitting:
                 f"batch size must be a multiple of {self.pack} (per replica under tf.distribute); got "
                 f"batches of {batch}. Use a batch size such as {max(1, batch // self.pack) * self.pack}."
             )
+
+
+def _labels_of(batch):
+    return batch[1] if isinstance(batch, (tuple, list)) and len(batch) > 1 else None
+
+
+class _StepBatches(keras.utils.PyDataset):
+    """A PyDataset's batches as the train step takes them: k consecutive batches stacked on
+    axis 1, (batch, k, ...), when k > 1; a conditional model's labels checked batch by batch
+    by `check_labels`, an unconditional model's dropped. Epoch calls pass through, so the
+    dataset reshuffles as it would alone; with N batches an epoch has N // k steps."""
+
+    def __init__(self, dataset, k, check_labels):
+        super().__init__(workers=dataset.workers, use_multiprocessing=dataset.use_multiprocessing,
+                         max_queue_size=dataset.max_queue_size)
+        self.dataset, self.k, self.check_labels = dataset, k, check_labels
+
+    @property
+    def num_batches(self):
+        batches = self.dataset.num_batches
+        return None if batches is None else batches // self.k
+
+    def __getitem__(self, index):
+        group = [self.dataset[index * self.k + j] for j in range(self.k)]
+        samples = [np.asarray(keras.ops.convert_to_numpy(Fitting._strip_labels(b))) for b in group]
+        stack = (lambda parts: parts[0]) if self.k == 1 else (lambda parts: np.stack(parts, axis=1))
+        if self.check_labels is None:
+            return (stack(samples),)
+        return stack(samples), stack([self.check_labels(_labels_of(b), len(x)) for b, x in zip(group, samples)])
+
+    def on_epoch_begin(self):
+        self.dataset.on_epoch_begin()
+
+    def on_epoch_end(self):
+        self.dataset.on_epoch_end()

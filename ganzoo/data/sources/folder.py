@@ -8,10 +8,10 @@ import sys
 import warnings
 
 import numpy as np
-import tensorflow as tf
 
 from ganzoo.data.errors import DatasetError
 from ganzoo.data.image_ops import _as_size, _decode, _decode_file
+from ganzoo.data.optional import require_tensorflow
 from ganzoo.data.pipeline import AUTOTUNE, CACHE_LIMIT_BYTES, Examples
 from ganzoo.data.sources.base import Source
 from ganzoo.data.sources.catalog import _FOLDER_HELP, DATASETS
@@ -107,6 +107,7 @@ def _check_folder_split(split):
 
 def _folder_source(root, image_size, channels, skip_corrupt, num_examples, with_labels, cache):
     root, files, labels = _folder_files(root, with_labels)
+    tf = require_tensorflow(f"Loading the image folder {root!r} (decoding with tf.io)")
     names = _class_names(root, files) if with_labels else ()  # of every file: labels index these
     if num_examples is not None:
         files = files[:num_examples]

@@ -3,10 +3,10 @@
 import functools
 
 import numpy as np
-import tensorflow as tf
 
 from ganzoo.data.errors import DatasetError
-from ganzoo.data.image_ops import _prepare_image
+from ganzoo.data.image_ops import _prepare_image, _prepare_numpy_images
+from ganzoo.data.optional import tensorflow
 from ganzoo.data.pipeline import Examples
 from ganzoo.data.sources.base import Source
 from ganzoo.data.sources.catalog import DATASETS
@@ -58,7 +58,10 @@ def _check_split(split):
 
 
 class MnistSampleSource(Source):
-    """The offline MNIST sample: "train" 4,500, "test" 500, "all" 5,000 digits, 28x28x1."""
+    """The offline MNIST sample: "train" 4,500, "test" 500, "all" 5,000 digits, 28x28x1.
+
+    Other sizes and channel counts are converted once, in memory (`_resized`): with the tf
+    ops, or without TensorFlow with `keras.ops.image.resize` after the same central crop."""
 
     kind = "sample"
 
@@ -84,6 +87,17 @@ class MnistSampleSource(Source):
         size = size or (28, 28)
         channels = channels or 1
         if size != (28, 28) or channels != 1:
-            images = _prepare_image(tf.constant(images), size, channels).numpy()
+            images = _resized(images, size, channels)
         return Examples("image", (*size, channels), len(images), has_labels=True, arrays=(images, labels),
                         class_names=MNIST_CLASS_NAMES)
+
+
+def _resized(images, size, channels):
+    """The digits at another size or channel count: the tf pipeline's central crop and
+    antialiased bilinear resize; without TensorFlow the same crop, then
+    `keras.ops.image.resize(..., antialias=True)` on the Keras backend (within one grey level
+    of the tf resize)."""
+    tf = tensorflow()
+    if tf is None:
+        return _prepare_numpy_images(images, size, channels)
+    return _prepare_image(tf.constant(images), size, channels).numpy()

@@ -3,10 +3,9 @@
 import logging
 import re
 
-import tensorflow as tf
-
 from ganzoo.data.errors import DatasetError
 from ganzoo.data.image_ops import _as_size, _prepare_image
+from ganzoo.data.optional import INSTALL_TFDS, require_tensorflow
 from ganzoo.data.pipeline import AUTOTUNE, Examples
 from ganzoo.data.sources.base import Source
 from ganzoo.data.sources.catalog import _FOLDER_HELP, _TFDS_PRESETS, DATASETS, _unknown_name_error
@@ -26,9 +25,22 @@ def _tfds_prepare_help(name, data_dir):
     return text
 
 
-def _tfds_builder(name, data_dir):
-    import tensorflow_datasets as tfds  # imported lazily: it is slow and optional for other kinds
+def _tensorflow_datasets(name):
+    """The `tensorflow_datasets` module; `DatasetError` saying what to install where it (or
+    TensorFlow) is missing."""
+    base = name.partition(":")[0]
+    known = "" if base in _TFDS_PRESETS else "; not a built-in name or an existing folder"
+    require_tensorflow(f"Dataset {name!r} (a tensorflow-datasets name{known})", INSTALL_TFDS)
+    try:
+        import tensorflow_datasets as tfds  # imported lazily: it is slow and optional for other kinds
+    except ImportError as error:
+        raise DatasetError(f"Dataset {name!r} is read with tensorflow-datasets, which cannot be imported "
+                           f"({error}): {INSTALL_TFDS}") from None
+    return tfds
 
+
+def _tfds_builder(name, data_dir):
+    tfds = _tensorflow_datasets(name)
     base, _, version = name.partition(":")
     if version and not re.fullmatch(r"\d+(\.\d+){0,2}|\*", version):
         # "namespace:dataset" names (community, huggingface) are fetched over the network.
@@ -53,6 +65,8 @@ def _tfds_builder(name, data_dir):
 
 def _tfds_image_spec(builder, name, image_size, channels):
     """(size, channels, crop, has_labels) of a tfds dataset, from its info only."""
+    import tensorflow as tf
+
     features = builder.info.features
     image = features["image"] if "image" in features else None
     if image is None or getattr(image, "tf_dtype", None) != tf.uint8 or len(image.shape) != 3:
@@ -88,9 +102,10 @@ def _tfds_num_examples(builder, split):
 
 
 def _tfds_source(name, split, data_dir, image_size, channels, seed, shuffle, num_examples):
+    builder = _tfds_builder(name, data_dir)  # first: it says what to install when tfds is missing
+    import tensorflow as tf
     import tensorflow_datasets as tfds
 
-    builder = _tfds_builder(name, data_dir)
     size, channels, crop, has_labels = _tfds_image_spec(builder, name, image_size, channels)
     read_config = tfds.ReadConfig(shuffle_seed=seed, try_autocache=False)
     try:
