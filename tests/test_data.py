@@ -278,9 +278,17 @@ def test_folder_forms_size_and_streaming_path_agree(image_folder, monkeypatch):
     (image_folder / "b_gray" / "broken.png").unlink()
     in_memory = _batches(load_dataset(f"dir:{image_folder}", batch_size=12, image_size=16, channels=1, shuffle=False))
     assert in_memory[0].shape == (12, 16, 16, 1)
-    # Beyond the cache limit the pipeline decodes from the files every epoch: same images.
-    monkeypatch.setattr(data, "CACHE_LIMIT_BYTES", 0)
+    # Beyond the cache limit the pipeline decodes from the files every epoch: same images. The
+    # limit is read where it is used (the folder source and the pipeline), so patch it there.
+    from ganzoo.data import pipeline
+    from ganzoo.data.sources import folder
+
+    monkeypatch.setattr(pipeline, "CACHE_LIMIT_BYTES", 0)
+    monkeypatch.setattr(folder, "CACHE_LIMIT_BYTES", 0)
+    streamed_calls, streamed_batches = [], pipeline._streamed_batches
+    monkeypatch.setattr(pipeline, "_streamed_batches", lambda *a: streamed_calls.append(a) or streamed_batches(*a))
     streamed = load_dataset(pathlib.Path(image_folder), batch_size=12, image_size=16, channels=1, seed=1)
+    assert len(streamed_calls) == 1 and streamed_calls[0][0].decode is not None  # files decoded per epoch
     assert streamed.element_spec == tf.TensorSpec((12, 16, 16, 1), tf.float32)
     streamed = _batches(streamed)
     # Same 12 images in another order: compare the sorted per-image sums.
