@@ -68,13 +68,25 @@ TOY_CONFIGS = {
     "wgan_gp": ("wgan_gp_{dataset}", {}),
     # The same WGAN-GP, sampled from an exponential moving average of G's weights.
     "wgan_gp_ema": ("wgan_gp_{dataset}", {"ema": 0.998}),
+    # gan_ema with the mode index as the label (Mirza & Osindero G, projection D); scored on
+    # uniformly drawn labels, also by the share of samples landing in the requested mode.
+    "cgan_ema": ("cgan_ema_{dataset}", {}),
+    # Miyato et al. 2018 on the toys: hinge loss, spectrally normalized D, Adam(2e-4, 0, 0.9), 5 D steps.
+    "sngan": ("sngan_{dataset}", {}),
 }
+# Configurations with 5 critic/discriminator steps per G step: trained for --critic-toy-steps.
+CRITIC_TOY_CONFIGS = ("wgan_gp", "wgan_gp_ema", "sngan")
 TOY_DATASETS = ("gaussian_ring", "gaussian_grid")
 TOY_EVAL_SAMPLES = 2500  # the VEEGAN / PacGAN protocol
 
-MNIST_CONFIGS = {"dcgan": "dcgan_mnist_sample", "wgan_gp": "wgan_gp_mnist_sample",
-                 # class-conditional DCGAN: scored also by conditional accuracy and per-class MNIST FD
-                 "cdcgan": "cdcgan_mnist_sample"}
+# MNIST configurations: (preset, overrides). The conditional ones are scored also by conditional
+# accuracy and per-class MNIST FD.
+MNIST_CONFIGS = {"dcgan": ("dcgan_mnist_sample", {}), "wgan_gp": ("wgan_gp_mnist_sample", {}),
+                 "cdcgan": ("cdcgan_mnist_sample", {}),
+                 # WGAN-GP's paper settings with labels: Mirza & Osindero G, projection critic
+                 "cwgan_gp": ("wgan_gp_mnist_sample", {"conditional": True}),
+                 # Miyato et al. 2018: spectrally normalized critic, hinge loss, Adam(2e-4, 0, 0.9), n_dis 5
+                 "sngan": ("sngan_mnist_sample", {})}
 MNIST_EVAL_SAMPLES = 5000
 MNIST_REFERENCE_KEY = "test_500_vs_train_4500"
 
@@ -87,15 +99,21 @@ def _load_results(path):
 
 
 def _save_results(path, results):
-    # Another quality.py process may have merged its runs in meanwhile: re-read and merge.
-    current = _load_results(path)
-    for part in ("toys", "mnist", "quickstart"):
-        current.setdefault(part, {}).update(results.get(part, {}))
+    """Merge `results` into the JSON at `path`, keeping every run other processes merged meanwhile."""
+    import fcntl
+
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(current, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    # Parallel quality.py processes share the file: the lock makes read-merge-write one step (two
+    # unlocked writers could each re-read before the other's write, and the later drop a run).
+    with open(path + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        current = _load_results(path)
+        for part in ("toys", "mnist", "quickstart"):
+            current.setdefault(part, {}).update(results.get(part, {}))
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(current, f, indent=1, sort_keys=True)
+        os.replace(tmp, path)
     results.update(current)
 
 
@@ -156,8 +174,6 @@ def _budget_stop(minutes, cores=2):
 def run_toy(dataset, config_name, seed, steps, root, steps_per_epoch=1000):
     """Train one toy run and score 2,500 samples; returns a result dict."""
     import ganzoo
-    from ganzoo.data import load_real_samples, toy_distribution
-    from ganzoo.metrics import evaluate_samples
     from ganzoo.training import load_run
 
     preset, overrides = TOY_CONFIGS[config_name]
@@ -173,12 +189,29 @@ def run_toy(dataset, config_name, seed, steps, root, steps_per_epoch=1000):
     ganzoo.train(config, callbacks=[timer])
     seconds = time.perf_counter() - t0
     _, model = load_run(run_dir)
-    fake = model.generate(TOY_EVAL_SAMPLES, seed=1000 + seed)
-    real = load_real_samples(dataset, TOY_EVAL_SAMPLES, seed=seed, split="test")
-    scores = evaluate_samples(fake, real, toy=toy_distribution(dataset))
+    scores = score_toy(model, dataset, seed)
     return dict(scores, dataset=dataset, config=config_name, preset=preset, seed=seed, steps=steps,
                 seconds=round(seconds, 1), steps_per_second=timer.steps_per_second(), run_dir=run_dir,
                 overrides=overrides, batch_size=config.batch_size, width=config.width)
+
+
+def score_toy(model, dataset, seed):
+    """VEEGAN-protocol scores of 2,500 samples; a conditional model's labels are drawn uniformly
+    (seeded) and it is scored also by the share of samples landing in the requested mode."""
+    from ganzoo.data import load_real_samples, toy_distribution
+    from ganzoo.metrics import evaluate_samples
+    from ganzoo.metrics.conditional import toy_conditional_metrics
+
+    toy = toy_distribution(dataset)
+    labels = None
+    if model.num_classes is not None:
+        labels = np.random.default_rng(2000 + seed).integers(0, model.num_classes, TOY_EVAL_SAMPLES)
+    fake = model.generate(TOY_EVAL_SAMPLES, seed=1000 + seed, labels=labels)
+    real = load_real_samples(dataset, TOY_EVAL_SAMPLES, seed=seed, split="test")
+    scores = evaluate_samples(fake, real, toy=toy)
+    if labels is not None:
+        scores.update(toy_conditional_metrics(fake, labels, toy.centers, toy.sigma))
+    return scores
 
 
 def _load_and_score_mnist(run_dir, seed):
@@ -205,12 +238,13 @@ def run_mnist(name, minutes, width, root, seed=0, max_epochs=1000):
     time, however busy the machine) and score 5,000 samples."""
     import ganzoo
 
-    preset = MNIST_CONFIGS[name]
+    preset, overrides = MNIST_CONFIGS[name]
     run_dir = os.path.join(root, "mnist", f"{name}_w{width}_{minutes:g}min_s{seed}")
     # A budget run starts from step 0: `train` would resume an interrupted earlier attempt in
     # this directory, and the steps that attempt made would fall outside the budget.
     shutil.rmtree(run_dir, ignore_errors=True)
-    config = ganzoo.resolve_config(preset, seed=seed, run_dir=run_dir, epochs=max_epochs, width=width, quiet=True)
+    config = ganzoo.resolve_config(preset, seed=seed, run_dir=run_dir, epochs=max_epochs, width=width, quiet=True,
+                                   **overrides)
     stopper = _budget_stop(minutes)
     timer = _step_timer()
     t0, c0 = time.perf_counter(), time.process_time()
@@ -350,12 +384,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--parts", default="toys,mnist,quickstart", help="comma-separated: toys, mnist, quickstart")
     parser.add_argument("--toy-steps", type=int, default=20000, help="generator steps per toy GAN run")
-    parser.add_argument("--wgan-gp-toy-steps", type=int, default=4000,
-                        help="generator steps per toy WGAN-GP run (5 critic steps each: ~25x a GAN step's cost)")
+    parser.add_argument("--critic-toy-steps", "--wgan-gp-toy-steps", type=int, default=4000,
+                        help="generator steps per toy WGAN-GP and SN-GAN run (5 critic steps each: ~25x a GAN step's "
+                             "cost)")
     parser.add_argument("--seeds", default="0,1,2", help="toy seeds")
     parser.add_argument("--toy-configs", default=",".join(TOY_CONFIGS), help=f"from {', '.join(TOY_CONFIGS)}")
     parser.add_argument("--datasets", default=",".join(TOY_DATASETS))
-    parser.add_argument("--mnist-models", default="dcgan,wgan_gp")
+    parser.add_argument("--mnist-models", default="dcgan,wgan_gp", help=f"from {', '.join(MNIST_CONFIGS)}")
     parser.add_argument("--mnist-minutes", type=float, default=13.0,
                         help="budget per MNIST model in minutes of a 2-core CPU (2x that in process CPU time)")
     parser.add_argument("--mnist-width", type=int, default=32, help="conv width of the MNIST nets (64 in DCGAN)")
@@ -378,7 +413,7 @@ def main(argv=None):
             seeds = [int(s) for s in args.seeds.split(",")]
             for dataset in datasets:
                 for config in configs:
-                    steps = args.wgan_gp_toy_steps if config.startswith("wgan_gp") else args.toy_steps
+                    steps = args.critic_toy_steps if config in CRITIC_TOY_CONFIGS else args.toy_steps
                     for seed in seeds:
                         key = f"{config}_{dataset}_s{seed}_{steps}"
                         if key in results["toys"] and not args.force:
