@@ -25,7 +25,6 @@ runs/quality/toys/<config>_<data>_s<seed>_<steps> and runs/quality/mnist/<model>
 
 import argparse
 import json
-import math
 import os
 import shutil
 import sys
@@ -34,23 +33,11 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from quality_tables import TOY_DATASETS, load_results, mean_std, print_tables, save_results  # noqa: E402
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-# Published anchors: (modes captured, % high-quality samples), 2,500 samples, VEEGAN protocol.
-# VEEGAN (Srivastava et al. 2017) Table 1 for GAN; the WGAN-GP and GDPP rows as quoted by the GDPP
-# paper (Elfeki et al. 2019); PacGAN4 from Lin et al. 2018, Table 1. The PacGAN rows' own setup
-# (the authors' code, synthetic_data_experiments/*/config.py): G 4 x 400 ReLU with batch norm, D 3 x
-# 200 maxout units of 5 pieces, z of 2, Adam(1e-4, beta_1=0.8), 100 packs per step, 400 epochs of
-# 100,000 points = 400,000 steps. The VEEGAN/GDPP rows' networks and budgets are those papers' own
-# (not restated here); all train far longer than ganzoo's rows.
-PAPER_ANCHORS = {
-    "gaussian_ring": [("GAN (VEEGAN Table 1)", 1.0, 99.3), ("WGAN-GP (GDPP paper)", 6.8, 59.6),
-                      ("GDPP-GAN (GDPP paper)", 8.0, 71.7)],
-    "gaussian_grid": [("GAN (VEEGAN Table 1)", 3.3, 0.5), ("WGAN-GP (GDPP paper)", 24.2, 28.7),
-                      ("PacGAN4 (400k steps, 4x400 BN G, 3x200 maxout D)", 24.8, 93.6),
-                      ("GDPP-GAN (GDPP paper)", 24.8, 68.5)],
-}
 
 # Toy configurations: (preset, overrides). The presets hold the networks and optimizers
 # (ganzoo/models/registry.py); `gan_*` are the model classes' vector defaults (3 x 128 MLPs, z of 2,
@@ -76,7 +63,6 @@ TOY_CONFIGS = {
 }
 # Configurations with 5 critic/discriminator steps per G step: trained for --critic-toy-steps.
 CRITIC_TOY_CONFIGS = ("wgan_gp", "wgan_gp_ema", "sngan")
-TOY_DATASETS = ("gaussian_ring", "gaussian_grid")
 TOY_EVAL_SAMPLES = 2500  # the VEEGAN / PacGAN protocol
 
 # MNIST configurations: (preset, overrides). The conditional ones are scored also by conditional
@@ -88,33 +74,6 @@ MNIST_CONFIGS = {"dcgan": ("dcgan_mnist_sample", {}), "wgan_gp": ("wgan_gp_mnist
                  # Miyato et al. 2018: spectrally normalized critic, hinge loss, Adam(2e-4, 0, 0.9), n_dis 5
                  "sngan": ("sngan_mnist_sample", {})}
 MNIST_EVAL_SAMPLES = 5000
-MNIST_REFERENCE_KEY = "test_500_vs_train_4500"
-
-
-def _load_results(path):
-    if os.path.exists(path):
-        with open(path) as f:
-            return {"quickstart": {}, **json.load(f)}
-    return {"toys": {}, "mnist": {}, "quickstart": {}}
-
-
-def _save_results(path, results):
-    """Merge `results` into the JSON at `path`, keeping every run other processes merged meanwhile."""
-    import fcntl
-
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    # Parallel quality.py processes share the file: the lock makes read-merge-write one step (two
-    # unlocked writers could each re-read before the other's write, and the later drop a run).
-    with open(path + ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        current = _load_results(path)
-        for part in ("toys", "mnist", "quickstart"):
-            current.setdefault(part, {}).update(results.get(part, {}))
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(current, f, indent=1, sort_keys=True)
-        os.replace(tmp, path)
-    results.update(current)
 
 
 def _csv(text, allowed, name):
@@ -272,21 +231,6 @@ def run_quickstart(seed, root):
                 generator_steps=int(model.g_optimizer.iterations.numpy()), run_dir=run_dir)
 
 
-def quickstart_table(results):
-    """Mean, std and range over seeds of the quick-start runs."""
-    runs = list(results.get("quickstart", {}).values())
-    if not runs:
-        return "(no quick-start runs)"
-    lines = ["| metric | mean ± std | range | seeds |", "|---|---|---|---|"]
-    for key, label in [("mnist_fd", "MNIST FD ↓"), ("mnist_score", "MNIST score ↑"), ("digits_covered", "digits covered"),
-                       ("digit_kl", "digit KL"), ("precision", "precision"), ("recall", "recall"),
-                       ("seconds", "wall seconds")]:
-        values = [r[key] for r in runs]
-        mean, std = _mean_std(values)
-        lines.append(f"| {label} | {mean:.2f} ± {std:.2f} | {min(values):.2f} to {max(values):.2f} | {len(runs)} |")
-    return "\n".join(lines)
-
-
 def _export(model, config, directory, result):
     from ganzoo.export import export_generator
     from ganzoo.training import card_fields, class_names
@@ -315,72 +259,14 @@ def save_sample_picture(model, dataset, path, seed=0):
         write_png(sample_picture(model.generate(len(labels), seed=seed, labels=labels), columns=8), path)
     elif dataset == "mnist_sample":
         write_png(sample_picture(model.generate(64, seed=seed)), path)
-    else:
-        write_png(sample_picture(model.generate(TOY_EVAL_SAMPLES, seed=seed),
+    else:  # a conditional toy model: every mode requested equally often
+        labels = None if model.num_classes is None else np.arange(TOY_EVAL_SAMPLES) % model.num_classes
+        write_png(sample_picture(model.generate(TOY_EVAL_SAMPLES, seed=seed, labels=labels),
                                  load_real_samples(dataset, 2000, seed=seed)), path)
     return path
 
 
-def _mean_std(values):
-    import numpy as np
-
-    values = np.asarray(values, np.float64)
-    return float(values.mean()), float(values.std(ddof=0))
-
-
-def toy_table(results):
-    """Markdown table of the toy runs (mean +- std over seeds) and the paper anchors."""
-    lines = ["| data | model | seeds | steps | modes | % high quality | reverse KL | W1 | s/run | steps/s |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    toys = results.get("toys", {})
-    for dataset in TOY_DATASETS:
-        total = len(__import__("ganzoo.data", fromlist=["x"]).toy_distribution(dataset).centers)
-        groups = {}
-        for r in toys.values():
-            if r["dataset"] == dataset:
-                groups.setdefault((r["config"], r["steps"]), []).append(r)
-        for (config, steps), runs in sorted(groups.items()):
-            modes = _mean_std([r["modes"] for r in runs])
-            hq = _mean_std([100 * r["high_quality"] for r in runs])
-            finite_kl = [r["reverse_kl"] for r in runs if math.isfinite(r["reverse_kl"])]
-            # Reverse KL is infinite for a run with no high-quality sample: average the others.
-            kl_text = "inf" if not finite_kl else "{:.2f} ± {:.2f}".format(*_mean_std(finite_kl))
-            if finite_kl and len(finite_kl) < len(runs):
-                kl_text += f" ({len(runs) - len(finite_kl)} run(s) inf)"
-            w1 = _mean_std([r["w1"] for r in runs])
-            secs = _mean_std([r["seconds"] for r in runs])[0]
-            lines.append(f"| {dataset} | ganzoo {config} | {len(runs)} | {steps} | {modes[0]:.1f} ± {modes[1]:.1f} "
-                         f"/ {total} | {hq[0]:.1f} ± {hq[1]:.1f} | {kl_text} | {w1[0]:.3f} "
-                         f"| {secs:.0f} | {steps / secs:.0f} |")
-        for name, modes, hq in PAPER_ANCHORS[dataset]:
-            lines.append(f"| {dataset} | paper: {name} | | | {modes} / {total} | {hq} | | | | |")
-    return "\n".join(lines)
-
-
-def mnist_table(results):
-    """Markdown table of the MNIST runs and the real-data reference."""
-    reference = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ganzoo", "weights",
-                                            "mnist_classifier.json")))["reference"][MNIST_REFERENCE_KEY]
-    lines = ["| model | width | budget | G steps (epochs) | MNIST FD ↓ | MNIST score ↑ | digits covered | digit KL "
-             "| KID | precision | recall |", "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in sorted(results.get("mnist", {}).values(), key=lambda r: (r["model"], r["width"])):
-        budget = (f"{r['cpu_seconds'] / 60:.1f} CPU-min ({r['seconds'] / 60:.1f} min wall)" if "cpu_seconds" in r
-                  else f"{r['seconds'] / 60:.1f} min wall")
-        lines.append(f"| {r['model']} | {r['width']} | {budget} | {r['generator_steps']} "
-                     f"({r['epochs']}) | {r['mnist_fd']:.2f} | {r['mnist_score']:.2f} | {r['digits_covered']:.0f} "
-                     f"| {r['digit_kl']:.3f} | {r['kid_mean']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} |")
-    for r in sorted(results.get("mnist", {}).values(), key=lambda r: (r["model"], r["width"])):
-        if "conditional_accuracy" in r:
-            lines.append(f"| {r['model']}: conditional accuracy {r['conditional_accuracy']:.3f}, mean per-class "
-                         f"MNIST FD {r['mean_per_class_mnist_fd']:.2f} | | | | | | | | | | |")
-    ref = reference
-    lines.append(f"| real test digits (reference) | | | | {ref['mnist_fd']:.2f} | {ref['mnist_score']:.2f} "
-                 f"| {ref['digits_covered']:.0f} | {ref['digit_kl']:.3f} | {ref['kid_mean']:.3f} "
-                 f"| {ref['precision']:.3f} | {ref['recall']:.3f} |")
-    return "\n".join(lines)
-
-
-def main(argv=None):
+def _parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--parts", default="toys,mnist,quickstart", help="comma-separated: toys, mnist, quickstart")
     parser.add_argument("--toy-steps", type=int, default=20000, help="generator steps per toy GAN run")
@@ -395,61 +281,69 @@ def main(argv=None):
                         help="budget per MNIST model in minutes of a 2-core CPU (2x that in process CPU time)")
     parser.add_argument("--mnist-width", type=int, default=32, help="conv width of the MNIST nets (64 in DCGAN)")
     parser.add_argument("--export", nargs="?", const="mnist,ring,grid", default=None, metavar="WHICH",
-                        help="export to exported_models/*_pretrained with sample pictures: mnist (DCGAN and "
-                             "WGAN-GP), ring and grid (the seed-0 gan_ema run of each toy); default all")
+                        help="export to exported_models/*_pretrained with sample pictures: mnist (the --mnist-models "
+                             "runs), ring and grid (the best seed of the best gan_ema row of each toy); default all")
     parser.add_argument("--export-dir", default="exported_models")
+    parser.add_argument("--pictures", metavar="DIR", default=None,
+                        help="write DIR/<run key>.png for each selected run in the results (one row per class for "
+                             "a conditional MNIST model); with --table too")
     parser.add_argument("--root", default="runs/quality", help="run directories go here")
     parser.add_argument("--out", default="runs/quality/results.json")
     parser.add_argument("--force", action="store_true", help="retrain runs already in the JSON")
     parser.add_argument("--table", action="store_true", help="only print the tables from --out")
-    args = parser.parse_args(argv)
+    return parser
 
-    results = _load_results(args.out)
-    if not args.table:
-        parts = _csv(args.parts, ("toys", "mnist", "quickstart"), "parts")
-        if "toys" in parts:
-            configs = _csv(args.toy_configs, tuple(TOY_CONFIGS), "toy-configs")
-            datasets = _csv(args.datasets, TOY_DATASETS, "datasets")
-            seeds = [int(s) for s in args.seeds.split(",")]
-            for dataset in datasets:
-                for config in configs:
-                    steps = args.critic_toy_steps if config in CRITIC_TOY_CONFIGS else args.toy_steps
-                    for seed in seeds:
-                        key = f"{config}_{dataset}_s{seed}_{steps}"
-                        if key in results["toys"] and not args.force:
-                            continue
-                        r = run_toy(dataset, config, seed, steps, args.root)
-                        print(json.dumps({k: r[k] for k in ("dataset", "config", "seed", "modes", "high_quality",
-                                                            "reverse_kl", "seconds", "steps_per_second")}),
-                              flush=True)
-                        _save_results(args.out, {"toys": {key: r}})
-        if "mnist" in parts:
-            for name in _csv(args.mnist_models, tuple(MNIST_CONFIGS), "mnist-models"):
-                key = f"{name}_w{args.mnist_width}_{args.mnist_minutes:g}min"
-                if key in results["mnist"] and not args.force:
-                    continue
-                r = run_mnist(name, args.mnist_minutes, args.mnist_width, args.root)
-                print(json.dumps({k: v for k, v in r.items() if k != "run_dir"}), flush=True)
-                _save_results(args.out, {"mnist": {key: r}})
-        if "quickstart" in parts:
-            for seed in [int(s) for s in args.seeds.split(",")]:
-                key = f"s{seed}"
-                if key in results["quickstart"] and not args.force:
-                    continue
-                r = run_quickstart(seed, args.root)
-                print(json.dumps({k: v for k, v in r.items() if k != "run_dir"}), flush=True)
-                _save_results(args.out, {"quickstart": {key: r}})
-        if args.export:
-            export_all(_load_results(args.out), args.export_dir, args.mnist_width, args.mnist_minutes,
-                       args.toy_steps, _csv(args.export, ("mnist", "ring", "grid"), "export"),
-                       _csv(args.mnist_models, tuple(MNIST_CONFIGS), "mnist-models"))
-    results = _load_results(args.out)
-    print("\n## 2-D mixtures (2,500 samples per run; mean ± std over seeds)\n")
-    print(toy_table(results))
-    print("\n## mnist_sample (5,000 samples vs 500 held-out real digits, ganzoo's MNIST classifier)\n")
-    print(mnist_table(results))
-    print("\n## Quick start: the dcgan_mnist_sample preset as the README runs it (over --seeds)\n")
-    print(quickstart_table(results))
+
+def _selected_runs(args):
+    """[(part, key, run function)] for the runs the arguments select, in the order they train."""
+    parts = _csv(args.parts, ("toys", "mnist", "quickstart"), "parts")
+    runs = []
+    for dataset in _csv(args.datasets, TOY_DATASETS, "datasets") if "toys" in parts else ():
+        for config in _csv(args.toy_configs, tuple(TOY_CONFIGS), "toy-configs"):
+            steps = args.critic_toy_steps if config in CRITIC_TOY_CONFIGS else args.toy_steps
+            for seed in (int(s) for s in args.seeds.split(",")):
+                runs.append(("toys", f"{config}_{dataset}_s{seed}_{steps}",
+                             lambda d=dataset, c=config, s=seed, n=steps: run_toy(d, c, s, n, args.root)))
+    for name in _csv(args.mnist_models, tuple(MNIST_CONFIGS), "mnist-models") if "mnist" in parts else ():
+        runs.append(("mnist", f"{name}_w{args.mnist_width}_{args.mnist_minutes:g}min",
+                     lambda m=name: run_mnist(m, args.mnist_minutes, args.mnist_width, args.root)))
+    for seed in (int(s) for s in args.seeds.split(",")) if "quickstart" in parts else ():
+        runs.append(("quickstart", f"s{seed}", lambda s=seed: run_quickstart(s, args.root)))
+    return runs
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    selected = _selected_runs(args)
+    results = load_results(args.out)
+    for part, key, run in selected if not args.table else ():
+        if key in results[part] and not args.force:
+            continue
+        r = run()
+        print(json.dumps({k: v for k, v in r.items() if k not in ("run_dir", "per_class_mnist_fd")}), flush=True)
+        save_results(args.out, {part: {key: r}})
+    if args.export and not args.table:
+        export_all(load_results(args.out), args.export_dir, args.mnist_width, args.mnist_minutes,
+                   args.toy_steps, _csv(args.export, ("mnist", "ring", "grid"), "export"),
+                   _csv(args.mnist_models, tuple(MNIST_CONFIGS), "mnist-models"))
+    if args.pictures:
+        write_pictures(load_results(args.out), [(part, key) for part, key, _ in selected], args.pictures)
+    print_tables(load_results(args.out))
+
+
+def write_pictures(results, selected, directory):
+    """Write `directory`/<key>.png for every selected (part, key) run in `results`; returns the paths."""
+    from ganzoo.training import load_run
+
+    paths = []
+    for part, key in selected:
+        if part == "quickstart" or key not in results[part]:
+            continue
+        r = results[part][key]
+        _, model = load_run(r["run_dir"])
+        paths.append(save_sample_picture(model, r.get("dataset", "mnist_sample"), os.path.join(directory, f"{key}.png")))
+        print(f"picture {paths[-1]}", flush=True)
+    return paths
 
 
 def export_all(results, export_dir, mnist_width, mnist_minutes, toy_steps, which=("mnist", "ring", "grid"),
@@ -478,8 +372,8 @@ def export_all(results, export_dir, mnist_width, mnist_minutes, toy_steps, which
         if not rows:
             raise SystemExit(f"--export {toy}: no gan_ema run of {dataset} at {toy_steps} steps in the results; "
                              f"train it first (--parts toys --toy-configs gan_ema --datasets {dataset}).")
-        runs = max(rows.values(), key=lambda runs: (len(runs), _mean_std([r["modes"] for r in runs])[0],
-                                                    _mean_std([r["high_quality"] for r in runs])[0]))
+        runs = max(rows.values(), key=lambda runs: (len(runs), mean_std([r["modes"] for r in runs])[0],
+                                                    mean_std([r["high_quality"] for r in runs])[0]))
         best = max(runs, key=lambda r: (r["modes"], r["high_quality"], -r["seed"]))
         targets.append((best, f"gan_{dataset}_pretrained", dataset))
     for r, name, dataset in targets:
