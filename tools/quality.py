@@ -1,24 +1,27 @@
 """Rerun ganzoo's sample-quality table against the papers' anchors, within a stated CPU budget.
 
 Parts:
-    toys   GAN (minimax and non-saturating) and WGAN-GP (also sampled from an EMA of G) with
-           MLPs on gaussian_ring and gaussian_grid, several seeds; 2,500 generated samples per run, scored with the
-           VEEGAN protocol (modes captured, % high quality = within 3 sigma of a mode,
-           reverse KL over the modes of the high-quality samples), next to VEEGAN Table 1 /
-           PacGAN / GDPP numbers.
-    mnist  DCGAN and WGAN-GP on the bundled mnist_sample (4,500 training digits), each for a
-           wall-clock budget; MNIST Frechet distance, MNIST score, digits covered, KID,
-           precision/recall on 500 held-out real digits' reference protocol, beside the
-           real-data reference values in ganzoo/weights/mnist_classifier.json.
+    toys   GAN (minimax, non-saturating, packed, ganzoo's EMA recipe and its class-conditional
+           form), WGAN-GP (also sampled from an EMA of G) and SN-GAN with MLPs on gaussian_ring and
+           gaussian_grid, several seeds; 2,500 generated samples per run, scored with the VEEGAN
+           protocol (modes captured, % high quality = within 3 sigma of a mode, reverse KL over
+           the modes of the high-quality samples), next to VEEGAN Table 1 / PacGAN / GDPP
+           numbers. Conditional runs draw their labels uniformly and are scored also by the share
+           of samples landing in the requested mode.
+    mnist  DCGAN, WGAN-GP, SN-GAN and the conditional DCGAN / WGAN-GP on the bundled mnist_sample
+           (4,500 training digits), each for a CPU-time budget; MNIST Frechet distance, MNIST
+           score, digits covered, KID, precision/recall against 500 held-out real digits, beside
+           the real-data reference values in ganzoo/weights/mnist_classifier.json; conditional
+           models also by conditional accuracy and per-class MNIST FD.
 
 Usage:
     python tools/quality.py --export           # the whole table and the pretrained exports (~2 h, idle 2 cores)
-    python tools/quality.py --parts toys --toy-steps 10000 --wgan-gp-toy-steps 4000 --seeds 0,1,2
+    python tools/quality.py --parts toys --toy-steps 10000 --critic-toy-steps 4000 --seeds 0,1,2
     python tools/quality.py --parts mnist --mnist-minutes 13 --mnist-width 32 --export mnist
     python tools/quality.py --table            # print the table from the saved JSON only
 
 Each finished run is merged into the JSON (default runs/quality/results.json) as soon as it
-is scored, so parts can be run separately, in parallel processes or resumed; a run already in
+is scored (under a file lock), so parts can be run separately, in parallel processes or resumed; a run already in
 the JSON with the same budget is skipped unless --force. Run directories are
 runs/quality/toys/<config>_<data>_s<seed>_<steps> and runs/quality/mnist/<model>_w<width>_<min>min_s<seed>.
 """
