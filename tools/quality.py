@@ -338,6 +338,7 @@ def write_pictures(results, selected, directory):
     """Write `directory`/<key>.png for every selected (part, key) run in `results`; returns the paths."""
     from ganzoo.training import load_run
 
+    os.makedirs(directory, exist_ok=True)
     paths = []
     for part, key in selected:
         if part == "quickstart" or key not in results[part]:
