@@ -1,31 +1,33 @@
 """Rerun ganzoo's sample-quality table against the papers' anchors, within a stated CPU budget.
 
 Parts:
-    toys   GAN (minimax and non-saturating) and WGAN-GP (also sampled from an EMA of G) with
-           MLPs on gaussian_ring and gaussian_grid, several seeds; 2,500 generated samples per run, scored with the
-           VEEGAN protocol (modes captured, % high quality = within 3 sigma of a mode,
-           reverse KL over the modes of the high-quality samples), next to VEEGAN Table 1 /
-           PacGAN / GDPP numbers.
-    mnist  DCGAN and WGAN-GP on the bundled mnist_sample (4,500 training digits), each for a
-           wall-clock budget; MNIST Frechet distance, MNIST score, digits covered, KID,
-           precision/recall on 500 held-out real digits' reference protocol, beside the
-           real-data reference values in ganzoo/weights/mnist_classifier.json.
+    toys   GAN (minimax, non-saturating, packed, ganzoo's EMA recipe and its class-conditional
+           form), WGAN-GP (also sampled from an EMA of G) and SN-GAN with MLPs on gaussian_ring and
+           gaussian_grid, several seeds; 2,500 generated samples per run, scored with the VEEGAN
+           protocol (modes captured, % high quality = within 3 sigma of a mode, reverse KL over
+           the modes of the high-quality samples), next to VEEGAN Table 1 / PacGAN / GDPP
+           numbers. Conditional runs draw their labels uniformly and are scored also by the share
+           of samples landing in the requested mode.
+    mnist  DCGAN, WGAN-GP, SN-GAN and the conditional DCGAN / WGAN-GP on the bundled mnist_sample
+           (4,500 training digits), each for a CPU-time budget; MNIST Frechet distance, MNIST
+           score, digits covered, KID, precision/recall against 500 held-out real digits, beside
+           the real-data reference values in ganzoo/weights/mnist_classifier.json; conditional
+           models also by conditional accuracy and per-class MNIST FD.
 
 Usage:
     python tools/quality.py --export           # the whole table and the pretrained exports (~2 h, idle 2 cores)
-    python tools/quality.py --parts toys --toy-steps 10000 --wgan-gp-toy-steps 4000 --seeds 0,1,2
+    python tools/quality.py --parts toys --toy-steps 10000 --critic-toy-steps 4000 --seeds 0,1,2
     python tools/quality.py --parts mnist --mnist-minutes 13 --mnist-width 32 --export mnist
     python tools/quality.py --table            # print the table from the saved JSON only
 
 Each finished run is merged into the JSON (default runs/quality/results.json) as soon as it
-is scored, so parts can be run separately, in parallel processes or resumed; a run already in
+is scored (under a file lock), so parts can be run separately, in parallel processes or resumed; a run already in
 the JSON with the same budget is skipped unless --force. Run directories are
 runs/quality/toys/<config>_<data>_s<seed>_<steps> and runs/quality/mnist/<model>_w<width>_<min>min_s<seed>.
 """
 
 import argparse
 import json
-import math
 import os
 import shutil
 import sys
@@ -34,23 +36,11 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from quality_tables import TOY_DATASETS, load_results, mean_std, print_tables, save_results  # noqa: E402
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-# Published anchors: (modes captured, % high-quality samples), 2,500 samples, VEEGAN protocol.
-# VEEGAN (Srivastava et al. 2017) Table 1 for GAN; the WGAN-GP and GDPP rows as quoted by the GDPP
-# paper (Elfeki et al. 2019); PacGAN4 from Lin et al. 2018, Table 1. The PacGAN rows' own setup
-# (the authors' code, synthetic_data_experiments/*/config.py): G 4 x 400 ReLU with batch norm, D 3 x
-# 200 maxout units of 5 pieces, z of 2, Adam(1e-4, beta_1=0.8), 100 packs per step, 400 epochs of
-# 100,000 points = 400,000 steps. The VEEGAN/GDPP rows' networks and budgets are those papers' own
-# (not restated here); all train far longer than ganzoo's rows.
-PAPER_ANCHORS = {
-    "gaussian_ring": [("GAN (VEEGAN Table 1)", 1.0, 99.3), ("WGAN-GP (GDPP paper)", 6.8, 59.6),
-                      ("GDPP-GAN (GDPP paper)", 8.0, 71.7)],
-    "gaussian_grid": [("GAN (VEEGAN Table 1)", 3.3, 0.5), ("WGAN-GP (GDPP paper)", 24.2, 28.7),
-                      ("PacGAN4 (400k steps, 4x400 BN G, 3x200 maxout D)", 24.8, 93.6),
-                      ("GDPP-GAN (GDPP paper)", 24.8, 68.5)],
-}
 
 # Toy configurations: (preset, overrides). The presets hold the networks and optimizers
 # (ganzoo/models/registry.py); `gan_*` are the model classes' vector defaults (3 x 128 MLPs, z of 2,
@@ -68,35 +58,25 @@ TOY_CONFIGS = {
     "wgan_gp": ("wgan_gp_{dataset}", {}),
     # The same WGAN-GP, sampled from an exponential moving average of G's weights.
     "wgan_gp_ema": ("wgan_gp_{dataset}", {"ema": 0.998}),
+    # gan_ema with the mode index as the label (Mirza & Osindero G, projection D); scored on
+    # uniformly drawn labels, also by the share of samples landing in the requested mode.
+    "cgan_ema": ("cgan_ema_{dataset}", {}),
+    # Miyato et al. 2018 on the toys: hinge loss, spectrally normalized D, Adam(2e-4, 0, 0.9), 5 D steps.
+    "sngan": ("sngan_{dataset}", {}),
 }
-TOY_DATASETS = ("gaussian_ring", "gaussian_grid")
+# Configurations with 5 critic/discriminator steps per G step: trained for --critic-toy-steps.
+CRITIC_TOY_CONFIGS = ("wgan_gp", "wgan_gp_ema", "sngan")
 TOY_EVAL_SAMPLES = 2500  # the VEEGAN / PacGAN protocol
 
-MNIST_CONFIGS = {"dcgan": "dcgan_mnist_sample", "wgan_gp": "wgan_gp_mnist_sample",
-                 # class-conditional DCGAN: scored also by conditional accuracy and per-class MNIST FD
-                 "cdcgan": "cdcgan_mnist_sample"}
+# MNIST configurations: (preset, overrides). The conditional ones are scored also by conditional
+# accuracy and per-class MNIST FD.
+MNIST_CONFIGS = {"dcgan": ("dcgan_mnist_sample", {}), "wgan_gp": ("wgan_gp_mnist_sample", {}),
+                 "cdcgan": ("cdcgan_mnist_sample", {}),
+                 # WGAN-GP's paper settings with labels: Mirza & Osindero G, projection critic
+                 "cwgan_gp": ("wgan_gp_mnist_sample", {"conditional": True}),
+                 # Miyato et al. 2018: spectrally normalized critic, hinge loss, Adam(2e-4, 0, 0.9), n_dis 5
+                 "sngan": ("sngan_mnist_sample", {})}
 MNIST_EVAL_SAMPLES = 5000
-MNIST_REFERENCE_KEY = "test_500_vs_train_4500"
-
-
-def _load_results(path):
-    if os.path.exists(path):
-        with open(path) as f:
-            return {"quickstart": {}, **json.load(f)}
-    return {"toys": {}, "mnist": {}, "quickstart": {}}
-
-
-def _save_results(path, results):
-    # Another quality.py process may have merged its runs in meanwhile: re-read and merge.
-    current = _load_results(path)
-    for part in ("toys", "mnist", "quickstart"):
-        current.setdefault(part, {}).update(results.get(part, {}))
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(current, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
-    results.update(current)
 
 
 def _csv(text, allowed, name):
@@ -156,8 +136,6 @@ def _budget_stop(minutes, cores=2):
 def run_toy(dataset, config_name, seed, steps, root, steps_per_epoch=1000):
     """Train one toy run and score 2,500 samples; returns a result dict."""
     import ganzoo
-    from ganzoo.data import load_real_samples, toy_distribution
-    from ganzoo.metrics import evaluate_samples
     from ganzoo.training import load_run
 
     preset, overrides = TOY_CONFIGS[config_name]
@@ -173,12 +151,29 @@ def run_toy(dataset, config_name, seed, steps, root, steps_per_epoch=1000):
     ganzoo.train(config, callbacks=[timer])
     seconds = time.perf_counter() - t0
     _, model = load_run(run_dir)
-    fake = model.generate(TOY_EVAL_SAMPLES, seed=1000 + seed)
-    real = load_real_samples(dataset, TOY_EVAL_SAMPLES, seed=seed, split="test")
-    scores = evaluate_samples(fake, real, toy=toy_distribution(dataset))
+    scores = score_toy(model, dataset, seed)
     return dict(scores, dataset=dataset, config=config_name, preset=preset, seed=seed, steps=steps,
                 seconds=round(seconds, 1), steps_per_second=timer.steps_per_second(), run_dir=run_dir,
                 overrides=overrides, batch_size=config.batch_size, width=config.width)
+
+
+def score_toy(model, dataset, seed):
+    """VEEGAN-protocol scores of 2,500 samples; a conditional model's labels are drawn uniformly
+    (seeded) and it is scored also by the share of samples landing in the requested mode."""
+    from ganzoo.data import load_real_samples, toy_distribution
+    from ganzoo.metrics import evaluate_samples
+    from ganzoo.metrics.conditional import toy_conditional_metrics
+
+    toy = toy_distribution(dataset)
+    labels = None
+    if model.num_classes is not None:
+        labels = np.random.default_rng(2000 + seed).integers(0, model.num_classes, TOY_EVAL_SAMPLES)
+    fake = model.generate(TOY_EVAL_SAMPLES, seed=1000 + seed, labels=labels)
+    real = load_real_samples(dataset, TOY_EVAL_SAMPLES, seed=seed, split="test")
+    scores = evaluate_samples(fake, real, toy=toy)
+    if labels is not None:
+        scores.update(toy_conditional_metrics(fake, labels, toy.centers, toy.sigma))
+    return scores
 
 
 def _load_and_score_mnist(run_dir, seed):
@@ -205,12 +200,13 @@ def run_mnist(name, minutes, width, root, seed=0, max_epochs=1000):
     time, however busy the machine) and score 5,000 samples."""
     import ganzoo
 
-    preset = MNIST_CONFIGS[name]
+    preset, overrides = MNIST_CONFIGS[name]
     run_dir = os.path.join(root, "mnist", f"{name}_w{width}_{minutes:g}min_s{seed}")
     # A budget run starts from step 0: `train` would resume an interrupted earlier attempt in
     # this directory, and the steps that attempt made would fall outside the budget.
     shutil.rmtree(run_dir, ignore_errors=True)
-    config = ganzoo.resolve_config(preset, seed=seed, run_dir=run_dir, epochs=max_epochs, width=width, quiet=True)
+    config = ganzoo.resolve_config(preset, seed=seed, run_dir=run_dir, epochs=max_epochs, width=width, quiet=True,
+                                   **overrides)
     stopper = _budget_stop(minutes)
     timer = _step_timer()
     t0, c0 = time.perf_counter(), time.process_time()
@@ -236,21 +232,6 @@ def run_quickstart(seed, root):
     model, scores = _load_and_score_mnist(run_dir, seed)
     return dict(scores, seed=seed, seconds=round(seconds, 1), cpu_seconds=round(cpu_seconds, 1),
                 generator_steps=int(model.g_optimizer.iterations.numpy()), run_dir=run_dir)
-
-
-def quickstart_table(results):
-    """Mean, std and range over seeds of the quick-start runs."""
-    runs = list(results.get("quickstart", {}).values())
-    if not runs:
-        return "(no quick-start runs)"
-    lines = ["| metric | mean ± std | range | seeds |", "|---|---|---|---|"]
-    for key, label in [("mnist_fd", "MNIST FD ↓"), ("mnist_score", "MNIST score ↑"), ("digits_covered", "digits covered"),
-                       ("digit_kl", "digit KL"), ("precision", "precision"), ("recall", "recall"),
-                       ("seconds", "wall seconds")]:
-        values = [r[key] for r in runs]
-        mean, std = _mean_std(values)
-        lines.append(f"| {label} | {mean:.2f} ± {std:.2f} | {min(values):.2f} to {max(values):.2f} | {len(runs)} |")
-    return "\n".join(lines)
 
 
 def _export(model, config, directory, result):
@@ -281,140 +262,92 @@ def save_sample_picture(model, dataset, path, seed=0):
         write_png(sample_picture(model.generate(len(labels), seed=seed, labels=labels), columns=8), path)
     elif dataset == "mnist_sample":
         write_png(sample_picture(model.generate(64, seed=seed)), path)
-    else:
-        write_png(sample_picture(model.generate(TOY_EVAL_SAMPLES, seed=seed),
+    else:  # a conditional toy model: every mode requested equally often
+        labels = None if model.num_classes is None else np.arange(TOY_EVAL_SAMPLES) % model.num_classes
+        write_png(sample_picture(model.generate(TOY_EVAL_SAMPLES, seed=seed, labels=labels),
                                  load_real_samples(dataset, 2000, seed=seed)), path)
     return path
 
 
-def _mean_std(values):
-    import numpy as np
-
-    values = np.asarray(values, np.float64)
-    return float(values.mean()), float(values.std(ddof=0))
-
-
-def toy_table(results):
-    """Markdown table of the toy runs (mean +- std over seeds) and the paper anchors."""
-    lines = ["| data | model | seeds | steps | modes | % high quality | reverse KL | W1 | s/run | steps/s |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    toys = results.get("toys", {})
-    for dataset in TOY_DATASETS:
-        total = len(__import__("ganzoo.data", fromlist=["x"]).toy_distribution(dataset).centers)
-        groups = {}
-        for r in toys.values():
-            if r["dataset"] == dataset:
-                groups.setdefault((r["config"], r["steps"]), []).append(r)
-        for (config, steps), runs in sorted(groups.items()):
-            modes = _mean_std([r["modes"] for r in runs])
-            hq = _mean_std([100 * r["high_quality"] for r in runs])
-            finite_kl = [r["reverse_kl"] for r in runs if math.isfinite(r["reverse_kl"])]
-            # Reverse KL is infinite for a run with no high-quality sample: average the others.
-            kl_text = "inf" if not finite_kl else "{:.2f} ± {:.2f}".format(*_mean_std(finite_kl))
-            if finite_kl and len(finite_kl) < len(runs):
-                kl_text += f" ({len(runs) - len(finite_kl)} run(s) inf)"
-            w1 = _mean_std([r["w1"] for r in runs])
-            secs = _mean_std([r["seconds"] for r in runs])[0]
-            lines.append(f"| {dataset} | ganzoo {config} | {len(runs)} | {steps} | {modes[0]:.1f} ± {modes[1]:.1f} "
-                         f"/ {total} | {hq[0]:.1f} ± {hq[1]:.1f} | {kl_text} | {w1[0]:.3f} "
-                         f"| {secs:.0f} | {steps / secs:.0f} |")
-        for name, modes, hq in PAPER_ANCHORS[dataset]:
-            lines.append(f"| {dataset} | paper: {name} | | | {modes} / {total} | {hq} | | | | |")
-    return "\n".join(lines)
-
-
-def mnist_table(results):
-    """Markdown table of the MNIST runs and the real-data reference."""
-    reference = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ganzoo", "weights",
-                                            "mnist_classifier.json")))["reference"][MNIST_REFERENCE_KEY]
-    lines = ["| model | width | budget | G steps (epochs) | MNIST FD ↓ | MNIST score ↑ | digits covered | digit KL "
-             "| KID | precision | recall |", "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in sorted(results.get("mnist", {}).values(), key=lambda r: (r["model"], r["width"])):
-        budget = (f"{r['cpu_seconds'] / 60:.1f} CPU-min ({r['seconds'] / 60:.1f} min wall)" if "cpu_seconds" in r
-                  else f"{r['seconds'] / 60:.1f} min wall")
-        lines.append(f"| {r['model']} | {r['width']} | {budget} | {r['generator_steps']} "
-                     f"({r['epochs']}) | {r['mnist_fd']:.2f} | {r['mnist_score']:.2f} | {r['digits_covered']:.0f} "
-                     f"| {r['digit_kl']:.3f} | {r['kid_mean']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} |")
-    for r in sorted(results.get("mnist", {}).values(), key=lambda r: (r["model"], r["width"])):
-        if "conditional_accuracy" in r:
-            lines.append(f"| {r['model']}: conditional accuracy {r['conditional_accuracy']:.3f}, mean per-class "
-                         f"MNIST FD {r['mean_per_class_mnist_fd']:.2f} | | | | | | | | | | |")
-    ref = reference
-    lines.append(f"| real test digits (reference) | | | | {ref['mnist_fd']:.2f} | {ref['mnist_score']:.2f} "
-                 f"| {ref['digits_covered']:.0f} | {ref['digit_kl']:.3f} | {ref['kid_mean']:.3f} "
-                 f"| {ref['precision']:.3f} | {ref['recall']:.3f} |")
-    return "\n".join(lines)
-
-
-def main(argv=None):
+def _parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--parts", default="toys,mnist,quickstart", help="comma-separated: toys, mnist, quickstart")
     parser.add_argument("--toy-steps", type=int, default=20000, help="generator steps per toy GAN run")
-    parser.add_argument("--wgan-gp-toy-steps", type=int, default=4000,
-                        help="generator steps per toy WGAN-GP run (5 critic steps each: ~25x a GAN step's cost)")
+    parser.add_argument("--critic-toy-steps", "--wgan-gp-toy-steps", type=int, default=4000,
+                        help="generator steps per toy WGAN-GP and SN-GAN run (5 critic steps each: ~25x a GAN step's "
+                             "cost)")
     parser.add_argument("--seeds", default="0,1,2", help="toy seeds")
     parser.add_argument("--toy-configs", default=",".join(TOY_CONFIGS), help=f"from {', '.join(TOY_CONFIGS)}")
     parser.add_argument("--datasets", default=",".join(TOY_DATASETS))
-    parser.add_argument("--mnist-models", default="dcgan,wgan_gp")
+    parser.add_argument("--mnist-models", default="dcgan,wgan_gp", help=f"from {', '.join(MNIST_CONFIGS)}")
     parser.add_argument("--mnist-minutes", type=float, default=13.0,
                         help="budget per MNIST model in minutes of a 2-core CPU (2x that in process CPU time)")
     parser.add_argument("--mnist-width", type=int, default=32, help="conv width of the MNIST nets (64 in DCGAN)")
     parser.add_argument("--export", nargs="?", const="mnist,ring,grid", default=None, metavar="WHICH",
-                        help="export to exported_models/*_pretrained with sample pictures: mnist (DCGAN and "
-                             "WGAN-GP), ring and grid (the seed-0 gan_ema run of each toy); default all")
+                        help="export to exported_models/*_pretrained with sample pictures: mnist (the --mnist-models "
+                             "runs), ring and grid (the best seed of the best gan_ema row of each toy); default all")
     parser.add_argument("--export-dir", default="exported_models")
+    parser.add_argument("--pictures", metavar="DIR", default=None,
+                        help="write DIR/<run key>.png for each selected run in the results (one row per class for "
+                             "a conditional MNIST model); with --table too")
     parser.add_argument("--root", default="runs/quality", help="run directories go here")
     parser.add_argument("--out", default="runs/quality/results.json")
     parser.add_argument("--force", action="store_true", help="retrain runs already in the JSON")
     parser.add_argument("--table", action="store_true", help="only print the tables from --out")
-    args = parser.parse_args(argv)
+    return parser
 
-    results = _load_results(args.out)
-    if not args.table:
-        parts = _csv(args.parts, ("toys", "mnist", "quickstart"), "parts")
-        if "toys" in parts:
-            configs = _csv(args.toy_configs, tuple(TOY_CONFIGS), "toy-configs")
-            datasets = _csv(args.datasets, TOY_DATASETS, "datasets")
-            seeds = [int(s) for s in args.seeds.split(",")]
-            for dataset in datasets:
-                for config in configs:
-                    steps = args.wgan_gp_toy_steps if config.startswith("wgan_gp") else args.toy_steps
-                    for seed in seeds:
-                        key = f"{config}_{dataset}_s{seed}_{steps}"
-                        if key in results["toys"] and not args.force:
-                            continue
-                        r = run_toy(dataset, config, seed, steps, args.root)
-                        print(json.dumps({k: r[k] for k in ("dataset", "config", "seed", "modes", "high_quality",
-                                                            "reverse_kl", "seconds", "steps_per_second")}),
-                              flush=True)
-                        _save_results(args.out, {"toys": {key: r}})
-        if "mnist" in parts:
-            for name in _csv(args.mnist_models, tuple(MNIST_CONFIGS), "mnist-models"):
-                key = f"{name}_w{args.mnist_width}_{args.mnist_minutes:g}min"
-                if key in results["mnist"] and not args.force:
-                    continue
-                r = run_mnist(name, args.mnist_minutes, args.mnist_width, args.root)
-                print(json.dumps({k: v for k, v in r.items() if k != "run_dir"}), flush=True)
-                _save_results(args.out, {"mnist": {key: r}})
-        if "quickstart" in parts:
-            for seed in [int(s) for s in args.seeds.split(",")]:
-                key = f"s{seed}"
-                if key in results["quickstart"] and not args.force:
-                    continue
-                r = run_quickstart(seed, args.root)
-                print(json.dumps({k: v for k, v in r.items() if k != "run_dir"}), flush=True)
-                _save_results(args.out, {"quickstart": {key: r}})
-        if args.export:
-            export_all(_load_results(args.out), args.export_dir, args.mnist_width, args.mnist_minutes,
-                       args.toy_steps, _csv(args.export, ("mnist", "ring", "grid"), "export"),
-                       _csv(args.mnist_models, tuple(MNIST_CONFIGS), "mnist-models"))
-    results = _load_results(args.out)
-    print("\n## 2-D mixtures (2,500 samples per run; mean ± std over seeds)\n")
-    print(toy_table(results))
-    print("\n## mnist_sample (5,000 samples vs 500 held-out real digits, ganzoo's MNIST classifier)\n")
-    print(mnist_table(results))
-    print("\n## Quick start: the dcgan_mnist_sample preset as the README runs it (over --seeds)\n")
-    print(quickstart_table(results))
+
+def _selected_runs(args):
+    """[(part, key, run function)] for the runs the arguments select, in the order they train."""
+    parts = _csv(args.parts, ("toys", "mnist", "quickstart"), "parts")
+    runs = []
+    for dataset in _csv(args.datasets, TOY_DATASETS, "datasets") if "toys" in parts else ():
+        for config in _csv(args.toy_configs, tuple(TOY_CONFIGS), "toy-configs"):
+            steps = args.critic_toy_steps if config in CRITIC_TOY_CONFIGS else args.toy_steps
+            for seed in (int(s) for s in args.seeds.split(",")):
+                runs.append(("toys", f"{config}_{dataset}_s{seed}_{steps}",
+                             lambda d=dataset, c=config, s=seed, n=steps: run_toy(d, c, s, n, args.root)))
+    for name in _csv(args.mnist_models, tuple(MNIST_CONFIGS), "mnist-models") if "mnist" in parts else ():
+        runs.append(("mnist", f"{name}_w{args.mnist_width}_{args.mnist_minutes:g}min",
+                     lambda m=name: run_mnist(m, args.mnist_minutes, args.mnist_width, args.root)))
+    for seed in (int(s) for s in args.seeds.split(",")) if "quickstart" in parts else ():
+        runs.append(("quickstart", f"s{seed}", lambda s=seed: run_quickstart(s, args.root)))
+    return runs
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    selected = _selected_runs(args)
+    results = load_results(args.out)
+    for part, key, run in selected if not args.table else ():
+        if key in results[part] and not args.force:
+            continue
+        r = run()
+        print(json.dumps({k: v for k, v in r.items() if k not in ("run_dir", "per_class_mnist_fd")}), flush=True)
+        save_results(args.out, {part: {key: r}})
+    if args.export and not args.table:
+        export_all(load_results(args.out), args.export_dir, args.mnist_width, args.mnist_minutes,
+                   args.toy_steps, _csv(args.export, ("mnist", "ring", "grid"), "export"),
+                   _csv(args.mnist_models, tuple(MNIST_CONFIGS), "mnist-models"))
+    if args.pictures:
+        write_pictures(load_results(args.out), [(part, key) for part, key, _ in selected], args.pictures)
+    print_tables(load_results(args.out))
+
+
+def write_pictures(results, selected, directory):
+    """Write `directory`/<key>.png for every selected (part, key) run in `results`; returns the paths."""
+    from ganzoo.training import load_run
+
+    os.makedirs(directory, exist_ok=True)
+    paths = []
+    for part, key in selected:
+        if part == "quickstart" or key not in results[part]:
+            continue
+        r = results[part][key]
+        _, model = load_run(r["run_dir"])
+        paths.append(save_sample_picture(model, r.get("dataset", "mnist_sample"), os.path.join(directory, f"{key}.png")))
+        print(f"picture {paths[-1]}", flush=True)
+    return paths
 
 
 def export_all(results, export_dir, mnist_width, mnist_minutes, toy_steps, which=("mnist", "ring", "grid"),
@@ -443,8 +376,8 @@ def export_all(results, export_dir, mnist_width, mnist_minutes, toy_steps, which
         if not rows:
             raise SystemExit(f"--export {toy}: no gan_ema run of {dataset} at {toy_steps} steps in the results; "
                              f"train it first (--parts toys --toy-configs gan_ema --datasets {dataset}).")
-        runs = max(rows.values(), key=lambda runs: (len(runs), _mean_std([r["modes"] for r in runs])[0],
-                                                    _mean_std([r["high_quality"] for r in runs])[0]))
+        runs = max(rows.values(), key=lambda runs: (len(runs), mean_std([r["modes"] for r in runs])[0],
+                                                    mean_std([r["high_quality"] for r in runs])[0]))
         best = max(runs, key=lambda r: (r["modes"], r["high_quality"], -r["seed"]))
         targets.append((best, f"gan_{dataset}_pretrained", dataset))
     for r, name, dataset in targets:
