@@ -1,35 +1,51 @@
-"""Training throughput of ganzoo's `fit` against hand-written `tf.function` loops.
+"""Training throughput of ganzoo's `fit` against hand-written loops, like for like.
 
 Usage:
-    python tools/benchmark.py                       # default run (< 10 min on 2 CPU cores)
-    python tools/benchmark.py --quick               # tiny sizes, < 1 min: checks the script
+    python tools/benchmark.py                       # default TensorFlow plan (about 6 min on 2 idle CPU cores)
+    python tools/benchmark.py --quick               # tiny sizes: checks the script
     python tools/benchmark.py --configs mnist_tutorial,toy_mlp --jit off --spe 1,8
     python tools/benchmark.py --precision float32,mixed_bfloat16 --min-time 2 --repeats 5
+    python tools/benchmark.py --backend jax [--torch]   # tools/like_for_like.py under KERAS_BACKEND=jax
+    python tools/benchmark.py --torch               # ... then like_for_like.py --torch (PyTorch row)
     python tools/benchmark.py --inference [EXPORT]  # SavedModel vs ONNX Runtime, batch 1 and 64
 
-For each configuration it trains, in one process and on the same networks, batch and cached
-in-memory `tf.data` pipeline with the same `jit_compile` setting:
+Which networks each backend covers:
+  TensorFlow (this script's own loops): all four configurations below: toy MLPs, the TF
+      tutorial's MNIST DCGAN, ganzoo's DCGAN 64x64x3 and WGAN-GP 32x32x3.
+  JAX (`--backend jax`) and PyTorch (`--torch`): the toy MLPs only (the `gan_gaussian_ring`
+      preset, the same networks as `toy_mlp`), via tools/like_for_like.py in a child process,
+      16 steps per call. The conv nets under JAX and PyTorch: tools/gpu_benchmark.py.
 
-  ganzoo      `model.fit` of GAN / DCGAN / WGANGP, once per `steps_per_execution` value.
+For each configuration it trains, in one process and on the same networks, batch and cached
+in-memory `tf.data` pipeline with the same `jit_compile` setting, for every
+`steps_per_execution` (spe) value of the plan:
+
+  ganzoo      `model.fit` of GAN / DCGAN / WGANGP at that spe, with the callbacks `ganzoo train`
+              installs (NaN guard, checkpointer, TensorBoard logger with step scalars every 10
+              steps); their epoch-end work (checkpoint, sample picture) is not timed.
   hand-alt    a hand-written `tf.function` + `GradientTape` loop doing the same algorithm as
               ganzoo's `train_step`: a discriminator (critic) update on a real batch and a
               fake batch G(z), then a generator update against the *updated* discriminator,
               reusing that fake batch (k critic steps with their own real batches, then a
-              fresh G(z), for WGAN-GP); same losses, same Adam optimizers. One call per step,
-              as the TensorFlow tutorials write it.
-  tutorial    the TensorFlow DCGAN tutorial's own loop: one G(z), D on real and fake, both
-              tapes, both updates applied at once (simultaneous updates). It skips the
-              generator step's second D forward, so it does about one D forward less work per
-              step than any alternating loop. GAN/DCGAN only.
+              fresh G(z), for WGAN-GP); same losses, same Adam optimizers. Each call runs spe
+              steps in a `tf.while_loop` taking every step's batch from the dataset iterator,
+              as `fit`'s steps_per_execution loop does.
+  tutorial    the TensorFlow DCGAN tutorial's own step: one G(z), D on real and fake, both
+              tapes, both updates applied at once (simultaneous updates), spe steps per call
+              likewise. It skips the generator step's second D forward, so it does about one D
+              forward less work per step than any alternating loop. GAN/DCGAN only.
 
-Measurements are interleaved (every runner once, then again, `--repeats` times) and each
-table cell is the best of the repeats, because other processes share the cores and can only
-make a run slower. Each timed run covers at least `--min-time` seconds after warm-up
-(compilation); ganzoo's runs are timed from the first batch's `on_train_batch_begin` to
-`on_epoch_end`, so `fit`'s one-off per-call setup is excluded (the epoch's end, which waits
-for the logs, is included). The hand loops are timed from creating the dataset iterator to
-the last step's return. Process CPU time per step is recorded too: it is less disturbed by
-other processes than wall time, and "(by CPU time)" gives the ganzoo / hand-alt ratio by it.
+Ratios are only between runners at the same spe. Measurements are interleaved (every runner
+once, then again, `--repeats` times); cells give the median with the min..max over repeats,
+and a ratio's spread is that of the per-repeat ratios (the two runs of a repeat are neighbours
+in time). Every timed run makes the same number of steps (a multiple of every spe, at least
+`--min-time` seconds' worth) after a warm-up (compilation), and each run's generator updates
+are counted against the steps it claims. Both timers start at the first step's call (ganzoo:
+the first `on_train_batch_begin`, after `fit` made its iterator; the hand loops: after making
+theirs) and stop when the last step's results are on the host (ganzoo: `on_epoch_end` of the
+first callback, after `fit` fetched the logs; the hand loops: the last loss as a float).
+Process CPU time per step is recorded too: it is less disturbed by other processes than wall
+time, and "(CPU)" gives the ganzoo / hand-alt ratio of the median CPU times.
 
 Throughput is real images consumed per second: batch * k per step for k critic steps.
 
@@ -41,10 +57,10 @@ layer unless the gradient must reach the network's input), +1x for the weight gr
 that network is being updated. The gradient penalty's pass is forward + input gradient +
 2x for differentiating that input gradient with respect to the weights (LeakyReLU's second
 derivative is zero, so nothing flows back through the forward activations). "% peak" is the
-achieved FLOP rate of ganzoo's run divided by the best float32 `tf.matmul` (2048^3) rate
-measured in the same process (once per repeat round, interleaved with the runs): per wall
-second, and per second of process CPU time (the per-core efficiency, whatever share of the
-cores other processes leave).
+median achieved FLOP rate of ganzoo's run divided by the best float32 `tf.matmul` (2048^3)
+rate measured in the same process (once per repeat round, interleaved with the runs): per
+wall second, and per second of process CPU time (the per-core efficiency, whatever share of
+the cores other processes leave).
 """
 
 import argparse
@@ -377,6 +393,10 @@ class HandRunner:
 
         step = wgan_gp_step if k > 1 else (simultaneous_step if simultaneous else alternating_step)
 
+        # As Keras does: the step is compiled with XLA when `jit`; the loop around it, which
+        # reads the iterator (no XLA kernel for that), is a plain graph function.
+        step = tf.function(step, jit_compile=jit, autograph=False)
+
         def call(iterator):  # `spe` steps per call, like fit's steps_per_execution loop
             out = step(next(iterator))
             if spe > 1:
@@ -385,7 +405,7 @@ class HandRunner:
             return out
 
         # No tensor-dependent control flow but the explicit loop: autograph has nothing to convert.
-        self.call = tf.function(call, jit_compile=jit, autograph=False)
+        self.call = tf.function(call, autograph=False)
 
     def run(self, steps):
         calls = max(1, int(math.ceil(steps / self.spe)))
