@@ -1,8 +1,8 @@
 """Training throughput of ganzoo's `fit` against hand-written loops, like for like.
 
 Usage:
-    python tools/benchmark.py                       # default TensorFlow plan (about 6 min on 2 idle CPU cores)
-    python tools/benchmark.py --quick               # tiny sizes: checks the script
+    python tools/benchmark.py                       # default TensorFlow plan (18 min on 2 loaded CPU cores)
+    python tools/benchmark.py --quick               # tiny sizes: checks the script (~1.5 min loaded)
     python tools/benchmark.py --configs mnist_tutorial,toy_mlp --jit off --spe 1,8
     python tools/benchmark.py --precision float32,mixed_bfloat16 --min-time 2 --repeats 5
     python tools/benchmark.py --backend jax [--torch]   # tools/like_for_like.py under KERAS_BACKEND=jax
