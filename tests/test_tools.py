@@ -45,9 +45,18 @@ def test_benchmark_inference_times_both_formats_of_a_shipped_export(tmp_path, ru
 
 @pytest.mark.slow
 def test_benchmark_quick_plan_and_profile_run(tmp_path, run_tool):
-    run_tool("benchmark.py", "--quick", "--json", tmp_path / "b.json")
+    stdout = run_tool("benchmark.py", "--quick", "--json", tmp_path / "b.json")
     rows = json.loads((tmp_path / "b.json").read_text())["rows"]
     assert rows and all({"ganzoo", "hand_alt"} <= set(r) for r in rows)
+    # Like for like: every spe has its own hand loops (the script checks that each run made one
+    # generator update per step), each measured once per repeat; ratios only within an spe.
+    toy = {r["spe"]: r for r in rows if r["config"] == "toy_mlp"}
+    assert sorted(toy) == [1, 8]
+    for spe, row in toy.items():
+        assert sorted(row["all_runs"]) == [f"{n} spe={spe}" for n in ("ganzoo", "hand-alt", "tutorial")]
+        assert all(len(runs) == 2 for runs in row["all_runs"].values())
+        assert row["ratio_alt"] == row["ganzoo"] / row["hand_alt"]
+    assert "| toy_mlp (batch 64) | float32 | off | 8 |" in stdout
     stdout = run_tool("profile_step.py", "--config", "toy_mlp", "--steps", "5")
     assert "toy_mlp ganzoo: busy thread time" in stdout and "toy_mlp hand-alt" in stdout
 
@@ -68,6 +77,20 @@ def test_callback_overhead_and_like_for_like_run_on_both_backends(backend, repo_
                               text=True, env=subprocess_env(KERAS_BACKEND=backend), timeout=600)
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert f"| {backend}" in proc.stdout, proc.stdout
+
+
+@pytest.mark.slow
+def test_benchmark_backend_jax_runs_the_like_for_like_comparison(repo_root, subprocess_env):
+    pytest.importorskip("jax")
+    script = os.path.join(repo_root, "tools", "benchmark.py")
+    proc = subprocess.run([sys.executable, script, "--backend", "jax", "--quick"], capture_output=True, text=True,
+                          env=subprocess_env(), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| jax ganzoo |" in proc.stdout and "| jax hand-scan |" in proc.stdout, proc.stdout
+    # TensorFlow-only options are refused with the reason, not silently ignored.
+    proc = subprocess.run([sys.executable, script, "--backend", "jax", "--spe", "4"], capture_output=True, text=True,
+                          env=subprocess_env(), timeout=300)
+    assert proc.returncode == 2 and "has no --spe" in proc.stderr, proc.stderr[-3000:]
 
 
 @pytest.mark.slow

@@ -1,35 +1,51 @@
-"""Training throughput of ganzoo's `fit` against hand-written `tf.function` loops.
+"""Training throughput of ganzoo's `fit` against hand-written loops, like for like.
 
 Usage:
-    python tools/benchmark.py                       # default run (< 10 min on 2 CPU cores)
-    python tools/benchmark.py --quick               # tiny sizes, < 1 min: checks the script
+    python tools/benchmark.py                       # default TensorFlow plan (18 min on 2 loaded CPU cores)
+    python tools/benchmark.py --quick               # tiny sizes: checks the script (~1.5 min loaded)
     python tools/benchmark.py --configs mnist_tutorial,toy_mlp --jit off --spe 1,8
     python tools/benchmark.py --precision float32,mixed_bfloat16 --min-time 2 --repeats 5
+    python tools/benchmark.py --backend jax [--torch]   # tools/like_for_like.py under KERAS_BACKEND=jax
+    python tools/benchmark.py --torch               # ... then like_for_like.py --torch (PyTorch row)
     python tools/benchmark.py --inference [EXPORT]  # SavedModel vs ONNX Runtime, batch 1 and 64
 
-For each configuration it trains, in one process and on the same networks, batch and cached
-in-memory `tf.data` pipeline with the same `jit_compile` setting:
+Which networks each backend covers:
+  TensorFlow (this script's own loops): all four configurations below: toy MLPs, the TF
+      tutorial's MNIST DCGAN, ganzoo's DCGAN 64x64x3 and WGAN-GP 32x32x3.
+  JAX (`--backend jax`) and PyTorch (`--torch`): the toy MLPs only (the `gan_gaussian_ring`
+      preset, the same networks as `toy_mlp`), via tools/like_for_like.py in a child process,
+      16 steps per call. The conv nets under JAX and PyTorch: tools/gpu_benchmark.py.
 
-  ganzoo      `model.fit` of GAN / DCGAN / WGANGP, once per `steps_per_execution` value.
+For each configuration it trains, in one process and on the same networks, batch and cached
+in-memory `tf.data` pipeline with the same `jit_compile` setting, for every
+`steps_per_execution` (spe) value of the plan:
+
+  ganzoo      `model.fit` of GAN / DCGAN / WGANGP at that spe, with the callbacks `ganzoo train`
+              installs (NaN guard, checkpointer, TensorBoard logger with step scalars every 10
+              steps); their epoch-end work (checkpoint, sample picture) is not timed.
   hand-alt    a hand-written `tf.function` + `GradientTape` loop doing the same algorithm as
               ganzoo's `train_step`: a discriminator (critic) update on a real batch and a
               fake batch G(z), then a generator update against the *updated* discriminator,
               reusing that fake batch (k critic steps with their own real batches, then a
-              fresh G(z), for WGAN-GP); same losses, same Adam optimizers. One call per step,
-              as the TensorFlow tutorials write it.
-  tutorial    the TensorFlow DCGAN tutorial's own loop: one G(z), D on real and fake, both
-              tapes, both updates applied at once (simultaneous updates). It skips the
-              generator step's second D forward, so it does about one D forward less work per
-              step than any alternating loop. GAN/DCGAN only.
+              fresh G(z), for WGAN-GP); same losses, same Adam optimizers. Each call runs spe
+              steps in a `tf.while_loop` taking every step's batch from the dataset iterator,
+              as `fit`'s steps_per_execution loop does.
+  tutorial    the TensorFlow DCGAN tutorial's own step: one G(z), D on real and fake, both
+              tapes, both updates applied at once (simultaneous updates), spe steps per call
+              likewise. It skips the generator step's second D forward, so it does about one D
+              forward less work per step than any alternating loop. GAN/DCGAN only.
 
-Measurements are interleaved (every runner once, then again, `--repeats` times) and each
-table cell is the best of the repeats, because other processes share the cores and can only
-make a run slower. Each timed run covers at least `--min-time` seconds after warm-up
-(compilation); ganzoo's runs are timed from the first batch's `on_train_batch_begin` to
-`on_epoch_end`, so `fit`'s one-off per-call setup is excluded (the epoch's end, which waits
-for the logs, is included). The hand loops are timed from creating the dataset iterator to
-the last step's return. Process CPU time per step is recorded too: it is less disturbed by
-other processes than wall time, and "(by CPU time)" gives the ganzoo / hand-alt ratio by it.
+Ratios are only between runners at the same spe. Measurements are interleaved (every runner
+once, then again, `--repeats` times); cells give the median with the min..max over repeats,
+and a ratio's spread is that of the per-repeat ratios (the two runs of a repeat are neighbours
+in time). Every timed run makes the same number of steps (a multiple of every spe, at least
+`--min-time` seconds' worth) after a warm-up (compilation), and each run's generator updates
+are counted against the steps it claims. Both timers start at the first step's call (ganzoo:
+the first `on_train_batch_begin`, after `fit` made its iterator; the hand loops: after making
+theirs) and stop when the last step's results are on the host (ganzoo: `on_epoch_end` of the
+first callback, after `fit` fetched the logs; the hand loops: the last loss as a float).
+Process CPU time per step is recorded too: it is less disturbed by other processes than wall
+time, and "(CPU)" gives the ganzoo / hand-alt ratio of the median CPU times.
 
 Throughput is real images consumed per second: batch * k per step for k critic steps.
 
@@ -41,10 +57,10 @@ layer unless the gradient must reach the network's input), +1x for the weight gr
 that network is being updated. The gradient penalty's pass is forward + input gradient +
 2x for differentiating that input gradient with respect to the weights (LeakyReLU's second
 derivative is zero, so nothing flows back through the forward activations). "% peak" is the
-achieved FLOP rate of ganzoo's run divided by the best float32 `tf.matmul` (2048^3) rate
-measured in the same process (once per repeat round, interleaved with the runs): per wall
-second, and per second of process CPU time (the per-core efficiency, whatever share of the
-cores other processes leave).
+median achieved FLOP rate of ganzoo's run divided by the best float32 `tf.matmul` (2048^3)
+rate measured in the same process (once per repeat round, interleaved with the runs): per
+wall second, and per second of process CPU time (the per-core efficiency, whatever share of
+the cores other processes leave).
 """
 
 import argparse
@@ -54,6 +70,7 @@ import math
 import os
 import platform
 import sys
+import tempfile
 import time
 import warnings
 
@@ -65,6 +82,7 @@ import tensorflow as tf  # noqa: E402
 import keras  # noqa: E402
 
 import ganzoo  # noqa: E402
+from _timing import spread, step_timer, train_callbacks  # noqa: E402  (tools/, this script's directory)
 
 # fit's "shuffle=True is ignored for a tf.data.Dataset" notice, once per timed run.
 warnings.filterwarnings("ignore", message=".*shuffle=True.*")
@@ -255,25 +273,6 @@ def matmul_gflops(n=2048, min_time=1.0, dtype=tf.float32):
     return best_wall, best_cpu
 
 
-class _EpochTimer(keras.callbacks.Callback):
-    """(wall, CPU) times of the first batch's begin and of the epoch's end in one `fit` call.
-
-    It has no `on_train_batch_end` on purpose: any callback that does makes `fit` convert
-    every step's logs to Python floats synchronously, a per-step cost that `fit` with
-    `verbose=0` (or the progress bar, dispatched asynchronously) does not pay.
-    """
-
-    def on_train_begin(self, logs=None):
-        self.start = self.end = None
-
-    def on_train_batch_begin(self, batch, logs=None):
-        if self.start is None:
-            self.start = (time.perf_counter(), time.process_time())
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.end = (time.perf_counter(), time.process_time())
-
-
 def make_dataset(data_shape, batch, n_batches, seed=0):
     """Random samples in [-1, 1], batched, cached in memory, repeated, prefetched."""
     rng = np.random.default_rng(seed)
@@ -289,39 +288,48 @@ def _adam(model_name):
 
 
 class GanzooRunner:
-    """`model.fit` of a ganzoo model on fresh copies of the configuration's networks."""
+    """`model.fit` of a ganzoo model on fresh copies of the configuration's networks, with the
+    callbacks `ganzoo train` installs writing under `directory` (None: a bare `fit`)."""
 
-    def __init__(self, cfg, dataset, jit, spe):
+    def __init__(self, cfg, dataset, jit, spe, directory=None):
         self.label = f"ganzoo spe={spe}"
         self.k = cfg.get("n_critic", 1)
         self.batch = cfg["batch"]
         self.spe = spe
         self.dataset = dataset
+        self.directory = tempfile.mkdtemp(prefix="ganzoo-", dir=directory) if directory else None
         G, D = cfg["networks"]()
         cls = getattr(ganzoo, cfg["model"])
         kwargs = {"n_critic": self.k} if cfg["model"] == "WGANGP" else {}
         self.model = cls(generator=G, discriminator=D, latent_dim=cfg["latent_dim"], seed=0, **kwargs)
         self.model.compile(d_optimizer=_adam(cfg["model"]), g_optimizer=_adam(cfg["model"]),
                            jit_compile=jit, steps_per_execution=spe)
-        self.timer = _EpochTimer()
+        self.fixed_z = np.random.default_rng(1).standard_normal((16, cfg["latent_dim"])).astype("float32")
+        self.g_optimizer = self.model.g_optimizer
 
     def run(self, steps):
         steps = max(self.spe, int(math.ceil(steps / self.spe)) * self.spe)
-        self.model.fit(self.dataset, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[self.timer])
-        (wall0, cpu0), (wall1, cpu1) = self.timer.start, self.timer.end
-        return steps * self.batch * self.k / (wall1 - wall0), (cpu1 - cpu0) / steps
+        timer = step_timer()  # first: the checkpoint and sample picture at epoch end are not timed
+        callbacks = [timer, *(train_callbacks(self.directory, steps, self.fixed_z) if self.directory else [])]
+        self.model.fit(self.dataset, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=callbacks)
+        wall, cpu = timer.seconds()
+        return steps, steps * self.batch * self.k / wall, cpu / steps
 
 
 class HandRunner:
-    """A hand-written `tf.function` + `GradientTape` loop, one call per training step."""
+    """A hand-written `tf.function` + `GradientTape` loop running `spe` steps per call (a
+    `tf.while_loop` taking each step's batch from the dataset iterator, as `fit` does)."""
 
-    def __init__(self, cfg, dataset, jit, simultaneous):
-        self.label = "tutorial" if simultaneous else "hand-alt"
+    def __init__(self, cfg, dataset, jit, simultaneous, spe=1):
+        self.label = f"{'tutorial' if simultaneous else 'hand-alt'} spe={spe}"
         self.k = cfg.get("n_critic", 1)
         self.batch = cfg["batch"]
-        self.spe = 1
+        self.spe = spe
         G, D = cfg["networks"]()
         d_opt, g_opt = _adam(cfg["model"]), _adam(cfg["model"])
+        d_opt.build(D.trainable_variables)  # no variable creation inside the loop's trace
+        g_opt.build(G.trainable_variables)
+        self.g_optimizer = g_opt
         latent_dim, batch, k = cfg["latent_dim"], cfg["batch"], self.k
         bce = keras.losses.BinaryCrossentropy(from_logits=True)
         # k critic steps per call take k real batches: group them (k, batch, ...) like fit does.
@@ -384,17 +392,31 @@ class HandRunner:
             return gen_loss, disc_loss
 
         step = wgan_gp_step if k > 1 else (simultaneous_step if simultaneous else alternating_step)
-        # No tensor-dependent control flow: autograph has nothing to convert.
-        self.step = tf.function(step, jit_compile=jit, autograph=False)
+
+        # As Keras does: the step is compiled with XLA when `jit`; the loop around it, which
+        # reads the iterator (no XLA kernel for that), is a plain graph function.
+        step = tf.function(step, jit_compile=jit, autograph=False)
+
+        def call(iterator):  # `spe` steps per call, like fit's steps_per_execution loop
+            out = step(next(iterator))
+            if spe > 1:
+                out = tf.while_loop(lambda i, *_: i < spe - 1, lambda i, *_: (i + 1, *step(next(iterator))),
+                                    (tf.constant(0), *out))[1:]
+            return out
+
+        # No tensor-dependent control flow but the explicit loop: autograph has nothing to convert.
+        self.call = tf.function(call, autograph=False)
 
     def run(self, steps):
-        steps = max(1, int(steps))
+        calls = max(1, int(math.ceil(steps / self.spe)))
+        iterator = iter(self.dataset)  # before the timer, as fit makes its iterator first
         start, cpu_start = time.perf_counter(), time.process_time()
-        iterator = iter(self.dataset)
-        for _ in range(steps):
-            self.step(next(iterator))
+        for _ in range(calls):
+            out = self.call(iterator)
+        float(out[0])  # the last step's results on the host
+        steps = calls * self.spe
         cpu = (time.process_time() - cpu_start) / steps
-        return steps * self.batch * self.k / (time.perf_counter() - start), cpu
+        return steps, steps * self.batch * self.k / (time.perf_counter() - start), cpu
 
 
 # ------------------------------------------------------------------------------- driver
@@ -423,65 +445,84 @@ def cpu_has_bf16():
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def bench_group(name, cfg, precision, jit, spes, args, peak):
-    """Rows of one (config, precision, jit) group: every runner measured interleaved.
-
-    `peak` is a list that collects this process's float32 matmul rates (see `matmul_gflops`).
-    """
+def make_runners(cfg, precision, jit, spes, directory):
+    """Per steps_per_execution value: ganzoo, hand-alt and (k = 1) the tutorial loop, all at that
+    spe, on one cached dataset, built under the group's dtype policy."""
     keras.mixed_precision.set_global_policy(precision)
     try:
         dataset = make_dataset(cfg["data_shape"], cfg["batch"], n_batches=2 * cfg.get("n_critic", 1) + 2)
-        runners = [GanzooRunner(cfg, dataset, jit, spe) for spe in spes]
-        runners.append(HandRunner(cfg, dataset, jit, simultaneous=False))
-        if cfg["model"] != "WGANGP":
-            runners.append(HandRunner(cfg, dataset, jit, simultaneous=True))
+        runners = []
+        for spe in spes:
+            runners.append(GanzooRunner(cfg, dataset, jit, spe, directory))
+            runners.append(HandRunner(cfg, dataset, jit, simultaneous=False, spe=spe))
+            if cfg["model"] != "WGANGP":
+                runners.append(HandRunner(cfg, dataset, jit, simultaneous=True, spe=spe))
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    # Warm-up: the first run of each runner traces/compiles; a second hand-alt step times
-    # the group's step, which sizes every timed run to about `min_time` seconds.
-    for r in runners:
-        r.run(r.spe)
-    hand = next(r for r in runners if r.label == "hand-alt")
-    rate, _ = hand.run(1)
-    steps = max(1, math.ceil(args.min_time * rate / (cfg["batch"] * hand.k)))
-    results = {r.label: [] for r in runners}
-    cpu_seconds = {r.label: [] for r in runners}  # process CPU time per step
-    for _ in range(args.repeats):
+    return runners
+
+
+def measure(runners, steps, repeats, peak):
+    """Every runner `repeats` times, interleaved: ({label: [img/s]}, {label: [CPU s/step]}). Checks
+    that each run made the generator updates it was asked for (the loops really ran spe steps)."""
+    rates = {r.label: [] for r in runners}
+    cpu_seconds = {r.label: [] for r in runners}
+    for _ in range(repeats):
         peak.append(matmul_gflops(min_time=0.3))  # the machine's own rate, interleaved too
         for r in runners:
-            rate, cpu = r.run(steps)
-            results[r.label].append(rate)
+            before = int(r.g_optimizer.iterations.numpy())
+            done, rate, cpu = r.run(steps)
+            updates = int(r.g_optimizer.iterations.numpy()) - before
+            if updates != done:
+                raise RuntimeError(f"{r.label}: {updates} generator updates in a run of {done} steps")
+            rates[r.label].append(rate)
             cpu_seconds[r.label].append(cpu)
+    return rates, cpu_seconds
+
+
+def bench_group(name, cfg, precision, jit, spes, args, peak, directory):
+    """Rows of one (config, precision, jit) group, one per spe: every runner measured interleaved;
+    the ratios are between runners at the same spe, of the medians over repeats, with the spread
+    of the per-repeat ratios (each repeat's runs are neighbours in time).
+
+    `peak` is a list that collects this process's float32 matmul rates (see `matmul_gflops`).
+    """
+    runners = make_runners(cfg, precision, jit, spes, directory)
+    # Warm-up: the first run of each runner traces/compiles; a second hand-alt call times the
+    # group's step, which sizes every timed run to about `min_time` seconds.
+    for r in runners:
+        r.run(r.spe)
+    hand = runners[1]
+    _, rate, _ = hand.run(hand.spe)
+    steps = max(max(spes), math.ceil(args.min_time * rate / (cfg["batch"] * hand.k)))
+    rates, cpu_seconds = measure(runners, steps, args.repeats, peak)
     G, D = cfg["networks"]()
     g_macs, d_macs = layer_macs(G), layer_macs(D)
     k = cfg.get("n_critic", 1)
     flops_alt = step_flops("alternating", g_macs, d_macs, cfg["batch"], k)
     flops_sim = step_flops("simultaneous", g_macs, d_macs, cfg["batch"]) if k == 1 else None
-    best = {label: max(v) for label, v in results.items()}
-    best_cpu = {label: min(v) for label, v in cpu_seconds.items()}
+    med = {label: float(np.median(v)) for label, v in rates.items()}
+    med_cpu = {label: float(np.median(v)) for label, v in cpu_seconds.items()}
     rows = []
     for spe in spes:
-        g = best[f"ganzoo spe={spe}"]
-        steps_per_s = g / (cfg["batch"] * k)
+        g, h, t = f"ganzoo spe={spe}", f"hand-alt spe={spe}", f"tutorial spe={spe}"
         rows.append({
             "config": name, "model": cfg["model"], "batch": cfg["batch"], "n_critic": k,
-            "precision": precision, "jit": jit, "spe": spe,
-            "ganzoo": g, "hand_alt": best["hand-alt"], "ratio_alt": g / best["hand-alt"],
-            # The same comparison by process CPU time per step, which other processes on
-            # the machine disturb less than wall time: hand-alt CPU / ganzoo CPU.
-            "ratio_alt_cpu": best_cpu["hand-alt"] / best_cpu[f"ganzoo spe={spe}"],
-            "cpu_ms_step": {label: round(1e3 * v, 3) for label, v in best_cpu.items()},
-            "tutorial": best.get("tutorial"),
-            "ratio_tutorial": g / best["tutorial"] if "tutorial" in best else None,
-            "ratio_tutorial_cpu": (best_cpu["tutorial"] / best_cpu[f"ganzoo spe={spe}"]
-                                   if "tutorial" in best else None),
-            "gflop_step": flops_alt / 1e9,
-            "tutorial_gflop_step": flops_sim / 1e9 if flops_sim else None,
-            "gflops": flops_alt * steps_per_s / 1e9,
-            "gflop_per_cpu_s": flops_alt / best_cpu[f"ganzoo spe={spe}"] / 1e9,
-            "all_runs": {label: [round(x, 1) for x in v] for label, v in results.items()},
+            "precision": precision, "jit": jit, "spe": spe, "repeats": args.repeats, "steps_per_run": steps,
+            "ganzoo": med[g], "hand_alt": med[h], "ratio_alt": med[g] / med[h],
+            "ratio_alt_runs": [a / b for a, b in zip(rates[g], rates[h])],
+            # By process CPU time per step, which other processes disturb less than wall time.
+            "ratio_alt_cpu": med_cpu[h] / med_cpu[g],
+            "tutorial": med.get(t), "ratio_tutorial": med[g] / med[t] if t in med else None,
+            "ratio_tutorial_runs": [a / b for a, b in zip(rates[g], rates[t])] if t in med else None,
+            "ratio_tutorial_cpu": med_cpu[t] / med_cpu[g] if t in med else None,
+            "gflop_step": flops_alt / 1e9, "tutorial_gflop_step": flops_sim / 1e9 if flops_sim else None,
+            "gflops": flops_alt * med[g] / (cfg["batch"] * k) / 1e9,
+            "gflop_per_cpu_s": flops_alt / med_cpu[g] / 1e9,
+            "cpu_ms_step": {label: round(1e3 * med_cpu[label], 3) for label in (g, h, t) if label in med_cpu},
+            "all_runs": {label: [round(x, 1) for x in rates[label]] for label in (g, h, t) if label in rates},
         })
-    del runners, dataset
+    del runners
     keras.backend.clear_session()
     gc.collect()
     return rows
@@ -542,20 +583,22 @@ def format_inference(version_dir, rows, diff):
 
 
 def format_table(rows, peak, peak_cpu):
-    """The results as a markdown table; "% peak" against the best matmul rates: `peak` GFLOP
-    per wall second, `peak_cpu` GFLOP per CPU second. Cells "a, b" are by wall time, by CPU time."""
-    head = ("| config | precision | jit | spe | ganzoo img/s | hand-alt img/s | ganzoo / hand-alt (wall, CPU) "
-            "| tutorial-sim img/s | ganzoo / tutorial (wall, CPU) | GFLOP/step | % f32 matmul peak (wall, CPU) |")
-    lines = [head, "|" + "---|" * 11]
-
+    """The results as a markdown table: img/s and ratios as "median (min..max)" over the repeats
+    (a ratio's spread is over the per-repeat ratios); the CPU ratio is of the median CPU time per
+    step. "% peak" is the median ganzoo rate against the best matmul rates: `peak` GFLOP per wall
+    second, `peak_cpu` GFLOP per CPU second."""
+    head = ("| config | precision | jit | spe | ganzoo img/s | hand-alt img/s | ganzoo / hand-alt | (CPU) "
+            "| tutorial-sim img/s | ganzoo / tutorial | GFLOP/step | % f32 matmul peak (wall, CPU) |")
+    lines = [head, "|" + "---|" * 12]
     for r in rows:
         k = f", k={r['n_critic']}" if r["n_critic"] > 1 else ""
-        tutorial = ("n/a", "n/a") if r["tutorial"] is None else (
-            f"{r['tutorial']:.0f}", f"{r['ratio_tutorial']:.2f}, {r['ratio_tutorial_cpu']:.2f}")
+        runs = r["all_runs"]
+        g, h, t = (runs.get(f"{n} spe={r['spe']}") for n in ("ganzoo", "hand-alt", "tutorial"))
+        tutorial = ("n/a", "n/a") if t is None else (spread(t), spread(r["ratio_tutorial_runs"], "{:.2f}"))
         lines.append(
             f"| {r['config']} (batch {r['batch']}{k}) | {r['precision']} | {'on' if r['jit'] else 'off'} "
-            f"| {r['spe']} | {r['ganzoo']:.0f} | {r['hand_alt']:.0f} | {r['ratio_alt']:.2f}, {r['ratio_alt_cpu']:.2f} "
-            f"| {tutorial[0]} | {tutorial[1]} | {r['gflop_step']:.3g} "
+            f"| {r['spe']} | {spread(g)} | {spread(h)} | {spread(r['ratio_alt_runs'], '{:.2f}')} "
+            f"| {r['ratio_alt_cpu']:.2f} | {tutorial[0]} | {tutorial[1]} | {r['gflop_step']:.3g} "
             f"| {100 * r['gflops'] / peak:.1f}, {100 * r['gflop_per_cpu_s'] / peak_cpu:.1f} |"
         )
     return "\n".join(lines)
@@ -590,13 +633,26 @@ def parse_args(argv):
     parser.add_argument("--min-time", type=float, default=None, help="seconds per timed run (default 1; quick 0.2)")
     parser.add_argument("--repeats", type=int, default=None, help="interleaved timed runs per runner (default 3)")
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    parser.add_argument("--backend", choices=("tensorflow", "jax"), default="tensorflow",
+                        help="jax: run tools/like_for_like.py's comparison under KERAS_BACKEND=jax instead "
+                             "(the toy MLPs; see the module docstring)")
+    parser.add_argument("--torch", action="store_true",
+                        help="also run tools/like_for_like.py --torch on this backend: the PyTorch row "
+                             "(toy MLPs; needs torch installed)")
     parser.add_argument("--inference", nargs="?", const="exported_models/dcgan_mnist_sample_pretrained",
                         default=None, metavar="EXPORT",
                         help="time an export's SavedModel vs ONNX Runtime at batch 1 and 64 instead of training "
                              "(default export: %(const)s)")
     args = parser.parse_args(argv)
+    if args.backend == "jax":
+        tf_only = [o for o, v in (("--configs", args.configs), ("--jit", args.jit), ("--spe", args.spe),
+                                  ("--precision", args.precision), ("--min-time", args.min_time),
+                                  ("--json", args.json), ("--inference", args.inference)) if v is not None]
+        if tf_only:
+            parser.error(f"--backend jax runs tools/like_for_like.py's comparison (the toy MLPs), which has no "
+                         f"{', '.join(tf_only)}; drop them, or leave --backend at tensorflow")
     args.min_time = args.min_time or (0.2 if args.quick else 1.0)
-    args.repeats = args.repeats or 3
+    args.repeats = args.repeats or (2 if args.quick else 3)
     if args.min_time <= 0 or args.repeats <= 0:
         parser.error("--min-time and --repeats must be positive")
     if args.spe and any(s <= 0 for s in args.spe):
@@ -606,8 +662,30 @@ def parse_args(argv):
     return args
 
 
+def report_group(name, precision, jit, rows, t0):
+    for r in rows:
+        print(f"{name:15s} {precision:15s} jit={'on ' if jit else 'off'} spe={r['spe']:<3d} "
+              f"ganzoo {r['ganzoo']:9.0f}  hand-alt {r['hand_alt']:9.0f}  ratio {r['ratio_alt']:.2f}  "
+              f"(cpu {r['ratio_alt_cpu']:.2f})  tutorial {r['tutorial'] or float('nan'):9.0f}  "
+              f"ratio {r['ratio_tutorial'] or float('nan'):.2f}  img/s runs {r['all_runs']}  "
+              f"cpu ms/step {r['cpu_ms_step']}  [{time.perf_counter() - t0:.0f}s]", flush=True)
+
+
+def like_for_like(backend, quick, torch, repeats):
+    """Runs tools/like_for_like.py under KERAS_BACKEND=`backend` in a child process (the backend
+    is fixed per process; this one has imported TensorFlow's). Returns its exit status."""
+    import subprocess
+
+    command = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "like_for_like.py"),
+               "--repeats", str(repeats)] + (["--quick"] if quick else []) + (["--torch"] if torch else [])
+    print(f"$ KERAS_BACKEND={backend} {' '.join(command[1:])}", flush=True)
+    return subprocess.run(command, env={**os.environ, "KERAS_BACKEND": backend}).returncode
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.backend == "jax":
+        return like_for_like("jax", args.quick, args.torch, args.repeats)
     if args.inference:
         info = machine_info()
         print(f"# {info['cpu']} x {info['nproc']} | TF {info['tensorflow']} | Keras {info['keras']}")
@@ -630,16 +708,12 @@ def main(argv=None):
           + (f", bfloat16 {peak_bf16[0]:.1f} GFLOP/s ({peak_bf16[1]:.1f} per CPU second)" if peak_bf16
              else "; no bf16 instructions"), flush=True)
     rows = []
-    for name, precision, jit, spes in make_plan(args, bf16):
-        t0 = time.perf_counter()
-        new = bench_group(name, configs[name], precision, jit, spes, args, peak)
-        rows += new
-        for r in new:
-            print(f"{name:15s} {precision:15s} jit={'on ' if jit else 'off'} spe={r['spe']:<3d} "
-                  f"ganzoo {r['ganzoo']:9.0f}  hand-alt {r['hand_alt']:9.0f}  ratio {r['ratio_alt']:.2f}  "
-                  f"(cpu {r['ratio_alt_cpu']:.2f})  tutorial {r['tutorial'] or float('nan'):9.0f}  "
-                  f"ratio {r['ratio_tutorial'] or float('nan'):.2f}  img/s runs {r['all_runs']}  "
-                  f"cpu ms/step {r['cpu_ms_step']}  [{time.perf_counter() - t0:.0f}s]", flush=True)
+    with tempfile.TemporaryDirectory(prefix="ganzoo-benchmark-") as directory:
+        for name, precision, jit, spes in make_plan(args, bf16):
+            t0 = time.perf_counter()
+            new = bench_group(name, configs[name], precision, jit, spes, args, peak, directory)
+            rows += new
+            report_group(name, precision, jit, new, t0)
     best_peak, best_peak_cpu = max(p[0] for p in peak), max(p[1] for p in peak)
     print()
     print(format_table(rows, best_peak, best_peak_cpu))
@@ -650,7 +724,7 @@ def main(argv=None):
         with open(args.json, "w") as f:
             json.dump({"machine": info, "matmul_gflops": peak, "matmul_bf16_gflops": peak_bf16,
                        "args": {k: v for k, v in vars(args).items()}, "rows": rows}, f, indent=1)
-    return 0
+    return like_for_like("tensorflow", args.quick, True, args.repeats) if args.torch else 0
 
 
 if __name__ == "__main__":

@@ -135,6 +135,7 @@ def step_flops(case, model, x):
 
 def run_ganzoo(case, x, steps, per_call):
     import keras
+    from _timing import step_timer
 
     import ganzoo
 
@@ -143,20 +144,12 @@ def run_ganzoo(case, x, steps, per_call):
     kwargs = {"n_critic": case["k"]} if case["wgan"] else {}
     model = cls(data_shape=case["shape"], width=case["width"], seed=0, **kwargs)
     model.compile(jit_compile=True, steps_per_execution=per_call)
-    times = {}
-
-    class Mark(keras.callbacks.Callback):
-        def on_train_batch_begin(self, batch, logs=None):
-            times.setdefault("start", time.perf_counter())
-
-        def on_epoch_end(self, epoch, logs=None):
-            times["end"] = time.perf_counter()
-
+    timer = step_timer()
     fit = dict(x=x, batch_size=case["batch"], shuffle=False, verbose=0, epochs=1)
     model.fit(steps_per_epoch=per_call, **fit)  # warm-up (compilation)
-    model.fit(steps_per_epoch=steps, callbacks=[Mark()], **fit)
+    model.fit(steps_per_epoch=steps, callbacks=[timer], **fit)
     keras.mixed_precision.set_global_policy("float32")
-    return times["end"] - times["start"], model
+    return timer.seconds()[0], model
 
 
 def matmul_rate(n, repeats=10):

@@ -45,28 +45,14 @@ def _data(steps):
 
 
 def ganzoo_runner(model, x, steps, tmp):
-    import keras
-
-    from ganzoo.callbacks import Checkpointer, NaNGuard, TensorBoardLogger
-
-    times = {}
-
-    class Mark(keras.callbacks.Callback):
-        def on_train_batch_begin(self, batch, logs=None):
-            times.setdefault("start", time.perf_counter())
-
-        def on_epoch_end(self, epoch, logs=None):
-            times["end"] = time.perf_counter()
+    from _timing import step_timer, train_callbacks
 
     def run():
-        times.clear()
         z = np.zeros((4, model.latent_dim), "float32")
-        guard = NaNGuard(steps, check_every=10)
-        callbacks = [Mark(), guard, Checkpointer(os.path.join(tmp, "ckpt"), steps, guard=guard),
-                     TensorBoardLogger(os.path.join(tmp, "logs"), steps, z, log_every=10, guard=guard)]
+        timer = step_timer()
         model.fit(x, batch_size=BATCH, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0,
-                  callbacks=callbacks)
-        return times["end"] - times["start"]
+                  callbacks=[timer, *train_callbacks(tmp, steps, z)])
+        return timer.seconds()[0]
 
     return run
 
@@ -256,6 +242,8 @@ def main(argv=None):
 
 
 def _report(backend, args, times):
+    from _timing import spread
+
     rate = {name: [args.steps * BATCH / t for t in ts] for name, ts in times.items()}
     base = statistics.median(rate["ganzoo"])
     print(f"backend {backend}: {args.steps} steps x {args.repeats} interleaved repeats, batch {BATCH}, "
@@ -263,8 +251,7 @@ def _report(backend, args, times):
     print("| runner | images/s, median (min..max) | ganzoo / runner |")
     print("|---|---|---|")
     for name, r in rate.items():
-        med = statistics.median(r)
-        print(f"| {backend} {name} | {med:,.0f} ({min(r):,.0f}..{max(r):,.0f}) | {base / med:.2f} |")
+        print(f"| {backend} {name} | {spread(r)} | {base / statistics.median(r):.2f} |")
 
 
 if __name__ == "__main__":
