@@ -14,6 +14,8 @@ from ganzoo.models.networks import build_conv_discriminator, build_conv_generato
 MODELS = [(ganzoo.GAN, {}, (2,)), (ganzoo.DCGAN, {}, (8, 8, 1)), (ganzoo.WGANGP, {"n_critic": 2}, (8, 8, 1)),
           (ganzoo.SNGAN, {"n_dis": 2}, (8, 8, 1))]
 
+pytestmark = pytest.mark.both_backends  # also run under KERAS_BACKEND=jax (tests/test_backends.py)
+
 
 def _tiny(cls, kwargs, shape, **extra):
     return cls(data_shape=shape, latent_dim=4, width=8, seed=1, num_classes=3, **kwargs, **extra)

@@ -11,6 +11,8 @@ from ganzoo import losses
 REAL = np.array([2.0, -1.0, 0.0, 0.5], "float32")   # logits
 FAKE = np.array([-3.0, 1.0, 0.0, -0.5], "float32")
 
+pytestmark = pytest.mark.both_backends  # also run under KERAS_BACKEND=jax (tests/test_backends.py)
+
 
 def sig(x):
     return 1 / (1 + math.exp(-x))

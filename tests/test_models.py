@@ -23,6 +23,7 @@ def expected_keys(model):
     return BASE_KEYS | ({"gp", "wasserstein"} if isinstance(model, ganzoo.WGANGP) else set())
 
 
+@pytest.mark.both_backends
 @pytest.mark.parametrize("cls", MODELS)
 @pytest.mark.parametrize("shape", [(8, 8, 1), (2,)])
 def test_fit_on_default_networks_gives_finite_losses_and_history_keys(cls, shape, tiny_model, image_dataset):
@@ -101,6 +102,7 @@ def test_minimax_and_non_saturating_generator_losses_are_selectable(tiny_model, 
     assert np.all(np.isfinite(mm.fit(image_dataset(shape=(2,)), epochs=1, verbose=0).history["g_loss"]))
 
 
+@pytest.mark.both_backends
 def test_k_discriminator_steps_per_generator_step_each_on_its_own_batch(tiny_model, image_dataset):
     model = tiny_model(ganzoo.GAN, (2,), d_steps=3)
     model.compile()
@@ -109,6 +111,7 @@ def test_k_discriminator_steps_per_generator_step_each_on_its_own_batch(tiny_mod
     assert int(model.g_optimizer.iterations) == 4
 
 
+@pytest.mark.both_backends
 def test_wgan_gp_critic_steps_and_logged_estimate(tiny_model, image_dataset):
     model = tiny_model(ganzoo.WGANGP, n_critic=2)
     model.compile()
@@ -119,6 +122,7 @@ def test_wgan_gp_critic_steps_and_logged_estimate(tiny_model, image_dataset):
     assert h["gp"] >= 0
 
 
+@pytest.mark.both_backends
 def test_wgan_gp_interpolation_weight_is_uniform_once_per_example(tiny_model):
     model = tiny_model(ganzoo.WGANGP)
     u = np.asarray(model._uniform(20000))
@@ -138,6 +142,7 @@ def test_same_seed_same_losses_run_to_run(image_dataset):
     assert run() == run()
 
 
+@pytest.mark.both_backends
 @pytest.mark.parametrize("cls", MODELS)
 def test_save_load_round_trip_restores_networks_optimizers_and_noise(cls, tmp_path, tiny_model, image_dataset):
     model = tiny_model(cls)
@@ -197,6 +202,7 @@ def test_ema_generator_tracks_the_moving_average(tiny_model, image_dataset):
     assert not np.allclose(model.generate(z), np.asarray(model.generator(z, training=False)), atol=1e-6)
 
 
+@pytest.mark.both_backends
 def test_ema_warmup_ramps_the_decay_and_survives_save_load(tmp_path, tiny_model):
     """With warm-up the decay at step t is min(decay, (1 + t) / (10 + t)): step 1 copies G,
     step 2 keeps 2/11 of the average, so the initial weights are forgotten early."""
@@ -296,6 +302,7 @@ def test_packed_models_train_under_xla_and_keep_the_generator(cls, shape, tiny_m
     assert model.generate(3, seed=0).shape == (3,) + shape
 
 
+@pytest.mark.both_backends
 def test_packed_penalty_is_taken_on_packed_interpolates():
     """A linear critic on packs of 2: grad f = w everywhere, so the penalty is (||w|| - 1)^2,
     which only runs if interpolates are packs (one alpha per pack, inputs of 2 * d)."""
@@ -335,6 +342,7 @@ def test_packed_model_saves_loads_and_exports_an_unchanged_generator(tmp_path, t
     np.testing.assert_allclose(load_exported(path).generate(z), model.generate(z), atol=1e-5)
 
 
+@pytest.mark.both_backends
 def test_generate_accepts_z_and_seeds(tiny_model):
     model = tiny_model(ganzoo.GAN, (2,))
     np.testing.assert_array_equal(model.generate(4, seed=3), model.generate(4, seed=3))
@@ -345,7 +353,8 @@ def test_generate_accepts_z_and_seeds(tiny_model):
         model.generate(np.zeros((3, 5)))
 
 
-@pytest.mark.parametrize("cls", MODELS)
+# SN-GAN under XLA: slow-marked here; the JAX run of the core files compiles it on every step.
+@pytest.mark.parametrize("cls", [*MODELS[:3], pytest.param(ganzoo.SNGAN, marks=pytest.mark.slow)])
 def test_xla_path(cls, tiny_model, image_dataset):
     model = tiny_model(cls)
     model.compile(jit_compile=True)
@@ -354,6 +363,7 @@ def test_xla_path(cls, tiny_model, image_dataset):
     assert np.all(np.isfinite(history.history["d_loss"]))
 
 
+@pytest.mark.both_backends
 def test_jit_compile_auto_is_off_on_a_tensorflow_cpu_and_on_under_jax(tiny_model):
     model = tiny_model(ganzoo.GAN, (2,))
     model.compile(jit_compile="auto")
@@ -361,6 +371,7 @@ def test_jit_compile_auto_is_off_on_a_tensorflow_cpu_and_on_under_jax(tiny_model
     assert model.jit_compile is (keras.backend.backend() == "jax")
 
 
+@pytest.mark.both_backends
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
 @pytest.mark.parametrize("cls", [ganzoo.DCGAN, ganzoo.WGANGP, ganzoo.SNGAN])
 def test_mixed_precision_step_is_finite(cls, policy, tiny_model, image_dataset):
@@ -415,7 +426,11 @@ MIRRORED_SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.tensorflow_only  # tf.distribute
-@pytest.mark.parametrize("name", ["gan", "dcgan", "wgan_gp", "gan_pack", "wgan_gp_pack", "sngan"])
+# gan, gan_pack and wgan_gp are slow-marked: dcgan (synchronized batch norm), wgan_gp_pack (k = 2
+# and packs) and sngan (power iteration) cover their paths in the default run.
+@pytest.mark.parametrize("name", [pytest.param("gan", marks=pytest.mark.slow), "dcgan",
+                                  pytest.param("wgan_gp", marks=pytest.mark.slow),
+                                  pytest.param("gan_pack", marks=pytest.mark.slow), "wgan_gp_pack", "sngan"])
 def test_mirrored_strategy_steps_equal_single_device_steps(name):
     """Two steps on two replicas (global batch 16) equal the one-device steps within 1e-5."""
     out = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT, name], capture_output=True, text=True,
@@ -464,6 +479,7 @@ def test_compile_with_single_optimizer_is_a_clear_error(tiny_model):
         model.compile(optimizer="adam")
 
 
+@pytest.mark.both_backends
 @pytest.mark.parametrize("cls", MODELS)
 def test_dataset_of_wrong_dtype_or_shape_is_a_clear_error(cls, tiny_model, image_dataset):
     model = tiny_model(cls)
@@ -476,6 +492,7 @@ def test_dataset_of_wrong_dtype_or_shape_is_a_clear_error(cls, tiny_model, image
         model.fit(wrong, epochs=1, verbose=0)
 
 
+@pytest.mark.both_backends
 def test_too_few_batches_for_the_critic_steps_is_a_clear_error(tiny_model, image_dataset):
     model = tiny_model(ganzoo.WGANGP, n_critic=5)
     model.compile()

@@ -12,6 +12,8 @@ import tensorflow as tf
 import ganzoo
 from ganzoo.layers import SpectralNorm
 
+pytestmark = pytest.mark.both_backends  # also run under KERAS_BACKEND=jax (tests/test_backends.py)
+
 
 def largest_singular_value(kernel):
     kernel = np.asarray(kernel)

@@ -19,6 +19,7 @@ def run_tool(repo_root, subprocess_env):
     return run
 
 
+@pytest.mark.slow  # ~40 CPU-s; tests/test_quality_script.py covers scoring, tables and merges in the default run
 def test_quality_script_trains_scores_and_tabulates_a_toy_run(tmp_path, run_tool):
     out = tmp_path / "results.json"
     args = ["quality.py", "--parts", "toys", "--toy-configs", "gan_non_saturating", "--datasets", "gaussian_ring",
@@ -61,6 +62,7 @@ def test_benchmark_quick_plan_and_profile_run(tmp_path, run_tool):
     assert "toy_mlp ganzoo: busy thread time" in stdout and "toy_mlp hand-alt" in stdout
 
 
+@pytest.mark.slow  # a benchmark (~15 CPU-s)
 def test_spectral_norm_benchmark_times_the_three_kinds(run_tool):
     stdout = run_tool("benchmark_spectral_norm.py", "--batch", "4", "--filters", "4", "--steps", "1", "--repeats", "1")
     for kind in ("none", "ganzoo", "keras"):

@@ -16,6 +16,8 @@ from ganzoo.training import run_log_dir
 
 TINY = ["--batch-size", "16", "--width", "4", "--latent-dim", "8", "--steps-per-epoch", "3", "--quiet"]
 
+pytestmark = pytest.mark.both_backends  # also run under KERAS_BACKEND=jax (tests/test_backends.py)
+
 
 def event_tags(log_dir):
     from tensorflow.core.util import event_pb2
