@@ -31,9 +31,12 @@ def _run_jax(args, subprocess_env, timeout=300, **env):
 
 
 #: The core test files that also run on the JAX backend (models, losses, save/resume, the CLI's
-#: train/resume/export/evaluate): their tests marked `both_backends` (whole files but for
-#: test_models.py, where the JAX run takes the training, k-step, save/load, EMA, precision and
-#: bad-input tests); tests that need TensorFlow itself are marked `tensorflow_only`.
+#: train/resume/export/evaluate): their tests marked `both_backends` (all of test_losses.py; the
+#: training, k-step, save/load, EMA, precision and bad-input tests of test_models.py; conditional
+#: training and round trips; spectral norm and SN-GAN's n_dis steps; the CLI's train, resume,
+#: export/sample/evaluate and in-step NaN check). Under JAX every test compiles its step with
+#: XLA (seconds each), so the JAX run takes these, not the whole files; the rest is
+#: backend-neutral construction/validation or TensorFlow-specific (`tensorflow_only`).
 JAX_CORE_FILES = ("tests/test_losses.py", "tests/test_models.py", "tests/test_conditional_models.py",
                   "tests/test_sngan.py", "tests/test_train.py")
 
@@ -51,7 +54,7 @@ def test_core_test_files_pass_on_the_jax_backend(repo_root, subprocess_env):
     summary = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
     assert out.returncode == 0, out.stdout[-8000:] + out.stderr[-2000:]
     passed = int(summary.split(" passed")[0].split()[-1])
-    assert passed >= 60, summary  # most of the files ran, not just collected and skipped
+    assert passed >= 45, summary  # most of the files ran, not just collected and skipped
     print("JAX core files:", summary)
 
 

@@ -14,8 +14,6 @@ from ganzoo.models.networks import build_conv_discriminator, build_conv_generato
 MODELS = [(ganzoo.GAN, {}, (2,)), (ganzoo.DCGAN, {}, (8, 8, 1)), (ganzoo.WGANGP, {"n_critic": 2}, (8, 8, 1)),
           (ganzoo.SNGAN, {"n_dis": 2}, (8, 8, 1))]
 
-pytestmark = pytest.mark.both_backends  # also run under KERAS_BACKEND=jax (tests/test_backends.py)
-
 
 def _tiny(cls, kwargs, shape, **extra):
     return cls(data_shape=shape, latent_dim=4, width=8, seed=1, num_classes=3, **kwargs, **extra)
@@ -26,6 +24,7 @@ def _data(shape, n=32):
     return x, (np.arange(n) % 3).astype("int32")
 
 
+@pytest.mark.both_backends
 @pytest.mark.parametrize("cls,kwargs,shape", MODELS, ids=lambda v: getattr(v, "__name__", None))
 def test_every_model_trains_conditionally_and_round_trips(cls, kwargs, shape, tmp_path):
     model = _tiny(cls, kwargs, shape)
@@ -44,6 +43,7 @@ def test_every_model_trains_conditionally_and_round_trips(cls, kwargs, shape, tm
                                   model.generate(4, seed=0, labels=[0, 1, 2, 0]))
 
 
+@pytest.mark.both_backends
 def test_the_fake_batch_takes_the_real_batch_labels_and_critic_steps_their_own():
     """Adam moves only the embedding rows of classes a player saw. Even batches hold classes 0
     and 1, odd ones 1 and 2 (one class per batch would tell G nothing: its batch norm removes a

@@ -111,7 +111,6 @@ def test_k_discriminator_steps_per_generator_step_each_on_its_own_batch(tiny_mod
     assert int(model.g_optimizer.iterations) == 4
 
 
-@pytest.mark.both_backends
 def test_wgan_gp_critic_steps_and_logged_estimate(tiny_model, image_dataset):
     model = tiny_model(ganzoo.WGANGP, n_critic=2)
     model.compile()

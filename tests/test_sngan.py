@@ -12,14 +12,13 @@ import tensorflow as tf
 import ganzoo
 from ganzoo.layers import SpectralNorm
 
-pytestmark = pytest.mark.both_backends  # also run under KERAS_BACKEND=jax (tests/test_backends.py)
-
 
 def largest_singular_value(kernel):
     kernel = np.asarray(kernel)
     return float(np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0])
 
 
+@pytest.mark.both_backends
 @pytest.mark.parametrize("make", [lambda: keras.layers.Dense(5), lambda: keras.layers.Conv2D(4, 3)])
 def test_power_iteration_normalizes_the_kernel_to_unit_spectral_norm(make):
     layer = SpectralNorm(make())
@@ -71,6 +70,7 @@ def test_gradient_flows_through_sigma_as_in_the_paper():
         assert (error < 2e-3) if close else (error > 0.05), (cls.__name__, error)
 
 
+@pytest.mark.both_backends
 def test_spectral_norm_layer_saves_and_loads(tmp_path):
     model = keras.Sequential([keras.Input((3,)), SpectralNorm(keras.layers.Dense(2))])
     x = np.ones((2, 3), "float32")
@@ -103,6 +103,7 @@ def test_sngan_defaults_follow_the_paper():
     assert all(isinstance(layer, SpectralNorm) for layer in vector.discriminator.layers if layer.weights)
 
 
+@pytest.mark.both_backends
 def test_sngan_hinge_metrics_and_n_dis_steps(tiny_model, image_dataset):
     model = tiny_model(ganzoo.SNGAN, (2,), n_dis=3)
     model.compile()

@@ -16,8 +16,6 @@ from ganzoo.training import run_log_dir
 
 TINY = ["--batch-size", "16", "--width", "4", "--latent-dim", "8", "--steps-per-epoch", "3", "--quiet"]
 
-pytestmark = pytest.mark.both_backends  # also run under KERAS_BACKEND=jax (tests/test_backends.py)
-
 
 def event_tags(log_dir):
     from tensorflow.core.util import event_pb2
@@ -32,6 +30,7 @@ def event_tags(log_dir):
     return tags
 
 
+@pytest.mark.both_backends
 def test_cli_train_writes_config_events_checkpoints_and_samples(tmp_path):
     run = tmp_path / "run"
     assert main(["train", "dcgan", "--dataset", "mnist_sample", "--epochs", "2", "--run-dir", str(run),
@@ -55,6 +54,7 @@ def test_cli_train_writes_config_events_checkpoints_and_samples(tmp_path):
     assert Image.open(out).size[0] > 28
 
 
+@pytest.mark.both_backends
 def test_resume_continues_from_the_checkpoint_and_refuses_a_changed_config(tmp_path, capsys):
     run = tmp_path / "run"
     args = ["train", "gan", "--dataset", "gaussian_ring", "--run-dir", str(run), *TINY]
@@ -127,6 +127,7 @@ def test_training_logs_toy_metrics_and_collapse_alarm_then_evaluate_cli(tmp_path
     assert main(["evaluate", str(run), "--metrics", "coverage"]) == 2
 
 
+@pytest.mark.both_backends
 def test_cli_export_then_sample_and_evaluate_the_export(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "dcgan", "--dataset", "mnist_sample", "--epochs", "1", "--run-dir", str(run),
@@ -209,6 +210,7 @@ def test_multi_worker_on_loopback_ends_with_identical_generators(tmp_path, subpr
     assert (run / "config.json").exists() and (run / "samples" / "epoch_0001.png").exists()
 
 
+@pytest.mark.both_backends
 def test_nan_guard_names_the_exact_step_inside_a_compiled_call_without_batch_end_hooks(tiny_model):
     """Losses are checked on the device: with 4 steps per compiled call and checks every 10 steps,
     a NaN batch at step 6 is still named as step 6. None of the run's callbacks overrides
