@@ -80,6 +80,28 @@ def gradients():
     return _gradients
 
 
+#: Python source that makes every later import of TensorFlow fail, as where it is not installed.
+BLOCK_TENSORFLOW = """
+import sys
+
+
+class NoTensorFlow:
+    def find_spec(self, name, path=None, target=None):
+        if name == "tensorflow" or name.startswith("tensorflow."):
+            raise ImportError("TensorFlow is not installed (blocked by the test)")
+
+
+sys.meta_path.insert(0, NoTensorFlow())
+"""
+
+
+@pytest.fixture(scope="session")
+def without_tensorflow():
+    """`without_tensorflow(script)`: the source of `script` run where TensorFlow cannot be
+    imported (a meta-path finder that fails every import of it comes first)."""
+    return lambda script: BLOCK_TENSORFLOW + script
+
+
 @pytest.fixture(scope="session")
 def repo_root():
     """The checkout's root directory."""

@@ -77,18 +77,8 @@ def test_jax_steps_equal_tensorflow_steps(repo_root, subprocess_env, tmp_path):
             np.testing.assert_allclose(b, a, atol=1e-5, rtol=0, err_msg=f"{name}: variable {i}")
 
 
-BLOCK_TENSORFLOW = textwrap.dedent("""
-    import sys
-
-    class NoTensorFlow:
-        def find_spec(self, name, path=None, target=None):
-            if name == "tensorflow" or name.startswith("tensorflow."):
-                raise ImportError("TensorFlow is not installed (blocked by the test)")
-
-    sys.meta_path.insert(0, NoTensorFlow())
-""")
-
-JAX_TRAINING = BLOCK_TENSORFLOW + textwrap.dedent("""
+#: Run with `without_tensorflow` (conftest): TensorFlow cannot be imported.
+JAX_TRAINING = textwrap.dedent("""
     import os
     import numpy as np
     import keras
@@ -145,12 +135,12 @@ JAX_TRAINING = BLOCK_TENSORFLOW + textwrap.dedent("""
 """)
 
 
-def test_jax_trains_saves_and_resumes_without_tensorflow(subprocess_env, tmp_path):
+def test_jax_trains_saves_and_resumes_without_tensorflow(subprocess_env, tmp_path, without_tensorflow):
     """WGAN-GP (k = 2, mixed_float16: loss scaling) with EMA, steps_per_execution and XLA on JAX,
     .keras save/load/resume, a Python iterator of batches, the penalty's input gradient, the NaN
     guard and a clear export error, in a process where TensorFlow cannot be imported (the data
     sources without TensorFlow: tests/test_data_without_tensorflow.py)."""
-    out = _run_jax(["-c", JAX_TRAINING, tmp_path], subprocess_env)
+    out = _run_jax(["-c", without_tensorflow(JAX_TRAINING), tmp_path], subprocess_env)
     assert "OK" in out.stdout
 
 

@@ -197,16 +197,8 @@ def test_fit_groups_k_batches_of_a_py_dataset_per_generator_step():
 
 
 # ------------------------------------------------------------- without TensorFlow
+#: Run with `without_tensorflow` (conftest): TensorFlow cannot be imported.
 NO_TF_DATA_SCRIPT = textwrap.dedent("""
-    import sys
-
-    class NoTensorFlow:
-        def find_spec(self, name, path=None, target=None):
-            if name == "tensorflow" or name.startswith("tensorflow."):
-                raise ImportError("TensorFlow is not installed (blocked by the test)")
-
-    sys.meta_path.insert(0, NoTensorFlow())
-
     import os
     import numpy as np
     import keras
@@ -295,7 +287,7 @@ NO_TF_DATA_SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_data_without_tensorflow_under_jax(subprocess_env, tmp_path):
+def test_data_without_tensorflow_under_jax(subprocess_env, tmp_path, without_tensorflow):
     """The toys and mnist_sample load, and train a conditional WGAN-GP (k = 2), in a JAX process
     where TensorFlow cannot be imported; folders and tfds say what to install."""
     pytest.importorskip("jax")
@@ -304,7 +296,7 @@ def test_data_without_tensorflow_under_jax(subprocess_env, tmp_path):
     # The reference for the resize: the tf pipeline's mnist_sample at 20x24x3.
     reference = load_real_samples("mnist_sample", None, split="test", image_size=(20, 24), channels=3)
     np.save(tmp_path / "tf_resized.npy", reference)
-    out = subprocess.run([sys.executable, "-c", NO_TF_DATA_SCRIPT, str(tmp_path)], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-c", without_tensorflow(NO_TF_DATA_SCRIPT), str(tmp_path)], capture_output=True, text=True,
                          timeout=300, env=subprocess_env(KERAS_BACKEND="jax"))
     assert out.returncode == 0, out.stderr[-4000:]
     assert "OK" in out.stdout

@@ -157,17 +157,22 @@ class Fitting:
         grouped = samples[: groups * k * batch_size].reshape((groups, k, batch_size) + shape)
         return grouped.swapaxes(1, 2).reshape((groups * batch_size, k) + shape)
 
+    def _checked_first_batch(self, first):
+        """The samples of the first batch an iterator or PyDataset yields, as numpy, after the
+        shape and dtype check every later batch is taken to pass."""
+        sample = np.asarray(keras.ops.convert_to_numpy(self._strip_labels(first)))
+        self._check_real_spec(self._batch_spec(sample.shape, sample.dtype))
+        return sample
+
     def _checked_iterator(self, iterator):
         """A Python iterator of batches: check the first, group k at a time when k > 1."""
         first = next(iterator, None)
         if first is None:
             raise ValueError(f"{type(self).__name__}.fit got an empty iterator.")
-        sample = np.asarray(keras.ops.convert_to_numpy(self._strip_labels(first)))
-        self._check_real_spec(self._batch_spec(sample.shape, sample.dtype))
+        sample = self._checked_first_batch(first)
         conditional = self.num_classes is not None
         if conditional:
-            labels = first[1] if isinstance(first, (tuple, list)) and len(first) > 1 else None
-            self._checked_array_labels(labels, len(sample))
+            self._checked_array_labels(_labels_of(first), len(sample))
             batches = ((b[0], b[1]) for b in itertools.chain([first], iterator))
         else:
             batches = ((self._strip_labels(b),) for b in itertools.chain([first], iterator))
@@ -178,11 +183,7 @@ class Fitting:
                 group = list(itertools.islice(batches, k))
                 if len(group) < k:
                     return
-                if k == 1:
-                    yield group[0]
-                else:
-                    yield tuple(np.stack([keras.ops.convert_to_numpy(b[j]) for b in group], axis=1)
-                                for j in range(len(group[0])))
+                yield tuple(_stacked([b[j] for b in group]) for j in range(len(group[0])))
 
         return grouped()
 
@@ -193,8 +194,7 @@ class Fitting:
         if batches == 0:
             raise ValueError(f"{type(self).__name__}.fit got a PyDataset with no batches.")
         first = dataset[0]
-        sample = np.asarray(keras.ops.convert_to_numpy(self._strip_labels(first)))
-        self._check_real_spec(self._batch_spec(sample.shape, sample.dtype))
+        sample = self._checked_first_batch(first)
         if batches is not None and batches < self.d_steps:
             raise self._too_few_batches(batches)
         if self.num_classes is None and self.d_steps == 1:
@@ -279,6 +279,14 @@ def _labels_of(batch):
     return batch[1] if isinstance(batch, (tuple, list)) and len(batch) > 1 else None
 
 
+def _stacked(parts):
+    """k consecutive batches (or their labels) as one step takes them: the batch itself for
+    k = 1, else stacked on axis 1, (batch, k, ...)."""
+    if len(parts) == 1:
+        return parts[0]
+    return np.stack([keras.ops.convert_to_numpy(p) for p in parts], axis=1)
+
+
 class _StepBatches(keras.utils.PyDataset):
     """A PyDataset's batches as the train step takes them: k consecutive batches stacked on
     axis 1, (batch, k, ...), when k > 1; a conditional model's labels checked batch by batch
@@ -298,10 +306,9 @@ class _StepBatches(keras.utils.PyDataset):
     def __getitem__(self, index):
         group = [self.dataset[index * self.k + j] for j in range(self.k)]
         samples = [np.asarray(keras.ops.convert_to_numpy(Fitting._strip_labels(b))) for b in group]
-        stack = (lambda parts: parts[0]) if self.k == 1 else (lambda parts: np.stack(parts, axis=1))
         if self.check_labels is None:
-            return (stack(samples),)
-        return stack(samples), stack([self.check_labels(_labels_of(b), len(x)) for b, x in zip(group, samples)])
+            return (_stacked(samples),)
+        return _stacked(samples), _stacked([self.check_labels(_labels_of(b), len(x)) for b, x in zip(group, samples)])
 
     def on_epoch_begin(self):
         self.dataset.on_epoch_begin()
