@@ -7,6 +7,11 @@ import subprocess
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+#: The tests compile hundreds of tiny XLA programs (every JAX step, every `jit_compile=True` test on
+#: TensorFlow) that run for milliseconds: LLVM's optimisation passes were most of their compile
+#: time. Off for the tests (the programs compute the same; about 40% of the JAX tests' CPU time);
+#: users' runs keep XLA's defaults. Inherited by the tests' subprocesses.
+os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -29,6 +34,28 @@ def default_sigint():
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def pytest_configure(config):
+    """One JAX compilation cache for this test session (the controller makes it; xdist workers and
+    every JAX subprocess inherit it): tests that build the same tiny model compile it once. Removed
+    at the end, so each session starts cold, as CI does."""
+    if hasattr(config, "workerinput") or "JAX_COMPILATION_CACHE_DIR" in os.environ:
+        return
+    import tempfile
+
+    config._ganzoo_jax_cache = tempfile.mkdtemp(prefix="ganzoo-tests-jax-cache-")
+    os.environ.update(JAX_COMPILATION_CACHE_DIR=config._ganzoo_jax_cache,
+                      JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0", JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
+
+
+def pytest_unconfigure(config):
+    path = getattr(config, "_ganzoo_jax_cache", None)
+    if path:
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+        os.environ.pop("JAX_COMPILATION_CACHE_DIR", None)
 
 
 def pytest_collection_modifyitems(config, items):
