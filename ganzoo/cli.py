@@ -204,6 +204,19 @@ def _select_backend(backend):
     os.environ["KERAS_BACKEND"] = backend
 
 
+def _check_before_importing_a_backend(args):
+    """A resume on another backend than the run's is refused before TensorFlow or JAX loads (an
+    answer in a second, not after their start-up), where the backend is named: by --backend or
+    KERAS_BACKEND (Keras' own config file is read only when Keras is imported)."""
+    backend = os.environ.get("KERAS_BACKEND")
+    if args.command != "train" or not backend:
+        return
+    from ganzoo.training import check_resume_backend
+
+    run_dir = args.run_dir if args.run_dir is not None else _default_run_dir(args.model, args.dataset)
+    check_resume_backend(run_dir, backend)
+
+
 def _show_warning(command):
     default = warnings.showwarning
 
@@ -239,6 +252,7 @@ def main(argv=None):
             warnings.simplefilter("default", UserWarning)  # each call shows its warnings (once each)
             warnings.showwarning = _show_warning(command)
             _select_backend(getattr(args, "backend", None))
+            _check_before_importing_a_backend(args)
             _quiet_logs(args.verbose)
             return COMMANDS[command](args)
     except _user_errors() as e:

@@ -79,17 +79,26 @@ def _read_saved_config(run_dir):
                          "a new --run-dir.")
 
 
+def check_resume_backend(run_dir, backend, saved=None):
+    """ConfigError if `run_dir` holds a run trained on another Keras backend than `backend`.
+    Reads only config.json, so the CLI asks it before importing a backend (`saved`: that file's
+    dict when the caller has read it)."""
+    saved = _read_saved_config(run_dir) if saved is None else saved
+    trained_on = (saved or {}).get("backend") or "tensorflow"  # runs from before --backend were TensorFlow's
+    if saved is not None and trained_on != backend:
+        raise ConfigError(
+            f"{run_dir} was trained on the {trained_on} backend; this run is on {backend}. Resume it with "
+            f"--backend {trained_on} (the backends draw different noise, so a switched run would not be the "
+            "run its config.json describes), or use a new --run-dir.")
+    return trained_on
+
+
 def _check_resume(run_dir, config):
     """The run dir's saved config (None for a new run); ConfigError if it differs from `config`."""
     saved = _read_saved_config(run_dir)
     if saved is None:
         return None
-    trained_on = saved.get("backend") or "tensorflow"  # runs from before --backend were TensorFlow's
-    if trained_on != config.backend:
-        raise ConfigError(
-            f"{run_dir} was trained on the {trained_on} backend; this run is on {config.backend}. Resume it with "
-            f"--backend {trained_on} (the backends draw different noise, so a switched run would not be the "
-            "run its config.json describes), or use a new --run-dir.")
+    trained_on = check_resume_backend(run_dir, config.backend, saved)
     diff = config_difference(dict(saved, backend=trained_on), config.to_dict())
     if diff:
         raise ConfigError(

@@ -14,6 +14,10 @@ import tensorflow as tf
 import ganzoo
 
 MODELS = [ganzoo.GAN, ganzoo.DCGAN, ganzoo.WGANGP, ganzoo.SNGAN]
+#: MODELS for the per-model tests that also run on JAX, SN-GAN there skipped: its JAX step is
+#: checked against TensorFlow's (tests/test_backends.py), trains and round-trips conditionally
+#: (test_conditional_models.py), runs its n_dis steps (test_sngan.py) and trains without TensorFlow.
+MODELS_SNGAN_ON_TF = [*MODELS[:3], pytest.param(ganzoo.SNGAN, marks=pytest.mark.tensorflow_only, id="SNGAN")]
 #: Two discriminator steps for the models whose default is five.
 FEW_D_STEPS = {ganzoo.WGANGP: {"n_critic": 2}, ganzoo.SNGAN: {"n_dis": 2}}
 BASE_KEYS = {"d_loss", "g_loss", "d_real", "d_fake"}
@@ -24,7 +28,7 @@ def expected_keys(model):
 
 
 @pytest.mark.both_backends
-@pytest.mark.parametrize("cls", MODELS)
+@pytest.mark.parametrize("cls", MODELS_SNGAN_ON_TF)
 @pytest.mark.parametrize("shape", [(8, 8, 1), (2,)])
 def test_fit_on_default_networks_gives_finite_losses_and_history_keys(cls, shape, tiny_model, image_dataset):
     model = tiny_model(cls, shape)
@@ -142,7 +146,7 @@ def test_same_seed_same_losses_run_to_run(image_dataset):
 
 
 @pytest.mark.both_backends
-@pytest.mark.parametrize("cls", MODELS)
+@pytest.mark.parametrize("cls", MODELS_SNGAN_ON_TF)
 def test_save_load_round_trip_restores_networks_optimizers_and_noise(cls, tmp_path, tiny_model, image_dataset):
     model = tiny_model(cls)
     model.compile(ema_decay=0.9)
@@ -288,19 +292,6 @@ def test_pack_joins_consecutive_samples_along_features_or_channels():
             np.testing.assert_array_equal(packed[pack, :, :, 2 * j:2 * j + 2], x[pack * 2 + j])
 
 
-# SN-GAN packed under XLA (50 s on a loaded machine) is slow-only: packing and XLA are each
-# tested for it in the default run.
-@pytest.mark.parametrize("cls", [*MODELS[:3], pytest.param(ganzoo.SNGAN, marks=pytest.mark.slow)])
-@pytest.mark.parametrize("shape", [(8, 8, 1), (2,)])
-def test_packed_models_train_under_xla_and_keep_the_generator(cls, shape, tiny_model, image_dataset):
-    model = tiny_model(cls, shape, pack=2)
-    model.compile(jit_compile=True)
-    history = model.fit(image_dataset(shape=shape), epochs=1, verbose=0)
-    assert all(np.all(np.isfinite(v)) for v in history.history.values())
-    assert model.generator.input_shape == (None, 4) and model.generator.output_shape == (None,) + shape
-    assert model.generate(3, seed=0).shape == (3,) + shape
-
-
 @pytest.mark.both_backends
 def test_packed_penalty_is_taken_on_packed_interpolates():
     """A linear critic on packs of 2: grad f = w everywhere, so the penalty is (||w|| - 1)^2,
@@ -352,14 +343,22 @@ def test_generate_accepts_z_and_seeds(tiny_model):
         model.generate(np.zeros((3, 5)))
 
 
-# SN-GAN under XLA: slow-marked here; the JAX run of the core files compiles it on every step.
-@pytest.mark.parametrize("cls", [*MODELS[:3], pytest.param(ganzoo.SNGAN, marks=pytest.mark.slow)])
-def test_xla_path(cls, tiny_model, image_dataset):
-    model = tiny_model(cls)
+# `jit_compile=True` on TensorFlow for each kind of step (k = 1 and k = 2 real batches) and each
+# packing layout (PacGAN packs along features and along channels, unpacked), the generator kept
+# unpacked. On JAX every test above compiles its step with XLA. SN-GAN (~50 s on a loaded
+# machine) is slow-only here: the JAX run compiles it on every step.
+@pytest.mark.parametrize("cls,shape,pack", [(ganzoo.GAN, (2,), 2), (ganzoo.DCGAN, (8, 8, 1), 1),
+                                            (ganzoo.WGANGP, (8, 8, 1), 2),
+                                            pytest.param(ganzoo.SNGAN, (8, 8, 1), 2, marks=pytest.mark.slow)],
+                         ids=["GAN-packed-features", "DCGAN", "WGANGP-packed-channels", "SNGAN-packed-channels"])
+def test_xla_path(cls, shape, pack, tiny_model, image_dataset):
+    model = tiny_model(cls, shape, pack=pack)
     model.compile(jit_compile=True)
     assert model.jit_compile is True
-    history = model.fit(image_dataset(), epochs=1, verbose=0)
-    assert np.all(np.isfinite(history.history["d_loss"]))
+    history = model.fit(image_dataset(shape=shape), epochs=1, verbose=0)
+    assert all(np.all(np.isfinite(v)) for v in history.history.values())
+    assert model.generator.input_shape == (None, 4) and model.generator.output_shape == (None,) + shape
+    assert model.generate(3, seed=0).shape == (3,) + shape
 
 
 @pytest.mark.both_backends
@@ -375,7 +374,7 @@ def test_jit_compile_auto_is_off_on_a_tensorflow_cpu_and_on_under_jax(tiny_model
 # tests/test_backends.py's TensorFlow-free run; here bfloat16, the GPU policy, on both backends.
 @pytest.mark.parametrize("policy", [pytest.param("mixed_float16", marks=pytest.mark.tensorflow_only),
                                     "mixed_bfloat16"])
-@pytest.mark.parametrize("cls", [ganzoo.DCGAN, ganzoo.WGANGP, ganzoo.SNGAN])
+@pytest.mark.parametrize("cls", MODELS_SNGAN_ON_TF[1:])
 def test_mixed_precision_step_is_finite(cls, policy, tiny_model, image_dataset):
     keras.mixed_precision.set_global_policy(policy)
     model = tiny_model(cls)
