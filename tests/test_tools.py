@@ -36,6 +36,7 @@ def test_quality_script_trains_scores_and_tabulates_a_toy_run(tmp_path, run_tool
     assert json.loads(out.read_text())["toys"]["gan_non_saturating_gaussian_ring_s0_20"]["seconds"] == run["seconds"]
 
 
+@pytest.mark.slow  # a benchmark (~13 CPU-s); the export parity it times is tested in tests/test_export.py
 def test_benchmark_inference_times_both_formats_of_a_shipped_export(tmp_path, run_tool):
     stdout = run_tool("benchmark.py", "--inference", "--quick", "--json", tmp_path / "inf.json")
     report = json.loads((tmp_path / "inf.json").read_text())

@@ -120,6 +120,15 @@ class TensorFlowStep:
         """One iteration of Algorithm 1: k discriminator (critic) steps, then one generator step."""
         # `fit` checked the data once: float samples, k real batches per step when k > 1.
         real, labels = self._real_batch(data)  # labels: None, or int32 (batch,) / (batch, k)
+        # Every op of the step waits for the batch. Keras' TensorFlow trainer ends an epoch of
+        # unknown length (a Python iterator, a filtered tf.data dataset) when the batch fetch
+        # inside this step's graph fails; the ops that read no batch (the optimizers' iteration
+        # counters, the seed generator's) ran all the same, counting a step that never happened
+        # (Keras 3.15; a plain keras.Sequential shows it too).
+        with tf.control_dependencies([t for t in (real, labels) if t is not None]):
+            return self._iteration(real, labels)
+
+    def _iteration(self, real, labels):
         if self.d_steps == 1:
             with tf.GradientTape() as g_tape:
                 # 1. Discriminator step on the real batch and a fake batch G(z), z ~ N(0, I).
