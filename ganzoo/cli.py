@@ -83,13 +83,17 @@ def _default_run_dir(name, dataset):
     return os.path.join("runs", f"{name}_{base}")
 
 
+def _run_dir_of(args):
+    """The train command's run directory: --run-dir, else the default for its model and data."""
+    return args.run_dir if args.run_dir is not None else _default_run_dir(args.model, args.dataset)
+
+
 def cmd_train(args):
     from ganzoo.config import resolve_config
     from ganzoo.training import train
 
     fields = {k: v for k, v in vars(args).items() if k not in ("command", "model", "verbose")}
-    if fields.get("run_dir") is None:
-        fields["run_dir"] = _default_run_dir(args.model, args.dataset)
+    fields["run_dir"] = _run_dir_of(args)
     config = resolve_config(args.model, **fields)
     print(f"Run directory: {config.run_dir}  (TensorBoard: tensorboard --logdir {config.run_dir}/logs)",
           flush=True)
@@ -213,8 +217,7 @@ def _check_before_importing_a_backend(args):
         return
     from ganzoo.training import check_resume_backend
 
-    run_dir = args.run_dir if args.run_dir is not None else _default_run_dir(args.model, args.dataset)
-    check_resume_backend(run_dir, backend)
+    check_resume_backend(_run_dir_of(args), backend)
 
 
 def _show_warning(command):

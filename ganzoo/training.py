@@ -79,13 +79,18 @@ def _read_saved_config(run_dir):
                          "a new --run-dir.")
 
 
-def check_resume_backend(run_dir, backend, saved=None):
+def check_resume_backend(run_dir, backend):
     """ConfigError if `run_dir` holds a run trained on another Keras backend than `backend`.
-    Reads only config.json, so the CLI asks it before importing a backend (`saved`: that file's
-    dict when the caller has read it)."""
-    saved = _read_saved_config(run_dir) if saved is None else saved
-    trained_on = (saved or {}).get("backend") or "tensorflow"  # runs from before --backend were TensorFlow's
-    if saved is not None and trained_on != backend:
+    Reads only config.json, so the CLI asks it before importing a backend."""
+    saved = _read_saved_config(run_dir)
+    if saved is not None:
+        _trained_on(run_dir, saved, backend)
+
+
+def _trained_on(run_dir, saved, backend):
+    """The backend of the saved config `saved`; ConfigError if it is not `backend`."""
+    trained_on = saved.get("backend") or "tensorflow"  # runs from before --backend were TensorFlow's
+    if trained_on != backend:
         raise ConfigError(
             f"{run_dir} was trained on the {trained_on} backend; this run is on {backend}. Resume it with "
             f"--backend {trained_on} (the backends draw different noise, so a switched run would not be the "
@@ -98,7 +103,7 @@ def _check_resume(run_dir, config):
     saved = _read_saved_config(run_dir)
     if saved is None:
         return None
-    trained_on = check_resume_backend(run_dir, config.backend, saved)
+    trained_on = _trained_on(run_dir, saved, config.backend)
     diff = config_difference(dict(saved, backend=trained_on), config.to_dict())
     if diff:
         raise ConfigError(

@@ -191,4 +191,4 @@ def test_cli_backend_is_recorded_and_a_resume_keeps_it(subprocess_env, tmp_path,
                                  env=subprocess_env(KERAS_BACKEND=None if how else "tensorflow"))
         assert refused.returncode == 2 and "trained on the jax backend" in refused.stderr, refused.stderr[-2000:]
         assert "--backend jax" in refused.stderr
-    assert check_resume_backend(str(tmp_path / "run"), "jax") == "jax"
+    check_resume_backend(str(tmp_path / "run"), "jax")  # the recorded backend is accepted

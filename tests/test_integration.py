@@ -41,8 +41,8 @@ def test_image_folder_feeds_fit(tmp_path):
     rng = np.random.default_rng(0)
     for i in range(24):
         Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
-    _fit_one_model_of_each_kind(lambda: load_dataset(f"dir:{tmp_path}", batch_size=4, image_size=16, seed=0, repeat=True),
-                     (16, 16, 3))
+    _fit_one_model_of_each_kind(
+        lambda: load_dataset(f"dir:{tmp_path}", batch_size=4, image_size=16, seed=0, repeat=True), (16, 16, 3))
 
 
 @pytest.mark.parametrize("name", ["gaussian_ring", "gaussian_grid"])

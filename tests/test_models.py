@@ -14,10 +14,11 @@ import tensorflow as tf
 import ganzoo
 
 MODELS = [ganzoo.GAN, ganzoo.DCGAN, ganzoo.WGANGP, ganzoo.SNGAN]
+_TF = pytest.mark.tensorflow_only
 #: MODELS for the per-model tests that also run on JAX, SN-GAN there skipped: its JAX step is
 #: checked against TensorFlow's (tests/test_backends.py), trains and round-trips conditionally
 #: (test_conditional_models.py), runs its n_dis steps (test_sngan.py) and trains without TensorFlow.
-MODELS_SNGAN_ON_TF = [*MODELS[:3], pytest.param(ganzoo.SNGAN, marks=pytest.mark.tensorflow_only, id="SNGAN")]
+MODELS_SNGAN_ON_TF = [*MODELS[:3], pytest.param(ganzoo.SNGAN, marks=_TF, id="SNGAN")]
 #: Two discriminator steps for the models whose default is five.
 FEW_D_STEPS = {ganzoo.WGANGP: {"n_critic": 2}, ganzoo.SNGAN: {"n_dis": 2}}
 BASE_KEYS = {"d_loss", "g_loss", "d_real", "d_fake"}
@@ -387,9 +388,6 @@ def test_jit_compile_auto_is_off_on_a_tensorflow_cpu_and_on_under_jax(tiny_model
     model.compile(jit_compile="auto")
     # TensorFlow: no GPU here, and "auto" turns XLA on only with one. JAX: every step is XLA.
     assert model.jit_compile is (keras.backend.backend() == "jax")
-
-
-_TF = pytest.mark.tensorflow_only
 
 
 @pytest.mark.both_backends
