@@ -37,14 +37,16 @@ def step_timer():
     return StepTimer()
 
 
-def train_callbacks(directory, steps_per_epoch, fixed_z, log_every=10):
+def train_callbacks(directory, steps_per_epoch, fixed_z, log_every=10, history_dir=None):
     """The callbacks `ganzoo train` installs, writing under `directory`: the NaN guard, the
-    checkpointer (at epoch end) and the TensorBoard logger (step scalars every `log_every`
-    steps, the sample picture at epoch end), all sharing the guard as `ganzoo train` wires them."""
+    checkpointer (at epoch end; the run's history.json in `history_dir` when given) and the
+    TensorBoard logger (step scalars every `log_every` steps, the sample picture at epoch end),
+    all sharing the guard as `ganzoo train` wires them."""
     from ganzoo.callbacks import Checkpointer, NaNGuard, TensorBoardLogger
 
     guard = NaNGuard(steps_per_epoch, check_every=log_every)
-    return [guard, Checkpointer(os.path.join(directory, "checkpoints"), steps_per_epoch, guard=guard),
+    return [guard, Checkpointer(os.path.join(directory, "checkpoints"), steps_per_epoch, guard=guard,
+                                history_dir=history_dir),
             TensorBoardLogger(os.path.join(directory, "logs"), steps_per_epoch, fixed_z, log_every=log_every,
                               guard=guard)]
 

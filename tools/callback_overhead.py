@@ -60,19 +60,13 @@ class _StepsEnd:
         return StepsEnd()
 
 
-def run_callbacks(model, steps, tmp, fixed_z):
-    from ganzoo.callbacks import Checkpointer, NaNGuard, TensorBoardLogger
-
-    guard = NaNGuard(steps, check_every=10)
-    return [guard, Checkpointer(os.path.join(tmp, "checkpoints"), steps, guard=guard, history_dir=tmp),
-            TensorBoardLogger(os.path.join(tmp, "logs"), steps, fixed_z, log_every=10, guard=guard)]
-
-
 def measure(steps, repeats, batch):
     import keras
     import numpy as np
 
     import ganzoo
+    from _timing import train_callbacks
+
     from ganzoo.training import build_model
 
     keras.utils.set_random_seed(0)
@@ -86,7 +80,7 @@ def measure(steps, repeats, batch):
         for _ in range(repeats):
             for name in ("bare", "callbacks"):
                 timer = _timer()
-                extra = run_callbacks(model, steps, tmp, fixed_z) if name == "callbacks" else []
+                extra = train_callbacks(tmp, steps, fixed_z, history_dir=tmp) if name == "callbacks" else []
                 mark = _StepsEnd(timer)
                 model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0, callbacks=[mark, *extra, timer])
                 rows[name].append(timer.steps_end - timer.start)
