@@ -9,10 +9,12 @@ with `create_graph=True` so the critic's gradient flows through it (double backp
 
 One device, no `tf.distribute`. Keras' torch trainer runs one step per call; this one runs the
 `steps_per_execution` batches Keras hands it one after another, so callbacks see every N-th
-step as on the other backends. `jit_compile=True` compiles the step with `torch.compile`.
+step as on the other backends. `jit_compile=True` compiles the step with `torch.compile`
+(slow to compile, not faster: see the warning below); "auto" is eager on torch, as in Keras.
 """
 
 import contextlib
+import warnings
 
 import keras
 import torch
@@ -119,6 +121,10 @@ class TorchStep:
             return self.train_function
         step = self.train_step
         if self._should_torch_compile():
+            warnings.warn(
+                "jit_compile=True on the torch backend compiles the GAN step with torch.compile: on a tiny DCGAN "
+                "it took two minutes to compile, hit dynamo's recompile limit on Keras' layers and then ran no "
+                "faster than eager (ganzoo README, Backends). jit_compile='auto' or False runs eager.", stacklevel=2)
             step = torch.compile(step)
 
         def multi_step_on_data(batches):
