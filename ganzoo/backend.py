@@ -1,7 +1,7 @@
 """The Keras backend of a training run: which one runs, its distribution strategy, its devices.
 
-TensorFlow runs take a `tf.distribute` strategy; JAX runs train on one device (the default
-device JAX picks: a GPU where there is one).
+TensorFlow runs take a `tf.distribute` strategy; JAX and PyTorch runs train on one device (the
+default device the backend picks: a GPU where there is one).
 """
 
 import os
@@ -69,6 +69,10 @@ def has_gpu():
         import jax
 
         return any(d.platform == "gpu" for d in jax.devices())
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return torch.cuda.is_available()
     import tensorflow as tf
 
     return bool(tf.config.list_physical_devices("GPU"))

@@ -61,7 +61,8 @@ class TrainConfig:
     seed: int = setting(0, "int", "seed of the weights, the noise and the data order",
                          valid=(lambda v: 0 <= v < SEED_LIMIT, f"an integer from 0 to {SEED_LIMIT - 1}"))
     run_dir: str = setting("runs/default", "str", "run directory (default runs/<preset or model>_<dataset>)")
-    jit_compile: str = setting("auto", "str", "XLA: auto (where a GPU is present), on or off",
+    jit_compile: str = setting("auto", "str", "XLA: auto (where a GPU is present; never on torch, where on "
+                                              "means torch.compile), on or off",
                                choices=("auto", "on", "off"))
     mixed_precision: str = setting("off", "str", "mixed-precision compute dtype",
                                    choices=("off", "float16", "bfloat16"))
@@ -98,7 +99,7 @@ class TrainConfig:
     num_samples: int = setting(64, "int", cli=False)  # the fixed latent batch drawn after each epoch
     backend: Optional[str] = setting(None, "str", "Keras backend (default: $KERAS_BACKEND, else tensorflow); "
                                                   "recorded in config.json, a resumed run keeps it",
-                                     choices=("jax", "tensorflow"))
+                                     choices=("jax", "tensorflow", "torch"))
     deterministic: bool = setting(False, "bool", "enable TensorFlow op determinism (bitwise-repeatable runs, "
                                                  "slower)")
     export_dir: Optional[str] = setting(None, "str", "after training, export the generator to DIR/<version> "

@@ -7,7 +7,7 @@ log D(x) = -softplus(-logit) and log(1 - D(x)) = -softplus(logit).
 Every function returns the mean over the batch it is given. Under `tf.distribute` the model
 scales these per-replica means by 1 / num_replicas so that summed gradients equal the
 single-device gradients of the global batch. All are `keras.ops`, so they run on the
-TensorFlow and JAX backends alike (`input_gradients` is the one backend-specific helper).
+TensorFlow, JAX and PyTorch backends alike (`input_gradients` is the one backend-specific helper).
 """
 
 import keras
@@ -116,8 +116,8 @@ def input_gradients(critic, x, training=True):
     """d sum(critic(x)) / dx, one gradient per example for a per-example critic.
 
     The one backend-specific piece of the losses: `tf.GradientTape` on TensorFlow, `jax.grad`
-    on JAX. The result stays differentiable with respect to the critic's weights (double
-    backprop). A train step passes its own handle of the critic (with an `input_gradients`
+    on JAX, `torch.autograd.grad(..., create_graph=True)` on PyTorch. The result stays
+    differentiable with respect to the critic's weights (double backprop). A train step passes its own handle of the critic (with an `input_gradients`
     method that threads the JAX step's state); a plain Keras model is called directly.
     """
     if hasattr(critic, "input_gradients"):
@@ -127,8 +127,10 @@ def input_gradients(critic, x, training=True):
         import jax
 
         return jax.grad(lambda x: ops.sum(ops.cast(critic(x, training=training), "float32")))(x)
+    if backend == "torch":
+        return _torch_input_gradients(critic, x, training)
     if backend != "tensorflow":
-        raise NotImplementedError(f"The gradient penalty needs the tensorflow or jax backend, not {backend!r}.")
+        raise NotImplementedError(f"The gradient penalty needs the tensorflow, jax or torch backend, not {backend!r}.")
     import tensorflow as tf
 
     x = tf.convert_to_tensor(x)
@@ -137,6 +139,18 @@ def input_gradients(critic, x, training=True):
         # Summing makes d(sum)/dx[i] = d f(x[i]) / d x[i] for a per-example critic.
         total = tf.reduce_sum(tf.cast(critic(x, training=training), tf.float32))
     return tape.gradient(total, x)
+
+
+def _torch_input_gradients(critic, x, training):
+    import torch
+
+    x = ops.convert_to_tensor(x)
+    if not x.requires_grad:  # a leaf to differentiate by; x built from weights keeps its graph
+        x = x.detach().requires_grad_(True)
+    with torch.enable_grad():
+        total = ops.sum(ops.cast(critic(x, training=training), "float32"))
+        (grads,) = torch.autograd.grad(total, x, create_graph=True)
+    return grads
 
 
 def gradient_penalty(critic, real, fake, alpha, epsilon=1e-12, training=True):

@@ -1,8 +1,9 @@
 """N training steps of GAN, DCGAN and WGAN-GP (and conditional DCGAN and WGAN-GP) with given initial weights, data and injected noise,
 on whatever backend this process runs (KERAS_BACKEND). `test_backends.py` runs it on TensorFlow
-in-process and on JAX in a subprocess and compares the weights.
+in-process and on JAX and PyTorch in subprocesses and compares the weights.
 
     KERAS_BACKEND=jax python tests/backend_equivalence.py INIT.npz OUT.npz
+    KERAS_BACKEND=torch python tests/backend_equivalence.py INIT.npz OUT.npz
 """
 
 import sys
@@ -85,3 +86,5 @@ def load(path):
 if __name__ == "__main__":
     init = {k[: -len("/init")]: v for k, v in load(sys.argv[1]).items() if k.endswith("/init")}
     save(sys.argv[2], run(init))
+    # Training on arrays on another backend never loads TensorFlow (though it is installed here).
+    assert "tensorflow" not in sys.modules, "ganzoo imported TensorFlow on a non-TensorFlow backend"

@@ -102,7 +102,8 @@ def _float32_policy_and_seed():
 
 def _gradients(fn, *args):
     """numpy gradients of the scalar `fn(*args)` with respect to each float32 argument, on the
-    backend under test (`tf.GradientTape` on TensorFlow, `jax.grad` on JAX)."""
+    backend under test (`tf.GradientTape` on TensorFlow, `jax.grad` on JAX, `torch.autograd` on
+    PyTorch)."""
     import keras
 
     args = [np.asarray(a, "float32") for a in args]
@@ -110,6 +111,11 @@ def _gradients(fn, *args):
         import jax
 
         return [np.asarray(g) for g in jax.grad(fn, argnums=tuple(range(len(args))))(*args)]
+    if keras.backend.backend() == "torch":
+        import torch
+
+        tensors = [keras.ops.convert_to_tensor(a).requires_grad_(True) for a in args]
+        return [g.detach().cpu().numpy() for g in torch.autograd.grad(fn(*tensors), tensors)]
     import tensorflow as tf
 
     variables = [tf.Variable(a) for a in args]

@@ -4,6 +4,7 @@ import itertools
 import math
 import time
 
+import keras
 import numpy as np
 import pytest
 import scipy.linalg
@@ -288,7 +289,7 @@ def test_batched_extraction_matches_a_single_forward_pass(mnist_split):
     _, (x_test, _) = mnist_split
     model = feature_lib.mnist_feature_model()
     features, probabilities = metrics.extract_features(model, x_test[:37], batch_size=16)  # 16 + 16 + 5 (padded)
-    direct_features, direct_probabilities = model(x_test[:37], training=False)
+    direct_features, direct_probabilities = (keras.ops.convert_to_numpy(o) for o in model(x_test[:37], training=False))
     np.testing.assert_allclose(features, direct_features, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(probabilities, direct_probabilities, rtol=1e-4, atol=1e-6)
     assert features.shape == (37, 128)

@@ -302,9 +302,17 @@ def extract_features(model, images, batch_size=500):
             batch = np.concatenate([batch, np.zeros((batch_size - valid,) + batch.shape[1:], np.float32)])
         outputs = forward(batch)
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-        chunks.append([np.asarray(o)[:valid] for o in outputs])
+        chunks.append([_to_numpy(o)[:valid] for o in outputs])
     results = [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]
     return results[0] if len(results) == 1 else results
+
+
+def _to_numpy(x):
+    if isinstance(x, np.ndarray):
+        return x
+    import keras
+
+    return np.asarray(keras.ops.convert_to_numpy(x))  # torch: detached and on the CPU
 
 
 _FORWARDS = weakref.WeakKeyDictionary()
@@ -341,4 +349,12 @@ def _compile_forward(model_ref):
                           [v.value for v in model.non_trainable_variables], x)
 
         return forward
+    if backend == "torch":
+        import torch
+
+        def no_grad_forward(x):  # no autograd graph for an evaluation pass
+            with torch.no_grad():
+                return model_ref()(x, training=False)
+
+        return no_grad_forward
     return lambda x: model_ref()(x, training=False)

@@ -25,10 +25,12 @@ if keras.backend.backend() == "tensorflow":
     from ganzoo.models.step_tensorflow import TensorFlowStep as BackendStep
 elif keras.backend.backend() == "jax":
     from ganzoo.models.step_jax import JaxStep as BackendStep
+elif keras.backend.backend() == "torch":
+    from ganzoo.models.step_torch import TorchStep as BackendStep
 else:
     raise ImportError(
-        f"ganzoo trains on the tensorflow and jax backends of Keras; this one is {keras.backend.backend()!r}. "
-        "Set KERAS_BACKEND=jax or KERAS_BACKEND=tensorflow (or `ganzoo train --backend ...`)."
+        f"ganzoo trains on the tensorflow, jax and torch backends of Keras; this one is "
+        f"{keras.backend.backend()!r}. Set KERAS_BACKEND to one of them (or `ganzoo train --backend ...`)."
     )
 
 from ganzoo.models.optimizers import _loss_scaled, _use_ema
