@@ -11,8 +11,14 @@ with the callbacks `ganzoo train` installs (NaN guard, checkpointer, TensorBoard
 its step scalars every 10 steps), `--repeats` times; each run is `--steps` steps in one epoch.
 Two numbers per run:
 
-  steps      time from the first batch's begin to the last batch's end: what the per-step
-             hooks cost (the NaN check, step scalars, bookkeeping between compiled calls)
+  steps      wall and process CPU time from the first batch's begin to the last step's results
+             on the host: what the per-step hooks cost (the NaN check, step scalars, bookkeeping
+             between compiled calls). CPU time leaves out what the machine's other work and
+             the hypervisor take from the process, which makes wall-time pairs vary by 20-40%
+             on a shared 2-core virtual machine
+  hooks      the wall and main-thread CPU time of the callbacks' per-step hooks themselves
+             (between two marker callbacks around them), as a share of the bare steps' time:
+             the direct measure, which machine noise moves far less than the pairs above
   epoch end  the time `on_epoch_end` takes in the callbacks run (checkpoint, history, the
              sample picture), reported in ms per epoch: it is paid once per epoch
 
@@ -29,43 +35,46 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def _timer():
+def _epoch_end_timer():
+    """The last callback: the moment every other callback's `on_epoch_end` finished."""
     import keras
 
-    class Timer(keras.callbacks.Callback):
-        # No on_train_batch_end override: it would make Keras sync every call's logs.
-        def on_train_begin(self, logs=None):
-            self.start = self.steps_end = self.end = None
-
-        def on_train_batch_begin(self, batch, logs=None):
-            if self.start is None:
-                self.start = time.perf_counter()
-
+    class EpochEnd(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             self.end = time.perf_counter()
 
-    return Timer()
+    return EpochEnd()
 
 
-class _StepsEnd:
-    """Marks the moment the last step finished: the first callback's on_epoch_end."""
+def _hook_timers():
+    """(before, after): put `before` just ahead of the measured callbacks and `after` just behind
+    them; `after.wall` and `after.cpu` add up the seconds the measured callbacks'
+    `on_train_batch_begin` took (the main thread's CPU time: a wait for the device is not counted)."""
+    import keras
 
-    def __new__(cls, timer):
-        import keras
+    class Before(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            self.marks = (time.perf_counter(), time.thread_time())
 
-        class StepsEnd(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch, logs=None):
-                timer.steps_end = time.perf_counter()
+    class After(keras.callbacks.Callback):
+        wall = cpu = 0.0
 
-        return StepsEnd()
+        def on_train_batch_begin(self, batch, logs=None):
+            self.wall += time.perf_counter() - before.marks[0]
+            self.cpu += time.thread_time() - before.marks[1]
+
+    before = Before()
+    return before, After()
 
 
-def measure(steps, repeats, batch):
+def measure(steps, repeats, batch, log_every=10):
+    """{"bare": [(wall, CPU) s], "callbacks": [(wall, CPU) s], "hooks": [(wall, CPU) s], "epoch_end": [s]},
+    one entry a repeat."""
     import keras
     import numpy as np
 
     import ganzoo
-    from _timing import train_callbacks
+    from _timing import step_timer, train_callbacks
 
     from ganzoo.training import build_model
 
@@ -75,17 +84,20 @@ def measure(steps, repeats, batch):
     data = ganzoo.load_dataset("gaussian_ring", batch_size=batch, seed=0, repeat=True)
     fixed_z = np.random.default_rng(1).standard_normal((64, model.latent_dim)).astype("float32")
     model.fit(data, steps_per_epoch=32, epochs=1, verbose=0)  # compile
-    rows = {"bare": [], "callbacks": [], "epoch_end": []}
+    rows = {"bare": [], "callbacks": [], "hooks": [], "epoch_end": []}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(repeats):
             for name in ("bare", "callbacks"):
-                timer = _timer()
-                extra = train_callbacks(tmp, steps, fixed_z, history_dir=tmp) if name == "callbacks" else []
-                mark = _StepsEnd(timer)
-                model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0, callbacks=[mark, *extra, timer])
-                rows[name].append(timer.steps_end - timer.start)
+                timer, last = step_timer(), _epoch_end_timer()
+                before, after = _hook_timers()  # in both runs: the bare run pays for them too
+                extra = (train_callbacks(tmp, steps, fixed_z, log_every=log_every, history_dir=tmp)
+                         if name == "callbacks" else [])
+                model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0,
+                          callbacks=[timer, before, *extra, after, last])
+                rows[name].append(timer.seconds())
                 if name == "callbacks":
-                    rows["epoch_end"].append(timer.end - timer.steps_end)
+                    rows["hooks"].append((after.wall, after.cpu))
+                    rows["epoch_end"].append(last.end - timer.end[0])
     return rows
 
 
@@ -94,23 +106,30 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=1600, help="steps per timed run (a multiple of 16)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--log-every", type=int, default=10, help="the step scalars' and NaN check's interval "
+                        "(ganzoo train's default: 10; with 16 steps per call, one point per call)")
     parser.add_argument("--quick", action="store_true", help="64 steps, 2 repeats")
     args = parser.parse_args(argv)
     if args.quick:
         args.steps, args.repeats = 64, 2
     import keras
 
-    rows = measure(args.steps, args.repeats, args.batch)
-    overhead = [c / b - 1 for b, c in zip(rows["bare"], rows["callbacks"])]
+    rows = measure(args.steps, args.repeats, args.batch, args.log_every)
     ms = 1000 / args.steps
     print(f"backend {keras.backend.backend()}, {args.steps} steps x {args.repeats} repeats, batch {args.batch}, "
-          "steps_per_execution 16")
-    print("| backend | bare fit ms/step | with callbacks ms/step | overhead (median, min..max) | epoch end ms |")
-    print("|---|---|---|---|---|")
-    print(f"| {keras.backend.backend()} | {statistics.median(rows['bare']) * ms:.3f} "
-          f"| {statistics.median(rows['callbacks']) * ms:.3f} "
-          f"| {statistics.median(overhead):+.1%} ({min(overhead):+.1%}..{max(overhead):+.1%}) "
-          f"| {statistics.median(rows['epoch_end']) * 1000:.0f} |")
+          f"steps_per_execution 16, log every {args.log_every} steps")
+    print("| backend | bare fit ms/step | with callbacks ms/step | overhead by wall time (median of pairs, min..max) "
+          "| by process CPU time | callbacks' step hooks, wall / CPU (% of bare) | epoch end ms |")
+    print("|---|---|---|---|---|---|---|")
+    cells = []
+    for i in (0, 1):  # wall, CPU
+        overhead = [c[i] / b[i] - 1 for b, c in zip(rows["bare"], rows["callbacks"])]
+        cells.append(f"{statistics.median(overhead):+.1%} ({min(overhead):+.1%}..{max(overhead):+.1%})")
+    bare = statistics.median(b[0] for b in rows["bare"])
+    hooks = " / ".join(f"{statistics.median(h[i] for h in rows['hooks']) * ms:.3f} ms "
+                       f"({statistics.median(h[i] for h in rows['hooks']) / bare:.1%})" for i in (0, 1))
+    print(f"| {keras.backend.backend()} | {bare * ms:.3f} | {statistics.median(c[0] for c in rows['callbacks']) * ms:.3f} "
+          f"| {cells[0]} | {cells[1]} | {hooks} | {statistics.median(rows['epoch_end']) * 1000:.0f} |")
     return 0
 
 
