@@ -9,7 +9,7 @@ One model (the `gan_gaussian_ring` preset's MLPs, batch 256, `steps_per_executio
 run's own data pipeline, in one process. Runs alternate: `fit` with no callbacks, then `fit`
 with the callbacks `ganzoo train` installs (NaN guard, checkpointer, TensorBoard logger with
 its step scalars every 10 steps), `--repeats` times; each run is `--steps` steps in one epoch.
-Two numbers per run:
+Three numbers per run:
 
   steps      wall and process CPU time from the first batch's begin to the last step's results
              on the host: what the per-step hooks cost (the NaN check, step scalars, bookkeeping
