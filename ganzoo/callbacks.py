@@ -1,4 +1,5 @@
-"""Training callbacks: TensorBoard logging, sample grids, checkpoints and a NaN guard."""
+"""Training callbacks: checkpoints and a NaN guard, on the step bookkeeping they share (the
+TensorBoard ones: `ganzoo.tensorboard_logging`)."""
 
 import os
 import shutil
@@ -131,149 +132,6 @@ class NaNGuard(StepAware):
             model.stop_training = True
 
 
-class TensorBoardLogger(StepAware):
-    """Scalars per step and per epoch, both learning rates, and a sample grid per epoch.
-
-    Tags: `step/<key>` every `log_every` steps: the mean of the steps since the previous point
-    (with `log_every` 1 and one step per compiled call, each step's own value), not Keras'
-    running mean of the epoch so far; `epoch/<key>` at epoch ends: the epoch's mean; `learning_rate/d` and
-    `learning_rate/g`; `samples` (the fixed latent batch's grid).
-    """
-
-    def __init__(self, log_dir, steps_per_epoch, fixed_z, samples_dir=None, log_every=10, reference=None,
-                 guard=None, fixed_labels=None):
-        super().__init__(steps_per_epoch)
-        import tensorflow as tf
-
-        self.writer = tf.summary.create_file_writer(log_dir)
-        self.fixed_z = fixed_z
-        # A conditional model: the labels of fixed_z's rows, each class repeated (one grid row per class).
-        self.fixed_labels = None if fixed_labels is None else np.asarray(fixed_labels, "int32")
-        self.samples_dir = samples_dir
-        self.log_every = max(1, int(log_every))
-        self.reference = reference
-        self.guard = guard
-        self._logged = 0
-        self._pending = None
-        self._previous = {}  # tracker -> (total, count) at the last point written
-
-    def steps_finished(self, step):
-        if step // self.log_every > self._logged // self.log_every:
-            self._log_steps(step, wait=False)
-
-    def _log_steps(self, step, wait=True):
-        """Write the step scalars of `step`: the mean of the steps since the last point written,
-        from the running means' totals and counts (not the running mean itself). Without `wait`,
-        they are copied now, stacked into one array, and written at the next interval, when the
-        device has computed them."""
-        self._logged = step
-        self._write_pending()
-        trackers = self.model._trackers.values()
-        values = [m.total.value for m in trackers] + [m.count.value for m in trackers]
-        self._pending = (step, device_copy(keras.ops.stack([_float32(v) for v in values])))
-        if wait:
-            self._write_pending()
-
-    def _write_pending(self):
-        import tensorflow as tf
-
-        if self._pending is None:
-            return
-        step, values = self._pending
-        self._pending = None
-        keys = list(self.model._trackers)
-        values = np.asarray(keras.ops.convert_to_numpy(values), "float64")
-        scalars = {}
-        for key, total, count in zip(keys, values[:len(keys)], values[len(keys):]):
-            before_total, before_count = self._previous.get(key, (0.0, 0.0))
-            if count < before_count:  # Keras reset the means at an epoch start
-                before_total, before_count = 0.0, 0.0
-            self._previous[key] = (total, count)
-            if count > before_count:
-                scalars[f"step/{key}"] = (total - before_total) / (count - before_count)
-        # One serialized summary, one op: `tf.summary.scalar` per key cost ~0.2 ms of host time each.
-        if scalars:  # none when no step ran since the last point: no empty event
-            with self.writer.as_default():
-                tf.summary.experimental.write_raw_pb(scalar_summary(scalars), step=step)
-
-    def on_epoch_end(self, epoch, logs=None):
-        import tensorflow as tf
-
-        if self.guard is not None and self.guard.failure:
-            return
-        step = steps_done(self.model)  # not (epoch + 1) * steps_per_epoch: an epoch may end early
-        model = self.model
-        if step > self._logged:
-            self._log_steps(step)
-        self._write_pending()
-        with self.writer.as_default(step=step):
-            for key, value in (logs or {}).items():
-                tf.summary.scalar(f"epoch/{key}", float(value))
-            for tag, opt in (("d", model.d_optimizer), ("g", model.g_optimizer)):
-                tf.summary.scalar(f"learning_rate/{tag}", float(np.asarray(opt.learning_rate)))
-            picture = sample_picture(model.generate(self.fixed_z, labels=self.fixed_labels), self.reference,
-                                     columns=self._columns())
-            tf.summary.image("samples", picture[None], step=step)
-        self.writer.flush()
-        if self.samples_dir:
-            write_png(picture, os.path.join(self.samples_dir, f"epoch_{epoch + 1:04d}.png"))
-
-    def _columns(self):
-        """Grid columns: the samples per class of a conditional model (one row per class), else square."""
-        if self.fixed_labels is None:
-            return None
-        return int(np.bincount(self.fixed_labels).max())
-
-    def on_train_end(self, logs=None):
-        self._write_pending()
-        self.writer.flush()
-
-
-def _float32(value):
-    return value if keras.backend.standardize_dtype(value.dtype) == "float32" else keras.ops.cast(value, "float32")
-
-
-def scalar_summary(scalars):
-    """A serialized `Summary` of `{tag: float}`, each value as `tf.summary.scalar` writes it (a
-    float32 scalar tensor of the `scalars` plugin)."""
-    from tensorboard.compat.proto import summary_pb2, types_pb2
-    from tensorboard.plugins.scalar import metadata
-
-    summary = summary_pb2.Summary()
-    scalar = metadata.create_summary_metadata(display_name=None, description=None)
-    for tag, value in scalars.items():
-        item = summary.value.add(tag=tag, metadata=scalar)
-        item.tensor.dtype = types_pb2.DT_FLOAT
-        item.tensor.float_val.append(value)
-    return summary.SerializeToString()
-
-
-def log_hparams(writer, values):
-    """The run's config as text and as an HParams session start. TensorBoard's HParams tab
-    links every scalar of the same run (`epoch/*` final losses, `metrics/*`, `collapse/*`) to
-    these values, when the run has a name: TensorBoard calls a run in the --logdir itself "."
-    and then finds no metric values, which is why runs log into `logs/<run name>/`."""
-    import tensorflow as tf
-    from tensorboard.plugins.hparams import api as hp
-
-    text = "\n".join(f"    {k}: {v!r}" for k, v in sorted(values.items()))
-    with writer.as_default(step=0):
-        tf.summary.text("config", text)
-        hp.hparams({k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in values.items()})
-    writer.flush()
-
-
-def log_run_status(writer, step, succeeded):
-    """End the HParams session: status SUCCESS (trained to its last epoch) or FAILURE (diverged)."""
-    import tensorflow as tf
-    from tensorboard.plugins.hparams import api_pb2, summary
-
-    status = api_pb2.STATUS_SUCCESS if succeeded else api_pb2.STATUS_FAILURE
-    with writer.as_default():
-        tf.summary.experimental.write_raw_pb(summary.session_end_pb(status).SerializeToString(), step=step)
-    writer.flush()
-
-
 class Checkpointer(StepAware):
     """Saves the whole training state atomically at epoch ends (and every N steps), and the
     run's history with it.
@@ -350,50 +208,13 @@ def remove_tree_quietly(path):
     shutil.rmtree(path, ignore_errors=True)
 
 
-class SampleQualityLogger(keras.callbacks.Callback):
-    """Every `every` epochs: sample-quality metrics and a mode-collapse alarm, to TensorBoard.
+def __getattr__(name):
+    """The TensorBoard callbacks and helpers moved to `ganzoo.tensorboard_logging`; old imports work."""
+    if name in _MOVED:
+        from ganzoo import tensorboard_logging
 
-    Tags: `metrics/<name>` (e.g. `metrics/mnist_fd`, `metrics/modes`), `collapse/diversity`,
-    `collapse/sample_coverage`, `collapse/coverage`, `collapse/alarm` (1 when collapsed) and a `collapse` text with the
-    reason; a collapse also prints a warning to the log. Real samples are loaded once.
-    """
+        return getattr(tensorboard_logging, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    def __init__(self, writer, steps_per_epoch, real, every=1, num_samples=2000, toy=None, seed=0):
-        super().__init__()
-        self.writer = writer
-        self.steps_per_epoch = steps_per_epoch
-        self.real = real
-        self.every = max(1, int(every))
-        self.num_samples = num_samples
-        self.toy = toy
-        self.seed = seed
-        self.history = []
 
-    def on_epoch_end(self, epoch, logs=None):
-        import tensorflow as tf
-
-        from ganzoo.metrics.evaluate import evaluate_with_collapse_alarm
-
-        if (epoch + 1) % self.every:
-            return
-        k = self.model.num_classes  # a conditional model: every class equally often
-        labels = None if k is None else np.arange(self.num_samples) % k
-        fake = self.model.generate(self.num_samples, seed=self.seed, labels=labels)
-        # One feature pass serves both the metrics and the alarm.
-        scores, alarm = evaluate_with_collapse_alarm(fake, self.real, toy=self.toy, seed=self.seed)
-        step = steps_done(self.model)
-        with self.writer.as_default(step=step):
-            for key, value in scores.items():
-                if np.isfinite(float(value)):
-                    tf.summary.scalar(f"metrics/{key}", float(value))
-            tf.summary.scalar("collapse/diversity", float(alarm["diversity"]))
-            tf.summary.scalar("collapse/coverage", float(alarm["coverage"]))
-            tf.summary.scalar("collapse/sample_coverage", float(alarm["sample_coverage"]))
-            tf.summary.scalar("collapse/alarm", float(alarm["collapsed"]))
-            if alarm["collapsed"]:
-                tf.summary.text("collapse", f"epoch {epoch + 1}: {alarm['reason']}")
-        self.writer.flush()
-        if alarm["collapsed"]:
-            print(f"\nWARNING: mode collapse suspected at epoch {epoch + 1}: {alarm['reason']}", flush=True)
-        self.history.append({"epoch": epoch + 1, **{k: float(v) for k, v in scores.items()},
-                             "collapsed": bool(alarm["collapsed"])})
+_MOVED = ("TensorBoardLogger", "SampleQualityLogger", "scalar_summary", "log_hparams", "log_run_status")

@@ -217,7 +217,8 @@ def _prepare_model(run):
 
 def _make_callbacks(run, model, initial_step, history, callbacks):
     """(NaN guard, checkpointer, TensorBoard logger, every callback of the run in order)."""
-    from ganzoo.callbacks import Checkpointer, NaNGuard, TensorBoardLogger, log_hparams
+    from ganzoo.callbacks import Checkpointer, NaNGuard
+    from ganzoo.tensorboard_logging import TensorBoardLogger, log_hparams
     from ganzoo.data import load_real_samples
 
     config, spe, chief = run.config, run.spe, run.chief
@@ -289,7 +290,8 @@ def _raise_if_worker_lost(error, run):
 
 def _finish(run, model, guard, checkpointer, logger):
     """The run's history; raises TrainingDiverged after a NaN, exports when asked."""
-    from ganzoo.callbacks import TrainingDiverged, log_run_status, steps_done
+    from ganzoo.callbacks import TrainingDiverged, steps_done
+    from ganzoo.tensorboard_logging import log_run_status
 
     step = steps_done(model)
     if guard.failure or step >= run.config.epochs * run.spe:  # not after an early stop: it may go on
@@ -327,7 +329,7 @@ def _datasets(config):
 
 
 def _quality_logger(config, info, writer, spe):
-    from ganzoo.callbacks import SampleQualityLogger
+    from ganzoo.tensorboard_logging import SampleQualityLogger
     from ganzoo.data import load_real_samples, toy_distribution
 
     toy = toy_distribution(config.dataset) if info["kind"] == "toy" else None

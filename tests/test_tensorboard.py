@@ -54,7 +54,7 @@ def test_step_scalars_are_interval_means_also_across_an_epoch_reset(tmp_path, re
 
     import keras
 
-    from ganzoo.callbacks import TensorBoardLogger
+    from ganzoo.tensorboard_logging import TensorBoardLogger
 
     logger = TensorBoardLogger(str(tmp_path), 6, np.zeros((1, 2), "float32"), log_every=2)
     tracker = keras.metrics.Mean(name="d_loss")

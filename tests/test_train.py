@@ -218,7 +218,8 @@ def test_nan_guard_names_the_exact_step_inside_a_compiled_call_without_batch_end
     from keras.src.utils.python_utils import is_default
 
     import ganzoo
-    from ganzoo.callbacks import Checkpointer, NaNGuard, TensorBoardLogger
+    from ganzoo.callbacks import Checkpointer, NaNGuard
+    from ganzoo.tensorboard_logging import TensorBoardLogger
 
     for cls in (NaNGuard, Checkpointer, TensorBoardLogger):
         assert is_default(cls.on_train_batch_end), cls
