@@ -1,6 +1,7 @@
 """Training callbacks: checkpoints and a NaN guard, on the step bookkeeping they share (the
 TensorBoard ones: `ganzoo.tensorboard_logging`)."""
 
+import math
 import os
 import shutil
 
@@ -30,6 +31,11 @@ def steps_done(model):
     return int(np.asarray(model.g_optimizer.iterations))
 
 
+def steps_in_epoch(model):
+    """The steps `model` ran since Keras reset its metrics at the epoch's start (one device read)."""
+    return int(np.asarray(keras.ops.convert_to_numpy(model._nonfinite.steps.value)))
+
+
 def device_copy(value):
     """A copy of a device value that a later read finds computed, without waiting for it now.
 
@@ -43,13 +49,24 @@ def device_copy(value):
     return keras.ops.copy(value)
 
 
+#: On TensorFlow, Keras converts each compiled call's logs to Python numbers before
+#: `on_train_batch_end` whatever the callbacks (the backend is not marked thread-safe, so
+#: there is no asynchronous dispatch; the bare `fit` pays the conversion too), so the running
+#: means are on the host after every call at no cost. On JAX and torch Keras converts them on
+#: a worker thread only while no callback overrides that hook: one that did would make every
+#: call wait for the device. There the callbacks copy the device values they need instead.
+LOGS_ON_HOST = keras.backend.backend() == "tensorflow"
+
+
 class StepAware(keras.callbacks.Callback):
     """Knows the run's global step (one step = one generator update) between compiled calls.
 
-    Its periodic work runs in `on_train_batch_begin`, when the steps before the batch are done,
-    never in `on_train_batch_end`: a callback that overrides that makes Keras convert every
-    call's logs to Python numbers, a device-to-host sync per call. `steps_finished(step)` is
-    called with the last finished step; the epoch's last steps are the epoch end's.
+    Periodic work that needs no logs runs in `on_train_batch_begin`, when the steps before the
+    batch are done: `steps_finished(step)` is called with the last finished step; the epoch's
+    last steps are the epoch end's. On TensorFlow (`LOGS_ON_HOST`) `step_logs` also receives
+    every call's logs, the running means as Python numbers; on JAX and torch no callback here
+    overrides `on_train_batch_end`, which would make Keras convert every call's logs on the
+    main thread, a device-to-host sync per call.
 
     `epoch_step_offset` is set by `ganzoo.train()` when a resumed run finishes an interrupted
     epoch: Keras then counts batches from 0 though the epoch is partly done.
@@ -78,13 +95,36 @@ class StepAware(keras.callbacks.Callback):
     def steps_finished(self, step):
         """Called between compiled calls with the last finished step (override)."""
 
+    if LOGS_ON_HOST:
+        def on_train_batch_end(self, batch, logs=None):
+            self.step_logs(self.global_step(batch), batch + 1, logs or {})
+
+    def step_logs(self, step, steps_in_epoch, logs):
+        """TensorFlow only: after each compiled call, its last step, the steps since Keras reset
+        the metrics at the epoch's start (counted as whole calls: exact but for a last call that
+        ran out of data), and the call's logs (override)."""
+
+
+def host_means(model, logs):
+    """{tracker name: float} from a call's logs as Keras hands them to `on_train_batch_end` on
+    TensorFlow: each running mean of the epoch so far."""
+    means = {}
+    for key in model._trackers:
+        value = logs.get(key)
+        if value is not None:
+            # Python floats; a length-1 array under MultiWorkerMirroredStrategy.
+            means[key] = value if isinstance(value, float) else float(np.asarray(value, "float64").reshape(-1)[0])
+    return means
+
 
 class NaNGuard(StepAware):
     """Stops training at the first non-finite loss, naming the step, before any save.
 
     The step checks its losses on the device (`GANBase.first_nonfinite_step`); the guard reads
-    that one number every `check_every` steps, before a checkpoint is written (`check()`) and at
-    each epoch end, so no step waits for the host and the message still names the exact step.
+    that one number before a checkpoint is written (`check()`), at each epoch end and: on
+    TensorFlow, after a call whose logs (on the host already) hold a non-finite mean, so the
+    normal call costs a few Python comparisons; on JAX and torch, every `check_every` steps,
+    one interval late. No step waits for the host and the message still names the exact step.
     """
 
     def __init__(self, steps_per_epoch, check_every=10):
@@ -94,8 +134,13 @@ class NaNGuard(StepAware):
         self._checked_at = 0
         self._pending = None
 
+    def step_logs(self, step, steps_in_epoch, logs):
+        if self.failure is None and not all(map(math.isfinite, host_means(self.model, logs).values())):
+            self.last_step_seen = step
+            self.check()
+
     def steps_finished(self, step):
-        if step - self._checked_at >= self.check_every:
+        if not LOGS_ON_HOST and step - self._checked_at >= self.check_every:
             # Read the flag copied at the last interval (computed by now) and copy it again:
             # reading it at once would wait for the steps still running on the device.
             self._checked_at = step

@@ -5,7 +5,7 @@ import os
 import keras
 import numpy as np
 
-from ganzoo.callbacks import StepAware, device_copy, steps_done
+from ganzoo.callbacks import LOGS_ON_HOST, StepAware, device_copy, host_means, steps_done, steps_in_epoch
 from ganzoo.images import sample_picture, write_png
 
 
@@ -33,17 +33,37 @@ class TensorBoardLogger(StepAware):
         self.guard = guard
         self._logged = 0
         self._pending = None
-        self._previous = {}  # tracker -> (total, count) at the last point written
+        self._previous = {}  # tracker -> (sum, weight) at the last point written
+        self._last_call = None  # TensorFlow: (step, steps in epoch, running means) of the last call
+
+    def on_epoch_begin(self, epoch, logs=None):
+        super().on_epoch_begin(epoch, logs)
+        self._write_pending()  # copied before Keras reset the means: the last epoch's
+        self._previous = {}  # the means restart (also when their counts reach the last point's)
+        self._last_call = None
+
+    def _due(self, step):
+        return step // self.log_every > self._logged // self.log_every
+
+    def step_logs(self, step, steps_in_epoch, logs):
+        """TensorFlow: a call's point from its logs' running means r after n steps of the epoch
+        (sum r * n, weight n); written when the next call ends, because only the epoch's last
+        call can have run fewer steps than it was given (its data ran out), and the epoch's end
+        counts those exactly."""
+        if self._last_call is not None and self._due(self._last_call[0]):
+            step_before, n, means = self._last_call
+            self._logged = step_before
+            self._write_point(step_before, {key: (mean * n, n) for key, mean in means.items()})
+        self._last_call = (step, steps_in_epoch, host_means(self.model, logs))
 
     def steps_finished(self, step):
-        if step // self.log_every > self._logged // self.log_every:
+        if not LOGS_ON_HOST and self._due(step):
             self._log_steps(step, wait=False)
 
     def _log_steps(self, step, wait=True):
-        """Write the step scalars of `step`: the mean of the steps since the last point written,
-        from the running means' totals and counts (not the running mean itself). Without `wait`,
-        they are copied now, stacked into one array, and written at the next interval, when the
-        device has computed them."""
+        """JAX and torch: write the step scalars of `step` from the running means' totals and
+        counts on the device. Without `wait`, they are copied now, stacked into one array, and
+        written at the next interval, when the device has computed them."""
         self._logged = step
         self._write_pending()
         trackers = self.model._trackers.values()
@@ -53,16 +73,21 @@ class TensorBoardLogger(StepAware):
             self._write_pending()
 
     def _write_pending(self):
-        import tensorflow as tf
-
         if self._pending is None:
             return
         step, values = self._pending
         self._pending = None
         keys = list(self.model._trackers)
         values = np.asarray(keras.ops.convert_to_numpy(values), "float64")
+        self._write_point(step, dict(zip(keys, zip(values[:len(keys)], values[len(keys):]))))
+
+    def _write_point(self, step, sums):
+        """Write `step/<key>` at `step` from `{key: (sum, weight)}` of the epoch so far: the mean
+        of the steps since the last point, (sum - sum before) / (weight - weight before)."""
+        import tensorflow as tf
+
         scalars = {}
-        for key, total, count in zip(keys, values[:len(keys)], values[len(keys):]):
+        for key, (total, count) in sums.items():
             before_total, before_count = self._previous.get(key, (0.0, 0.0))
             if count < before_count:  # Keras reset the means at an epoch start
                 before_total, before_count = 0.0, 0.0
@@ -74,6 +99,19 @@ class TensorBoardLogger(StepAware):
             with self.writer.as_default():
                 tf.summary.experimental.write_raw_pb(scalar_summary(scalars), step=step)
 
+    def _epoch_points(self, step):
+        """The epoch's last point, at `step` (the optimizer's count)."""
+        if not LOGS_ON_HOST:
+            if step > self._logged:
+                self._log_steps(step)
+            self._write_pending()
+            return
+        last, self._last_call = self._last_call, None
+        if last is not None and step > self._logged:
+            self._logged = step
+            n = steps_in_epoch(self.model)  # exact, also after a last call that ran out of data
+            self._write_point(step, {key: (mean * n, n) for key, mean in last[2].items()})
+
     def on_epoch_end(self, epoch, logs=None):
         import tensorflow as tf
 
@@ -81,9 +119,7 @@ class TensorBoardLogger(StepAware):
             return
         step = steps_done(self.model)  # not (epoch + 1) * steps_per_epoch: an epoch may end early
         model = self.model
-        if step > self._logged:
-            self._log_steps(step)
-        self._write_pending()
+        self._epoch_points(step)
         with self.writer.as_default(step=step):
             for key, value in (logs or {}).items():
                 tf.summary.scalar(f"epoch/{key}", float(value))

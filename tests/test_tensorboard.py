@@ -88,3 +88,44 @@ def test_hparams_session_carries_the_runs_metrics_and_ends_with_success(ring_run
     for tag in ("epoch/d_loss", "epoch/g_loss", "metrics/modes", "metrics/high_quality", "metrics/w1",
                 "collapse/alarm", "collapse/sample_coverage"):
         assert plugins[tag] == "scalars" and values[tag][-1][0] == 6, tag
+
+
+def _logged_fit(tmp_path, tiny_model, read_events, n_batches, epochs, steps_per_epoch, log_every):
+    """A tiny GAN fit on `n_batches` batches of 8 points an epoch, 4 steps per compiled call,
+    with a TensorBoardLogger; the step and epoch scalars of d_loss and g_loss it wrote."""
+    import ganzoo
+    from ganzoo.tensorboard_logging import TensorBoardLogger
+
+    model = tiny_model(ganzoo.GAN, (2,))
+    model.compile(steps_per_execution=4)
+    x = np.random.default_rng(0).uniform(-1, 1, (8 * n_batches, 2)).astype("float32")
+    logger = TensorBoardLogger(str(tmp_path), steps_per_epoch, np.zeros((4, 4), "float32"), log_every=log_every)
+    model.fit(x, batch_size=8, epochs=epochs, shuffle=False, verbose=0, callbacks=[logger])
+    values, _ = read_events(str(tmp_path))
+    return values, int(np.asarray(model.g_optimizer.iterations))
+
+
+@pytest.mark.both_backends
+def test_an_epoch_of_one_call_gets_its_own_point(tmp_path, tiny_model, read_events):
+    """One compiled call per epoch: every epoch's point has as many steps behind it as the last
+    epoch's; it is still the new epoch's mean (the means restart at each epoch)."""
+    values, _ = _logged_fit(tmp_path, tiny_model, read_events, n_batches=4, epochs=3, steps_per_epoch=4, log_every=4)
+    for key in ("d_loss", "g_loss"):
+        epoch = values[f"epoch/{key}"]
+        assert [s for s, _ in values[f"step/{key}"]] == [4, 8, 12] == [s for s, _ in epoch]
+        np.testing.assert_allclose([v for _, v in values[f"step/{key}"]], [v for _, v in epoch], rtol=1e-5)
+
+
+@pytest.mark.both_backends
+def test_a_last_call_that_ran_out_of_data_is_counted_by_its_real_steps(tmp_path, tiny_model, read_events):
+    """10 batches at 4 steps per call: the last call runs 2 steps, though Keras reports it as
+    ending at batch 12. The epoch's last point is at step 10 and weighs 2 steps: the points,
+    weighted by their steps, average to the epoch's value."""
+    values, steps = _logged_fit(tmp_path, tiny_model, read_events, n_batches=10, epochs=1, steps_per_epoch=10, log_every=4)
+    assert steps == 10
+    for key in ("d_loss", "g_loss"):
+        points = values[f"step/{key}"]
+        assert [s for s, _ in points] == [4, 8, 10]
+        weighted = (4 * points[0][1] + 4 * points[1][1] + 2 * points[2][1]) / 10
+        np.testing.assert_allclose(weighted, values[f"epoch/{key}"][0][1], rtol=1e-5, atol=1e-6)
+        assert len({v for _, v in points}) == 3
