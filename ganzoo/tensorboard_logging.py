@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from ganzoo.callbacks import LOGS_ON_HOST, StepAware, device_copy, host_means, steps_done, steps_in_epoch
+from ganzoo.event_writer import EventWriter, hparams_summary, scalar_summary, session_end_summary  # noqa: F401
 from ganzoo.images import sample_picture, write_png
 
 
@@ -21,9 +22,7 @@ class TensorBoardLogger(StepAware):
     def __init__(self, log_dir, steps_per_epoch, fixed_z, samples_dir=None, log_every=10, reference=None,
                  guard=None, fixed_labels=None):
         super().__init__(steps_per_epoch)
-        import tensorflow as tf
-
-        self.writer = tf.summary.create_file_writer(log_dir)
+        self.writer = EventWriter(log_dir)
         self.fixed_z = fixed_z
         # A conditional model: the labels of fixed_z's rows, each class repeated (one grid row per class).
         self.fixed_labels = None if fixed_labels is None else np.asarray(fixed_labels, "int32")
@@ -84,8 +83,6 @@ class TensorBoardLogger(StepAware):
     def _write_point(self, step, sums):
         """Write `step/<key>` at `step` from `{key: (sum, weight)}` of the epoch so far: the mean
         of the steps since the last point, (sum - sum before) / (weight - weight before)."""
-        import tensorflow as tf
-
         scalars = {}
         for key, (total, count) in sums.items():
             before_total, before_count = self._previous.get(key, (0.0, 0.0))
@@ -94,10 +91,8 @@ class TensorBoardLogger(StepAware):
             self._previous[key] = (total, count)
             if count > before_count:
                 scalars[f"step/{key}"] = (total - before_total) / (count - before_count)
-        # One serialized summary, one op: `tf.summary.scalar` per key cost ~0.2 ms of host time each.
         if scalars:  # none when no step ran since the last point: no empty event
-            with self.writer.as_default():
-                tf.summary.experimental.write_raw_pb(scalar_summary(scalars), step=step)
+            self.writer.scalars(scalars, step)  # one event, no TensorFlow op
 
     def _epoch_points(self, step):
         """The epoch's last point, at `step` (the optimizer's count)."""
@@ -113,21 +108,18 @@ class TensorBoardLogger(StepAware):
             self._write_point(step, {key: (mean * n, n) for key, mean in last[2].items()})
 
     def on_epoch_end(self, epoch, logs=None):
-        import tensorflow as tf
-
         if self.guard is not None and self.guard.failure:
             return
         step = steps_done(self.model)  # not (epoch + 1) * steps_per_epoch: an epoch may end early
         model = self.model
         self._epoch_points(step)
-        with self.writer.as_default(step=step):
-            for key, value in (logs or {}).items():
-                tf.summary.scalar(f"epoch/{key}", float(value))
-            for tag, opt in (("d", model.d_optimizer), ("g", model.g_optimizer)):
-                tf.summary.scalar(f"learning_rate/{tag}", float(np.asarray(opt.learning_rate)))
-            picture = sample_picture(model.generate(self.fixed_z, labels=self.fixed_labels), self.reference,
-                                     columns=self._columns())
-            tf.summary.image("samples", picture[None], step=step)
+        scalars = {f"epoch/{key}": float(value) for key, value in (logs or {}).items()}
+        for tag, opt in (("d", model.d_optimizer), ("g", model.g_optimizer)):
+            scalars[f"learning_rate/{tag}"] = float(np.asarray(opt.learning_rate))
+        self.writer.scalars(scalars, step)
+        picture = sample_picture(model.generate(self.fixed_z, labels=self.fixed_labels), self.reference,
+                                 columns=self._columns())
+        self.writer.image("samples", picture, step)
         self.writer.flush()
         if self.samples_dir:
             write_png(picture, os.path.join(self.samples_dir, f"epoch_{epoch + 1:04d}.png"))
@@ -147,44 +139,21 @@ def _float32(value):
     return value if keras.backend.standardize_dtype(value.dtype) == "float32" else keras.ops.cast(value, "float32")
 
 
-def scalar_summary(scalars):
-    """A serialized `Summary` of `{tag: float}`, each value as `tf.summary.scalar` writes it (a
-    float32 scalar tensor of the `scalars` plugin)."""
-    from tensorboard.compat.proto import summary_pb2, types_pb2
-    from tensorboard.plugins.scalar import metadata
-
-    summary = summary_pb2.Summary()
-    scalar = metadata.create_summary_metadata(display_name=None, description=None)
-    for tag, value in scalars.items():
-        item = summary.value.add(tag=tag, metadata=scalar)
-        item.tensor.dtype = types_pb2.DT_FLOAT
-        item.tensor.float_val.append(value)
-    return summary.SerializeToString()
-
-
 def log_hparams(writer, values):
     """The run's config as text and as an HParams session start. TensorBoard's HParams tab
     links every scalar of the same run (`epoch/*` final losses, `metrics/*`, `collapse/*`) to
     these values, when the run has a name: TensorBoard calls a run in the --logdir itself "."
     and then finds no metric values, which is why runs log into `logs/<run name>/`."""
-    import tensorflow as tf
-    from tensorboard.plugins.hparams import api as hp
-
     text = "\n".join(f"    {k}: {v!r}" for k, v in sorted(values.items()))
-    with writer.as_default(step=0):
-        tf.summary.text("config", text)
-        hp.hparams({k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in values.items()})
+    writer.text("config", text, step=0)
+    writer.summary(hparams_summary({k: (v if isinstance(v, (int, float, str, bool)) else str(v))
+                                    for k, v in values.items()}), step=0)
     writer.flush()
 
 
 def log_run_status(writer, step, succeeded):
     """End the HParams session: status SUCCESS (trained to its last epoch) or FAILURE (diverged)."""
-    import tensorflow as tf
-    from tensorboard.plugins.hparams import api_pb2, summary
-
-    status = api_pb2.STATUS_SUCCESS if succeeded else api_pb2.STATUS_FAILURE
-    with writer.as_default():
-        tf.summary.experimental.write_raw_pb(summary.session_end_pb(status).SerializeToString(), step=step)
+    writer.summary(session_end_summary(succeeded), step)
     writer.flush()
 
 
@@ -208,8 +177,6 @@ class SampleQualityLogger(keras.callbacks.Callback):
         self.history = []
 
     def on_epoch_end(self, epoch, logs=None):
-        import tensorflow as tf
-
         from ganzoo.metrics.evaluate import evaluate_with_collapse_alarm
 
         if (epoch + 1) % self.every:
@@ -220,16 +187,13 @@ class SampleQualityLogger(keras.callbacks.Callback):
         # One feature pass serves both the metrics and the alarm.
         scores, alarm = evaluate_with_collapse_alarm(fake, self.real, toy=self.toy, seed=self.seed)
         step = steps_done(self.model)
-        with self.writer.as_default(step=step):
-            for key, value in scores.items():
-                if np.isfinite(float(value)):
-                    tf.summary.scalar(f"metrics/{key}", float(value))
-            tf.summary.scalar("collapse/diversity", float(alarm["diversity"]))
-            tf.summary.scalar("collapse/coverage", float(alarm["coverage"]))
-            tf.summary.scalar("collapse/sample_coverage", float(alarm["sample_coverage"]))
-            tf.summary.scalar("collapse/alarm", float(alarm["collapsed"]))
-            if alarm["collapsed"]:
-                tf.summary.text("collapse", f"epoch {epoch + 1}: {alarm['reason']}")
+        scalars = {f"metrics/{key}": float(value) for key, value in scores.items() if np.isfinite(float(value))}
+        for key in ("diversity", "coverage", "sample_coverage"):
+            scalars[f"collapse/{key}"] = float(alarm[key])
+        scalars["collapse/alarm"] = float(alarm["collapsed"])
+        self.writer.scalars(scalars, step)
+        if alarm["collapsed"]:
+            self.writer.text("collapse", f"epoch {epoch + 1}: {alarm['reason']}", step)
         self.writer.flush()
         if alarm["collapsed"]:
             print(f"\nWARNING: mode collapse suspected at epoch {epoch + 1}: {alarm['reason']}", flush=True)

@@ -197,8 +197,11 @@ def _train(config, saved, info, spe, callbacks):
             if run.chief:
                 write_json(os.path.join(config.run_dir, "config.json"), config.to_dict())
             guard, checkpointer, logger, all_callbacks = _make_callbacks(run, model, initial_step, history, callbacks)
-            _fit_with_resume(run, model, datasets, initial_step, guard, checkpointer, all_callbacks)
-            return _finish(run, model, guard, checkpointer, logger)
+            try:
+                _fit_with_resume(run, model, datasets, initial_step, guard, checkpointer, all_callbacks)
+                return _finish(run, model, guard, checkpointer, logger)
+            finally:
+                logger.writer.close()  # writes what is queued, also after Ctrl-C or an error
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
 

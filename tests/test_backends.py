@@ -171,6 +171,19 @@ TRAINING = textwrap.dedent("""
     guard = NaNGuard(12, check_every=10)
     model.fit(points, batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[guard])
     assert "diverged at step 6 (epoch 1)" in guard.failure, guard.failure
+    from ganzoo.tensorboard_logging import TensorBoardLogger  # TensorBoard events without TensorFlow
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    model = ganzoo.GAN(data_shape=(2,), latent_dim=2, width=4)
+    model.compile(steps_per_execution=4)
+    log_dir = os.path.join(sys.argv[1], "logs")
+    logger = TensorBoardLogger(log_dir, 10, np.zeros((4, 2), "float32"), log_every=4)
+    clean = np.random.default_rng(1).uniform(-1, 1, (80, 2)).astype("float32")  # a last call of 2 steps
+    model.fit(clean, batch_size=8, epochs=2, verbose=0, callbacks=[logger])
+    logger.writer.close()
+    events = EventAccumulator(log_dir, size_guidance={"tensors": 0})
+    events.Reload()
+    assert [e.step for e in events.Tensors("step/d_loss")] == [4, 8, 10, 14, 18, 20], events.Tensors("step/d_loss")
+    assert [e.step for e in events.Tensors("epoch/d_loss")] == [10, 20] and "samples" in events.Tags()["tensors"]
     assert "tensorflow" not in sys.modules
     print("OK")
 """)

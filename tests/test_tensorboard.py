@@ -2,6 +2,7 @@
 values (not Keras' running means), and HParams sessions that carry the run's metrics."""
 
 import glob
+import itertools
 import os
 
 import numpy as np
@@ -129,3 +130,75 @@ def test_a_last_call_that_ran_out_of_data_is_counted_by_its_real_steps(tmp_path,
         weighted = (4 * points[0][1] + 4 * points[1][1] + 2 * points[2][1]) / 10
         np.testing.assert_allclose(weighted, values[f"epoch/{key}"][0][1], rtol=1e-5, atol=1e-6)
         assert len({v for _, v in points}) == 3
+
+
+def test_the_event_writer_writes_what_tf_summary_writes(tmp_path, read_events):
+    """Scalars, an image, a text and the HParams session start and end, through the pure-Python
+    writer and through `tf.summary`: the same tags, steps, plugin metadata and tensors."""
+    import tensorflow as tf
+    from tensorboard.compat.proto import event_pb2
+    from tensorboard.plugins.hparams import api as hp
+    from tensorboard.plugins.hparams import api_pb2
+    from tensorboard.plugins.hparams import summary as hp_v1
+    from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
+    from tensorboard.util.tensor_util import make_ndarray
+
+    from ganzoo.event_writer import EventWriter, hparams_summary, session_end_summary
+
+    picture = np.random.default_rng(0).integers(0, 256, (6, 10, 3), dtype=np.uint8)
+    config = {"lr": 0.0002, "model": "dcgan", "ema": True, "batch": 64}
+    ours = EventWriter(str(tmp_path / "ours"))
+    ours.scalars({"epoch/d_loss": 1.25, "learning_rate/g": 2e-4}, step=7)
+    ours.image("samples", picture, step=7)
+    ours.text("config", "    lr: 0.0002", step=0)
+    ours.summary(hparams_summary(config), step=0)
+    ours.summary(session_end_summary(succeeded=True), step=7)
+    ours.close()
+    theirs = tf.summary.create_file_writer(str(tmp_path / "theirs"))
+    with theirs.as_default():
+        tf.summary.scalar("epoch/d_loss", 1.25, step=7)
+        tf.summary.scalar("learning_rate/g", 2e-4, step=7)
+        tf.summary.image("samples", picture[None], step=7)
+        tf.summary.text("config", "    lr: 0.0002", step=0)
+    with theirs.as_default(step=0):
+        hp.hparams(config)
+    with theirs.as_default():
+        tf.summary.experimental.write_raw_pb(hp_v1.session_end_pb(api_pb2.STATUS_SUCCESS).SerializeToString(), step=7)
+    theirs.flush()
+
+    def values(directory):
+        found = {}
+        for path in sorted(glob.glob(os.path.join(directory, "events.out.tfevents.*.v2"))):
+            for record in tf.data.TFRecordDataset(path):
+                event = event_pb2.Event.FromString(record.numpy())
+                for value in event.summary.value:
+                    # tf.summary also names the summary (name scope) in display fields; compare the rest.
+                    value.metadata.ClearField("display_name")
+                    value.metadata.ClearField("summary_description")
+                    found[(value.tag, event.step)] = value
+        return found
+
+    mine, reference = values(str(tmp_path / "ours")), values(str(tmp_path / "theirs"))
+    assert sorted(mine) == sorted(reference)
+    for key, value in reference.items():
+        if key[0] == "samples":  # the same picture; the PNG encoders differ
+            width, height, png = mine[key].tensor.string_val
+            assert (width, height) == tuple(value.tensor.string_val[:2]) == (b"10", b"6")
+            np.testing.assert_array_equal(tf.io.decode_png(png).numpy(), picture)
+            assert mine[key].metadata == value.metadata
+        elif key[0].startswith("_hparams_/"):  # the same but for the times they were written
+            assert mine[key].metadata.plugin_data.plugin_name == value.metadata.plugin_data.plugin_name == "hparams"
+            data = [HParamsPluginData.FromString(v.metadata.plugin_data.content) for v in (mine[key], value)]
+            for info, (field, time_field) in itertools.product(
+                    data, (("session_start_info", "start_time_secs"), ("session_end_info", "end_time_secs"))):
+                if info.HasField(field):
+                    getattr(info, field).ClearField(time_field)
+            assert data[0] == data[1], key
+            ended = data[0].session_end_info.status == api_pb2.STATUS_SUCCESS
+            assert ended or dict(data[0].session_start_info.hparams)["model"].string_value == "dcgan"
+        else:  # tf.summary packs a scalar into tensor_content, TensorBoard's protos into float_val
+            assert mine[key].metadata == value.metadata, key
+            assert mine[key].tensor.dtype == value.tensor.dtype and mine[key].tensor.tensor_shape == value.tensor.tensor_shape
+            np.testing.assert_array_equal(make_ndarray(mine[key].tensor), make_ndarray(value.tensor))
+    # And the logger's own reader sees them.
+    assert read_events(str(tmp_path / "ours"))[0]["epoch/d_loss"] == [(7, 1.25)]
