@@ -64,6 +64,12 @@ class EventWriter:
 
         self.summary(text_pb(tag, text), step)
 
+    def background_cpu_seconds(self):
+        """The CPU seconds the writer's background thread has used so far (it encodes the
+        records and writes them); for benchmarks. Needs `time.pthread_getcpuclockid` (Unix)."""
+        thread = self._writer._async_writer._worker
+        return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+
     def flush(self):
         """Write every queued event to the file now."""
         self._writer.flush()

@@ -16,9 +16,10 @@ Three numbers per run:
              between compiled calls). CPU time leaves out what the machine's other work and
              the hypervisor take from the process, which makes wall-time pairs vary by 20-40%
              on a shared 2-core virtual machine
-  hooks      the wall and main-thread CPU time of the callbacks' per-step hooks themselves
-             (between two marker callbacks around them), as a share of the bare steps' time:
-             the direct measure, which machine noise moves far less than the pairs above
+  hooks      the wall and CPU time of the callbacks' per-step hooks themselves (between two
+             marker callbacks around them: main-thread CPU, plus the CPU of the TensorBoard
+             event writer's background thread, also shown apart), as a share of the bare
+             steps' time: the direct measure, which machine noise moves far less than the pairs
   epoch end  the time `on_epoch_end` takes in the callbacks run (checkpoint, history, the
              sample picture), reported in ms per epoch: it is paid once per epoch
 
@@ -48,13 +49,21 @@ def _epoch_end_timer():
 
 def _hook_timers():
     """(before, after): put `before` just ahead of the measured callbacks and `after` just behind
-    them; `after.wall` and `after.cpu` add up the seconds the measured callbacks'
-    `on_train_batch_begin` took (the main thread's CPU time: a wait for the device is not counted)."""
+    them; `after.wall` and `after.cpu` add up the seconds the measured callbacks' per-call hooks
+    took (the main thread's CPU time: a wait for the device is not counted): their
+    `on_train_batch_begin`, and on TensorFlow their `on_train_batch_end` too. On JAX the markers
+    leave `on_train_batch_end` alone, as the callbacks do: overriding it would make Keras
+    convert every call's logs on the main thread."""
     import keras
+
+    from ganzoo.callbacks import LOGS_ON_HOST
 
     class Before(keras.callbacks.Callback):
         def on_train_batch_begin(self, batch, logs=None):
             self.marks = (time.perf_counter(), time.thread_time())
+
+        if LOGS_ON_HOST:
+            on_train_batch_end = on_train_batch_begin
 
     class After(keras.callbacks.Callback):
         wall = cpu = 0.0
@@ -63,13 +72,36 @@ def _hook_timers():
             self.wall += time.perf_counter() - before.marks[0]
             self.cpu += time.thread_time() - before.marks[1]
 
+        if LOGS_ON_HOST:
+            on_train_batch_end = on_train_batch_begin
+
     before = Before()
     return before, After()
 
 
+def _writer_clock(writer):
+    """A callback (second, behind the step timer) adding up the CPU seconds the TensorBoard event
+    writer's background thread used between the first batch's begin and the epoch's end."""
+    import keras
+
+    class WriterClock(keras.callbacks.Callback):
+        cpu = 0.0
+        start = None
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if writer is not None and self.start is None:
+                self.start = writer.background_cpu_seconds()
+
+        def on_epoch_end(self, epoch, logs=None):
+            if writer is not None:
+                self.cpu = writer.background_cpu_seconds() - self.start
+
+    return WriterClock()
+
+
 def measure(steps, repeats, batch, log_every=10):
-    """{"bare": [(wall, CPU) s], "callbacks": [(wall, CPU) s], "hooks": [(wall, CPU) s], "epoch_end": [s]},
-    one entry a repeat."""
+    """{"bare": [(wall, CPU) s], "callbacks": [(wall, CPU) s], "hooks": [(wall, CPU) s], "writer": [CPU s],
+    "epoch_end": [s]}, one entry a repeat; the hooks' CPU includes the event writer's thread."""
     import keras
     import numpy as np
 
@@ -84,7 +116,7 @@ def measure(steps, repeats, batch, log_every=10):
     data = ganzoo.load_dataset("gaussian_ring", batch_size=batch, seed=0, repeat=True)
     fixed_z = np.random.default_rng(1).standard_normal((64, model.latent_dim)).astype("float32")
     model.fit(data, steps_per_epoch=32, epochs=1, verbose=0)  # compile
-    rows = {"bare": [], "callbacks": [], "hooks": [], "epoch_end": []}
+    rows = {"bare": [], "callbacks": [], "hooks": [], "writer": [], "epoch_end": []}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(repeats):
             for name in ("bare", "callbacks"):
@@ -92,11 +124,13 @@ def measure(steps, repeats, batch, log_every=10):
                 before, after = _hook_timers()  # in both runs: the bare run pays for them too
                 extra = (train_callbacks(tmp, steps, fixed_z, log_every=log_every, history_dir=tmp)
                          if name == "callbacks" else [])
+                clock = _writer_clock(extra[-1].writer if extra else None)
                 model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0,
-                          callbacks=[timer, before, *extra, after, last])
+                          callbacks=[timer, clock, before, *extra, after, last])
                 rows[name].append(timer.seconds())
                 if name == "callbacks":
-                    rows["hooks"].append((after.wall, after.cpu))
+                    rows["hooks"].append((after.wall, after.cpu + clock.cpu))
+                    rows["writer"].append(clock.cpu)
                     rows["epoch_end"].append(last.end - timer.end[0])
     return rows
 
@@ -119,8 +153,9 @@ def main(argv=None):
     print(f"backend {keras.backend.backend()}, {args.steps} steps x {args.repeats} repeats, batch {args.batch}, "
           f"steps_per_execution 16, log every {args.log_every} steps")
     print("| backend | bare fit ms/step | with callbacks ms/step | overhead by wall time (median of pairs, min..max) "
-          "| by process CPU time | callbacks' step hooks, wall / CPU (% of bare) | epoch end ms |")
-    print("|---|---|---|---|---|---|---|")
+          "| by process CPU time | callbacks' step hooks, wall / CPU (% of bare) | of which the event writer's "
+          "thread, CPU | epoch end ms |")
+    print("|---|---|---|---|---|---|---|---|")
     cells = []
     for i in (0, 1):  # wall, CPU
         overhead = [c[i] / b[i] - 1 for b, c in zip(rows["bare"], rows["callbacks"])]
@@ -129,7 +164,8 @@ def main(argv=None):
     hooks = " / ".join(f"{statistics.median(h[i] for h in rows['hooks']) * ms:.3f} ms "
                        f"({statistics.median(h[i] for h in rows['hooks']) / bare:.1%})" for i in (0, 1))
     print(f"| {keras.backend.backend()} | {bare * ms:.3f} | {statistics.median(c[0] for c in rows['callbacks']) * ms:.3f} "
-          f"| {cells[0]} | {cells[1]} | {hooks} | {statistics.median(rows['epoch_end']) * 1000:.0f} |")
+          f"| {cells[0]} | {cells[1]} | {hooks} | {statistics.median(rows['writer']) * ms:.3f} ms "
+          f"({statistics.median(rows['writer']) / bare:.1%}) | {statistics.median(rows['epoch_end']) * 1000:.0f} |")
     return 0
 
 
