@@ -1,9 +1,11 @@
 """Training callbacks: checkpoints and a NaN guard, on the step bookkeeping they share (the
 TensorBoard ones: `ganzoo.tensorboard_logging`)."""
 
+import collections
 import math
 import os
 import shutil
+import threading
 
 import keras
 import numpy as np
@@ -36,41 +38,29 @@ def steps_in_epoch(model):
     return int(np.asarray(keras.ops.convert_to_numpy(model._nonfinite.steps.value)))
 
 
-def device_copy(value):
-    """A copy of a device value that a later read finds computed, without waiting for it now.
-
-    JAX runs steps asynchronously and hands the step's buffers to the next call, so a callback
-    that wants a value without stalling the device copies it (queued behind the steps) and
-    reads the copy at its next interval. TensorFlow's calls return when done: its value is read
-    to the host at once (one op; a copy and a later read are two, each ~40 us of host time).
-    """
-    if keras.backend.backend() == "tensorflow":
-        return keras.ops.convert_to_numpy(value)
-    return keras.ops.copy(value)
-
-
-#: On TensorFlow, Keras converts each compiled call's logs to Python numbers before
-#: `on_train_batch_end` whatever the callbacks (the backend is not marked thread-safe, so
-#: there is no asynchronous dispatch; the bare `fit` pays the conversion too), so the running
-#: means are on the host after every call at no cost. On JAX and torch Keras converts them on
-#: a worker thread only while no callback overrides that hook: one that did would make every
-#: call wait for the device. There the callbacks copy the device values they need instead.
-LOGS_ON_HOST = keras.backend.backend() == "tensorflow"
-
-
 class StepAware(keras.callbacks.Callback):
     """Knows the run's global step (one step = one generator update) between compiled calls.
 
     Periodic work that needs no logs runs in `on_train_batch_begin`, when the steps before the
     batch are done: `steps_finished(step)` is called with the last finished step; the epoch's
-    last steps are the epoch end's. On TensorFlow (`LOGS_ON_HOST`) `step_logs` also receives
-    every call's logs, the running means as Python numbers; on JAX and torch no callback here
-    overrides `on_train_batch_end`, which would make Keras convert every call's logs on the
-    main thread, a device-to-host sync per call.
+    last steps are the epoch end's. After each compiled call, `step_logs` receives its last
+    step, the steps since Keras reset the metrics at the epoch's start, and the call's logs as
+    Keras converted them to Python numbers: the running means of the epoch so far.
+
+    Reading those logs costs no device sync. On TensorFlow Keras converts every call's logs on
+    the main thread whatever the callbacks (the backend is not marked thread-safe; a `fit`
+    without callbacks pays the same). On JAX and torch these callbacks are `async_safe`, so
+    Keras converts and hands over the logs on a worker thread, as it does without callbacks,
+    and no call waits for the device; there `step_logs` may see calls out of order, never after
+    the epoch's end (Keras waits for them first); `on_train_batch_end` puts them back in order.
+    `step_logs` must not read `self.model` (on JAX that copies the whole training state from
+    the trainer: the main thread's job).
 
     `epoch_step_offset` is set by `ganzoo.train()` when a resumed run finishes an interrupted
     epoch: Keras then counts batches from 0 though the epoch is partly done.
     """
+
+    async_safe = True
 
     def __init__(self, steps_per_epoch):
         super().__init__()
@@ -78,9 +68,14 @@ class StepAware(keras.callbacks.Callback):
         self.epoch = 0
         self.epoch_step_offset = 0
         self.last_step_seen = 0
+        self._lock = threading.Lock()  # Keras' worker threads: step_logs runs under it, one call at a time
+        self._begun, self._arrived = collections.deque(), {}
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
+        with self._lock:
+            self._begun = collections.deque()  # the first batch of each call not yet handed to step_logs
+            self._arrived = {}  # last batch -> logs of calls that came before an earlier one
 
     def global_step(self, batch):
         """The global step of batch `batch` (0-based, as Keras counts) of the current epoch."""
@@ -88,6 +83,8 @@ class StepAware(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         reraise_dropped_interrupt()
+        with self._lock:
+            self._begun.append(batch)
         if batch:
             self.last_step_seen = self.global_step(batch - 1)
             self.steps_finished(self.last_step_seen)
@@ -95,19 +92,30 @@ class StepAware(keras.callbacks.Callback):
     def steps_finished(self, step):
         """Called between compiled calls with the last finished step (override)."""
 
-    if LOGS_ON_HOST:
-        def on_train_batch_end(self, batch, logs=None):
-            self.step_logs(self.global_step(batch), batch + 1, logs or {})
+    def on_train_batch_end(self, batch, logs=None):
+        # Keras' worker threads (JAX, torch) may hand calls over out of order: hold a call until
+        # every earlier one has come, so step_logs sees them in order. A call's last batch lies
+        # between its first and the next call's first (the main thread records those in order).
+        with self._lock:
+            self._arrived[batch] = logs or {}
+            while self._begun:
+                first = self._begun[0]
+                limit = self._begun[1] if len(self._begun) > 1 else math.inf
+                last = next((end for end in self._arrived if first <= end < limit), None)
+                if last is None:
+                    break
+                self._begun.popleft()
+                self.step_logs(self.global_step(last), last + 1, self._arrived.pop(last))
 
     def step_logs(self, step, steps_in_epoch, logs):
-        """TensorFlow only: after each compiled call, its last step, the steps since Keras reset
-        the metrics at the epoch's start (counted as whole calls: exact but for a last call that
-        ran out of data), and the call's logs (override)."""
+        """After each compiled call (see the class): its last step, the steps of the epoch so far
+        (counted as whole calls: exact but for a last call that ran out of data) and its logs
+        (override)."""
 
 
 def host_means(model, logs):
-    """{tracker name: float} from a call's logs as Keras hands them to `on_train_batch_end` on
-    TensorFlow: each running mean of the epoch so far."""
+    """{tracker name: float} from a call's logs as Keras hands them to `on_train_batch_end`:
+    each running mean of the epoch so far."""
     means = {}
     for key in model._trackers:
         value = logs.get(key)
@@ -120,61 +128,47 @@ def host_means(model, logs):
 class NaNGuard(StepAware):
     """Stops training at the first non-finite loss, naming the step, before any save.
 
-    The step checks its losses on the device (`GANBase.first_nonfinite_step`); the guard reads
-    that one number before a checkpoint is written (`check()`), at each epoch end and: on
-    TensorFlow, after a call whose logs (on the host already) hold a non-finite mean, so the
-    normal call costs a few Python comparisons; on JAX and torch, every `check_every` steps,
-    one interval late. No step waits for the host and the message still names the exact step.
+    The step checks its losses on the device (`GANBase.first_nonfinite_step`). The guard looks
+    at each call's logs, on the host already (a few Python comparisons a call): a non-finite
+    running mean stops `fit`, and at the epoch's end, on the main thread, the guard reads the
+    device's first bad step for the message. It also reads it before a checkpoint is written
+    (`check()`). No step waits for the host and the message names the exact step.
     """
 
-    def __init__(self, steps_per_epoch, check_every=10):
+    def __init__(self, steps_per_epoch):
         super().__init__(steps_per_epoch)
-        self.check_every = max(1, int(check_every))
         self.failure = None
-        self._checked_at = 0
-        self._pending = None
+        self._suspect = None  # the first call whose logs held a non-finite mean: (step, epoch)
 
     def step_logs(self, step, steps_in_epoch, logs):
-        if self.failure is None and not all(map(math.isfinite, host_means(self.model, logs).values())):
-            self.last_step_seen = step
-            self.check()
-
-    def steps_finished(self, step):
-        if not LOGS_ON_HOST and step - self._checked_at >= self.check_every:
-            # Read the flag copied at the last interval (computed by now) and copy it again:
-            # reading it at once would wait for the steps still running on the device.
-            self._checked_at = step
-            self._resolve(self._pending)
-            self._pending = (self.epoch, self.epoch_step_offset, device_copy(self.model._nonfinite.result()))
+        if self._suspect is None and not all(map(math.isfinite, host_means(self._model, logs).values())):
+            self._suspect = (step, self.epoch)
+            self._model.stop_training = True  # Keras stops after the current call
 
     def on_epoch_end(self, epoch, logs=None):
         self.check()
 
     def check(self):
         """Read the model's divergence flag now; on a non-finite loss, record the failure and stop."""
-        self._checked_at = self.last_step_seen
-        self._pending = None
         if self.failure is None:
-            self._resolve((self.epoch, self.epoch_step_offset, self.model._nonfinite.result()))
+            self._resolve(int(np.asarray(keras.ops.convert_to_numpy(self.model._nonfinite.result()))))
         return self.failure
 
-    def _resolve(self, pending):
-        if pending is None or self.failure is not None:
+    def _resolve(self, first):
+        if not first and self._suspect is None:
             return
-        epoch, offset, first = pending
-        first = int(np.asarray(keras.ops.convert_to_numpy(first)))
+        model = self.model
+        values = {name: float(np.asarray(m.result())) for name, m in model._trackers.items()}
+        bad = ", ".join(f"{k}={v}" for k, v in values.items() if not np.isfinite(v))
         if first:
-            model = self.model
-            step = epoch * self.steps_per_epoch + offset + first
-            values = {name: float(np.asarray(m.result())) for name, m in model._trackers.items()}
-            bad = {k: v for k, v in values.items() if not np.isfinite(v)}
-            self.failure = (
-                f"Training diverged at step {step} (epoch {epoch + 1}): non-finite "
-                + ", ".join(f"{k}={v}" for k, v in bad.items())
-                + ". The last good checkpoint is kept; lower the learning rates, or check the data "
-                "for NaNs, then resume."
-            )
-            model.stop_training = True
+            step = self.epoch * self.steps_per_epoch + self.epoch_step_offset + first
+            where = f"at step {step} (epoch {self.epoch + 1})"
+        else:  # the flag was reset before it was read: the call's last step bounds it
+            where = f"by step {self._suspect[0]} (epoch {self._suspect[1] + 1})"
+        self.failure = (
+            f"Training diverged {where}: non-finite {bad or 'losses'}. The last good checkpoint is kept; "
+            "lower the learning rates, or check the data for NaNs, then resume.")
+        model.stop_training = True
 
 
 class Checkpointer(StepAware):

@@ -5,7 +5,7 @@ import os
 import keras
 import numpy as np
 
-from ganzoo.callbacks import LOGS_ON_HOST, StepAware, device_copy, host_means, steps_done, steps_in_epoch
+from ganzoo.callbacks import StepAware, host_means, steps_done, steps_in_epoch
 from ganzoo.event_writer import EventWriter, hparams_summary, scalar_summary, session_end_summary  # noqa: F401
 from ganzoo.images import sample_picture, write_png
 
@@ -17,6 +17,10 @@ class TensorBoardLogger(StepAware):
     (with `log_every` 1 and one step per compiled call, each step's own value), not Keras'
     running mean of the epoch so far; `epoch/<key>` at epoch ends: the epoch's mean; `learning_rate/d` and
     `learning_rate/g`; `samples` (the fixed latent batch's grid).
+
+    The step points come from the running means in each call's logs, which Keras brings to
+    the host anyway (see `StepAware`): no device read and no TensorFlow op per point; the
+    events are written from Python (`ganzoo.event_writer`), so TensorFlow is not needed.
     """
 
     def __init__(self, log_dir, steps_per_epoch, fixed_z, samples_dir=None, log_every=10, reference=None,
@@ -31,13 +35,11 @@ class TensorBoardLogger(StepAware):
         self.reference = reference
         self.guard = guard
         self._logged = 0
-        self._pending = None
         self._previous = {}  # tracker -> (sum, weight) at the last point written
-        self._last_call = None  # TensorFlow: (step, steps in epoch, running means) of the last call
+        self._last_call = None  # (step, steps in epoch, running means) of the newest call
 
     def on_epoch_begin(self, epoch, logs=None):
         super().on_epoch_begin(epoch, logs)
-        self._write_pending()  # copied before Keras reset the means: the last epoch's
         self._previous = {}  # the means restart (also when their counts reach the last point's)
         self._last_call = None
 
@@ -45,40 +47,13 @@ class TensorBoardLogger(StepAware):
         return step // self.log_every > self._logged // self.log_every
 
     def step_logs(self, step, steps_in_epoch, logs):
-        """TensorFlow: a call's point from its logs' running means r after n steps of the epoch
-        (sum r * n, weight n); written when the next call ends, because only the epoch's last
-        call can have run fewer steps than it was given (its data ran out), and the epoch's end
-        counts those exactly."""
-        if self._last_call is not None and self._due(self._last_call[0]):
-            step_before, n, means = self._last_call
-            self._logged = step_before
-            self._write_point(step_before, {key: (mean * n, n) for key, mean in means.items()})
-        self._last_call = (step, steps_in_epoch, host_means(self.model, logs))
-
-    def steps_finished(self, step):
-        if not LOGS_ON_HOST and self._due(step):
-            self._log_steps(step, wait=False)
-
-    def _log_steps(self, step, wait=True):
-        """JAX and torch: write the step scalars of `step` from the running means' totals and
-        counts on the device. Without `wait`, they are copied now, stacked into one array, and
-        written at the next interval, when the device has computed them."""
-        self._logged = step
-        self._write_pending()
-        trackers = self.model._trackers.values()
-        values = [m.total.value for m in trackers] + [m.count.value for m in trackers]
-        self._pending = (step, device_copy(keras.ops.stack([_float32(v) for v in values])))
-        if wait:
-            self._write_pending()
-
-    def _write_pending(self):
-        if self._pending is None:
-            return
-        step, values = self._pending
-        self._pending = None
-        keys = list(self.model._trackers)
-        values = np.asarray(keras.ops.convert_to_numpy(values), "float64")
-        self._write_point(step, dict(zip(keys, zip(values[:len(keys)], values[len(keys):]))))
+        """A call's running means r after n steps of the epoch make a point (sum r * n, weight
+        n), written when the next call arrives: only the epoch's last call can have run fewer
+        steps than Keras reports (its data ran out), and the epoch's end counts those exactly."""
+        last, self._last_call = self._last_call, (step, steps_in_epoch, host_means(self._model, logs))
+        if last is not None and self._due(last[0]):
+            self._logged = last[0]
+            self._write_point(last[0], {key: (mean * last[1], last[1]) for key, mean in last[2].items()})
 
     def _write_point(self, step, sums):
         """Write `step/<key>` at `step` from `{key: (sum, weight)}` of the epoch so far: the mean
@@ -95,12 +70,8 @@ class TensorBoardLogger(StepAware):
             self.writer.scalars(scalars, step)  # one event, no TensorFlow op
 
     def _epoch_points(self, step):
-        """The epoch's last point, at `step` (the optimizer's count)."""
-        if not LOGS_ON_HOST:
-            if step > self._logged:
-                self._log_steps(step)
-            self._write_pending()
-            return
+        """The epoch's last point, at `step` (the optimizer's count), once Keras has handed over
+        every call's logs."""
         last, self._last_call = self._last_call, None
         if last is not None and step > self._logged:
             self._logged = step
@@ -131,12 +102,7 @@ class TensorBoardLogger(StepAware):
         return int(np.bincount(self.fixed_labels).max())
 
     def on_train_end(self, logs=None):
-        self._write_pending()
         self.writer.flush()
-
-
-def _float32(value):
-    return value if keras.backend.standardize_dtype(value.dtype) == "float32" else keras.ops.cast(value, "float32")
 
 
 def log_hparams(writer, values):

@@ -229,7 +229,7 @@ def _make_callbacks(run, model, initial_step, history, callbacks):
     reference = None
     if run.info["kind"] == "toy":
         reference = load_real_samples(config.dataset, 2000, seed=config.seed)
-    guard = NaNGuard(spe, check_every=config.log_every)
+    guard = NaNGuard(spe)
     checkpointer = Checkpointer(run.ckpt_dir, spe, initial_step=initial_step, every_steps=config.checkpoint_every,
                                 keep=config.keep_checkpoints, guard=guard,
                                 history_dir=config.run_dir if chief else None, history=history)

@@ -168,7 +168,7 @@ TRAINING = textwrap.dedent("""
     model.compile(steps_per_execution=4)
     points = np.random.default_rng(0).uniform(-1, 1, (96, 2)).astype("float32")
     points[5 * 8] = np.nan
-    guard = NaNGuard(12, check_every=10)
+    guard = NaNGuard(12)
     model.fit(points, batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[guard])
     assert "diverged at step 6 (epoch 1)" in guard.failure, guard.failure
     from ganzoo.tensorboard_logging import TensorBoardLogger  # TensorBoard events without TensorFlow

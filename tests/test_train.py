@@ -212,31 +212,29 @@ def test_multi_worker_on_loopback_ends_with_identical_generators(tmp_path, subpr
 
 @pytest.mark.both_backends
 def test_nan_guard_names_the_exact_step_inside_a_compiled_call_without_a_sync_per_call(tiny_model):
-    """Losses are checked on the device: with 4 steps per compiled call and checks every 10 steps,
-    a NaN batch at step 6 is still named as step 6. On JAX (and torch) none of the run's
-    callbacks overrides `on_train_batch_end`, so Keras never converts a call's logs on the main
-    thread; on TensorFlow Keras converts them after every call whatever the callbacks (there is
-    no asynchronous dispatch), and the guard and the logger read them there."""
+    """Losses are checked on the device: with 4 steps per compiled call, a NaN batch at step 6
+    is named as step 6. The callbacks read the call's logs, which Keras converts to Python
+    numbers anyway: on JAX (and torch) on a worker thread, because every callback of the run is
+    `async_safe`, so no call waits for the device on the main thread; on TensorFlow on the main
+    thread whatever the callbacks (the backend has no asynchronous dispatch)."""
+    import keras
+    from keras.src.callbacks.callback_list import CallbackList
     from keras.src.utils.python_utils import is_default
 
     import ganzoo
     from ganzoo.callbacks import Checkpointer, NaNGuard
-    from ganzoo.tensorboard_logging import TensorBoardLogger
+    from ganzoo.tensorboard_logging import SampleQualityLogger, TensorBoardLogger
 
-    import keras
-
+    assert NaNGuard.async_safe and Checkpointer.async_safe and TensorBoardLogger.async_safe
+    assert is_default(SampleQualityLogger.on_train_batch_end)
     on_tensorflow = keras.backend.backend() == "tensorflow"
-    for cls in (NaNGuard, Checkpointer, TensorBoardLogger):
-        assert is_default(cls.on_train_batch_end) != on_tensorflow, cls
-    if on_tensorflow:  # what makes reading the logs free there
-        from keras.src.callbacks.callback_list import CallbackList
-
-        assert not CallbackList([keras.callbacks.Callback()])._async_train
+    for callbacks in ([NaNGuard(12)], [keras.callbacks.Callback()]):  # with the guard, and as a bare fit
+        assert CallbackList(callbacks)._async_train is not on_tensorflow
     model = tiny_model(ganzoo.GAN, (2,))
     model.compile(steps_per_execution=4)
     x = np.random.default_rng(0).uniform(-1, 1, (8 * 12, 2)).astype("float32")
     x[5 * 8] = np.nan  # batch 5: step 6
-    guard = NaNGuard(12, check_every=10)
+    guard = NaNGuard(12)
     model.fit(x, batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[guard])
     assert guard.failure and "diverged at step 6 (epoch 1)" in guard.failure, guard.failure
     assert "d_loss=nan" in guard.failure

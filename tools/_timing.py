@@ -45,7 +45,7 @@ def train_callbacks(directory, steps_per_epoch, fixed_z, log_every=10, history_d
     from ganzoo.callbacks import Checkpointer, NaNGuard
     from ganzoo.tensorboard_logging import TensorBoardLogger
 
-    guard = NaNGuard(steps_per_epoch, check_every=log_every)
+    guard = NaNGuard(steps_per_epoch)
     return [guard, Checkpointer(os.path.join(directory, "checkpoints"), steps_per_epoch, guard=guard,
                                 history_dir=history_dir),
             TensorBoardLogger(os.path.join(directory, "logs"), steps_per_epoch, fixed_z, log_every=log_every,

@@ -50,33 +50,37 @@ def _epoch_end_timer():
 def _hook_timers():
     """(before, after): put `before` just ahead of the measured callbacks and `after` just behind
     them; `after.wall` and `after.cpu` add up the seconds the measured callbacks' per-call hooks
-    took (the main thread's CPU time: a wait for the device is not counted): their
-    `on_train_batch_begin`, and on TensorFlow their `on_train_batch_end` too. On JAX the markers
-    leave `on_train_batch_end` alone, as the callbacks do: overriding it would make Keras
-    convert every call's logs on the main thread."""
+    (`on_train_batch_begin`, `on_train_batch_end`) took, on the thread that ran them (CPU: that
+    thread's, so a wait for the device is not counted). Both are `async_safe` like the
+    callbacks: on JAX Keras runs the batch-end hooks on worker threads, several at a time."""
+    import threading
+
     import keras
 
-    from ganzoo.callbacks import LOGS_ON_HOST
+    marks = threading.local()
+    lock = threading.Lock()
 
     class Before(keras.callbacks.Callback):
-        def on_train_batch_begin(self, batch, logs=None):
-            self.marks = (time.perf_counter(), time.thread_time())
+        async_safe = True
 
-        if LOGS_ON_HOST:
-            on_train_batch_end = on_train_batch_begin
+        def on_train_batch_begin(self, batch, logs=None):
+            marks.start = (time.perf_counter(), time.thread_time())
+
+        on_train_batch_end = on_train_batch_begin
 
     class After(keras.callbacks.Callback):
+        async_safe = True
         wall = cpu = 0.0
 
         def on_train_batch_begin(self, batch, logs=None):
-            self.wall += time.perf_counter() - before.marks[0]
-            self.cpu += time.thread_time() - before.marks[1]
+            wall, cpu = time.perf_counter() - marks.start[0], time.thread_time() - marks.start[1]
+            with lock:
+                self.wall += wall
+                self.cpu += cpu
 
-        if LOGS_ON_HOST:
-            on_train_batch_end = on_train_batch_begin
+        on_train_batch_end = on_train_batch_begin
 
-    before = Before()
-    return before, After()
+    return Before(), After()
 
 
 def _writer_clock(writer):
