@@ -144,7 +144,7 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=1600, help="steps per timed run (a multiple of 16)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--log-every", type=int, default=10, help="the step scalars' and NaN check's interval "
+    parser.add_argument("--log-every", type=int, default=10, help="the step scalars' interval "
                         "(ganzoo train's default: 10; with 16 steps per call, one point per call)")
     parser.add_argument("--quick", action="store_true", help="64 steps, 2 repeats")
     args = parser.parse_args(argv)
