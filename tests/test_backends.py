@@ -48,7 +48,7 @@ def _needs_torch(backend):
 #: backend-neutral construction/validation or TensorFlow-specific (`tensorflow_only`). The same
 #: tests run on PyTorch in a slow-marked test (about 65 CPU-seconds).
 JAX_CORE_FILES = ("tests/test_losses.py", "tests/test_models.py", "tests/test_conditional_models.py",
-                  "tests/test_sngan.py", "tests/test_train.py")
+                  "tests/test_sngan.py", "tests/test_train.py", "tests/test_tensorboard.py")
 
 
 def _core_files_pass(backend, repo_root, subprocess_env):
