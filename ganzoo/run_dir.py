@@ -19,6 +19,7 @@ import json
 import os
 import re
 import signal
+import sys
 import threading
 import uuid
 
@@ -281,14 +282,22 @@ def sigterm_as_interrupt():
         _pending_interrupts.append(KeyboardInterrupt)
         raise KeyboardInterrupt()
 
+    def quiet_dropped_interrupt(unraisable):
+        # Python prints a dropped exception with its traceback; this one is raised again
+        # (`reraise_dropped_interrupt`), so the user sees the run's own one-line message.
+        if not isinstance(unraisable.exc_value, (KeyboardInterrupt, Terminated)):
+            previous_hook(unraisable)
+
     _pending_interrupts.clear()
     previous = _set_handlers({signal.SIGTERM: raise_terminated, signal.SIGINT: raise_keyboard_interrupt})
+    previous_hook, sys.unraisablehook = sys.unraisablehook, quiet_dropped_interrupt
     try:
         yield
     except KeyboardInterrupt:
         _pending_interrupts.clear()  # handled: it reached the caller
         raise
     finally:
+        sys.unraisablehook = previous_hook
         _set_handlers(previous)
 
 
