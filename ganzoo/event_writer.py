@@ -24,16 +24,10 @@ class EventWriter:
         # The suffix TensorFlow 2's writers use: TensorBoard and tf.data readers take either.
         self._writer = EventFileWriter(log_dir, flush_secs=flush_secs, filename_suffix=".v2")
 
-    @property
-    def path(self):
-        return self._writer.get_filename()
-
     def summary(self, summary, step):
-        """Write a `Summary` proto (or its serialized bytes) at `step`."""
-        from tensorboard.compat.proto import event_pb2, summary_pb2
+        """Write a `Summary` proto at `step`."""
+        from tensorboard.compat.proto import event_pb2
 
-        if isinstance(summary, bytes):
-            summary = summary_pb2.Summary.FromString(summary)
         self._writer.add_event(event_pb2.Event(wall_time=time.time(), step=int(step), summary=summary))
 
     def scalars(self, values, step):
