@@ -151,7 +151,7 @@ class NaNGuard(StepAware):
     def check(self):
         """Read the model's divergence flag now; on a non-finite loss, record the failure and stop."""
         if self.failure is None:
-            self._resolve(int(np.asarray(keras.ops.convert_to_numpy(self.model._nonfinite.result()))))
+            self._resolve(self.model.first_nonfinite_step())
         return self.failure
 
     def _resolve(self, first):
