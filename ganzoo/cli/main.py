@@ -30,7 +30,7 @@ from ganzoo.cli.common import (
 )
 from ganzoo.cli.evaluate import add_evaluate_parser, cmd_evaluate
 from ganzoo.cli.optional_parts import check_optional_parts
-from ganzoo.cli.quiet import _quiet_logs
+from ganzoo.cli.quiet import _quiet_logs, _remove_quiet_import
 
 
 def build_parser():
@@ -270,10 +270,10 @@ def main(argv=None):
         with sigterm_as_interrupt(), warnings.catch_warnings():
             warnings.simplefilter("default", UserWarning)  # each call shows its warnings (once each)
             warnings.showwarning = _show_warning(command)
+            _quiet_logs(args.verbose)  # TensorFlow's start-up lines, when (and if) it is imported
             _select_backend(getattr(args, "backend", None))
             check_optional_parts(args)
             _check_before_importing_a_backend(args)
-            _quiet_logs(args.verbose)
             return COMMANDS[command](args)
     except _user_errors() as e:
         print(f"ganzoo {command}: error: {in_cli_words(str(e))}", file=sys.stderr)
@@ -291,6 +291,8 @@ def main(argv=None):
             print(f"ganzoo {command}: error: {full}", file=sys.stderr)
             return 1
         raise
+    finally:
+        _remove_quiet_import()
 
 
 def _disk_full(error):

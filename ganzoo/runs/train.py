@@ -42,7 +42,7 @@ from ganzoo.runs.signals import (
     sigterm_as_interrupt,
     signals_ignored,
 )
-from ganzoo.fileio import unwritable_reason, write_json
+from ganzoo.fileio import RUN_OWN_NAMES, refuse_links, unwritable_reason, write_json
 
 
 def progress_verbosity():
@@ -173,6 +173,7 @@ def _check_before_writing(config):
         reason = path and unwritable_reason(path, "directory")
         if reason:
             raise ConfigError(f"{flag} {path} {reason}.")
+    refuse_links(config.run_dir, RUN_OWN_NAMES, RunDirError)  # before any of them is read or written
     saved = _check_resume(config.run_dir, config)
     read_latest(os.path.join(config.run_dir, "checkpoints"))  # a damaged latest.json stops us here
     read_history(config.run_dir, 0)  # and so does a damaged history.json
