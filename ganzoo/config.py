@@ -94,7 +94,8 @@ class TrainConfig:
     log_every: int = setting(10, "int", "TensorBoard step scalars every N steps", metavar="N")
     eval_every: Optional[int] = setting(None, "int", "log sample-quality metrics and the mode-collapse alarm "
                                                      "every N epochs", metavar="EPOCHS")
-    eval_samples: int = setting(2000, "int", "samples per evaluation (2000)", metavar="N")
+    eval_samples: int = setting(2000, "int", "samples per evaluation (2000)", metavar="N",
+                                valid=(lambda v: v >= 2, "at least 2 (the metrics compare sample statistics)"))
     num_samples: int = setting(64, "int", cli=False)  # the fixed latent batch drawn after each epoch
     backend: Optional[str] = setting(None, "str", "Keras backend (default: $KERAS_BACKEND, else tensorflow); "
                                                   "recorded in config.json, a resumed run keeps it",
@@ -107,9 +108,11 @@ class TrainConfig:
     skip_corrupt: bool = setting(False, "bool", "image folders: skip files that cannot be decoded (with a "
                                                 "warning)")
 
-    # Fields that may differ when a run is resumed: they do not change what is trained.
+    # Fields that may differ when a run is resumed: they do not change what is trained, or (the
+    # learning rates, which the NaN guard advises lowering) change it from the resumed step on,
+    # recorded in config.json's "changes".
     RESUMABLE = ("epochs", "run_dir", "quiet", "export_dir", "checkpoint_every", "keep_checkpoints", "log_every",
-                 "eval_every", "eval_samples")
+                 "eval_every", "eval_samples", "d_lr", "g_lr")
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -186,6 +189,15 @@ def validate_config(config):
     if config.conditional and (config.pack or 1) > 1:
         raise ConfigError("--conditional and --pack do not combine: a pack of M samples has M labels and the "
                           "projection discriminator scores one. Leave out --pack.")
+    for flag, path in (("--run-dir", config.run_dir), ("--export", config.export_dir)):
+        if path is not None and (not isinstance(path, str) or not path.strip()):
+            raise ConfigError(f"{flag} must name a directory; got {path!r}.")
+    if config.checkpoint_every and config.checkpoint_every % config.steps_per_execution:
+        per_call = config.steps_per_execution
+        rounded = max(per_call, round(config.checkpoint_every / per_call) * per_call)
+        raise ConfigError(
+            f"--checkpoint-every {config.checkpoint_every} must be a multiple of --steps-per-execution {per_call}: "
+            f"a checkpoint is saved between compiled calls of {per_call} steps. Use --checkpoint-every {rounded}.")
     if config.pack is not None and config.batch_size % config.pack:
         raise ConfigError(f"--pack {config.pack} joins {config.pack} samples per discriminator input: --batch-size "
                           f"must be a multiple of it; got {config.batch_size}.")

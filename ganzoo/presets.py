@@ -8,6 +8,15 @@ classes behind the names are in `ganzoo.models.registry.MODELS`.
 #: The models `ganzoo train` knows, in the order `ganzoo list` shows them.
 MODEL_NAMES = ("gan", "dcgan", "wgan_gp", "sngan")
 
+#: One line per model (its class docstring's first line; tests/test_trust_boundaries.py checks
+#: they agree), so that `ganzoo list` answers without importing Keras.
+MODEL_SUMMARIES = {
+    "gan": "The original GAN (Goodfellow et al. 2014) with MLP networks.",
+    "dcgan": "DCGAN (Radford et al. 2015): the GAN game with convolutional networks.",
+    "wgan_gp": "WGAN with gradient penalty (Gulrajani et al. 2017, Algorithm 1).",
+    "sngan": "The spectrally normalized GAN with the hinge loss (Miyato et al. 2018).",
+}
+
 #: Config fields only some models take: {field: (the models that take it, {model: why not})}.
 #: Each model class maps the fields it takes to its constructor keywords (`config_keywords`).
 MODEL_ONLY_FIELDS = {

@@ -421,17 +421,19 @@ def test_an_export_without_its_card_is_checked_against_the_parity_reference(tmp_
     from ganzoo.export import ExportError, export_generator, load_exported
 
     path = export_generator(_tiny_model(), str(tmp_path / "exp"), formats=("onnx",), allow_untrained=True)
-    os.remove(os.path.join(path, "model.json"))
-    load_exported(path).generate(3, seed=0)  # intact: it reproduces the stored batch
+    load_exported(path).generate(3, seed=0)  # intact: its card vouches for it
     onnx_path = os.path.join(path, "generator.onnx")
     proto = onnx.load(onnx_path)
     weights = max(proto.graph.initializer, key=lambda t: numpy_helper.to_array(t).size)
     weights.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weights) + 0.5, weights.name))
     onnx.save(proto, onnx_path)
-    with pytest.raises(ExportError, match="parity_reference.npz"):
+    with pytest.raises(ExportError, match="sha256"):
+        load_exported(path)
+    os.remove(os.path.join(path, "model.json"))  # without a card nothing vouches for the ONNX file
+    with pytest.raises(ExportError, match="model card"):
         load_exported(path)
     code, _, err = run_main(["sample", path, "--out", tmp_path / "s.png"])
-    assert code == 2 and "corrupt" in err and not (tmp_path / "s.png").exists()
+    assert code == 2 and "vouched" in err and not (tmp_path / "s.png").exists()
 
 
 # ---------------------------------------------------------------- the Python API (12, 18)

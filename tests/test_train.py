@@ -61,9 +61,9 @@ def test_resume_continues_from_the_checkpoint_and_refuses_a_changed_config(tmp_p
     assert main([*args, "--epochs", "1"]) == 0
     assert main([*args, "--epochs", "2"]) == 0
     assert json.loads((run / "checkpoints" / "latest.json").read_text())["step"] == 6
-    assert main([*args, "--epochs", "3", "--d-lr", "0.1"]) == 2
+    assert main([*args, "--epochs", "3", "--beta-1", "0.1"]) == 2
     err = capsys.readouterr().err
-    assert "different config" in err and "d_lr" in err
+    assert "different config" in err and "beta_1" in err
 
 
 def test_nan_guard_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_path, capsys, read_events):

@@ -36,6 +36,25 @@ def _positive_int(text):
     return _checked_int((lambda value: value > 0, "a positive integer"))(text)
 
 
+#: The most samples `ganzoo sample` draws into its one PNG grid (the SavedModel's `sample`
+#: signature takes as many per request).
+SAMPLE_LIMIT = 4096
+
+
+def _sample_grid_count(text):
+    value = _positive_int(text)
+    if value > SAMPLE_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be at most {SAMPLE_LIMIT} (one PNG grid); got {value}. For more "
+                                         "samples call generate() from Python in batches")
+    return value
+
+
+def add_trust_flag(parser):
+    parser.add_argument("--trust-saved-model", action="store_true",
+                        help="run an export's SavedModel that its model card does not vouch for (a SavedModel is a "
+                             "program: only for exports from a source you trust)")
+
+
 def _sample_count(text):
     value = _int(text)
     if value < 2:
@@ -102,6 +121,8 @@ _FLAG_FOR_KEYWORD = {
     "feature_extractor=None": "--feature-extractor none",
     "feature_extractor='mnist'": "--feature-extractor mnist",
     "feature_extractor='inception'": "--feature-extractor inception",
+    "trust_saved_model=True": "--trust-saved-model",
+    "replace_model=True": "--replace-model",
 }
 
 
@@ -122,7 +143,10 @@ def _check_output(path, kind, flag):
 
 
 def _is_run_dir(source):
-    return os.path.isdir(os.path.join(source, "checkpoints"))
+    """A training run directory: its config.json or checkpoints/ (a run without a checkpoint yet
+    is still a run, and is told so, not that it holds no export)."""
+    return os.path.isdir(source) and (os.path.isfile(os.path.join(source, "config.json"))
+                                      or os.path.isdir(os.path.join(source, "checkpoints")))
 
 
 def _run_class_names(config, model):
@@ -134,7 +158,7 @@ def _run_class_names(config, model):
     return class_names(config, model) or [str(i) for i in range(model.num_classes)]
 
 
-def _load_sampler(source):
+def _load_sampler(source, trust_saved_model=False):
     """(generate(n, seed, labels=None) -> samples, the data settings it was trained on, class
     names or None) for a run dir or an export: {"dataset", "image_size", "data_dir",
     "skip_corrupt"}, from the run's config or the export's model card (empty when an export
@@ -155,7 +179,7 @@ def _load_sampler(source):
         return generate, config.to_dict(), _run_class_names(config, model)
     from ganzoo.export import load_exported
 
-    exported = load_exported(source)
+    exported = load_exported(source, trust_saved_model=trust_saved_model)
     card = exported.card or {}
     data = dict(card.get("config") or {})
     data.setdefault("dataset", card.get("dataset"))

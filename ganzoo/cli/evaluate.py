@@ -7,7 +7,7 @@ from ganzoo.cli.common import UsageError, _check_output, _is_run_dir, _load_samp
 
 
 def add_evaluate_parser(sub, common):
-    from ganzoo.cli.common import _positive_int, _sample_count, _seed
+    from ganzoo.cli.common import _positive_int, _sample_count, _seed, add_trust_flag
 
     v = sub.add_parser("evaluate", help="sample-quality metrics of a run or an export, offline", parents=[common])
     v.add_argument("source", metavar="RUN_DIR_OR_EXPORT")
@@ -26,6 +26,7 @@ def add_evaluate_parser(sub, common):
     v.add_argument("--feature-extractor", choices=("auto", "mnist", "inception", "none"), default="auto")
     v.add_argument("--seed", type=_seed, default=0)
     v.add_argument("--out", help="metrics.json path (default: RUN_DIR/metrics.json or ./metrics.json)")
+    add_trust_flag(v)
 
 
 METRIC_ALIASES = {"fid": "fd", "fd": "fd"}
@@ -84,7 +85,7 @@ def cmd_evaluate(args):
     metrics = None
     if args.metrics:
         metrics = [METRIC_ALIASES.get(m.strip(), m.strip()) for m in args.metrics.split(",") if m.strip()]
-    generate, data, class_names = _load_sampler(args.source)
+    generate, data, class_names = _load_sampler(args.source, args.trust_saved_model)
     data["dataset"] = args.dataset or data.get("dataset")
     if not data["dataset"]:
         raise UsageError("The export's model card names no dataset: pass --dataset.")

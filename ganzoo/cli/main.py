@@ -16,8 +16,11 @@ import sys
 import warnings
 
 from ganzoo.cli.common import (
+    SAMPLE_LIMIT,
     UsageError,
     _check_output,
+    _sample_grid_count,
+    add_trust_flag,
     _load_sampler,
     _Parser,
     _positive_int,
@@ -26,15 +29,19 @@ from ganzoo.cli.common import (
     in_cli_words,
 )
 from ganzoo.cli.evaluate import add_evaluate_parser, cmd_evaluate
-from ganzoo.cli.quiet import _quiet_logs
+from ganzoo.cli.optional_parts import check_optional_parts
+from ganzoo.cli.quiet import _quiet_logs, _remove_quiet_import
 
 
 def build_parser():
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--verbose", action="store_true",
                         help="show TensorFlow's and absl's log lines (held back by default)")
+    from ganzoo import __version__
+
     parser = _Parser(
         prog="ganzoo", description="Train, sample, export and evaluate GANs (GAN, DCGAN, WGAN-GP, SN-GAN) with Keras.")
+    parser.add_argument("--version", action="version", version=f"ganzoo {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_add_train_parser, _add_sample_parser, _add_export_parser, add_evaluate_parser):
         add(sub, common)
@@ -54,7 +61,8 @@ def _add_train_parser(sub, common):
 def _add_sample_parser(sub, common):
     s = sub.add_parser("sample", help="write a PNG grid of samples from a run dir or an export", parents=[common])
     s.add_argument("source", metavar="RUN_DIR_OR_EXPORT")
-    s.add_argument("--n", type=_positive_int, default=64, help="samples (default 64)")
+    s.add_argument("--n", type=_sample_grid_count, default=64,
+                   help=f"samples (default 64, at most {SAMPLE_LIMIT}: one PNG grid)")
     s.add_argument("--seed", type=_seed, default=0)
     s.add_argument("--out", default="samples.png", help="PNG file to write (default samples.png)")
     s.add_argument("--label", metavar="LABEL",
@@ -62,6 +70,7 @@ def _add_sample_parser(sub, common):
                         "a grid with one row of --per-class samples per class")
     s.add_argument("--per-class", type=_positive_int, default=8, metavar="K",
                    help="conditional generators: samples per class in the default grid (default 8)")
+    add_trust_flag(s)
 
 
 def _add_export_parser(sub, common):
@@ -71,6 +80,9 @@ def _add_export_parser(sub, common):
     e.add_argument("--version", type=_positive_int)
     e.add_argument("--format", default="saved_model,onnx")
     e.add_argument("--overwrite", action="store_true", help="replace an existing --version")
+    e.add_argument("--replace-model", action="store_true",
+                   help="export into a base directory whose versions hold another model (TF Serving then serves "
+                        "the new one)")
 
 
 def _default_run_dir(name, dataset):
@@ -133,8 +145,11 @@ def cmd_sample(args):
     from ganzoo.images import sample_picture, write_png
 
     _check_output(args.out, "file", "--out")
-    generate, data, class_names = _load_sampler(args.source)
+    generate, data, class_names = _load_sampler(args.source, args.trust_saved_model)
     labels, columns = _sample_labels(args, class_names)
+    if labels is not None and len(labels) > SAMPLE_LIMIT:
+        raise UsageError(f"--per-class {args.per_class} for {len(class_names)} classes is {len(labels)} samples; one "
+                         f"grid holds at most {SAMPLE_LIMIT}. Lower --per-class, or pass --label.")
     samples = generate(args.n if labels is None else len(labels), args.seed, labels=labels)
     reference = None
     if samples.ndim == 2 and data.get("dataset"):
@@ -152,33 +167,34 @@ def cmd_sample(args):
 
 
 def cmd_export(args):
-    from ganzoo.export import export_generator
-    from ganzoo.export import _sha256
-    from ganzoo.runs.finish import card_fields, class_names
-    from ganzoo.runs.train import open_run
+    from ganzoo.export.layout import check_base_dir
 
     _check_output(args.out, "directory", "--out")
+    check_base_dir(args.out)
     if args.version and os.path.exists(os.path.join(args.out, str(args.version))) and not args.overwrite:
         raise UsageError(f"{os.path.join(args.out, str(args.version))} already exists. Pick another --version, "
                          "leave it out to take the next one, or pass --overwrite.")
-    config, model, ckpt_path = open_run(args.run_dir)
+    from ganzoo.export import export_generator
+    from ganzoo.runs.finish import card_fields, class_names
+    from ganzoo.runs.train import open_run
+
+    config, model, ckpt_path, sha256 = open_run(args.run_dir)
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
-    checkpoint = {"file": os.path.basename(ckpt_path), "sha256": _sha256(ckpt_path)}
+    checkpoint = {"file": os.path.basename(ckpt_path), "sha256": sha256}
     path = export_generator(model, args.out, version=args.version, formats=formats, overwrite=args.overwrite,
                             card=card_fields(config, model, checkpoint=checkpoint),
-                            class_names=class_names(config, model))
+                            class_names=class_names(config, model), replace_model=args.replace_model)
     print(f"Exported to {path}", flush=True)
     return 0
 
 
 def cmd_list(args):
     from ganzoo.data import DATASETS
-    from ganzoo.models.registry import MODELS
-    from ganzoo.presets import PRESETS
+    from ganzoo.presets import MODEL_SUMMARIES, PRESETS
 
     print("Models:")
-    for name, cls in MODELS.items():
-        print(f"  {name:10s} {cls.__doc__.strip().splitlines()[0]}")
+    for name, summary in MODEL_SUMMARIES.items():
+        print(f"  {name:10s} {summary}")
     print("Presets (flags override them):")
     for name, preset in PRESETS.items():
         extras = ", ".join(f"{k}={v}" for k, v in preset.items() if k not in ("model", "dataset"))
@@ -254,9 +270,10 @@ def main(argv=None):
         with sigterm_as_interrupt(), warnings.catch_warnings():
             warnings.simplefilter("default", UserWarning)  # each call shows its warnings (once each)
             warnings.showwarning = _show_warning(command)
+            _quiet_logs(args.verbose)  # TensorFlow's start-up lines, when (and if) it is imported
             _select_backend(getattr(args, "backend", None))
+            check_optional_parts(args)
             _check_before_importing_a_backend(args)
-            _quiet_logs(args.verbose)
             return COMMANDS[command](args)
     except _user_errors() as e:
         print(f"ganzoo {command}: error: {in_cli_words(str(e))}", file=sys.stderr)
@@ -269,7 +286,31 @@ def main(argv=None):
         if isinstance(e, _run_failures()):
             print(f"ganzoo {command}: {e}", file=sys.stderr)
             return 1
+        full = _disk_full(e)
+        if full:
+            print(f"ganzoo {command}: error: {full}", file=sys.stderr)
+            return 1
         raise
+    finally:
+        _remove_quiet_import()
+
+
+def _disk_full(error):
+    """The one-line message for a full disk (or quota) met while writing, else None. Every
+    file is written whole or not at all, so the files written before are intact."""
+    import errno
+
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            where = f" writing {error.filename}" if error.filename else ""
+            return (f"no space left on the device{where} ({error.strerror}). Nothing was half-written: the files "
+                    "written before are intact. Free some space and run the command again.")
+        text = str(error)
+        if "No space left on device" in text or "RESOURCE_EXHAUSTED: " in text and "space" in text:
+            return ("no space left on the device (TensorFlow: No space left on device). Nothing was half-written: "
+                    "the files written before are intact. Free some space and run the command again.")
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def _run_failures():

@@ -25,26 +25,57 @@ def without_startup_noise(text):
     return "".join(kept)
 
 
-def _import_tensorflow_quietly():
-    # TF 2.21 logs from its C++ libraries while they load, before TF_CPP_MIN_LOG_LEVEL is
-    # read, so the only way to hold those lines back is to catch file descriptor 2 meanwhile.
-    import importlib.util
+def _stderr_held_back(run):
+    """`run()` with file descriptor 2 caught and written back without the start-up noise."""
     import tempfile
 
-    if "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is None:
-        return  # the JAX backend trains without TensorFlow (tf.data and TensorBoard use it where installed)
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
         try:
-            import tensorflow  # noqa: F401
+            return run()
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
             captured.seek(0)
             sys.stderr.write(without_startup_noise(captured.read().decode(errors="replace")))
+
+
+class _QuietTensorFlowImport:
+    """A meta-path finder that holds back TensorFlow's start-up lines when (and only when) it is
+    first imported. TF 2.21 logs from its C++ libraries while they load, before
+    TF_CPP_MIN_LOG_LEVEL is read, so the only way to hold those lines back is to catch file
+    descriptor 2 meanwhile; importing it only where a command needs it keeps `ganzoo list`,
+    usage errors and sampling an ONNX export free of its start-up (seconds)."""
+
+    searching = False
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow" or self.searching:
+            return None
+        import importlib.util
+
+        self.searching = True  # asked by find_spec (an is-it-installed check) as well as by imports
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self.searching = False
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def quietly(module):
+            _remove_quiet_import()
+            _stderr_held_back(lambda: exec_module(module))
+
+        spec.loader.exec_module = quietly
+        return spec
+
+
+def _remove_quiet_import():
+    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _QuietTensorFlowImport)]
 
 
 def _quiet_logs(verbose):
@@ -56,4 +87,6 @@ def _quiet_logs(verbose):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     for name in ("absl", "tensorflow", "tf2onnx"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    _import_tensorflow_quietly()
+    if "tensorflow" not in sys.modules:
+        _remove_quiet_import()
+        sys.meta_path.insert(0, _QuietTensorFlowImport())

@@ -91,14 +91,81 @@ def _json_default(value):
 
 
 def _read_card(version_dir):
+    """The export's model card, checked against `CARD_SCHEMA`, or None when it has none.
+
+    Raises:
+        ExportError: the card is not JSON, not an object, or a field has the wrong type, a
+            class list disagrees with its count, or a listed file leaves the export directory.
+    """
     path = os.path.join(version_dir, CARD_FILENAME)
-    if not os.path.isfile(path):
+    if not os.path.lexists(path):
         return None
+    if os.path.islink(path) or not os.path.isfile(path):
+        raise ExportError(f"The model card {path} is not a plain file (a link or a folder); re-export the model.")
     try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-        raise ExportError(f"The model card {path} is not valid JSON ({e}); re-export the model.") from e
+        with open(path, encoding="utf-8") as f:
+            card = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ExportError(f"The model card {path} is not valid JSON ({type(e).__name__}: {str(e)[:120]}); re-export "
+                          "the model.") from e
+    problem = card_problem(card)
+    if problem:
+        raise ExportError(f"The model card {path} is not valid: {problem}. Re-export the model.")
+    return card
+
+
+def _is_int(value, minimum=None):
+    return isinstance(value, int) and not isinstance(value, bool) and (minimum is None or value >= minimum)
+
+
+#: The card fields an export is read by, with what each must be (None is allowed for all but
+#: "files"): a card is checked against them before any of it is used.
+CARD_SCHEMA = {
+    "format_version": ("a positive integer", lambda v: _is_int(v, 1)),
+    "version": ("a positive integer", lambda v: _is_int(v, 1)),
+    "latent_dim": ("a positive integer", lambda v: _is_int(v, 1)),
+    "num_classes": ("an integer of at least 2", lambda v: _is_int(v, 2)),
+    "class_names": ("a list of strings", lambda v: isinstance(v, list) and all(isinstance(n, str) for n in v)),
+    "output_shape": ("a list of positive integers",
+                     lambda v: isinstance(v, list) and bool(v) and all(_is_int(d, 1) for d in v)),
+    "dataset": ("a string", lambda v: isinstance(v, str)),
+    "model": ("a string", lambda v: isinstance(v, str)),
+    "config": ("an object", lambda v: isinstance(v, dict)),
+    "checkpoint": ("an object", lambda v: isinstance(v, dict)),
+    "files": ("an object of relative paths", lambda v: isinstance(v, dict)),
+}
+
+
+def card_problem(card):
+    """Why `card` is not a valid model card, in words, or None."""
+    if not isinstance(card, dict):
+        return f"it holds a JSON {type(card).__name__}, not an object"
+    for field, (words, valid) in CARD_SCHEMA.items():
+        value = card.get(field)
+        if value is not None and not valid(value):
+            return f"{field} must be {words}; got {json.dumps(value)[:80]}"
+    names, count = card.get("class_names"), card.get("num_classes")
+    if names is not None and (count is None or len(names) != count):
+        return f"class_names lists {len(names)} names but num_classes is {count}"
+    for rel, entry in (card.get("files") or {}).items():
+        problem = _confined_problem(rel)
+        if problem:
+            return f"files lists {rel!r}, {problem}"
+        if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
+            return f"files[{rel!r}] must be an object with a sha256 string"
+    return None
+
+
+def _confined_problem(rel):
+    """Why the card path `rel` could name a file outside its export directory, or None."""
+    if not isinstance(rel, str) or not rel or "\\" in rel or "\x00" in rel:
+        return "not a relative path"
+    if rel.startswith("/") or os.path.isabs(rel):
+        return "an absolute path (the card names files inside its export directory)"
+    parts = rel.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        return "a path that leaves (or does not name a file in) its export directory"
+    return None
 
 
 def _versions(base_dir):
@@ -161,11 +228,77 @@ def _check_files(version_dir, card, names=None):
         if names is not None and rel not in names:
             continue
         path = os.path.join(version_dir, rel)
+        if _confined_problem(rel) or not _inside(path, version_dir):
+            raise ExportError(f"{path} leaves the export directory {version_dir} (through a link or a path); "
+                              "an export is checked only inside itself. Re-export the model.")
         if not os.path.isfile(path):
             raise ExportError(f"{path} is listed in the model card but missing; re-export the model.")
         if _sha256(path) != entry.get("sha256"):
             raise ExportError(f"{path} does not match the sha256 in the model card: it is corrupt or was modified.")
     return len(files)
+
+
+def _inside(path, directory):
+    """True when `path`, links resolved, lies inside `directory` (links resolved) and no part of
+    it below `directory` is a link."""
+    rel = os.path.relpath(os.path.abspath(path), os.path.abspath(directory))
+    here = os.path.abspath(directory)
+    for part in rel.split(os.sep):
+        here = os.path.join(here, part)
+        if part == ".." or os.path.islink(here):
+            return False
+    real, top = os.path.realpath(path), os.path.realpath(directory)
+    return os.path.commonpath([real, top]) == top
+
+
+def vouched_files(version_dir, card, names):
+    """True when the card lists every one of `names` and each matches its sha256 (checked)."""
+    files = (card or {}).get("files") or {}
+    if not all(name in files for name in names):
+        return False
+    _check_files(version_dir, card, names=set(names))
+    return True
+
+
+def check_base_dir(directory):
+    """ExportError unless `directory` can be an export's base directory: not a version of an
+    export (`--out BASE/1` would nest a version inside a published one)."""
+    directory = os.path.abspath(os.fspath(directory))
+    parent, name = os.path.dirname(directory), os.path.basename(directory)
+    if _is_version_dir(directory) or (name.isdigit() and (_versions(parent) or _is_version_dir(parent))):
+        raise ExportError(
+            f"{directory} is a version directory of the export {parent}; give the base directory ({parent}): the "
+            "version is chosen there (or pass --version).")
+
+
+def _model_identity(card):
+    """What makes an export the same model for a client: its class, z, output and classes."""
+    card = card or {}
+    return {"model": card.get("model"), "latent_dim": card.get("latent_dim"),
+            "output_shape": card.get("output_shape"), "num_classes": card.get("num_classes")}
+
+
+def check_same_model(directory, new_identity, replace_model):
+    """ExportError when the newest version under `directory` holds another model (class, z size,
+    output shape or classes) than the one exported, unless `replace_model`: TF Serving would
+    switch every client to it."""
+    versions = list_exports(directory)
+    if replace_model or not versions:
+        return
+    try:
+        card = _read_card(versions[-1])
+    except ExportError:
+        card = None
+    if card is None:
+        return  # nothing says what it holds; the new version's card will
+    old = _model_identity(card)
+    differs = {k: (old[k], v) for k, v in new_identity.items() if old.get(k) is not None and old[k] != v}
+    if differs:
+        what = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in differs.items())
+        raise ExportError(
+            f"{directory} serves another model (its version {os.path.basename(versions[-1])}: {what}); a new version "
+            "there would switch every TF Serving client to this one. Export to another base directory, or pass "
+            "replace_model=True to replace it.")
 
 
 def find_export(directory, checkpoint_sha256):
@@ -197,6 +330,7 @@ def _library_versions():
 
 def _claim_version(directory, version, overwrite):
     """(version, final directory) of a new export under `directory` (created if needed)."""
+    check_base_dir(directory)
     os.makedirs(directory, exist_ok=True)
     existing = _versions(directory)
     if version is None:

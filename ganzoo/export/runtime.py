@@ -13,9 +13,9 @@ from ganzoo.export.layout import (
     ONNX_FILENAME,
     REFERENCE_FILENAME,
     SERVING_SIGNATURE,
-    _check_files,
     _read_card,
     _resolve_export_path,
+    vouched_files,
 )
 from ganzoo.errors import ExportError
 
@@ -78,6 +78,32 @@ class ExportedGenerator:
         self._float_output = "images" if "images" in self._outputs else "samples"
         if self._float_output not in self._outputs:
             raise ExportError(f"{path} has outputs {self._outputs}; a ganzoo export has 'images' or 'samples'.")
+        if card is not None:
+            self._check_against_card(card)
+
+    def _check_against_card(self, card):
+        """The network must be what its (schema-checked) card says: z size, sample shape, classes."""
+        problems = []
+        if card.get("latent_dim") is not None and card["latent_dim"] != self.latent_dim:
+            problems.append(f"latent_dim {card['latent_dim']} (the network takes z of {self.latent_dim})")
+        if card.get("output_shape") is not None and tuple(card["output_shape"]) != tuple(self.output_shape):
+            problems.append(f"output_shape {card['output_shape']} (the network makes {list(self.output_shape)})")
+        if (card.get("num_classes") is not None) != self._takes_label:
+            problems.append(f"num_classes {card.get('num_classes')} (the network "
+                            f"{'takes' if self._takes_label else 'takes no'} label)")
+        elif self._takes_label and self.num_classes and not self._label_runs(self.num_classes - 1):
+            problems.append(f"num_classes {self.num_classes} (the network has fewer classes: label "
+                            f"{self.num_classes - 1} fails)")
+        if problems:
+            raise ExportError(f"The model card of {self.path} does not describe its network: {'; '.join(problems)}. "
+                              "Re-export the model.")
+
+    def _label_runs(self, label):
+        try:
+            self._run(np.zeros((1, self.latent_dim), np.float32), np.array([label], np.int32))
+        except Exception:  # noqa: BLE001 - ONNX Runtime and TensorFlow refuse an unknown class differently
+            return False
+        return True
 
     def _open_onnx(self, path):
         self._session = _onnx_session(path)
@@ -118,6 +144,8 @@ class ExportedGenerator:
                 in [0, num_classes). None: 0, 1, ..., num_classes - 1, 0, 1, ... (every class
                 equally often).
         """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
         if isinstance(n_or_z, (int, np.integer)) and not isinstance(n_or_z, bool):
             if n_or_z <= 0:
                 raise ValueError(f"The number of samples must be positive; got {n_or_z}.")
@@ -173,22 +201,33 @@ class ExportedGenerator:
         return {k: v.numpy() for k, v in self._serve(**self._feed(z, labels)).items()}
 
 
-def load_exported(path, backend=None):
+#: The SavedModel files a model card must vouch for before one is run without trust_saved_model.
+SAVED_MODEL_FILES = ("saved_model.pb", "variables/variables.index", "variables/variables.data-00000-of-00001")
+
+
+def load_exported(path, backend=None, trust_saved_model=False):
     """Load an export for sampling.
+
+    An export is trusted only as far as its model card (model.json, schema-checked) vouches
+    for it: the ONNX file is run only when the card lists it with a matching sha256, and a
+    SavedModel, which is a program (its graph runs with your rights), only when the card vouches
+    for its files too, or when you say you trust its source (`trust_saved_model=True`).
 
     Args:
         path: a version directory (`exported_models/NAME/3`), a base directory (its newest
             version), a SavedModel directory, or an `.onnx` file.
         backend: "onnx", "saved_model", or None for ONNX Runtime when the export has an ONNX
             file (it does not import TensorFlow) and the SavedModel otherwise.
+        trust_saved_model: run a SavedModel that the card does not vouch for (no card, or one
+            without its files): only for exports from a source you trust.
 
     Returns:
         An `ExportedGenerator` with `.latent_dim`, `.output_shape`, `.num_classes`,
         `.class_names`, `.card` and `.generate()`.
 
     Raises:
-        ExportError: missing path, no export in it, a file that does not match its model
-            card's sha256, or a corrupt model.
+        ExportError: missing path, no export in it, an invalid card, a file that the card does
+            not vouch for or that does not match its sha256, or a corrupt model.
 
     Example:
         >>> gen = load_exported("exported_models/dcgan_mnist")
@@ -203,14 +242,21 @@ def load_exported(path, backend=None):
     if backend == "onnx":
         if onnx_path is None:
             raise ExportError(f"{path} has no ONNX model ({ONNX_FILENAME}); use backend='saved_model'.")
-        _check_files(version_dir, card, names={os.path.basename(onnx_path)})
-        generator = ExportedGenerator(onnx_path, "onnx", card)
-    else:
-        if sm_dir is None:
-            raise ExportError(f"{path} has no SavedModel (saved_model.pb); use backend='onnx'.")
-        _check_files(sm_dir, card, names={"saved_model.pb", "variables/variables.index",
-                                          "variables/variables.data-00000-of-00001"})
-        generator = ExportedGenerator(sm_dir, "saved_model", card)
+        rel = os.path.basename(onnx_path)
+        if not vouched_files(version_dir, card, (rel,)):
+            raise ExportError(
+                f"{onnx_path} is not vouched for by a model card: {'its ' + CARD_FILENAME + ' does not list ' + rel if card else 'the export has no ' + CARD_FILENAME} with "
+                "its sha256, so any file could stand in for the generator. Re-export the model (ganzoo export).")
+        return ExportedGenerator(onnx_path, "onnx", card)
+    if sm_dir is None:
+        raise ExportError(f"{path} has no SavedModel (saved_model.pb); use backend='onnx'.")
+    vouched = sm_dir == version_dir and vouched_files(sm_dir, card, SAVED_MODEL_FILES)
+    if not vouched and not trust_saved_model:
+        why = f"its {CARD_FILENAME} does not list its files" if card else f"it has no {CARD_FILENAME}"
+        raise ExportError(
+            f"The SavedModel at {sm_dir} is not vouched for ({why}), and a SavedModel is a program: its graph runs "
+            "with your rights. Re-export the model, or pass trust_saved_model=True if you trust where it came from.")
+    generator = ExportedGenerator(sm_dir, "saved_model", card)
     if card is None and version_dir is not None:
         _check_against_reference(generator, version_dir)
     return generator

@@ -9,6 +9,7 @@ import os
 import numpy as np
 
 from ganzoo.export.layout import (
+    CARD_FILENAME,
     FORMATS,
     ONNX_FILENAME,
     REFERENCE_FILENAME,
@@ -19,9 +20,10 @@ from ganzoo.export.layout import (
     _parity_labels,
     _parity_latents,
     _read_card,
+    vouched_files,
 )
 from ganzoo.errors import ExportError
-from ganzoo.export.runtime import ExportedGenerator
+from ganzoo.export.runtime import SAVED_MODEL_FILES, ExportedGenerator
 from ganzoo.images import to_uint8
 
 
@@ -55,8 +57,11 @@ def verify_export(version_dir, atol=1e-4, keras_generator=None, latent_dim=None,
     if not os.path.isdir(version_dir) or not _is_version_dir(version_dir):
         raise ExportError(f"{version_dir} is not an export version directory (no saved_model.pb or {ONNX_FILENAME}).")
     card = _read_card(version_dir)
+    if card is None and keras_generator is None:
+        raise ExportError(f"{version_dir} has no model card ({CARD_FILENAME}): nothing vouches for its files, and a "
+                          "SavedModel is a program. Re-export the model.")
     files_checked = _check_files(version_dir, card)
-    runners = _runners(version_dir, card, formats)
+    runners = _runners(version_dir, card, formats, vouched=keras_generator is None)
     first = next(iter(runners.values()))
     latent_dim = first.latent_dim if latent_dim is None else latent_dim
     z, labels, outputs = _keras_output(version_dir, keras_generator, latent_dim, first.conditional)
@@ -95,8 +100,9 @@ def _pairwise_differences(outputs, names):
     return diffs
 
 
-def _runners(version_dir, card, formats):
-    """{format: ExportedGenerator} for the formats the export holds (of `formats`, if given)."""
+def _runners(version_dir, card, formats, vouched=True):
+    """{format: ExportedGenerator} for the formats the export holds (of `formats`, if given);
+    with `vouched`, each only when the card lists its files (checked by their sha256)."""
     if formats is not None:
         formats = (formats,) if isinstance(formats, str) else tuple(formats)
         unknown = [f for f in formats if f not in FORMATS]
@@ -104,10 +110,13 @@ def _runners(version_dir, card, formats):
             raise ExportError(f"formats must be a non-empty subset of {FORMATS}; got {formats!r}.")
     runners = {}
     onnx_path = os.path.join(version_dir, ONNX_FILENAME)
-    if os.path.isfile(os.path.join(version_dir, "saved_model.pb")) and (formats is None or "saved_model" in formats):
-        runners["saved_model"] = ExportedGenerator(version_dir, "saved_model", card)
-    if os.path.isfile(onnx_path) and (formats is None or "onnx" in formats):
-        runners["onnx"] = ExportedGenerator(onnx_path, "onnx", card)
+    for name, files in (("saved_model", SAVED_MODEL_FILES), ("onnx", (ONNX_FILENAME,))):
+        if not os.path.isfile(os.path.join(version_dir, files[0])) or (formats is not None and name not in formats):
+            continue
+        if vouched and not vouched_files(version_dir, card, files):
+            raise ExportError(f"{version_dir}: its {CARD_FILENAME} does not list the {name} files ({', '.join(files)}), "
+                              "so nothing vouches for them. Re-export the model.")
+        runners[name] = ExportedGenerator(version_dir if name == "saved_model" else onnx_path, name, card)
     if not runners:
         raise ExportError(f"{version_dir} holds none of the formats {formats!r}.")
     return runners

@@ -28,6 +28,8 @@ from ganzoo.export.layout import (
     VECTOR_OUTPUTS,
     _claim_version,
     _model_card,
+    check_base_dir,
+    check_same_model,
     _publish,
     _write_card,
 )
@@ -153,7 +155,7 @@ def _write_onnx(generator, latent_dim, is_image, path, opset, num_classes=None):
 
 def export_generator(model_or_generator, directory, version=None, formats=FORMATS, *, latent_dim=None,
                      overwrite=False, atol=1e-4, opset=DEFAULT_OPSET, card=None, allow_untrained=False,
-                     class_names=None):
+                     class_names=None, replace_model=False):
     """Export a generator as a TF Serving SavedModel and/or ONNX, atomically, with a model card.
 
     Uses the EMA generator when the model has one, a float32 copy when it was trained with
@@ -176,13 +178,16 @@ def export_generator(model_or_generator, directory, version=None, formats=FORMAT
         allow_untrained: export a ganzoo model that has no training steps (otherwise an error).
         class_names: for a conditional generator ([z, label] -> samples): the name of each
             label, in label order (default "0", "1", ...); the card lists them.
+        replace_model: export into a base directory whose newest version holds another model
+            (class, latent size, output shape or classes); refused otherwise, since TF Serving
+            would switch its clients to the new one.
 
     Returns:
         The path of the new version directory.
 
     Raises:
-        ExportError: unbuilt or untrained model, existing version, bad arguments, or a failed
-            parity check.
+        ExportError: unbuilt or untrained model, existing version, another model in the base
+            directory, bad arguments, or a failed parity check.
 
     Example:
         >>> ganzoo.export_generator(model, "exported_models/dcgan_mnist", card={"dataset": "mnist"})
@@ -195,11 +200,15 @@ def export_generator(model_or_generator, directory, version=None, formats=FORMAT
 
         return export_in_tensorflow(model_or_generator, directory, version=version, formats=list(formats),
                                     latent_dim=latent_dim, overwrite=overwrite, atol=atol, opset=opset,
-                                    card=card, allow_untrained=allow_untrained, class_names=class_names)
+                                    card=card, allow_untrained=allow_untrained, class_names=class_names,
+                                    replace_model=replace_model)
     generator, latent_dim, card_fields = _resolve(model_or_generator, latent_dim, allow_untrained)
     card_fields = dict(card_fields, **(card or {}))
     classes = _conditioning(generator, class_names, card_fields)
     generator, inputs, reference, card_fields = _float32_reference(generator, latent_dim, card_fields, classes[0])
+    check_base_dir(directory)
+    check_same_model(directory, {"model": card_fields.get("model"), "latent_dim": latent_dim,
+                                 "output_shape": list(reference.shape[1:]), "num_classes": classes[0]}, replace_model)
     version, final_dir = _claim_version(directory, version, overwrite)
     written = dict(generator=generator, inputs=inputs, reference=reference, classes=classes, latent_dim=latent_dim)
     return _write_and_publish(directory, version, final_dir, overwrite, formats, int(opset), atol, card_fields, written)

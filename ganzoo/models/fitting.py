@@ -51,20 +51,37 @@ class Fitting:
         samples with `y=labels`), a Python iterator or `keras.utils.PyDataset` of batches
         (batches in the dataset's order: `shuffle` defaults to False), or a
         `tf.data.Dataset` of samples or (samples, labels). A conditional model (`num_classes`) needs the int
-        labels in [0, num_classes); an unconditional one ignores them.
+        labels in [0, num_classes); an unconditional one takes none (labels given to it are refused:
+        it would learn p(x), not p(x | y)).
+
+        The values are checked once: finite, and images (H, W, C) in [-1, 1] (arrays: all of
+        them; iterators, PyDatasets and datasets: the first batch, in the input pipeline, with no
+        wait for the device). Empty data is refused.
         """
         if _is_dataset(x):
             self._check_labels_spec(x.element_spec)
+            if int(x.cardinality()) == 0:
+                raise ValueError(f"{type(self).__name__}.fit got an empty dataset (no batches).")
             x = self._prepared_dataset(x, batch_size)
             self._check_real_spec(_spec_of(self._strip_labels(x.element_spec)))
+            x = self._first_batch_checked(x)
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself; Keras warns otherwise
+            try:
+                return super().fit(x, y, batch_size=batch_size, **kwargs)
+            except Exception as e:  # the first-batch check fails inside the pipeline
+                if _VALUE_CHECK in str(e):
+                    raise ValueError(self._bad_values_message("the dataset's first batch", None)) from None
+                raise
         elif isinstance(x, dict) or (isinstance(x, (tuple, list)) and x and isinstance(x[0], dict)):
             self._check_real_spec(self._strip_labels(x))
         elif x is not None and hasattr(x, "shape") or isinstance(x, (tuple, list)):
             samples = np.asarray(keras.ops.convert_to_numpy(self._strip_labels(x)))
             if y is None and isinstance(x, (tuple, list)) and len(x) > 1:
                 y = x[1]
+            if not len(samples):
+                raise ValueError(f"{type(self).__name__}.fit got no samples (an array of shape {samples.shape}).")
             self._check_real_spec(self._batch_spec((batch_size or 32,) + samples.shape[1:], samples.dtype))
+            self._check_values(samples, "the samples")
             labels = self._checked_array_labels(y, len(samples))
             x, y = samples, labels
             if self.d_steps > 1:
@@ -91,9 +108,19 @@ class Fitting:
             "y=labels), or build the model without num_classes."
         )
 
+    def _unconditional_labels_error(self):
+        name = type(self).__name__
+        return ValueError(
+            f"{name} is unconditional (num_classes=None): it learns p(x) and takes no labels, but the data holds "
+            f"(samples, labels). Pass the samples only, or build a conditional {name}(num_classes=K, ...) to learn "
+            "p(x | y).")
+
     def _checked_array_labels(self, labels, n):
-        """int32 labels (n,) in [0, num_classes) for a conditional model; None (ignored) otherwise."""
+        """int32 labels (n,) in [0, num_classes) for a conditional model; None for an unconditional
+        one, which is given none (ValueError otherwise)."""
         if self.num_classes is None:
+            if labels is not None:
+                raise self._unconditional_labels_error()
             return None
         if labels is None:
             raise self._no_labels_error("the arrays hold samples only")
@@ -107,8 +134,11 @@ class Fitting:
         return labels.astype("int32")
 
     def _check_labels_spec(self, spec):
-        """A conditional model's dataset yields (samples, int labels (batch,))."""
+        """A conditional model's dataset yields (samples, int labels (batch,)); an unconditional
+        model's yields samples."""
         if self.num_classes is None:
+            if isinstance(spec, (tuple, list)) and len(spec) > 1:
+                raise self._unconditional_labels_error()
             return
         if not isinstance(spec, (tuple, list)) or len(spec) < 2:
             raise self._no_labels_error("the dataset yields samples only")
@@ -162,6 +192,9 @@ class Fitting:
         shape and dtype check every later batch is taken to pass."""
         sample = np.asarray(keras.ops.convert_to_numpy(self._strip_labels(first)))
         self._check_real_spec(self._batch_spec(sample.shape, sample.dtype))
+        self._check_values(sample, "the first batch")
+        if self.num_classes is None and _labels_of(first) is not None:
+            raise self._unconditional_labels_error()
         return sample
 
     def _checked_iterator(self, iterator):
@@ -228,6 +261,57 @@ class Fitting:
         return x.batch(k, drop_remainder=True).map(to_batch_major, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
             tf.data.AUTOTUNE)
 
+    # ------------------------------------------------------------------- values
+    def _value_bound(self):
+        """The largest |value| a sample may hold: images are in [-1, 1]; vectors (2-D toy points)
+        any finite value."""
+        return 1.0 + 1e-3 if len(self.data_shape) == 3 else None
+
+    def _bad_values_message(self, what, values):
+        name = type(self).__name__
+        if values is not None and not np.isfinite(values).all():
+            found = f"{int((~np.isfinite(values)).sum())} NaN or infinite values"
+        elif values is not None:
+            found = f"values from {float(values.min()):.4g} to {float(values.max()):.4g}"
+        else:
+            found = "NaN or infinite values, or values outside [-1, 1]"
+        return (f"{name}.fit: {what} holds {found}; a GAN trains on finite samples, images scaled to [-1, 1] (the "
+                "generator's tanh range). Scale images with x / 127.5 - 1 (ganzoo.load_dataset does this) and remove "
+                "NaN/inf.")
+
+    def _check_values(self, samples, what):
+        """ValueError unless `samples` (numpy) are finite and, for images, within [-1, 1]."""
+        bound = self._value_bound()
+        flat = samples.reshape(-1)
+        if not flat.size:
+            return
+        finite = np.isfinite(flat).all()
+        if not finite or (bound is not None and max(-float(flat.min()), float(flat.max())) > bound):
+            raise ValueError(self._bad_values_message(what, samples))
+
+    def _first_batch_checked(self, x):
+        """The dataset with its first batch checked in the input pipeline (finite, images in
+        [-1, 1]): no device sync and no extra pass over the data."""
+        import tensorflow as tf
+
+        bound = self._value_bound()
+
+        def check(index, element):
+            samples = element[0] if isinstance(element, tuple) else element
+
+            def first():
+                ok = tf.reduce_all(tf.math.is_finite(samples))
+                if bound is not None:
+                    ok = ok & (tf.reduce_max(tf.abs(samples)) <= bound)
+                with tf.control_dependencies([tf.debugging.Assert(ok, [_VALUE_CHECK])]):
+                    return tf.constant(True)
+
+            checked = tf.cond(tf.equal(index, 0), first, lambda: tf.constant(True))
+            with tf.control_dependencies([checked]):
+                return tf.nest.map_structure(tf.identity, element)
+
+        return x.enumerate().map(check, num_parallel_calls=tf.data.AUTOTUNE)
+
     def _check_real_spec(self, spec):
         """Check the data once, in `fit`: float samples (or (samples, labels)) of
         (batch, *data_shape), or with d_steps = k > 1 (batch, k, *data_shape), one real batch
@@ -273,6 +357,10 @@ class Fitting:
                 f"batch size must be a multiple of {self.pack} (per replica under tf.distribute); got "
                 f"batches of {batch}. Use a batch size such as {max(1, batch // self.pack) * self.pack}."
             )
+
+
+#: The first-batch check's marker in a pipeline error.
+_VALUE_CHECK = "ganzoo first-batch value check failed"
 
 
 def _labels_of(batch):

@@ -76,6 +76,7 @@ class Sampling:
             labels: conditional models only (required there): one int class for every sample,
                 or n ints in [0, num_classes).
         """
+        batch_size = _positive_int(batch_size, "batch_size")
         if isinstance(n_or_z, (int, np.integer)) and not isinstance(n_or_z, bool):
             n = _positive_int(n_or_z, "n")
             # numpy's generator, as the exports' `generate`: the same seed gives the same

@@ -25,6 +25,26 @@ def with_backend(config):
     return dataclasses.replace(config, backend=backend)
 
 
+def planned_backend():
+    """The Keras backend this process runs or will run, read without importing Keras: the one
+    Keras runs when it is imported, else $KERAS_BACKEND, else Keras' config file, else tensorflow."""
+    import json
+    import sys
+
+    keras = sys.modules.get("keras")
+    if keras is not None and hasattr(keras, "backend"):
+        return keras.backend.backend()
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    path = os.path.join(os.path.expanduser(os.environ.get("KERAS_HOME") or "~/.keras"), "keras.json")
+    try:
+        with open(path) as f:
+            backend = json.load(f).get("backend")
+    except (OSError, ValueError, AttributeError):
+        backend = None
+    return backend if isinstance(backend, str) and backend else "tensorflow"
+
+
 class _NoStrategy:
     """The strategy of a backend without tf.distribute: one device, nothing to scope."""
 

@@ -18,7 +18,7 @@ import os
 import re
 
 from ganzoo.errors import RunDirError
-from ganzoo.fileio import TMP_PREFIX, write_json
+from ganzoo.fileio import RUN_OWN_NAMES, TMP_PREFIX, refuse_links, write_json
 
 LOCK_FILENAME = ".lock"
 LATEST_FILENAME = "latest.json"
@@ -86,10 +86,15 @@ class RunLock:
         self._fd = None
 
     def acquire(self):
+        refuse_links(self.run_dir, RUN_OWN_NAMES, RunDirError)  # before a byte is written through one
         try:
             os.makedirs(self.run_dir, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            # O_NOFOLLOW: a .lock planted as a link would otherwise be truncated (a race past the
+            # check above included).
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
         except OSError as e:
+            if os.path.islink(self.path):
+                refuse_links(self.run_dir, (LOCK_FILENAME,), RunDirError)
             raise RunDirError(f"--run-dir {self.run_dir} is not writable: {e.strerror}.") from e
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -100,6 +105,12 @@ class RunLock:
                 f"{self.run_dir} is in use by another training run (PID {holder}); wait for it to end or "
                 "stop it, or give another --run-dir."
             ) from None
+        try:  # and no link planted while we waited for the lock
+            refuse_links(self.run_dir, RUN_OWN_NAMES, RunDirError)
+            refuse_links(os.path.join(self.run_dir, "checkpoints"), _checkpoint_entries(self.run_dir), RunDirError)
+        except RunDirError:
+            os.close(fd)
+            raise
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
@@ -121,6 +132,13 @@ class RunLock:
 
 
 # --------------------------------------------------------------------------- checkpoints
+def _checkpoint_entries(run_dir):
+    directory = os.path.join(run_dir, "checkpoints")
+    if not os.path.isdir(directory) or os.path.islink(directory):
+        return ()
+    return tuple(n for n in os.listdir(directory) if n == LATEST_FILENAME or _CHECKPOINT_NAME.match(n))
+
+
 def checkpoint_name(step):
     return f"ckpt-{int(step):08d}.keras"
 
@@ -147,6 +165,12 @@ def read_latest(directory):
     if not isinstance(state.get("file"), str) or not isinstance(state.get("step"), int):
         raise RunDirError(f"{path} does not name a checkpoint file and step: delete it to resume from the "
                           "newest checkpoint file that loads.")
+    if not _CHECKPOINT_NAME.match(state["file"]):
+        # Only a file of this directory: a path elsewhere (../other_run/..., /abs) would load
+        # another run's weights as this run's.
+        raise RunDirError(f"{path} names {state['file']!r}, which is not a checkpoint file of {directory} "
+                          "(ckpt-<step>.keras, no directory part): delete it to resume from the newest checkpoint "
+                          "file that loads.")
     state["path"] = os.path.join(directory, state["file"])
     return state
 

@@ -75,6 +75,30 @@ def _steps_per_epoch(config, info, d_steps):
     return steps
 
 
+#: The share of the machine's memory one batch of real and generated samples may take: the
+#: networks' activations take several times more, so a batch past it cannot train.
+BATCH_MEMORY_SHARE = 0.25
+
+
+def _check_batch_memory(config, info, d_steps):
+    """Refuse a batch whose real and generated samples alone (float32) outgrow the machine's
+    memory, before any work: TensorFlow would fail deep inside its first step."""
+    import math
+    import os
+
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return  # a platform that does not say; the first step will
+    need = config.batch_size * d_steps * 2 * math.prod(info["shape"]) * 4
+    if need > BATCH_MEMORY_SHARE * memory:
+        fits = max(1, int(BATCH_MEMORY_SHARE * memory // (d_steps * 2 * math.prod(info["shape"]) * 4)))
+        raise ConfigError(
+            f"--batch-size {config.batch_size} of {tuple(info['shape'])} samples needs {need / 2**30:.3g} GiB for one "
+            f"step's real and generated samples alone; this machine has {memory / 2**30:.3g} GiB of memory. Use "
+            f"--batch-size {min(fits, 4096)} or less.")
+
+
 def _d_steps(config):
     """Discriminator batches per generator step: the config's, else the model class's default."""
     from ganzoo.models.registry import MODELS

@@ -15,16 +15,18 @@ A run directory holds:
 Importing this module is cheap: TensorFlow is imported when a run starts.
 """
 
+import dataclasses
 import os
 import sys
 
 import numpy as np
 
-from ganzoo.runs.backend import is_chief, make_strategy, with_backend
+from ganzoo.runs.backend import is_chief, make_strategy, planned_backend, with_backend
 from ganzoo.errors import ConfigError, RunDirError, WorkerLost
 from ganzoo.config import TrainConfig, config_difference, validate_config
 from ganzoo.runs.finish import _export_once, _report_complete
 from ganzoo.runs.setup import (
+    _check_batch_memory,
     _check_image_shape,
     _d_steps,
     _set_policy,
@@ -39,7 +41,7 @@ from ganzoo.runs.signals import (
     sigterm_as_interrupt,
     signals_ignored,
 )
-from ganzoo.fileio import unwritable_reason, write_json
+from ganzoo.fileio import RUN_OWN_NAMES, refuse_links, unwritable_reason, write_json
 
 
 def progress_verbosity():
@@ -67,11 +69,35 @@ def _prepare_run_dir(run_dir):
     remove_temporary_files(*(os.path.join(run_dir, sub) for sub in ("", "checkpoints", "samples")))
 
 
+#: config.json's record of the settings a resume changed: [{"step", field: [was, now], ...}].
+CHANGES_KEY = "changes"
+#: Fields a resume may change that change training itself, so each change is recorded.
+RECORDED_CHANGES = ("d_lr", "g_lr")
+
+
 def _read_saved_config(run_dir):
     """The dict in RUN_DIR/config.json, or None when there is none."""
     return read_json(os.path.join(run_dir, "config.json"),
                      fix="restore it (its fields are the run's flags; TensorBoard shows them as text), or use "
                          "a new --run-dir.")
+
+
+def _without_changes(saved):
+    return {k: v for k, v in saved.items() if k != CHANGES_KEY}
+
+
+def _config_record(config, saved, step):
+    """What config.json holds after a (re)start at `step`: the config, and the history of the
+    learning-rate changes resumes made."""
+    record = config.to_dict()
+    changes = list((saved or {}).get(CHANGES_KEY) or [])
+    if saved is not None:
+        changed = {k: [saved.get(k), record[k]] for k in RECORDED_CHANGES if saved.get(k) != record[k]}
+        if changed:
+            changes.append(dict(step=int(step), **changed))
+    if changes:
+        record[CHANGES_KEY] = changes
+    return record
 
 
 def check_resume_backend(run_dir, backend):
@@ -99,7 +125,7 @@ def _check_resume(run_dir, config):
     if saved is None:
         return None
     trained_on = _trained_on(run_dir, saved, config.backend)
-    diff = config_difference(dict(saved, backend=trained_on), config.to_dict())
+    diff = config_difference(dict(_without_changes(saved), backend=trained_on), config.to_dict())
     if diff:
         raise ConfigError(
             f"{run_dir} holds a run with a different config, so it cannot be resumed:\n" + "\n".join(diff)
@@ -128,8 +154,12 @@ def train(config, callbacks=()):
     if not isinstance(config, TrainConfig):
         raise ConfigError(f"train() takes a TrainConfig or a dict of its fields; got {type(config).__name__}.")
     validate_config(config)
+    # Every check that needs neither Keras nor a backend comes first: a mistake is answered
+    # before TensorFlow (or JAX) starts up.
+    saved, info, spe = _check_before_writing(dataclasses.replace(config, backend=config.backend or planned_backend()))
     config = with_backend(config)
-    saved, info, spe = _check_before_writing(config)
+    if config.backend != planned_backend():
+        _check_resume(config.run_dir, config)  # Keras chose another backend than its settings said
     with sigterm_as_interrupt():
         return _train(config, saved, info, spe, list(callbacks))
 
@@ -142,11 +172,13 @@ def _check_before_writing(config):
         reason = path and unwritable_reason(path, "directory")
         if reason:
             raise ConfigError(f"{flag} {path} {reason}.")
+    refuse_links(config.run_dir, RUN_OWN_NAMES, RunDirError)  # before any of them is read or written
     saved = _check_resume(config.run_dir, config)
     read_latest(os.path.join(config.run_dir, "checkpoints"))  # a damaged latest.json stops us here
     read_history(config.run_dir, 0)  # and so does a damaged history.json
     info = dataset_info(config.dataset, image_size=config.image_size, data_dir=config.data_dir)
     _check_image_shape(config, info)
+    _check_batch_memory(config, info, _d_steps(config))
     if config.conditional and not (info.get("has_labels") and (info.get("num_classes") or 0) >= 2):
         raise ConfigError(f"--conditional trains on labels, and {config.dataset} has none (or fewer than 2 "
                           "classes). Image folders take classes from their sub-folders; leave out --conditional "
@@ -190,7 +222,7 @@ def _train(config, saved, info, spe, callbacks):
                 _report_complete(config, saved, model, ckpt_path, spe, run.chief)
                 return history
             if run.chief:
-                write_json(os.path.join(config.run_dir, "config.json"), config.to_dict())
+                write_json(os.path.join(config.run_dir, "config.json"), _config_record(config, saved, initial_step))
             guard, checkpointer, logger, all_callbacks = _make_callbacks(run, model, initial_step, history, callbacks)
             try:
                 _fit_with_resume(run, model, datasets, initial_step, guard, checkpointer, all_callbacks)
@@ -203,14 +235,27 @@ def _train(config, saved, info, spe, callbacks):
 
 def _prepare_model(run):
     """(model, checkpoint path or None): the newest checkpoint of the run, else a new model."""
-    from ganzoo.runs.checkpoints import load_newest_checkpoint
+    from ganzoo.runs.checkpoints import expected_by, load_newest_checkpoint
 
+    expect = expected_by(run.config, run.info["shape"], run.info.get("num_classes"))
     with run.strategy.scope():
         # Every worker resumes from the chief's checkpoints.
-        model, ckpt_path = load_newest_checkpoint(os.path.join(run.config.run_dir, "checkpoints"))
+        model, ckpt_path = load_newest_checkpoint(os.path.join(run.config.run_dir, "checkpoints"), expect=expect)
         if model is None:
             model = build_model(run.config)
+        else:
+            _set_learning_rates(model, run.config)
     return model, ckpt_path
+
+
+def _set_learning_rates(model, config):
+    """A resumed model trains at the config's learning rates (a resume may change them; the
+    checkpoint's optimizers hold the old ones). None keeps what the checkpoint holds."""
+    from ganzoo.models.optimizers import _inner
+
+    for lr, optimizer in ((config.d_lr, model.d_optimizer), (config.g_lr, model.g_optimizer)):
+        if lr is not None and optimizer is not None:
+            _inner(optimizer).learning_rate.assign(lr)
 
 
 def _make_callbacks(run, model, initial_step, history, callbacks):
@@ -293,10 +338,20 @@ def _finish(run, model, guard, checkpointer, logger):
     if guard.failure or step >= run.config.epochs * run.spe:  # not after an early stop: it may go on
         log_run_status(logger.writer, step, succeeded=not guard.failure)
     if guard.failure:
-        raise TrainingDiverged(guard.failure)
+        raise TrainingDiverged(f"{guard.failure} {_diverged_advice(read_latest(run.ckpt_dir))}")
     if run.chief and run.config.export_dir:
         _export_once(run.config, model, read_latest(run.ckpt_dir)["path"], run.config.export_dir)
     return checkpointer.history
+
+
+def _diverged_advice(latest):
+    """What to do after a NaN: resume from the last good checkpoint, or start again without one."""
+    lower = "lower learning rates (--d-lr, --g-lr: a resume may change them, config.json records it)"
+    if latest is None:
+        return (f"No checkpoint was saved before it, so nothing of this run is kept: run the same command with "
+                f"{lower}, or check the data for NaNs.")
+    return (f"The last good checkpoint (step {latest['step']}) is kept: resume it with {lower}, or check the data "
+            "for NaNs.")
 
 
 def _fixed_samples(config, model):
@@ -363,28 +418,45 @@ def _fit(model, datasets, start_step, callbacks, initial_epoch, epochs, steps, v
 
 def load_run(run_dir):
     """(config, model) of a run directory's newest checkpoint that loads."""
-    config, model, _ = open_run(run_dir)
+    config, model, _, _ = open_run(run_dir)
     return config, model
 
 
 def open_run(run_dir):
-    """(config, model, checkpoint path) of a run directory's newest checkpoint that loads.
+    """(config, model, checkpoint path, sha256 of the checkpoint loaded) of a run directory's
+    newest checkpoint that loads, checked against the run's config.json (model, seed, sizes,
+    classes and, where the dataset is at hand, the data's shape).
 
     A damaged newest checkpoint falls back to the one before it, with a warning.
 
     Raises:
-        RunDirError: no config.json, a damaged one, or checkpoints of which none loads.
+        RunDirError: no config.json, a damaged one, a checkpoint of another run, or checkpoints
+            of which none loads.
         ConfigError: no checkpoint yet.
     """
     import ganzoo.models  # noqa: F401  (registers the model classes with Keras)
-    from ganzoo.runs.checkpoints import load_newest_checkpoint
+    from ganzoo.runs.checkpoints import expected_by, open_newest_checkpoint
 
     path = os.path.join(run_dir, "config.json")
     saved = _read_saved_config(run_dir)
     if saved is None:
         raise RunDirError(f"{run_dir} has no config.json, so it is not a ganzoo run directory.")
-    config = TrainConfig.from_dict(saved, source=path)
-    model, ckpt_path = load_newest_checkpoint(os.path.join(run_dir, "checkpoints"))
+    config = TrainConfig.from_dict(_without_changes(saved), source=path)
+    info = _dataset_info_if_at_hand(config)
+    expect = expected_by(config, info and info["shape"], info and info.get("num_classes"))
+    model, ckpt_path, sha256 = open_newest_checkpoint(os.path.join(run_dir, "checkpoints"), expect=expect)
     if model is None:
-        raise ConfigError(f"{run_dir} has no checkpoint yet; train it first.")
-    return config, model, ckpt_path
+        raise ConfigError(f"{run_dir} has no checkpoint yet (training saves one at the end of each epoch, and "
+                          "every --checkpoint-every steps): train it first.")
+    return config, model, ckpt_path, sha256
+
+
+def _dataset_info_if_at_hand(config):
+    """The run's dataset_info, or None when its data is not on this machine (a copied run dir)."""
+    from ganzoo.data import dataset_info
+    from ganzoo.errors import DatasetError
+
+    try:
+        return dataset_info(config.dataset, image_size=config.image_size, data_dir=config.data_dir)
+    except (DatasetError, ImportError, OSError):
+        return None

@@ -47,7 +47,6 @@ class NaNGuard(StepAware):
             where = f"at step {step} (epoch {self.epoch + 1})"
         else:  # the flag was reset before it was read: the call's last step bounds it
             where = f"by step {self._suspect[0]} (epoch {self._suspect[1] + 1})"
-        self.failure = (
-            f"Training diverged {where}: non-finite {bad or 'losses'}. The last good checkpoint is kept; "
-            "lower the learning rates, or check the data for NaNs, then resume.")
+        # What to do next depends on whether a checkpoint exists: the run says it (`diverged_advice`).
+        self.failure = f"Training diverged {where}: non-finite {bad or 'losses'}."
         model.stop_training = True
