@@ -14,7 +14,8 @@ def add_evaluate_parser(sub, common):
     v.add_argument("--dataset", help="real data to compare with (default: the run's / the export card's)")
     v.add_argument("--split", help="the split of it to compare with (default: mnist_sample's held-out 'test' "
                                    "split of 500 digits; 'train' for other datasets)")
-    v.add_argument("--data-dir", help="tensorflow-datasets directory (default: the run's / the export card's)")
+    v.add_argument("--data-dir", help="tensorflow-datasets directory, or fashion_mnist's idx folder (default: the "
+                                      "run's / the export card's)")
     v.add_argument("--metrics", help="comma-separated: fid (Frechet distance), kid, is, pr, coverage, "
                                      "diversity, modes, js, w1 (default: all that fit the data)")
     v.add_argument("--num-samples", type=_sample_count, default=10000)
