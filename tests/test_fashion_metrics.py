@@ -76,7 +76,7 @@ def test_the_collapse_alarm_counts_fashion_classes():
 
 
 def test_the_classifier_follows_the_dataset():
-    from ganzoo.cli_evaluate import _extractor, reference_split
+    from ganzoo.cli.evaluate import _extractor, reference_split
 
     assert metrics.classifier_for_dataset("fashion_mnist") == "fashion_mnist"
     assert metrics.classifier_for_dataset("tfds:fashion_mnist") == "fashion_mnist"

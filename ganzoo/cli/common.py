@@ -115,7 +115,7 @@ def in_cli_words(message):
 
 def _check_output(path, kind, flag):
     """UsageError unless a `kind` ("file" or "directory") can be written at `path`."""
-    from ganzoo.run_dir import unwritable_reason
+    from ganzoo.fileio import unwritable_reason
 
     reason = unwritable_reason(path, kind)
     if reason:
@@ -130,7 +130,7 @@ def _run_class_names(config, model):
     """A run's class names (conditional models), from its dataset; None when unconditional."""
     if model.num_classes is None:
         return None
-    from ganzoo.training import class_names
+    from ganzoo.runs.finish import class_names
 
     return class_names(config, model) or [str(i) for i in range(model.num_classes)]
 
@@ -149,7 +149,7 @@ def _load_sampler(source):
                              f"the name of a shipped pretrained generator ({', '.join(shipped) or 'none found'}).")
         source = str(shipped[source])
     if _is_run_dir(source):
-        from ganzoo.training import load_run
+        from ganzoo.runs.train import load_run
 
         config, model = load_run(source)
         k = model.num_classes
