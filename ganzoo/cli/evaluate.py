@@ -105,7 +105,10 @@ def cmd_evaluate(args):
         scores = evaluate_samples(fake, real, metrics=metrics, feature_extractor=extractor, seed=args.seed, toy=toy)
     except ValueError as e:
         raise UsageError(str(e)) from e
-    scores.update(_conditional_scores(args, data, fake, labels, toy, split, len(real)))
+    try:
+        scores.update(_conditional_scores(args, data, fake, labels, toy, split, len(real)))
+    except ValueError as e:  # e.g. too few real examples of a class for its per-class FD
+        raise UsageError(str(e)) from e
     reference = describe_reference(data["dataset"], split, len(real))
     print(f"{args.source}: {len(fake)} generated samples vs {reference}:")
     for key, value in scores.items():
