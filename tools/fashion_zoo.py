@@ -9,7 +9,7 @@ conditional models also conditional accuracy and mean per-class fashion_fd.
 
 Usage:
     python tools/fashion_zoo.py train dcgan_fashion_mnist --seed 0      # `python -m ganzoo train` + score
-    python tools/fashion_zoo.py score RUN_DIR --time-log LOG            # score a run trained by hand
+    python tools/fashion_zoo.py score RUN_DIR --time-log LOG --train-command CMD  # score a run trained by hand
                                                                         # under `/usr/bin/time -v` (LOG)
     python tools/fashion_zoo.py export dcgan_fashion_mnist --seed 0     # -> exported_models/<preset>_pretrained
     python tools/fashion_zoo.py table                                   # markdown from the JSON
@@ -111,7 +111,7 @@ def cmd_train(args):
 
 def cmd_score(args):
     cpu, wall = _time_log_seconds(args.time_log)
-    _save(_row(args.run_dir, cpu, wall, args.command))
+    _save(_row(args.run_dir, cpu, wall, args.train_command))
 
 
 def cmd_export(args):
@@ -190,7 +190,7 @@ def cmd_table(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="action", required=True)
     t = sub.add_parser("train")
     t.add_argument("preset")
     t.add_argument("--seed", type=int, default=0)
@@ -199,14 +199,14 @@ def main():
     s = sub.add_parser("score")
     s.add_argument("run_dir")
     s.add_argument("--time-log", required=True, help="the `/usr/bin/time -v` output of the training command")
-    s.add_argument("--command", required=True, help="the training command, for the record")
+    s.add_argument("--train-command", required=True, help="the training command, for the record")
     e = sub.add_parser("export")
     e.add_argument("preset")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--export-dir", default=os.path.join(ROOT, "exported_models"))
     sub.add_parser("table")
     args = parser.parse_args()
-    {"train": cmd_train, "score": cmd_score, "export": cmd_export, "table": cmd_table}[args.command](args)
+    {"train": cmd_train, "score": cmd_score, "export": cmd_export, "table": cmd_table}[args.action](args)
 
 
 if __name__ == "__main__":
