@@ -29,6 +29,7 @@ _PUBLIC = {
     "ExportError": "ganzoo.export",
     "export_generator": "ganzoo.export",
     "load_exported": "ganzoo.export",
+    "pretrained": "ganzoo.export",
 }
 
 __all__ = sorted(_PUBLIC) + ["TrainConfig", "resolve_config", "losses", "metrics"]

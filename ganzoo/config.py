@@ -86,7 +86,8 @@ class TrainConfig:
     conditional: bool = setting(False, "bool", "class-conditional: train on the dataset's labels (p(x | y)); the "
                                                "classes and their names come from the dataset")
     image_size: Optional[int] = setting(None, "int", "resize (and center-crop) images to N x N")
-    data_dir: Optional[str] = setting(None, "str", "tensorflow-datasets directory with prepared data")
+    data_dir: Optional[str] = setting(None, "str", "tensorflow-datasets directory with prepared data; for "
+                                      "fashion_mnist a folder holding its four idx files")
     steps_per_execution: int = setting(1, "int", "train steps per compiled call")
     checkpoint_every: Optional[int] = setting(None, "int", "also checkpoint every N steps", metavar="N")
     keep_checkpoints: int = setting(3, "int", "checkpoints kept in RUN_DIR/checkpoints, newest first (3); older "

@@ -1,4 +1,4 @@
-"""ganzoo.data where TensorFlow cannot be imported: the toys and mnist_sample as numpy batches
+"""ganzoo.data where TensorFlow cannot be imported: the toys, mnist_sample and fashion_mnist as numpy batches
 (`NumpyBatches`, a keras PyDataset) that `model.fit` trains on under JAX, and a clear error for
 the sources that need tf.io / tf.data.
 
@@ -239,6 +239,24 @@ NO_TF_DATA_SCRIPT = textwrap.dedent("""
     assert np.abs(resized - reference).max() * 127.5 <= 1.001
     assert dataset_info("mnist_sample", image_size=(20, 24), channels=3)["shape"] == (20, 24, 3)
 
+    # fashion_mnist from idx files (small generated ones): numpy batches with the class names.
+    import gzip, struct
+    from ganzoo.data.sources import fashion_mnist as fm
+    fm.FASHION_MNIST_SPLITS.update(train=12, test=6)
+    idx_dir = os.path.join(tmp, "fashion")
+    os.makedirs(idx_dir)
+    for split, (images_name, labels_name) in fm.FASHION_MNIST_FILES.items():
+        n = fm.FASHION_MNIST_SPLITS[split]
+        for name, array in ((images_name, np.full((n, 28, 28), 7, np.uint8)), (labels_name, np.arange(n) % 10)):
+            array = np.asarray(array, np.uint8)
+            with gzip.open(os.path.join(idx_dir, name + ".gz"), "wb") as f:
+                f.write(bytes([0, 0, 8, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes())
+    ds = load_dataset("fashion_mnist", batch_size=4, seed=0, data_dir=idx_dir, with_labels=True)
+    assert isinstance(ds, NumpyBatches) and len(ds) == 3 and ds.class_names[9] == "Ankle boot"
+    x, y = ds[0]
+    assert x.shape == (4, 28, 28, 1) and y.dtype == np.int32
+    assert load_real_samples("fashion_mnist", None, split="test", data_dir=idx_dir, image_size=14).shape == (6, 14, 14, 1)
+
     # Toys: labels are the modes the points were drawn from; repeat is an unbounded stream.
     ring = ganzoo.toy_distribution("gaussian_ring")
     ds = load_dataset("gaussian_ring", batch_size=256, seed=0, repeat=True, with_labels=True, num_examples=512)
@@ -288,7 +306,7 @@ NO_TF_DATA_SCRIPT = textwrap.dedent("""
 
 
 def test_data_without_tensorflow_under_jax(subprocess_env, tmp_path, without_tensorflow):
-    """The toys and mnist_sample load, and train a conditional WGAN-GP (k = 2), in a JAX process
+    """The toys, mnist_sample and fashion_mnist (idx files) load, and train a conditional WGAN-GP (k = 2), in a JAX process
     where TensorFlow cannot be imported; folders and tfds say what to install."""
     pytest.importorskip("jax")
     from ganzoo.data import load_real_samples

@@ -345,14 +345,14 @@ def test_mnist_scores_do_not_depend_on_the_training_precision_policy(mnist_split
 
     (x_train, _), (x_test, _) = mnist_split
     float32 = metrics.evaluate_samples(x_test[:200], x_train[:200], metrics=("fd", "is"))
-    feature_lib.load_mnist_classifier.cache_clear()
-    feature_lib.mnist_feature_model.cache_clear()
+    feature_lib.load_classifier.cache_clear()
+    feature_lib.classifier_feature_model.cache_clear()
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
         mixed = metrics.evaluate_samples(x_test[:200], x_train[:200], metrics=("fd", "is"))
     finally:
-        feature_lib.load_mnist_classifier.cache_clear()
-        feature_lib.mnist_feature_model.cache_clear()
+        feature_lib.load_classifier.cache_clear()
+        feature_lib.classifier_feature_model.cache_clear()
     assert mixed == pytest.approx(float32, rel=1e-5)
 
 

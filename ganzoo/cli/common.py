@@ -120,6 +120,7 @@ _FLAG_FOR_KEYWORD = {
     "skip_corrupt=True": "--skip-corrupt",
     "feature_extractor=None": "--feature-extractor none",
     "feature_extractor='mnist'": "--feature-extractor mnist",
+    "feature_extractor='fashion_mnist'": "--feature-extractor fashion_mnist",
     "feature_extractor='inception'": "--feature-extractor inception",
     "trust_saved_model=True": "--trust-saved-model",
     "replace_model=True": "--replace-model",
@@ -160,11 +161,17 @@ def _run_class_names(config, model):
 
 def _load_sampler(source, trust_saved_model=False):
     """(generate(n, seed, labels=None) -> samples, the data settings it was trained on, class
-    names or None) for a run dir or an export: {"dataset", "image_size", "data_dir",
+    names or None) for a run dir, an export or a shipped pretrained generator's name: {"dataset", "image_size", "data_dir",
     "skip_corrupt"}, from the run's config or the export's model card (empty when an export
     has no card). Class names are those of a conditional generator."""
     if not os.path.exists(source):
-        raise UsageError(f"{source} does not exist: give a run directory or an export directory/.onnx file.")
+        from ganzoo.export.pretrained import shipped_pretrained
+
+        shipped = shipped_pretrained()
+        if source not in shipped:
+            raise UsageError(f"{source} does not exist: give a run directory, an export directory/.onnx file or "
+                             f"the name of a shipped pretrained generator ({', '.join(shipped) or 'none found'}).")
+        source = str(shipped[source])
     if _is_run_dir(source):
         from ganzoo.runs.train import load_run
 

@@ -12,9 +12,11 @@ def add_evaluate_parser(sub, common):
     v = sub.add_parser("evaluate", help="sample-quality metrics of a run or an export, offline", parents=[common])
     v.add_argument("source", metavar="RUN_DIR_OR_EXPORT")
     v.add_argument("--dataset", help="real data to compare with (default: the run's / the export card's)")
-    v.add_argument("--split", help="the split of it to compare with (default: mnist_sample's held-out 'test' "
-                                   "split of 500 digits; 'train' for other datasets)")
-    v.add_argument("--data-dir", help="tensorflow-datasets directory (default: the run's / the export card's)")
+    v.add_argument("--split", help="the split of it to compare with (default: the held-out 'test' split of "
+                                   "mnist_sample (500 digits) and fashion_mnist (10,000 images); 'train' for "
+                                   "other datasets)")
+    v.add_argument("--data-dir", help="tensorflow-datasets directory, or fashion_mnist's idx folder (default: the "
+                                      "run's / the export card's)")
     v.add_argument("--metrics", help="comma-separated: fid (Frechet distance), kid, is, pr, coverage, "
                                      "diversity, modes, js, w1 (default: all that fit the data)")
     v.add_argument("--num-samples", type=_sample_count, default=10000)
@@ -23,7 +25,9 @@ def add_evaluate_parser(sub, common):
                         "larger split); the 2-D toys draw max(--num-samples, 2,500) points")
     v.add_argument("--skip-corrupt", action="store_true", default=None,
                    help="image folders: skip files that cannot be decoded (default: as the run did)")
-    v.add_argument("--feature-extractor", choices=("auto", "mnist", "inception", "none"), default="auto")
+    v.add_argument("--feature-extractor", choices=("auto", "mnist", "fashion_mnist", "inception", "none"),
+                   default="auto", help="auto: the classifier of the run's dataset (mnist_sample and mnist: "
+                   "'mnist'; fashion_mnist: 'fashion_mnist'), else 'mnist' for 28x28x1 images, else 'inception'")
     v.add_argument("--seed", type=_seed, default=0)
     v.add_argument("--out", help="metrics.json path (default: RUN_DIR/metrics.json or ./metrics.json)")
     add_trust_flag(v)
@@ -36,7 +40,7 @@ DEFAULT_NUM_REAL = 10000
 
 #: Datasets whose held-out split is the default reference (it exists for this: ganzoo's MNIST
 #: classifier and README Results use it); others are compared with their training split.
-HELD_OUT_SPLITS = {"mnist_sample": "test"}
+HELD_OUT_SPLITS = {"mnist_sample": "test", "fashion_mnist": "test"}
 
 
 def reference_split(dataset, split=None):
@@ -97,12 +101,15 @@ def cmd_evaluate(args):
     if toy is None and toy_metrics:
         raise UsageError(f"--metrics {','.join(toy_metrics)} measure the 2-D toy mixtures (gaussian_ring, "
                          f"gaussian_grid); {data['dataset']} is not one.")
-    extractor = None if args.feature_extractor == "none" else args.feature_extractor
+    extractor = _extractor(args.feature_extractor, data["dataset"], fake)
     try:
         scores = evaluate_samples(fake, real, metrics=metrics, feature_extractor=extractor, seed=args.seed, toy=toy)
     except ValueError as e:
         raise UsageError(str(e)) from e
-    scores.update(_conditional_scores(args, data, fake, labels, toy, split, len(real)))
+    try:
+        scores.update(_conditional_scores(args, data, fake, labels, toy, split, len(real)))
+    except ValueError as e:  # e.g. too few real examples of a class for its per-class FD
+        raise UsageError(str(e)) from e
     reference = describe_reference(data["dataset"], split, len(real))
     print(f"{args.source}: {len(fake)} generated samples vs {reference}:")
     for key, value in scores.items():
@@ -113,24 +120,37 @@ def cmd_evaluate(args):
     return 0
 
 
+def _extractor(choice, dataset, fake):
+    """The feature extractor: --feature-extractor, with "auto" picking the classifier of the dataset."""
+    from ganzoo.metrics.features import classifier_for_dataset
+
+    if choice == "none":
+        return None
+    if choice == "auto" and fake.shape[1:] == (28, 28, 1):
+        return classifier_for_dataset(dataset) or "auto"
+    return choice
+
+
 def _conditional_scores(args, data, fake, labels, toy, split, num_real):
     """A conditional generator's scores: the share of samples in the requested mode (toys), or
-    conditional accuracy and per-class MNIST FD (MNIST digits); {} otherwise."""
+    conditional accuracy and per-class FD through the dataset's classifier (MNIST, Fashion-MNIST); {} otherwise."""
     import numpy as np
 
     from ganzoo.data import load_real_samples
-    from ganzoo.metrics.conditional import mnist_conditional_metrics, toy_conditional_metrics
+    from ganzoo.metrics.conditional import classifier_conditional_metrics, toy_conditional_metrics
+    from ganzoo.metrics.features import classifier_for_dataset
 
     if labels is None:
         return {}
     labels = np.asarray(labels)
     if toy is not None:
         return toy_conditional_metrics(fake, labels, toy.centers, toy.sigma)
-    if data["dataset"] not in ("mnist", "mnist_sample") or fake.shape[1:] != (28, 28, 1):
+    classifier = classifier_for_dataset(data["dataset"])
+    if classifier is None or fake.shape[1:] != (28, 28, 1):
         return {}
     real, real_labels = load_real_samples(data["dataset"], num_real, seed=args.seed, split=split,
                                           data_dir=args.data_dir or data.get("data_dir"), with_labels=True)
-    return mnist_conditional_metrics(fake, labels, real, real_labels)
+    return classifier_conditional_metrics(fake, labels, real, real_labels, classifier)
 
 
 def _write_metrics(path, report):

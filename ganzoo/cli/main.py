@@ -59,8 +59,9 @@ def _add_train_parser(sub, common):
 
 
 def _add_sample_parser(sub, common):
-    s = sub.add_parser("sample", help="write a PNG grid of samples from a run dir or an export", parents=[common])
-    s.add_argument("source", metavar="RUN_DIR_OR_EXPORT")
+    s = sub.add_parser("sample", help="write a PNG grid of samples from a run dir, an export or a shipped "
+                       "pretrained generator (by name: see `ganzoo list`)", parents=[common])
+    s.add_argument("source", metavar="RUN_DIR_OR_EXPORT_OR_NAME")
     s.add_argument("--n", type=_sample_grid_count, default=64,
                    help=f"samples (default 64, at most {SAMPLE_LIMIT}: one PNG grid)")
     s.add_argument("--seed", type=_seed, default=0)
@@ -208,7 +209,22 @@ def cmd_list(args):
         print(f"  {name:16s} {desc}")
     print("  any other tensorflow-datasets name with an 'image' feature (prepared in --data-dir), or an")
     print("  image folder: path/to/folder or dir:path/to/folder")
+    _list_pretrained()
     return 0
+
+
+def _list_pretrained():
+    import json
+
+    from ganzoo.export.pretrained import shipped_pretrained
+
+    print("Pretrained generators (ganzoo.pretrained(NAME), ganzoo sample NAME, ganzoo evaluate NAME):")
+    for name, base in shipped_pretrained().items():
+        card = json.loads(max(base.glob("*/model.json"), key=lambda p: int(p.parent.name)
+                              if p.parent.name.isdigit() else -1).read_text())
+        kind = f"conditional on {card['num_classes']} classes" if card.get("num_classes") else "unconditional"
+        print(f"  {name:24s} {card.get('model')} on {card.get('dataset')}, {kind}, "
+              f"{card.get('training_steps')} steps")
 
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "export": cmd_export, "evaluate": cmd_evaluate,

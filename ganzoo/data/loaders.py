@@ -16,8 +16,8 @@ def load_dataset(name, batch_size=64, image_size=None, split="train", seed=None,
     the toys and mnist_sample, a `NumpyBatches` PyDataset of the same batches).
 
     Args:
-        name: a built-in name (see `DATASETS`: "mnist_sample", "gaussian_ring",
-            "gaussian_grid", "mnist", "fashion_mnist", "cifar10", "celeb_a"), any other
+        name: a built-in name (see `DATASETS`: "mnist_sample", "fashion_mnist" (its idx
+            files), "gaussian_ring", "gaussian_grid", "mnist", "cifar10", "celeb_a"), any other
             tensorflow-datasets name with an `image` feature (optionally "tfds:name" or
             "name:version"), or a folder of images ("path/to/folder", "dir:path", a Path).
         batch_size: examples per batch; the last partial batch is dropped (static shapes).
@@ -25,7 +25,8 @@ def load_dataset(name, batch_size=64, image_size=None, split="train", seed=None,
             crop, then antialiased bilinear resize). Default: the dataset's own size; CelebA
             64x64; a folder takes the size of its first image.
         split: "train", "test", ... For tfds any split or slice ("train[:10%]"); for
-            mnist_sample "train" (4,500) / "test" (500) / "all" (5,000), fixed forever; for toys
+            mnist_sample "train" (4,500) / "test" (500) / "all" (5,000), fixed forever; for
+            fashion_mnist "train" (60,000) / "test" (10,000); for toys
             "train" and "test" draw independent points from the same seed; a folder is one
             split ("train" or "all").
         seed: seeds shuffling (and the toy draws) and makes the element order deterministic.
@@ -33,7 +34,9 @@ def load_dataset(name, batch_size=64, image_size=None, split="train", seed=None,
             numpy batches (no TensorFlow) draw another order than tf.data for a seed.
         data_dir: tensorflow-datasets directory holding the prepared data (default
             ~/tensorflow_datasets). Nothing is downloaded: unprepared data raises
-            `DatasetError` with the commands that prepare it.
+            `DatasetError` with the commands that prepare it. For fashion_mnist, a folder
+            holding its four idx files (default: Keras' cache, then
+            /usr/share/datasets/fashion-mnist, else `keras.datasets.fashion_mnist.load_data()`).
         channels: 1, 3 or 4 to convert every image (grayscale <-> RGB, alpha dropped or
             added). Default: the dataset's; a folder takes its first image's (1 or 3).
         shuffle: shuffle, differently every epoch: in-memory data by a fresh permutation, tfds

@@ -7,6 +7,7 @@ or verify an export.
     writers.py   `export_generator`: the SavedModel and ONNX writers (Keras, TensorFlow, tf2onnx)
     runtime.py   `load_exported`, `ExportedGenerator`: numpy + onnxruntime (TensorFlow only for
                  the SavedModel backend)
+    pretrained.py  `pretrained(name)`: the generators shipped in exported_models/, by short name
     verify.py    `verify_export`: checksums and parity between the formats
     via_tensorflow.py  export from a JAX process: through a `.keras` file to a TensorFlow
                  subprocess (a clear error when TensorFlow is not installed)
@@ -40,6 +41,7 @@ from ganzoo.export.layout import (
     list_exports,
 )
 from ganzoo.errors import ExportError
+from ganzoo.export.pretrained import pretrained, shipped_pretrained
 from ganzoo.export.runtime import ExportedGenerator, load_exported
 from ganzoo.export.verify import verify_export
 from ganzoo.export.writers import export_generator
@@ -52,6 +54,8 @@ __all__ = [
     "find_export",
     "list_exports",
     "load_exported",
+    "pretrained",
+    "shipped_pretrained",
     "to_uint8",
     "verify_export",
 ]

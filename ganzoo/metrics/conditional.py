@@ -6,7 +6,8 @@
 * `per_class_frechet_distance`: the Frechet distance between the features of the samples of
   each class and of the real data of that class (a generator can have a good overall FD yet
   draw the wrong digit for every label; this catches it).
-* `mnist_conditional_metrics`: both on MNIST images, with one pass of the MNIST classifier.
+* `classifier_conditional_metrics`: both on 28x28x1 images, with one pass of one of ganzoo's
+  classifiers (MNIST, Fashion-MNIST); `mnist_conditional_metrics` for MNIST digits.
 * `toy_conditional_metrics`: for the 2-D mixtures, the share of samples landing in the mode
   they were asked for (within 3 sigma of its center, the VEEGAN/PacGAN "high quality" radius).
 """
@@ -89,27 +90,37 @@ def per_class_frechet_distance(real_features, real_labels, fake_features, fake_l
     return {"per_class_fd": per_class, "mean_per_class_fd": float(np.mean(list(per_class.values())))}
 
 
-def mnist_conditional_metrics(fake_images, fake_labels, real_images, real_labels, batch_size=500):
-    """`conditional_accuracy` and `per_class_frechet_distance` of MNIST images, through
-    ganzoo's MNIST classifier (features and probabilities in one pass).
+def classifier_conditional_metrics(fake_images, fake_labels, real_images, real_labels, classifier="mnist",
+                                   batch_size=500):
+    """`conditional_accuracy` and `per_class_frechet_distance` of 28x28x1 images through one of
+    ganzoo's classifiers (features and probabilities in one pass).
 
     Args:
         fake_images, real_images: (N, 28, 28, 1) float32 in [-1, 1].
-        fake_labels: the digit each generated image was asked for; real_labels: the true digits.
+        fake_labels: the class each generated image was asked for; real_labels: the true classes.
+        classifier: "mnist" or "fashion_mnist" (`features.CLASSIFIERS`).
 
     Returns:
-        dict: conditional_accuracy, per_class_accuracy, per_class_mnist_fd, mean_per_class_mnist_fd.
+        dict: conditional_accuracy, per_class_accuracy, per_class_<fd> and mean_per_class_<fd>,
+        where <fd> is the classifier's Frechet distance name (mnist_fd, fashion_fd).
     """
-    from ganzoo.metrics.features import check_images, extract_features, mnist_feature_model
+    from ganzoo.metrics.features import CLASSIFIERS, check_images, classifier_feature_model, extract_features
 
+    fd_name = CLASSIFIERS[classifier].fd_name
     fake_images = check_images(fake_images, "fake_images", shape=(28, 28, 1))
     real_images = check_images(real_images, "real_images", shape=(28, 28, 1))
-    model = mnist_feature_model()
+    model = classifier_feature_model(classifier)
     fake_features, fake_probabilities = extract_features(model, fake_images, batch_size)
     real_features, _ = extract_features(model, real_images, batch_size)
     scores = conditional_accuracy(fake_probabilities, fake_labels, num_classes=10)
     fd = per_class_frechet_distance(real_features, real_labels, fake_features, fake_labels)
-    return dict(scores, per_class_mnist_fd=fd["per_class_fd"], mean_per_class_mnist_fd=fd["mean_per_class_fd"])
+    return dict(scores, **{f"per_class_{fd_name}": fd["per_class_fd"], f"mean_per_class_{fd_name}": fd["mean_per_class_fd"]})
+
+
+def mnist_conditional_metrics(fake_images, fake_labels, real_images, real_labels, batch_size=500):
+    """`classifier_conditional_metrics` through ganzoo's MNIST classifier: conditional_accuracy,
+    per_class_accuracy, per_class_mnist_fd, mean_per_class_mnist_fd."""
+    return classifier_conditional_metrics(fake_images, fake_labels, real_images, real_labels, "mnist", batch_size)
 
 
 def toy_conditional_metrics(samples, labels, centers, sigma):

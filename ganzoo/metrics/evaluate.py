@@ -4,21 +4,24 @@
 `tf.function`), then computes the requested metrics and returns a flat `dict[str, float]` with
 explicit names:
 
-================  ============================  =============================================
-metric            feature_extractor="mnist"     "inception"            None (raw values)
-================  ============================  =============================================
-"fd"              mnist_fd                      fid                    fd
-"kid"             kid_mean, kid_std             kid_mean, kid_std      kid_mean, kid_std
-"is"              mnist_score, mnist_score_std  inception_score, ..._std   (not available)
-"pr"              precision, recall             precision, recall      precision, recall
-"coverage"        digits_covered, digit_kl      (not available)        (not available)
-"diversity"       diversity, sample_coverage        (both for every extractor)
-"modes" (toy)     --                            --                     modes, high_quality, reverse_kl
-"js", "w1" (2-D)  --                            --                     js, w1
-================  ============================  =============================================
+================  ============================  ==================================  =====================  ==================
+metric            feature_extractor="mnist"     "fashion_mnist"                     "inception"            None (raw values)
+================  ============================  ==================================  =====================  ==================
+"fd"              mnist_fd                      fashion_fd                          fid                    fd
+"kid"             kid_mean, kid_std             kid_mean, kid_std                   kid_mean, kid_std      kid_mean, kid_std
+"is"              mnist_score, mnist_score_std  fashion_score, fashion_score_std    inception_score, ...   (not available)
+"pr"              precision, recall (k=3)       precision, recall (k=5)             precision, recall      precision, recall
+"coverage"        digits_covered, digit_kl      classes_covered, class_kl           (not available)        (not available)
+"diversity"       diversity, sample_coverage    (both for every extractor)
+"modes" (toy)     --                            --                                  --                     modes, high_quality, reverse_kl
+"js", "w1" (2-D)  --                            --                                  --                     js, w1
+================  ============================  ==================================  =====================  ==================
 
-MNIST values come from ganzoo's own classifier and are not comparable with Inception-based FID
-or IS; compare them with the real-data references in `ganzoo/weights/mnist_classifier.json`.
+"mnist" and "fashion_mnist" are ganzoo's own classifiers (`features.CLASSIFIERS`, one code
+path for both); their values are not comparable with Inception-based FID or IS: compare them
+with the real-data references shipped beside their weights (`ganzoo/weights/*_classifier.json`).
+"auto" picks "mnist" for 28x28x1 images; callers that know the dataset pick with
+`features.classifier_for_dataset(name)` (as `ganzoo evaluate` and training do).
 
 `detect_mode_collapse(fake, real, ...)` returns sample diversity relative to real data, sample
 coverage (Naeem et al. 2020), a class/mode coverage fraction and a `collapsed` flag, for
@@ -30,11 +33,12 @@ import functools
 import numpy as np
 
 from ganzoo.metrics import features as feature_lib
+from ganzoo.metrics.features import CLASSIFIERS
 from ganzoo.metrics import statistics, toy as toy_lib
 
 ALL_METRICS = ("fd", "kid", "is", "pr", "coverage", "diversity", "modes", "js", "w1")
 DEFAULT_METRICS = {
-    "mnist": ("fd", "kid", "is", "pr", "coverage"),
+    **{key: ("fd", "kid", "is", "pr", "coverage") for key in CLASSIFIERS},
     "inception": ("fd", "kid", "is", "pr"),
     None: ("fd", "kid", "pr"),
     "toy": ("modes", "js", "w1"),
@@ -56,8 +60,10 @@ def _toy_spec(toy):
 
 def _resolve_extractor(feature_extractor, fake, toy):
     if feature_extractor != "auto":
-        if feature_extractor not in ("mnist", "inception", None):
-            raise ValueError(f"feature_extractor must be 'auto', 'mnist', 'inception' or None; got {feature_extractor!r}.")
+        if feature_extractor not in (*CLASSIFIERS, "inception", None):
+            names = ", ".join(repr(key) for key in CLASSIFIERS)
+            raise ValueError(f"feature_extractor must be 'auto', {names}, 'inception' or None; got "
+                             f"{feature_extractor!r}.")
         return feature_extractor
     shape = np.shape(fake)
     if toy is not None or len(shape) == 2:
@@ -83,9 +89,10 @@ def _extract(samples, extractor, name, batch_size, want_probabilities, inception
         if samples.ndim < 2 or len(samples) == 0:
             raise ValueError(f"{name} must be a non-empty array of samples; got shape {samples.shape}.")
         return samples.reshape(len(samples), -1), None
-    if extractor == "mnist":
+    if extractor in CLASSIFIERS:
         images = feature_lib.check_images(samples, name, shape=(28, 28, 1))
-        features, probabilities = feature_lib.extract_features(feature_lib.mnist_feature_model(), images, batch_size)
+        model = feature_lib.classifier_feature_model(extractor)
+        features, probabilities = feature_lib.extract_features(model, images, batch_size)
         return features, probabilities
     images = feature_lib.check_images(samples, name)
     if images.shape[-1] not in (1, 3):
@@ -96,16 +103,17 @@ def _extract(samples, extractor, name, batch_size, want_probabilities, inception
 
 
 def evaluate_samples(fake, real, metrics=None, feature_extractor="auto", batch_size=500, seed=0, toy=None,
-                     kid_subsets=100, kid_subset_size=1000, pr_k=3, is_splits=10, inception_weights="imagenet"):
+                     kid_subsets=100, kid_subset_size=1000, pr_k=None, is_splits=10, inception_weights="imagenet"):
     """Compute sample-quality metrics of generated samples against real samples.
 
     Args:
         fake: generated samples: images (N, H, W, C) float32 in [-1, 1], or 2-D points (N, 2).
         real: real samples of the same kind.
         metrics: names from `ALL_METRICS`; None picks the default for the extractor
-            (mnist: fd, kid, is, pr, coverage; inception: fd, kid, is, pr; None: fd, kid, pr;
-            toy data: modes, js, w1).
-        feature_extractor: "mnist" (ganzoo's classifier, (28, 28, 1) images), "inception"
+            (mnist, fashion_mnist: fd, kid, is, pr, coverage; inception: fd, kid, is, pr; None:
+            fd, kid, pr; toy data: modes, js, w1).
+        feature_extractor: "mnist" or "fashion_mnist" (ganzoo's classifiers, (28, 28, 1)
+            images), "inception"
             (InceptionV3 pool features; local weights needed, see `load_inception`), None (raw
             values, flattened), or "auto": None for 2-D points or `toy`, "mnist" for 28x28x1
             images, else "inception".
@@ -114,7 +122,7 @@ def evaluate_samples(fake, real, metrics=None, feature_extractor="auto", batch_s
         toy: for 2-D toy data, an object or dict with `centers` (K, 2) and `sigma`; enables
             "modes". The protocol evaluates 2,500 generated samples.
         kid_subsets, kid_subset_size: KID's subset count and size.
-        pr_k: neighbourhood size of precision/recall.
+        pr_k: neighbourhood size of precision/recall; None: 5 for "fashion_mnist", else 3.
         is_splits: chunks of the Inception / MNIST score.
         inception_weights: "imagenet" (local file search), a path, or None (random; tests only).
 
@@ -133,6 +141,8 @@ def evaluate_samples(fake, real, metrics=None, feature_extractor="auto", batch_s
     if metrics is None:
         metrics = DEFAULT_METRICS["toy" if toy_spec is not None else extractor]
     metrics = tuple(metrics)
+    if pr_k is None:
+        pr_k = CLASSIFIERS[extractor].pr_k if extractor in CLASSIFIERS else 3
     _check_metrics(metrics, extractor, toy_spec, fake)
 
     want_probabilities = bool({"is", "coverage"} & set(metrics))
@@ -157,9 +167,11 @@ def _check_metrics(metrics, extractor, toy_spec, fake):
     if unknown:
         raise ValueError(f"unknown metrics {unknown}; choose from {list(ALL_METRICS)}.")
     if extractor is None and ({"is", "coverage"} & set(metrics)):
-        raise ValueError("'is' and 'coverage' need a classifier: use feature_extractor='mnist' (or 'inception' for 'is').")
+        raise ValueError("'is' and 'coverage' need a classifier: use feature_extractor='mnist' or 'fashion_mnist' "
+                         "(or 'inception' for 'is').")
     if extractor == "inception" and "coverage" in metrics:
-        raise ValueError("'coverage' is defined for ganzoo's MNIST classifier only (feature_extractor='mnist').")
+        raise ValueError("'coverage' is defined for ganzoo's classifiers only (feature_extractor='mnist' or "
+                         "'fashion_mnist').")
     if "modes" in metrics and toy_spec is None:
         raise ValueError("'modes' needs toy=... with the mixture's `centers` and `sigma`.")
     if {"modes", "js", "w1"} & set(metrics) and (extractor is not None or np.ndim(fake) != 2 or np.shape(fake)[1] != 2):
@@ -170,16 +182,17 @@ def _feature_scores(metrics, extractor, fake, real, rng, seed, kid_subsets, kid_
     """The feature-space metrics; `fake` and `real` are (features, class probabilities or None)."""
     (fake_features, fake_probabilities), (real_features, real_probabilities) = fake, real
     results = {}
-    prefix = {"mnist": "mnist_", "inception": "inception_", None: ""}[extractor]
+    classifier = CLASSIFIERS.get(extractor)
     if "fd" in metrics:
-        name = {"mnist": "mnist_fd", "inception": "fid", None: "fd"}[extractor]
+        name = classifier.fd_name if classifier else {"inception": "fid", None: "fd"}[extractor]
         results[name] = statistics.frechet_distance_from_features(fake_features, real_features)
     if "kid" in metrics:
         results["kid_mean"], results["kid_std"] = statistics.kernel_inception_distance(
             real_features, fake_features, kid_subsets, kid_subset_size, seed)
     if "is" in metrics:
         score, spread = statistics.inception_score(fake_probabilities, splits=min(is_splits, len(fake_probabilities)))
-        results[f"{prefix}score"], results[f"{prefix}score_std"] = score, spread
+        name = classifier.score_name if classifier else "inception_score"
+        results[name], results[f"{name}_std"] = score, spread
     if "pr" in metrics:
         size = min(len(fake_features), len(real_features))
         results["precision"], results["recall"] = statistics.precision_recall(
@@ -188,7 +201,7 @@ def _feature_scores(metrics, extractor, fake, real, rng, seed, kid_subsets, kid_
         num_classes = real_probabilities.shape[1]
         data_histogram = statistics.class_histogram(real_probabilities.argmax(axis=1), num_classes)
         covered, kl = statistics.mode_coverage(fake_probabilities.argmax(axis=1), data_histogram)
-        results["digits_covered"], results["digit_kl"] = float(covered), kl
+        results[classifier.covered_name], results[classifier.kl_name] = float(covered), kl
     if "diversity" in metrics:
         results["diversity"] = statistics.sample_diversity(fake_features, real_features, seed=seed)
         size = min(len(fake_features), len(real_features), COVERAGE_MAX_SAMPLES)
@@ -223,7 +236,7 @@ def detect_mode_collapse(fake, real, feature_extractor="auto", toy=None, diversi
     - sample coverage (Naeem et al. 2020): the share of real samples whose 5-NN ball holds a
       generated sample (about 0.97 for real data); a few distinct outputs repeated many times
       keep the pairwise spread but leave most real neighbourhoods empty;
-    - coverage: the share of modes reached: of the 10 digits for "mnist", of the mixture modes
+    - coverage: the share of modes reached: of the 10 classes for "mnist" and "fashion_mnist", of the mixture modes
       for `toy`, otherwise recall (Kynkaanniemi et al.); a generator that drops half the
       classes scores 0.5.
 
@@ -260,8 +273,9 @@ def evaluate_with_collapse_alarm(fake, real, metrics=None, feature_extractor="au
     if toy_spec is not None:
         extractor = None  # the mixture's own points: no feature extractor
         needed, coverage_of = ("diversity", "modes"), lambda scores: scores["modes"] / len(toy_spec[0])
-    elif extractor == "mnist":
-        needed, coverage_of = ("diversity", "coverage"), lambda scores: scores["digits_covered"] / 10
+    elif extractor in CLASSIFIERS:
+        covered = CLASSIFIERS[extractor].covered_name
+        needed, coverage_of = ("diversity", "coverage"), lambda scores: scores[covered] / 10
     else:
         needed, coverage_of = ("diversity", "pr"), lambda scores: scores["recall"]
     if metrics is None:

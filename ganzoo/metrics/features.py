@@ -27,12 +27,22 @@ Two networks turn images into the vectors the metrics compare:
   comparable with Inception-based FID / IS values reported in papers; compare
   them only with each other and with the real-data references in the JSON.
 
+* **ganzoo's Fashion-MNIST classifier** (`load_classifier("fashion_mnist")`): the same
+  CNN trained by `tools/train_fashion_classifier.py` on Fashion-MNIST's 60,000 training
+  images only (the 10,000 test images are held out); weights and metadata in
+  `ganzoo/weights/fashion_classifier.*`. It gives `fashion_fd` (a Frechet distance on its
+  128-d features, not Inception FID), `fashion_score`, `classes_covered` and `class_kl`.
+
+`CLASSIFIERS` maps each classifier's name to its files and metric names; one code path
+(`load_classifier(key)`, `classifier_feature_model(key)`) serves both.
+
 All extractors take ganzoo images: float32 NHWC in [-1, 1]. `extract_features`
 runs any of them in fixed-size batches through one `tf.function` (one trace),
 returning numpy arrays.
 """
 
 import contextlib
+import dataclasses
 import functools
 import json
 import os
@@ -41,8 +51,11 @@ from pathlib import Path
 
 import numpy as np
 
-MNIST_CLASSIFIER_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "mnist_classifier.weights.h5"
-MNIST_CLASSIFIER_INFO = MNIST_CLASSIFIER_WEIGHTS.with_name("mnist_classifier.json")
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+MNIST_CLASSIFIER_WEIGHTS = WEIGHTS_DIR / "mnist_classifier.weights.h5"
+MNIST_CLASSIFIER_INFO = WEIGHTS_DIR / "mnist_classifier.json"
+FASHION_CLASSIFIER_WEIGHTS = WEIGHTS_DIR / "fashion_classifier.weights.h5"
+FASHION_CLASSIFIER_INFO = WEIGHTS_DIR / "fashion_classifier.json"
 
 INCEPTION_ENV_VAR = "GANZOO_INCEPTION_WEIGHTS"
 INCEPTION_NOTOP_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
@@ -101,17 +114,77 @@ def float32_policy():
         keras.mixed_precision.set_global_policy(previous)
 
 
-# ---------------------------------------------------------------- MNIST classifier
+# ---------------------------------------------------------------- ganzoo's classifiers
 
 
-def build_mnist_classifier(seed=0):
-    """Build (untrained) ganzoo's MNIST classifier: a small CNN on (28, 28, 1) images in [-1, 1].
+@dataclasses.dataclass(frozen=True)
+class ImageClassifier:
+    """One of ganzoo's shipped 28x28x1 classifiers and the names of the metrics it gives.
+
+    Attributes:
+        key: the `feature_extractor` name ("mnist", "fashion_mnist").
+        stem: file stem in `ganzoo/weights/` (`<stem>.weights.h5`, `<stem>.json`).
+        tool: the script that trains it and writes its reference values.
+        fd_name: the name of its Frechet distance ("mnist_fd", "fashion_fd").
+        score_name: the name of its Inception-Score analogue ("mnist_score", "fashion_score").
+        covered_name, kl_name: class coverage and class-histogram KL ("digits_covered", ...).
+        datasets: dataset names whose images it scores (`classifier_for_dataset`).
+        pr_k: the neighbourhood size of its precision/recall by default.
+    """
+
+    key: str
+    stem: str
+    tool: str
+    fd_name: str
+    score_name: str
+    covered_name: str
+    kl_name: str
+    datasets: tuple
+    pr_k: int = 3
+
+    @property
+    def weights(self):
+        return WEIGHTS_DIR / f"{self.stem}.weights.h5"
+
+    @property
+    def info_path(self):
+        return WEIGHTS_DIR / f"{self.stem}.json"
+
+
+#: ganzoo's classifiers by `feature_extractor` name. Their features measure MNIST-style
+#: data only and are NOT comparable with Inception-based FID / IS.
+CLASSIFIERS = {
+    "mnist": ImageClassifier("mnist", "mnist_classifier", "tools/train_mnist_classifier.py", "mnist_fd",
+                             "mnist_score", "digits_covered", "digit_kl", ("mnist_sample", "mnist", "tfds:mnist")),
+    "fashion_mnist": ImageClassifier("fashion_mnist", "fashion_classifier", "tools/train_fashion_classifier.py",
+                                     "fashion_fd", "fashion_score", "classes_covered", "class_kl",
+                                     ("fashion_mnist", "tfds:fashion_mnist"), pr_k=5),
+}
+
+
+def classifier_for_dataset(dataset):
+    """The key of the classifier that scores `dataset`'s images ("mnist", "fashion_mnist"), or None."""
+    for key, classifier in CLASSIFIERS.items():
+        if dataset in classifier.datasets:
+            return key
+    return None
+
+
+def _classifier(key):
+    if key not in CLASSIFIERS:
+        raise ValueError(f"Unknown classifier {key!r}; ganzoo ships {sorted(CLASSIFIERS)}.")
+    return CLASSIFIERS[key]
+
+
+def build_classifier(seed=0, name="ganzoo_classifier"):
+    """Build (untrained) the CNN of ganzoo's classifiers, on (28, 28, 1) images in [-1, 1].
 
     The layer named `features` (128-d, after ReLU) feeds the Frechet distance; the layer
     named `probabilities` is the 10-way softmax. 158k parameters (690 kB of weights).
 
     Args:
-        seed: seed of the weight initializers (the training tool keeps it at 0).
+        seed: seed of the weight initializers (the training tools keep it at 0).
+        name: the model's name.
 
     Returns:
         An uncompiled `keras.Model` mapping images to class probabilities.
@@ -131,49 +204,73 @@ def build_mnist_classifier(seed=0):
     features = layers.Dense(128, activation="relu", kernel_initializer=init(10), name="features")(x)
     x = layers.Dropout(0.3, seed=seed, name="dropout")(features)
     outputs = layers.Dense(10, activation="softmax", kernel_initializer=init(11), name="probabilities")(x)
-    return keras.Model(inputs, outputs, name="ganzoo_mnist_classifier")
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_mnist_classifier(seed=0):
+    """`build_classifier` named as ganzoo's MNIST classifier."""
+    return build_classifier(seed, "ganzoo_mnist_classifier")
 
 
 @functools.lru_cache(maxsize=None)
-def load_mnist_classifier():
-    """Return ganzoo's trained MNIST classifier (built once per process, then cached).
+def load_classifier(key="mnist"):
+    """Return one of ganzoo's trained classifiers (built once per process, then cached).
+
+    Args:
+        key: "mnist" or "fashion_mnist" (see `CLASSIFIERS`).
 
     Returns:
         A `keras.Model`, (N, 28, 28, 1) float32 in [-1, 1] -> (N, 10) probabilities.
         `model.get_layer("features").output` is the 128-d feature layer.
 
     Raises:
-        FileNotFoundError: the shipped weights are missing (regenerate them with
-            `python tools/train_mnist_classifier.py`).
+        FileNotFoundError: the shipped weights are missing (the message names the tool
+            that regenerates them).
 
     Example:
-        >>> model = load_mnist_classifier()
+        >>> model = load_classifier("fashion_mnist")
         >>> probs = model.predict(images)  # images: (N, 28, 28, 1) in [-1, 1]
     """
-    if not MNIST_CLASSIFIER_WEIGHTS.exists():
+    classifier = _classifier(key)
+    if not classifier.weights.exists():
         raise FileNotFoundError(
-            f"MNIST classifier weights not found at {MNIST_CLASSIFIER_WEIGHTS}; "
-            "regenerate them with `python tools/train_mnist_classifier.py`."
+            f"{key} classifier weights not found at {classifier.weights}; regenerate them with "
+            f"`python {classifier.tool}`."
         )
     with float32_policy():
-        model = build_mnist_classifier()
-    model.load_weights(str(MNIST_CLASSIFIER_WEIGHTS))
+        model = build_classifier(name=f"ganzoo_{key}_classifier")
+    model.load_weights(str(classifier.weights))
     return model
 
 
-def mnist_classifier_info():
-    """Return the metadata shipped with the classifier weights (accuracy, reference values, split) as a dict."""
-    with open(MNIST_CLASSIFIER_INFO) as f:
+def load_mnist_classifier():
+    """ganzoo's trained MNIST classifier: `load_classifier("mnist")`."""
+    return load_classifier("mnist")
+
+
+def classifier_info(key="mnist"):
+    """The metadata shipped with a classifier's weights (accuracy, reference values, split) as a dict."""
+    with open(_classifier(key).info_path) as f:
         return json.load(f)
 
 
+def mnist_classifier_info():
+    """`classifier_info("mnist")`."""
+    return classifier_info("mnist")
+
+
 @functools.lru_cache(maxsize=None)
-def mnist_feature_model():
-    """The trained MNIST classifier with two outputs: (features [N, 128], probabilities [N, 10]). Cached."""
+def classifier_feature_model(key="mnist"):
+    """A trained classifier with two outputs: (features [N, 128], probabilities [N, 10]). Cached."""
     import keras
 
-    model = load_mnist_classifier()
+    model = load_classifier(key)
     return keras.Model(model.input, [model.get_layer("features").output, model.output])
+
+
+def mnist_feature_model():
+    """`classifier_feature_model("mnist")`."""
+    return classifier_feature_model("mnist")
 
 
 # ---------------------------------------------------------------- InceptionV3

@@ -387,8 +387,11 @@ def _quality_logger(config, info, writer, spe):
     real = load_real_samples(config.dataset, 2500 if toy else min(info.get("num_examples") or 5000, 5000),
                              image_size=config.image_size, seed=config.seed, data_dir=config.data_dir,
                              skip_corrupt=config.skip_corrupt)
+    from ganzoo.metrics.features import classifier_for_dataset
+
     return SampleQualityLogger(writer, spe, real, every=config.eval_every, num_samples=config.eval_samples,
-                               toy=toy, seed=config.seed)
+                               toy=toy, seed=config.seed,
+                               feature_extractor=classifier_for_dataset(config.dataset) or "auto")
 
 
 def _save_interrupted(checkpointer, ckpt_dir, interrupt):

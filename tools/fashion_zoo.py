@@ -1,0 +1,213 @@
+"""The Fashion-MNIST zoo: train a preset with the CLI, score it, export it, and write the table.
+
+Protocol: 10,000 generated samples (seed 1000 + run seed; a conditional model gets every class
+1,000 times, labels `arange(10000) % 10`) against the 10,000 Fashion-MNIST test images (held
+out from the GANs and from the classifier), through ganzoo's Fashion-MNIST classifier:
+fashion_fd (a Frechet distance on that classifier's 128-d features, NOT Inception FID), KID,
+fashion score (Inception-Score analogue), precision/recall (k = 5), classes covered, class KL;
+conditional models also conditional accuracy and mean per-class fashion_fd.
+
+Usage:
+    python tools/fashion_zoo.py train dcgan_fashion_mnist --seed 0      # `python -m ganzoo train` + score
+    python tools/fashion_zoo.py score RUN_DIR --time-log LOG --train-command CMD  # score a run trained by hand
+                                                                        # under `/usr/bin/time -v` (LOG)
+    python tools/fashion_zoo.py export dcgan_fashion_mnist --seed 0     # -> exported_models/<preset>_pretrained
+    python tools/fashion_zoo.py table                                   # markdown from the JSON
+
+CPU time is the training process's user + system time (all its threads); steps per CPU-second
+divide generator steps by it. Results: tools/fashion_zoo_results.json (one entry per preset
+and seed, merged as runs finish).
+"""
+
+import argparse
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, "tools", "fashion_zoo_results.json")
+EVAL_SAMPLES = 10000
+KEY = "fashion_mnist"
+
+
+def score_run(run_dir):
+    """(model, config, scores) of a finished run: the protocol in the module docstring."""
+    from ganzoo.data import load_real_samples
+    from ganzoo.metrics import classifier_conditional_metrics, evaluate_samples
+    from ganzoo.runs.train import load_run
+
+    config, model = load_run(run_dir)
+    labels = None if model.num_classes is None else np.arange(EVAL_SAMPLES) % model.num_classes
+    fake = model.generate(EVAL_SAMPLES, seed=1000 + config.seed, labels=labels)
+    real, real_labels = load_real_samples(config.dataset, None, split="test", data_dir=config.data_dir,
+                                          with_labels=True)
+    scores = evaluate_samples(fake, real, feature_extractor=KEY, seed=config.seed)
+    if labels is not None:
+        conditional = classifier_conditional_metrics(fake, labels, real, real_labels, classifier=KEY)
+        scores["conditional_accuracy"] = conditional["conditional_accuracy"]
+        scores["mean_per_class_fashion_fd"] = conditional["mean_per_class_fashion_fd"]
+    return model, config, scores
+
+
+def _row(run_dir, cpu_seconds, wall_seconds, command):
+    from ganzoo.runs.callbacks.steps import steps_done
+
+    model, config, scores = score_run(run_dir)
+    steps = int(steps_done(model))
+    return dict(scores, preset=config.preset, seed=config.seed, run_dir=run_dir, command=command,
+                generator_steps=steps, epochs=config.epochs, batch_size=config.batch_size, width=config.width,
+                d_steps=config.d_steps or 1, ema=config.ema, cpu_seconds=round(cpu_seconds, 1),
+                wall_seconds=round(wall_seconds, 1) if wall_seconds else None,
+                steps_per_cpu_second=round(steps / cpu_seconds, 2),
+                generator_parameters=int(model.generator.count_params()), commit=_commit(),
+                machine=f"{os.cpu_count()}-core CPU VM, shared (load average {os.getloadavg()[0]:.1f} at scoring)")
+
+
+def _commit():
+    try:
+        return subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def _time_log_seconds(path):
+    """(CPU seconds, wall seconds) from a `/usr/bin/time -v` log."""
+    text = open(path).read()
+    user = float(re.search(r"User time \(seconds\): ([\d.]+)", text).group(1))
+    system = float(re.search(r"System time \(seconds\): ([\d.]+)", text).group(1))
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", text).group(1)
+    parts = [float(p) for p in wall.split(":")]
+    return user + system, sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
+
+
+def _save(row):
+    results = json.load(open(RESULTS)) if os.path.exists(RESULTS) else {}
+    results[f"{row['preset']}_s{row['seed']}"] = row
+    with open(RESULTS, "w") as f:
+        json.dump(results, f, indent=2, sort_keys=True)
+    print(json.dumps({k: v for k, v in row.items() if not isinstance(v, (list, dict))}), flush=True)
+
+
+def cmd_train(args):
+    run_dir = os.path.join(args.root, f"{args.preset}_s{args.seed}")
+    command = [sys.executable, "-m", "ganzoo", "train", args.preset, "--seed", str(args.seed), "--run-dir", run_dir,
+               "--quiet", *args.extra]
+    start = time.time()
+    subprocess.run(command, check=True, cwd=ROOT)
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    shown = " ".join(["python3", "-m", *command[2:]])
+    _save(_row(run_dir, usage.ru_utime + usage.ru_stime, time.time() - start, shown))
+
+
+def cmd_score(args):
+    cpu, wall = _time_log_seconds(args.time_log)
+    _save(_row(args.run_dir, cpu, wall, args.train_command))
+
+
+def cmd_export(args):
+    from ganzoo.images import sample_picture, write_png
+    from ganzoo.export import export_generator
+    from ganzoo.runs.finish import card_fields, class_names
+    from ganzoo.runs.train import load_run
+
+    row = json.load(open(RESULTS))[f"{args.preset}_s{args.seed}"]
+    config, model = load_run(row["run_dir"])
+    card = card_fields(config, model)
+    card["metrics"] = {k: v for k, v in row.items() if isinstance(v, float) and k not in (
+        "cpu_seconds", "wall_seconds", "steps_per_cpu_second")}
+    card["training_budget"] = {k: row[k] for k in ("cpu_seconds", "wall_seconds", "generator_steps", "epochs",
+                                                   "batch_size", "width", "seed", "steps_per_cpu_second",
+                                                   "command", "commit", "machine")}
+    card["evaluation"] = ("tools/fashion_zoo.py: 10,000 samples (seed 1000 + training seed; conditional: labels "
+                          "arange(10000) % 10) vs the 10,000 Fashion-MNIST test images through ganzoo's "
+                          "Fashion-MNIST classifier (fashion_fd is not Inception FID; precision/recall k=5)")
+    name = f"{args.preset}_pretrained"
+    path = export_generator(model, os.path.join(args.export_dir, name), version=1, overwrite=True, card=card,
+                            class_names=class_names(config, model))
+    if model.num_classes:  # one row of 8 per class
+        labels = np.repeat(np.arange(model.num_classes), 8)
+        picture = sample_picture(model.generate(len(labels), seed=0, labels=labels), columns=8)
+    else:
+        picture = sample_picture(model.generate(64, seed=0))
+    png = os.path.join(args.export_dir, f"{name}_samples.png")
+    write_png(picture, png)
+    print(f"exported {path}; picture {png}")
+
+
+COLUMNS = (("fashion_fd", "fashion_fd ↓", "{:.3f}"), ("kid_mean", "KID ↓", "{:.4f}"),
+           ("fashion_score", "score ↑", "{:.2f}"), ("precision", "precision ↑", "{:.3f}"),
+           ("recall", "recall ↑", "{:.3f}"), ("classes_covered", "classes", "{:.0f}"),
+           ("class_kl", "class KL ↓", "{:.4f}"), ("conditional_accuracy", "cond. acc. ↑", "{:.3f}"))
+
+
+def _mean_std(values):
+    values = np.asarray(values, float)
+    return values.mean(), (values.std(ddof=1) if len(values) > 1 else float("nan"))
+
+
+def cmd_table(args):
+    from ganzoo.metrics import classifier_info
+
+    results = json.load(open(RESULTS))
+    by_preset = {}
+    for row in results.values():
+        by_preset.setdefault(row["preset"], []).append(row)
+    header = ("| model (preset) | seeds | steps | batch | width | CPU-min | steps/CPU-s | "
+              + " | ".join(c[1] for c in COLUMNS) + " |")
+    lines = [header, "|---|---:|---:|---:|---:|---:|---:|" + "---:|" * len(COLUMNS)]
+    for preset, rows in sorted(by_preset.items()):
+        cells = []
+        for name, _, fmt in COLUMNS:
+            values = [r[name] for r in rows if name in r]
+            if not values:
+                cells.append("")
+                continue
+            mean, std = _mean_std(values)
+            cells.append(fmt.format(mean) + ("" if np.isnan(std) else f" ± {fmt.format(std)}"))
+        steps = "/".join(sorted({str(r["generator_steps"]) for r in rows}))
+        cpu = _mean_std([r["cpu_seconds"] / 60 for r in rows])
+        rate = _mean_std([r["steps_per_cpu_second"] for r in rows])
+        lines.append(f"| {preset} | {','.join(str(r['seed']) for r in sorted(rows, key=lambda r: r['seed']))} | "
+                     f"{steps} | {rows[0]['batch_size']} | {rows[0]['width']} | {cpu[0]:.1f} | {rate[0]:.1f} | "
+                     + " | ".join(cells) + " |")
+    info = classifier_info(KEY)
+    ref = info["reference"]["vs_test_10k"]["real_train_10k"]
+    lines.append("| real training images (floor) | | | | | | | " + " | ".join(
+        fmt.format(ref[name]) if name in ref else "" for name, _, fmt in COLUMNS) + " |")
+    print("\n".join(lines))
+    print(f"\nclassifier test accuracy (the ceiling of conditional accuracy): {info['training']['test_accuracy']:.4f}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="action", required=True)
+    t = sub.add_parser("train")
+    t.add_argument("preset")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--root", default=os.path.join(ROOT, "runs", "fashion"))
+    t.add_argument("extra", nargs="*", help="more `ganzoo train` flags (after --)")
+    s = sub.add_parser("score")
+    s.add_argument("run_dir")
+    s.add_argument("--time-log", required=True, help="the `/usr/bin/time -v` output of the training command")
+    s.add_argument("--train-command", required=True, help="the training command, for the record")
+    e = sub.add_parser("export")
+    e.add_argument("preset")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--export-dir", default=os.path.join(ROOT, "exported_models"))
+    sub.add_parser("table")
+    args = parser.parse_args()
+    {"train": cmd_train, "score": cmd_score, "export": cmd_export, "table": cmd_table}[args.action](args)
+
+
+if __name__ == "__main__":
+    main()
