@@ -8,18 +8,18 @@ import sys as _sys
 
 __version__ = "0.1.0"
 
-# The config schema is pure Python; `train` (ganzoo.training) is imported on first use.
+# The config schema is pure Python; `train` (ganzoo.runs.train) is imported on first use.
 from ganzoo.config import TrainConfig, resolve_config  # noqa: E402
 
 _PUBLIC = {
-    "train": "ganzoo.training",
+    "train": "ganzoo.runs.train",
     "GAN": "ganzoo.models",
     "DCGAN": "ganzoo.models",
     "WGANGP": "ganzoo.models",
     "SNGAN": "ganzoo.models",
     "GANBase": "ganzoo.models",
     "MODELS": "ganzoo.models.registry",
-    "PRESETS": "ganzoo.models.registry",
+    "PRESETS": "ganzoo.presets",
     "load_dataset": "ganzoo.data",
     "load_real_samples": "ganzoo.data",
     "dataset_info": "ganzoo.data",
@@ -68,6 +68,42 @@ class _RegisterModelsAfterKeras:
         return spec
 
 
+#: Modules that moved when the package took its layout of folders: importing an old path still
+#: works (it is the new module, with a DeprecationWarning naming it).
+_MOVED_MODULES = {
+    "ganzoo.training": "ganzoo.runs.train",
+    "ganzoo.callbacks": "ganzoo.runs.callbacks",
+    "ganzoo.tensorboard_logging": "ganzoo.runs.callbacks.tensorboard",
+    "ganzoo.event_writer": "ganzoo.runs.callbacks.event_writer",
+    "ganzoo.checkpoints": "ganzoo.runs.checkpoints",
+    "ganzoo.run_dir": "ganzoo.runs.files",
+}
+
+
+class _MovedModuleFinder:
+    """Imports an old module path as its new module (see `_MOVED_MODULES`)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in _MOVED_MODULES:
+            return None
+        import importlib.util
+
+        return importlib.util.spec_from_loader(name, self)
+
+    def create_module(self, spec):
+        import importlib
+        import warnings
+
+        new = _MOVED_MODULES[spec.name]
+        warnings.warn(f"{spec.name} moved to {new}; import it from there.", DeprecationWarning, stacklevel=2)
+        return importlib.import_module(new)
+
+    def exec_module(self, module):
+        pass
+
+
+_sys.meta_path.append(_MovedModuleFinder())
+
 if "keras" in _sys.modules:
     _register_models()
 else:
@@ -81,7 +117,9 @@ def __getattr__(name):
         value = getattr(importlib.import_module(_PUBLIC[name]), name)
         globals()[name] = value
         return value
-    if name in ("losses", "metrics", "data", "export", "models", "callbacks", "run_dir", "config", "training"):
+    if name in ("losses", "metrics", "data", "export", "models", "runs", "cli", "config", "presets", "errors"):
+        return importlib.import_module(f"ganzoo.{name}")
+    if f"ganzoo.{name}" in _MOVED_MODULES:
         return importlib.import_module(f"ganzoo.{name}")
     raise AttributeError(f"module 'ganzoo' has no attribute {name!r}")
 

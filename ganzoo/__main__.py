@@ -1,5 +1,5 @@
 import sys
 
-from ganzoo.cli import main
+from ganzoo.cli.main import main
 
 sys.exit(main())

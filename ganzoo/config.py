@@ -11,13 +11,12 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
+from ganzoo.errors import ConfigError
+from ganzoo.presets import MODEL_NAMES, PRESETS, model_field_problem
+
 #: Seeds are integers in [0, SEED_LIMIT): `keras.utils.set_random_seed` also seeds numpy's
 #: legacy generator, which takes no more.
 SEED_LIMIT = 2**32
-
-
-class ConfigError(ValueError):
-    """A user mistake in the training configuration."""
 
 
 def _positive(value):
@@ -191,15 +190,15 @@ def field_problem(field, value):
 
 def validate_config(config):
     """Raise ConfigError, in the CLI's words, for the first field of `config` that is invalid."""
-    from ganzoo.models.registry import MODELS
-
-    if config.model not in MODELS:
-        raise ConfigError(f"Unknown model {config.model!r}; choose one of {', '.join(MODELS)}.")
+    if config.model not in MODEL_NAMES:
+        raise ConfigError(f"Unknown model {config.model!r}; choose one of {', '.join(MODEL_NAMES)}.")
     for field in dataclasses.fields(TrainConfig):
         problem = field_problem(field, getattr(config, field.name))
         if problem:
             raise ConfigError(problem)
-    MODELS[config.model].check_config(config)
+    problem = model_field_problem(config.model, config)
+    if problem:
+        raise ConfigError(problem)
     if config.conditional and (config.pack or 1) > 1:
         raise ConfigError("--conditional and --pack do not combine: a pack of M samples has M labels and the "
                           "projection discriminator scores one. Leave out --pack.")
@@ -234,16 +233,14 @@ def _check_regularizers(config):
 
 def resolve_config(model_or_preset="dcgan", **overrides):
     """A validated `TrainConfig` from a model name or preset plus overrides (None = unset)."""
-    from ganzoo.models.registry import MODELS, PRESETS
-
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if model_or_preset in PRESETS:
         values = dict(PRESETS[model_or_preset], preset=model_or_preset)
-    elif model_or_preset in MODELS:
+    elif model_or_preset in MODEL_NAMES:
         values = {"model": model_or_preset}
     else:
         raise ConfigError(
-            f"Unknown model or preset {model_or_preset!r}. Models: {', '.join(MODELS)}. "
+            f"Unknown model or preset {model_or_preset!r}. Models: {', '.join(MODEL_NAMES)}. "
             f"Presets: {', '.join(PRESETS)}."
         )
     values.update(overrides)

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from ganzoo.run_dir import atomic_write
+from ganzoo.fileio import atomic_write
 
 
 def to_uint8(images):

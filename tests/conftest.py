@@ -183,7 +183,7 @@ def run_cli():
 def run_main(capsys):
     """`run_main(argv)`: (exit code, stdout, stderr) of `ganzoo ARGV` in this process, usage errors
     (argparse's SystemExit) included."""
-    from ganzoo.cli import main
+    from ganzoo.cli.main import main
 
     def run(argv):
         try:

@@ -163,7 +163,7 @@ TRAINING = textwrap.dedent("""
     gp = losses.gradient_penalty(critic, real, fake, np.array([0.1, 0.5, 0.9], "float32"))
     assert abs(float(keras.ops.convert_to_numpy(gp)) - 4.0) < 1e-5, gp
     assert abs(float(losses.minimax_discriminator_loss(np.zeros(4), np.zeros(4))) - np.log(4)) < 1e-6
-    from ganzoo.callbacks import NaNGuard  # the divergence check runs inside the JAX step too
+    from ganzoo.runs.callbacks.nan_guard import NaNGuard  # the divergence check runs inside the JAX step too
     model = ganzoo.GAN(data_shape=(2,), latent_dim=2, width=4)
     model.compile(steps_per_execution=4)
     points = np.random.default_rng(0).uniform(-1, 1, (96, 2)).astype("float32")
@@ -171,7 +171,7 @@ TRAINING = textwrap.dedent("""
     guard = NaNGuard(12)
     model.fit(points, batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[guard])
     assert "diverged at step 6 (epoch 1)" in guard.failure, guard.failure
-    from ganzoo.tensorboard_logging import TensorBoardLogger  # TensorBoard events without TensorFlow
+    from ganzoo.runs.callbacks.tensorboard import TensorBoardLogger  # TensorBoard events without TensorFlow
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     model = ganzoo.GAN(data_shape=(2,), latent_dim=2, width=4)
     model.compile(steps_per_execution=4)
@@ -238,7 +238,7 @@ def test_cli_backend_is_recorded_and_a_resume_keeps_it(subprocess_env, tmp_path,
     resume itself under JAX: tests/test_train.py's resume test in the JAX run of the core files)."""
     import json
 
-    from ganzoo.training import check_resume_backend
+    from ganzoo.runs.train import check_resume_backend
 
     run = ["-m", "ganzoo", "train", "wgan_gp", "--dataset", "gaussian_ring", "--batch-size", "16", "--width", "4",
            "--latent-dim", "8", "--steps-per-epoch", "2", "--d-steps", "2", "--ema", "0.9", "--quiet",
@@ -247,7 +247,7 @@ def test_cli_backend_is_recorded_and_a_resume_keeps_it(subprocess_env, tmp_path,
     with open(tmp_path / "run" / "config.json") as f:
         assert json.load(f)["backend"] == "jax"
     # Where TensorFlow cannot be imported, the refusal still comes: it is made before TensorFlow loads.
-    refuse = without_tensorflow("import sys; from ganzoo.cli import main; sys.exit(main(sys.argv[1:]))")
+    refuse = without_tensorflow("import sys; from ganzoo.cli.main import main; sys.exit(main(sys.argv[1:]))")
     for how in (["--backend", "tensorflow"], []):
         refused = subprocess.run([sys.executable, "-c", refuse, *map(str, run[2:]), "--epochs", "2", *how],
                                  capture_output=True, text=True, timeout=300,
@@ -259,7 +259,7 @@ def test_cli_backend_is_recorded_and_a_resume_keeps_it(subprocess_env, tmp_path,
 
 CLI_TRAIN_AND_RESUME = textwrap.dedent("""
     import sys
-    from ganzoo.cli import main
+    from ganzoo.cli.main import main
     run = ["train", "wgan_gp", "--dataset", "gaussian_ring", "--batch-size", "16", "--width", "4", "--latent-dim",
            "8", "--steps-per-epoch", "2", "--d-steps", "2", "--ema", "0.9", "--quiet", "--run-dir", sys.argv[1]]
     assert main([*run, "--epochs", "1", "--backend", "torch"]) == 0
@@ -273,8 +273,8 @@ def test_cli_trains_and_resumes_on_torch(subprocess_env, tmp_path):
     check that the CLI makes before importing a backend; the refusal itself: the JAX test above)."""
     import json
 
-    from ganzoo.config import ConfigError
-    from ganzoo.training import check_resume_backend
+    from ganzoo.errors import ConfigError
+    from ganzoo.runs.train import check_resume_backend
 
     pytest.importorskip("torch")
     run = tmp_path / "run"

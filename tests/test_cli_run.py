@@ -52,8 +52,8 @@ def test_a_lost_worker_ends_the_run_with_one_line_saying_how_to_resume(tmp_path,
 
     import tensorflow as tf
 
-    import ganzoo.training as training
-    from ganzoo.run_dir import write_latest
+    import ganzoo.runs.train as training
+    from ganzoo.runs.files import write_latest
 
     (tmp_path / "checkpoints").mkdir()
     write_latest(str(tmp_path / "checkpoints"), 100, 50)

@@ -6,8 +6,9 @@ import dataclasses
 import pytest
 
 import ganzoo
-from ganzoo.cli import build_parser
-from ganzoo.config import ConfigError, TrainConfig, flags_of, resolve_config
+from ganzoo.cli.main import build_parser
+from ganzoo.errors import ConfigError
+from ganzoo.config import TrainConfig, flags_of, resolve_config
 
 
 def _train_actions():

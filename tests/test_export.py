@@ -553,29 +553,3 @@ def test_shipped_exports_load_and_verify_without_keras_or_tensorflow(tmp_path):
                           timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().endswith("ok") and proc.stdout.count("onnx_vs_keras") == len(shipped)
-
-
-def test_export_and_images_import_nothing_upward():
-    """images.py uses only run_dir; export/ only itself and images.py (no models, callbacks, train,
-    no package root); callbacks take the picture helpers from images.py, not from export."""
-    import ast
-    import pathlib
-
-    def ganzoo_imports(path):
-        tree = ast.parse(pathlib.Path(path).read_text())
-        names = [
-            node.module if isinstance(node, ast.ImportFrom) else alias.name
-            for node in ast.walk(tree)
-            if isinstance(node, (ast.Import, ast.ImportFrom))
-            for alias in node.names
-        ]
-        return {n for n in names if n and n.split(".")[0] == "ganzoo"}
-
-    package = os.path.join(ROOT, "ganzoo")
-    assert ganzoo_imports(os.path.join(package, "images.py")) == {"ganzoo.run_dir"}
-    export_files = glob.glob(os.path.join(package, "export", "*.py"))
-    assert len(export_files) == 7
-    for path in export_files:
-        upward = {m for m in ganzoo_imports(path) if not m.startswith("ganzoo.export") and m != "ganzoo.images"}
-        assert not upward, (path, upward)
-    assert not {m for m in ganzoo_imports(os.path.join(package, "callbacks.py")) if m.startswith("ganzoo.export")}

@@ -20,9 +20,9 @@ import time
 import numpy as np
 import pytest
 
-from ganzoo.cli import main
-from ganzoo.run_dir import RunLock
-from ganzoo.training import run_log_dir
+from ganzoo.cli.main import main
+from ganzoo.runs.files import RunLock
+from ganzoo.runs.train import run_log_dir
 
 TINY = ["--batch-size", "16", "--width", "4", "--latent-dim", "8", "--steps-per-epoch", "3", "--quiet"]
 RING = ["train", "gan", "--dataset", "gaussian_ring", *TINY]
@@ -152,7 +152,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, argv, expected, f
 
 def test_a_locked_run_dir_is_refused_naming_the_other_process(run, capsys, run_main, subprocess_env):
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from ganzoo.run_dir import RunLock; "
+        [sys.executable, "-c", "import sys, time; from ganzoo.runs.files import RunLock; "
                                "lock = RunLock(sys.argv[1]).acquire(); print('locked', flush=True); time.sleep(600)",
          str(run)], stdout=subprocess.PIPE, text=True, env=subprocess_env())
     try:
@@ -284,7 +284,7 @@ def test_early_stop_mid_epoch_records_the_true_step_and_resumes_exactly(tmp_path
     import dataclasses
 
     import ganzoo
-    from ganzoo.training import load_run
+    from ganzoo.runs.train import load_run
 
     config = ganzoo.resolve_config("gan", dataset="gaussian_ring", epochs=3, steps_per_epoch=3, batch_size=16,
                                    width=4, latent_dim=8, quiet=True, run_dir=str(tmp_path / "stopped"))
@@ -387,7 +387,7 @@ def _tiny_model():
 
 
 def test_checkpoints_are_fsynced_before_the_rename_and_follow_the_umask(tmp_path, monkeypatch):
-    from ganzoo.callbacks import save_checkpoint
+    from ganzoo.runs.checkpoints import save_checkpoint
 
     events = []
     real_fsync, real_replace = os.fsync, os.replace
@@ -438,7 +438,7 @@ def test_an_export_without_its_card_is_checked_against_the_parity_reference(tmp_
 def test_python_api_mistakes_raise_clear_errors():
     import ganzoo
     from ganzoo.data import DatasetError
-    from ganzoo.training import ConfigError
+    from ganzoo.errors import ConfigError
 
     with pytest.raises(ValueError, match=r"\(H, W, C\)"):
         ganzoo.DCGAN(data_shape=(28, 28))
@@ -468,7 +468,7 @@ def test_evaluate_uses_the_runs_image_size_and_caps_the_real_set(tmp_path, capsy
     code, _, err = run_main([*common[:-1], "modes"])
     assert code == 2 and "toy" in err and "toy=" not in err, err
     assert json.loads((run / "metrics.json").read_text())["num_real"] == 100
-    monkeypatch.setattr("ganzoo.cli_evaluate.DEFAULT_NUM_REAL", 300)
+    monkeypatch.setattr("ganzoo.cli.evaluate.DEFAULT_NUM_REAL", 300)
     assert run_main([*common, "--split", "train"])[0] == 0
     report = json.loads((run / "metrics.json").read_text())
     assert (report["split"], report["num_real"]) == ("train", 300)
@@ -498,7 +498,7 @@ def test_evaluate_that_cannot_write_its_default_file_keeps_the_table(run, capsys
 # ----------------------------------------------------------------------- start-up (19)
 _PROBE = """
 import sys
-from ganzoo.cli import main
+from ganzoo.cli.main import main
 try:
     code = main(sys.argv[1:])
 except SystemExit as e:
@@ -532,7 +532,7 @@ def test_verbose_shows_tensorflows_log_lines(subprocess_env):
 
 
 def test_startup_noise_filter_keeps_warnings_and_errors():
-    from ganzoo.cli import without_startup_noise
+    from ganzoo.cli.quiet import without_startup_noise
 
     text = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
             "I0000 00:00:1795320594.316595    4849 port.cc:153] oneDNN custom operations are on.\n"
@@ -552,7 +552,7 @@ def test_an_interrupt_dropped_where_the_handler_ran_is_raised_again():
     printed (the run prints its own one-line message). Other dropped exceptions still are."""
     import gc
 
-    from ganzoo.run_dir import Terminated, reraise_dropped_interrupt, sigterm_as_interrupt
+    from ganzoo.runs.signals import Terminated, reraise_dropped_interrupt, sigterm_as_interrupt
 
     class SignalledInDel:
         def __del__(self):

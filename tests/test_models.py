@@ -266,7 +266,8 @@ def test_vector_defaults_are_the_toy_papers_and_match_the_presets():
     images = ganzoo.WGANGP(data_shape=(8, 8, 1), width=8)
     assert (images.latent_dim, images.gp_weight, images.default_optimizers()[0].beta_1) == (128, 10.0, 0.0)
     # The paper-baseline presets build exactly the class defaults.
-    from ganzoo.training import build_model, resolve_config
+    from ganzoo.runs.setup import build_model
+    from ganzoo.config import resolve_config
     for preset, cls in [("gan_gaussian_grid", ganzoo.GAN), ("wgan_gp_gaussian_ring", ganzoo.WGANGP)]:
         built = build_model(resolve_config(preset, run_dir=str(preset)))
         default = cls(data_shape=(2,))

@@ -2,8 +2,10 @@
 
 import pytest
 
-from ganzoo.models.registry import PRESETS
-from ganzoo.training import ConfigError, _steps_per_epoch, resolve_config
+from ganzoo.presets import PRESETS
+from ganzoo.errors import ConfigError
+from ganzoo.runs.setup import _steps_per_epoch
+from ganzoo.config import resolve_config
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -39,8 +41,8 @@ def test_cli_pack_trains_resumes_and_exports_the_unpacked_generator(tmp_path, ca
 
     import numpy as np
 
-    from ganzoo.cli import main
-    from ganzoo.training import load_run
+    from ganzoo.cli.main import main
+    from ganzoo.runs.train import load_run
 
     run = tmp_path / "run"
     args = ["train", "gan", "--dataset", "gaussian_ring", "--run-dir", str(run), "--pack", "4", "--batch-size", "16",

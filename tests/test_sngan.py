@@ -118,8 +118,9 @@ def test_sngan_hinge_metrics_and_n_dis_steps(tiny_model, image_dataset):
 
 
 def test_sngan_presets_build_the_class_defaults():
-    from ganzoo.config import ConfigError
-    from ganzoo.training import build_model, resolve_config
+    from ganzoo.errors import ConfigError
+    from ganzoo.runs.setup import build_model
+    from ganzoo.config import resolve_config
 
     for preset, shape in (("sngan_gaussian_ring", (2,)), ("sngan_mnist_sample", (28, 28, 1))):
         built = build_model(resolve_config(preset, run_dir="unused"))
@@ -146,7 +147,7 @@ def test_cli_trains_resumes_and_exports_sngan(tmp_path, run_main):
     code, _, err = run_main([*args, "--epochs", "2"])  # resumes
     assert code == 0, err
     assert json.loads((run / "config.json").read_text())["model"] == "sngan"
-    from ganzoo.training import load_run
+    from ganzoo.runs.train import load_run
 
     _, model = load_run(str(run))
     assert type(model) is ganzoo.SNGAN and model.n_dis == 2 and int(model.g_optimizer.iterations.numpy()) == 4

@@ -13,7 +13,7 @@ TINY = ["--batch-size", "16", "--width", "4", "--latent-dim", "8", "--steps-per-
 
 @pytest.fixture(scope="module")
 def ring_run(tmp_path_factory):
-    from ganzoo.cli import main
+    from ganzoo.cli.main import main
 
     run = tmp_path_factory.mktemp("tb") / "ring_run"
     assert main(["train", "gan", "--dataset", "gaussian_ring", "--run-dir", str(run), "--epochs", "2",
@@ -22,7 +22,7 @@ def ring_run(tmp_path_factory):
 
 
 def test_events_go_to_a_directory_named_after_the_run(ring_run):
-    from ganzoo.training import run_log_dir
+    from ganzoo.runs.train import run_log_dir
 
     assert run_log_dir(str(ring_run)) == str(ring_run / "logs" / "ring_run")
     assert os.listdir(ring_run / "logs") == ["ring_run"]  # TensorBoard names it, not "."
@@ -30,7 +30,7 @@ def test_events_go_to_a_directory_named_after_the_run(ring_run):
 
 
 def test_a_run_that_logged_into_logs_itself_keeps_that_layout(tmp_path):
-    from ganzoo.training import run_log_dir
+    from ganzoo.runs.train import run_log_dir
 
     (tmp_path / "old" / "logs").mkdir(parents=True)
     (tmp_path / "old" / "logs" / "events.out.tfevents.1.host.2.v2").write_bytes(b"")
@@ -56,7 +56,7 @@ def test_step_scalars_are_interval_means_also_when_calls_arrive_out_of_order(tmp
     steps 1-2, 3-4, 5-6 and 7-8 all the same; the epoch's last counts the steps the device ran."""
     import types
 
-    from ganzoo.tensorboard_logging import TensorBoardLogger
+    from ganzoo.runs.callbacks.tensorboard import TensorBoardLogger
 
     losses = [1.0, 3.0, 2.0, 6.0, 0.5, 1.5, 4.0, 8.0]
     running = np.cumsum(losses) / np.arange(1, 9)
@@ -96,7 +96,7 @@ def _logged_fit(tmp_path, tiny_model, read_events, n_batches, epochs, steps_per_
     """A tiny GAN fit on `n_batches` batches of 8 points an epoch, 4 steps per compiled call,
     with a TensorBoardLogger; the step and epoch scalars of d_loss and g_loss it wrote."""
     import ganzoo
-    from ganzoo.tensorboard_logging import TensorBoardLogger
+    from ganzoo.runs.callbacks.tensorboard import TensorBoardLogger
 
     model = tiny_model(ganzoo.GAN, (2,))
     model.compile(steps_per_execution=4)
@@ -144,7 +144,7 @@ def test_the_event_writer_writes_what_tf_summary_writes(tmp_path, read_events):
     from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
     from tensorboard.util.tensor_util import make_ndarray
 
-    from ganzoo.event_writer import EventWriter, hparams_summary, session_end_summary
+    from ganzoo.runs.callbacks.event_writer import EventWriter, hparams_summary, session_end_summary
 
     picture = np.random.default_rng(0).integers(0, 256, (6, 10, 3), dtype=np.uint8)
     config = {"lr": 0.0002, "model": "dcgan", "ema": True, "batch": 64}

@@ -11,8 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from ganzoo.cli import main
-from ganzoo.training import run_log_dir
+from ganzoo.cli.main import main
+from ganzoo.runs.train import run_log_dir
 
 TINY = ["--batch-size", "16", "--width", "4", "--latent-dim", "8", "--steps-per-epoch", "3", "--quiet"]
 
@@ -141,7 +141,7 @@ def test_cli_export_then_sample_and_evaluate_the_export(tmp_path, capsys):
     assert "exists" in capsys.readouterr().err
     assert main(["sample", str(base), "--n", "4", "--out", str(tmp_path / "g.png")]) == 0
     from ganzoo.export import load_exported
-    from ganzoo.training import load_run
+    from ganzoo.runs.train import load_run
 
     _, model = load_run(str(run))
     np.testing.assert_allclose(model.generate(5, seed=3), load_exported(str(base)).generate(5, seed=3), atol=1e-4)
@@ -222,8 +222,9 @@ def test_nan_guard_names_the_exact_step_inside_a_compiled_call_without_a_sync_pe
     from keras.src.utils.python_utils import is_default
 
     import ganzoo
-    from ganzoo.callbacks import Checkpointer, NaNGuard
-    from ganzoo.tensorboard_logging import SampleQualityLogger, TensorBoardLogger
+    from ganzoo.runs.callbacks.checkpointer import Checkpointer
+    from ganzoo.runs.callbacks.nan_guard import NaNGuard
+    from ganzoo.runs.callbacks.tensorboard import SampleQualityLogger, TensorBoardLogger
 
     assert NaNGuard.async_safe and Checkpointer.async_safe and TensorBoardLogger.async_safe
     assert is_default(SampleQualityLogger.on_train_batch_end)

@@ -42,8 +42,9 @@ def train_callbacks(directory, steps_per_epoch, fixed_z, log_every=10, history_d
     checkpointer (at epoch end; the run's history.json in `history_dir` when given) and the
     TensorBoard logger (step scalars every `log_every` steps, the sample picture at epoch end),
     all sharing the guard as `ganzoo train` wires them."""
-    from ganzoo.callbacks import Checkpointer, NaNGuard
-    from ganzoo.tensorboard_logging import TensorBoardLogger
+    from ganzoo.runs.callbacks.checkpointer import Checkpointer
+    from ganzoo.runs.callbacks.nan_guard import NaNGuard
+    from ganzoo.runs.callbacks.tensorboard import TensorBoardLogger
 
     guard = NaNGuard(steps_per_epoch)
     return [guard, Checkpointer(os.path.join(directory, "checkpoints"), steps_per_epoch, guard=guard,

@@ -112,7 +112,7 @@ def measure(steps, repeats, batch, log_every=10):
     import ganzoo
     from _timing import step_timer, train_callbacks
 
-    from ganzoo.training import build_model
+    from ganzoo.runs.setup import build_model
 
     keras.utils.set_random_seed(0)
     config = ganzoo.resolve_config("gan_gaussian_ring", batch_size=batch, steps_per_execution=16)

@@ -136,7 +136,7 @@ def _budget_stop(minutes, cores=2):
 def run_toy(dataset, config_name, seed, steps, root, steps_per_epoch=1000):
     """Train one toy run and score 2,500 samples; returns a result dict."""
     import ganzoo
-    from ganzoo.training import load_run
+    from ganzoo.runs.train import load_run
 
     preset, overrides = TOY_CONFIGS[config_name]
     preset = preset.format(dataset=dataset)
@@ -180,7 +180,7 @@ def _load_and_score_mnist(run_dir, seed):
     """The run's sampling generator, and its scores on 5,000 samples against the 500 held-out digits."""
     from ganzoo.data import load_real_samples
     from ganzoo.metrics import evaluate_samples
-    from ganzoo.training import load_run
+    from ganzoo.runs.train import load_run
 
     _, model = load_run(run_dir)
     # A conditional model: every digit equally often, then also scored per requested digit.
@@ -236,7 +236,7 @@ def run_quickstart(seed, root):
 
 def _export(model, config, directory, result):
     from ganzoo.export import export_generator
-    from ganzoo.training import card_fields, class_names
+    from ganzoo.runs.finish import card_fields, class_names
 
     card = card_fields(config, model)
     card["metrics"] = {k: v for k, v in result.items()
@@ -254,7 +254,7 @@ def _export(model, config, directory, result):
 
 def save_sample_picture(model, dataset, path, seed=0):
     """Save what `ganzoo sample` draws: an 8x8 digit grid, or 2,500 toy points over the real data."""
-    from ganzoo.callbacks import sample_picture, write_png
+    from ganzoo.images import sample_picture, write_png
     from ganzoo.data import load_real_samples
 
     if dataset == "mnist_sample" and model.num_classes:  # one row of 8 per class
@@ -336,7 +336,7 @@ def main(argv=None):
 
 def write_pictures(results, selected, directory):
     """Write `directory`/<key>.png for every selected (part, key) run in `results`; returns the paths."""
-    from ganzoo.training import load_run
+    from ganzoo.runs.train import load_run
 
     os.makedirs(directory, exist_ok=True)
     paths = []
@@ -353,7 +353,7 @@ def write_pictures(results, selected, directory):
 def export_all(results, export_dir, mnist_width, mnist_minutes, toy_steps, which=("mnist", "ring", "grid"),
                mnist_models=("dcgan", "wgan_gp")):
     """Export the MNIST runs of `mnist_models` and the seed-0 gan_ema toy runs, with sample pictures."""
-    from ganzoo.training import load_run
+    from ganzoo.runs.train import load_run
 
     targets = []
     for name in mnist_models if "mnist" in which else ():

@@ -45,7 +45,7 @@ The package, one concern per module:
 It imports from the rest of ganzoo only the toy mixtures (`ganzoo.metrics.toy`, numpy only).
 """
 
-from ganzoo.data.errors import DatasetError
+from ganzoo.errors import DatasetError
 from ganzoo.data.image_ops import _prepare_image  # noqa: F401  (tests check the crop directly)
 from ganzoo.data.loaders import dataset_info, load_dataset, load_real_samples
 from ganzoo.data.pipeline import AUTOTUNE, CACHE_LIMIT_BYTES, SHUFFLE_BUFFER_BYTES  # noqa: F401

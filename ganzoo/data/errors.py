@@ -1,11 +1,8 @@
-"""The error every data function raises for a bad request or bad data, and argument checks."""
+"""Argument checks of the data functions (their error, `DatasetError`, is in `ganzoo.errors`)."""
 
 import numpy as np
 
-
-class DatasetError(ValueError):
-    """A dataset could not be loaded because of the request or the data; the message says
-    what was wrong and how to fix it."""
+from ganzoo.errors import DatasetError
 
 
 def _positive_int(value, name):

@@ -7,7 +7,7 @@ numpy / `keras.ops` counterparts for a process without TensorFlow.
 
 import numpy as np
 
-from ganzoo.data.errors import DatasetError
+from ganzoo.errors import DatasetError
 
 
 def _as_size(image_size):

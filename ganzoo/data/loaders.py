@@ -3,7 +3,8 @@
 
 import os
 
-from ganzoo.data.errors import DatasetError, _check_seed, _positive_int
+from ganzoo.errors import DatasetError
+from ganzoo.data.errors import _check_seed, _positive_int
 from ganzoo.data.image_ops import _as_size, _check_channels
 from ganzoo.data.pipeline import _pipeline
 from ganzoo.data.sources import resolve

@@ -10,7 +10,8 @@ import threading
 import keras
 import numpy as np
 
-from ganzoo.data.errors import DatasetError, _check_seed, _positive_int
+from ganzoo.errors import DatasetError
+from ganzoo.data.errors import _check_seed, _positive_int
 from ganzoo.data.image_ops import _scale_numpy
 
 

@@ -7,7 +7,7 @@ batches (`ganzoo.data.numpy_batches`), and the sources that read files through t
 tf.data (folders, tensorflow-datasets) raise `DatasetError` saying what to install.
 """
 
-from ganzoo.data.errors import DatasetError
+from ganzoo.errors import DatasetError
 
 #: What to install for the sources that read files (folders need tf.io's decoders).
 INSTALL_TENSORFLOW = "pip install tensorflow"

@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from ganzoo.data.errors import DatasetError
+from ganzoo.errors import DatasetError
 from ganzoo.data.image_ops import _scale
 from ganzoo.data.optional import require_tensorflow, tensorflow
 

@@ -35,11 +35,11 @@ from ganzoo.export.layout import (
     SERVING_SIGNATURE,
     TMP_PREFIX,
     VECTOR_OUTPUTS,
-    ExportError,
     _sha256,
     find_export,
     list_exports,
 )
+from ganzoo.errors import ExportError
 from ganzoo.export.runtime import ExportedGenerator, load_exported
 from ganzoo.export.verify import verify_export
 from ganzoo.export.writers import export_generator

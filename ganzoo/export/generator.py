@@ -4,7 +4,8 @@ and its output on the fixed parity batch. Keras is imported inside the functions
 
 import numpy as np
 
-from ganzoo.export.layout import ExportError, _parity_labels, _parity_latents
+from ganzoo.errors import ExportError
+from ganzoo.export.layout import _parity_labels, _parity_latents
 
 
 def _float32_generator(generator):

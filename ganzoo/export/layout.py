@@ -29,6 +29,8 @@ import uuid
 
 import numpy as np
 
+from ganzoo.errors import ExportError
+
 FORMATS = ("saved_model", "onnx")
 SERVING_SIGNATURE = "serving_default"
 SAMPLE_SIGNATURE = "sample"
@@ -49,10 +51,6 @@ _COMPUTED_CARD_FIELDS = (
     "outputs", "signatures", "onnx_opset", "versions", "parity", "files", "exported_at", "num_classes",
     "class_names",
 )
-
-
-class ExportError(ValueError):
-    """A generator that cannot be exported, or an export that is missing, corrupt or wrong."""
 
 
 def _parity_latents(latent_dim):

@@ -13,11 +13,11 @@ from ganzoo.export.layout import (
     ONNX_FILENAME,
     REFERENCE_FILENAME,
     SERVING_SIGNATURE,
-    ExportError,
     _check_files,
     _read_card,
     _resolve_export_path,
 )
+from ganzoo.errors import ExportError
 
 
 def _onnx_session(path):

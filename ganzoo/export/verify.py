@@ -14,13 +14,13 @@ from ganzoo.export.layout import (
     REFERENCE_FILENAME,
     SAMPLE_SIGNATURE,
     SERVING_SIGNATURE,
-    ExportError,
     _check_files,
     _is_version_dir,
     _parity_labels,
     _parity_latents,
     _read_card,
 )
+from ganzoo.errors import ExportError
 from ganzoo.export.runtime import ExportedGenerator
 from ganzoo.images import to_uint8
 

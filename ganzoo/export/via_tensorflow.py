@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 
-from ganzoo.export.layout import ExportError
+from ganzoo.errors import ExportError
 
 _CHILD = """
 import json, sys

@@ -26,12 +26,12 @@ from ganzoo.export.layout import (
     SERVING_SIGNATURE,
     TMP_PREFIX,
     VECTOR_OUTPUTS,
-    ExportError,
     _claim_version,
     _model_card,
     _publish,
     _write_card,
 )
+from ganzoo.errors import ExportError
 from ganzoo.export.verify import verify_export
 
 

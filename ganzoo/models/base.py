@@ -22,11 +22,11 @@ from ganzoo.models.game import FirstNonFinite, Game, _as_shape, _positive_int, p
 from ganzoo.models.networks import _num_classes
 
 if keras.backend.backend() == "tensorflow":
-    from ganzoo.models.step_tensorflow import TensorFlowStep as BackendStep
+    from ganzoo.models.backends.tensorflow import TensorFlowStep as BackendStep
 elif keras.backend.backend() == "jax":
-    from ganzoo.models.step_jax import JaxStep as BackendStep
+    from ganzoo.models.backends.jax import JaxStep as BackendStep
 elif keras.backend.backend() == "torch":
-    from ganzoo.models.step_torch import TorchStep as BackendStep
+    from ganzoo.models.backends.torch import TorchStep as BackendStep
 else:
     raise ImportError(
         f"ganzoo trains on the tensorflow, jax and torch backends of Keras; this one is "
@@ -181,10 +181,6 @@ class GANBase(BackendStep, Game, Fitting, Sampling, keras.Model):
             if getattr(config, field) is not None:
                 kwargs[keyword] = getattr(config, field)
         return kwargs
-
-    @classmethod
-    def check_config(cls, config):
-        """Raise `ganzoo.config.ConfigError` for a config field this model does not take."""
 
     @property
     def d_steps_keyword(self):

@@ -4,7 +4,7 @@ Generative Adversarial Networks"."""
 import keras
 
 from ganzoo.models.gan import GAN
-from ganzoo.models.networks import build_conv_discriminator, build_conv_generator, conv_plan  # noqa: F401
+from ganzoo.models.networks import build_conv_discriminator, build_conv_generator
 
 
 @keras.saving.register_keras_serializable(package="ganzoo")

@@ -58,13 +58,6 @@ class GAN(GANBase):
         self.generator_loss_name = generator_loss
         super().__init__(generator, discriminator, latent_dim, data_shape, **kwargs)
 
-    @classmethod
-    def check_config(cls, config):
-        from ganzoo.config import ConfigError
-
-        if config.gp_weight is not None:
-            raise ConfigError("--gp-weight applies to wgan_gp only.")
-
     def _hidden_units(self, data_shape):
         return self.width or (self.default_vector_width if len(data_shape) == 1 else self.default_width)
 

@@ -58,15 +58,6 @@ class SNGAN(GANBase):
     def n_dis(self):
         return self.d_steps
 
-    @classmethod
-    def check_config(cls, config):
-        from ganzoo.config import ConfigError
-
-        if config.gp_weight is not None:
-            raise ConfigError("--gp-weight applies to wgan_gp only; SN-GAN bounds D by spectral normalization.")
-        if config.generator_loss is not None:
-            raise ConfigError("--generator-loss applies to gan and dcgan; SN-GAN uses the hinge loss.")
-
     def default_optimizers(self):
         return (
             keras.optimizers.Adam(2e-4, beta_1=0.0, beta_2=0.9, name="d_adam"),

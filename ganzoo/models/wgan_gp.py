@@ -67,13 +67,6 @@ class WGANGP(GANBase):
     def n_critic(self):
         return self.d_steps
 
-    @classmethod
-    def check_config(cls, config):
-        from ganzoo.config import ConfigError
-
-        if config.generator_loss is not None:
-            raise ConfigError("--generator-loss applies to gan and dcgan; WGAN-GP uses the Wasserstein loss.")
-
     def score_summary(self, scores):
         """The critic's mean value, E[f(x)]: the two terms of the W1 estimate."""
         return keras.ops.mean(keras.ops.cast(scores, "float32"))

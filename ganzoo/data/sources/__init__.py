@@ -11,7 +11,8 @@ from ganzoo.data.sources.catalog import _TFDS_PRESETS, CELEB_A_CROP, DATASETS, _
 from ganzoo.data.sources.folder import IMAGE_EXTENSIONS, FolderSource
 from ganzoo.data.sources.mnist_sample import MNIST_SAMPLE_SPLITS, MnistSampleSource, mnist_sample_arrays
 from ganzoo.data.sources.tfds import TfdsSource
-from ganzoo.data.sources.toy import TOY_DISTRIBUTIONS, TOY_NUM_EXAMPLES, ToySource, toy_distribution
+from ganzoo.metrics.toy import TOY_DISTRIBUTIONS
+from ganzoo.data.sources.toy import TOY_NUM_EXAMPLES, ToySource, toy_distribution
 
 __all__ = [
     "CELEB_A_CROP", "DATASETS", "IMAGE_EXTENSIONS", "MNIST_SAMPLE_SPLITS", "TOY_NUM_EXAMPLES", "FolderSource",

@@ -1,6 +1,7 @@
 """What every kind of data source answers: `info()` (headers only) and `open()` (the examples)."""
 
-from ganzoo.data.errors import DatasetError, _positive_int
+from ganzoo.errors import DatasetError
+from ganzoo.data.errors import _positive_int
 from ganzoo.data.image_ops import _as_size, _check_channels
 from ganzoo.data.pipeline import real_arrays
 

@@ -1,6 +1,6 @@
 """The built-in dataset names, one line on each, and the error for a name that is none of them."""
 
-from ganzoo.data.errors import DatasetError
+from ganzoo.errors import DatasetError
 from ganzoo.metrics.toy import TOY_DISTRIBUTIONS
 
 #: Side of the central square cropped from CelebA's 178x218 aligned faces before resizing,

@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from ganzoo.data.errors import DatasetError
+from ganzoo.errors import DatasetError
 from ganzoo.data.image_ops import _as_size, _decode, _decode_file
 from ganzoo.data.optional import require_tensorflow
 from ganzoo.data.pipeline import AUTOTUNE, CACHE_LIMIT_BYTES, Examples

@@ -4,7 +4,7 @@ import functools
 
 import numpy as np
 
-from ganzoo.data.errors import DatasetError
+from ganzoo.errors import DatasetError
 from ganzoo.data.image_ops import _prepare_image, _prepare_numpy_images
 from ganzoo.data.optional import tensorflow
 from ganzoo.data.pipeline import Examples

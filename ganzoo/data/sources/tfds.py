@@ -3,7 +3,7 @@
 import logging
 import re
 
-from ganzoo.data.errors import DatasetError
+from ganzoo.errors import DatasetError
 from ganzoo.data.image_ops import _as_size, _prepare_image
 from ganzoo.data.optional import INSTALL_TFDS, require_tensorflow
 from ganzoo.data.pipeline import AUTOTUNE, Examples

@@ -1,6 +1,7 @@
 """The 2-D toy mixtures as datasets: points drawn from `ganzoo.metrics.toy.TOY_DISTRIBUTIONS`."""
 
-from ganzoo.data.errors import DatasetError, _positive_int
+from ganzoo.errors import DatasetError
+from ganzoo.data.errors import _positive_int
 from ganzoo.data.pipeline import Examples
 from ganzoo.data.sources.base import Source
 from ganzoo.metrics.toy import TOY_DISTRIBUTIONS

@@ -1,5 +1,5 @@
 """Checkpoint files of a run: save one atomically, load the newest that loads (falling back past
-damaged ones). Used by the Checkpointer callback and by `ganzoo.training` on resume."""
+damaged ones). Used by the Checkpointer callback and by `ganzoo.runs.train` on resume."""
 
 import os
 import warnings
@@ -7,7 +7,9 @@ import zipfile
 
 import keras
 
-from ganzoo.run_dir import RunDirError, atomic_write, checkpoint_files, checkpoint_name, read_latest, write_latest
+from ganzoo.errors import RunDirError
+from ganzoo.fileio import atomic_write
+from ganzoo.runs.files import checkpoint_files, checkpoint_name, read_latest, write_latest
 
 
 def save_checkpoint(model, directory, step, steps_per_epoch, keep=3):

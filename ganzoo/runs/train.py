@@ -9,7 +9,7 @@ A run directory holds:
                      --keep-checkpoints (3) are kept
     samples/         epoch_NNNN.png, the fixed latent batch after each epoch
     history.json     the Keras history of the whole run (one entry per epoch, with its step)
-    .lock            held by the process training in it (see `ganzoo.run_dir`)
+    .lock            held by the process training in it (see `ganzoo.runs.files`)
     .worker-N/       under --strategy multi_worker, what worker N (not the chief) saves
 
 Importing this module is cheap: TensorFlow is imported when a run starts.
@@ -20,31 +20,27 @@ import sys
 
 import numpy as np
 
-from ganzoo.backend import is_chief, make_strategy, with_backend
-from ganzoo.config import ConfigError, TrainConfig, config_difference, resolve_config, validate_config  # noqa: F401
-from ganzoo.run_export import _export_once, _report_complete, card_fields, class_names  # noqa: F401
-from ganzoo.run_setup import (  # noqa: F401  (build_model and _steps_per_epoch are used from here too)
+from ganzoo.runs.backend import is_chief, make_strategy, with_backend
+from ganzoo.errors import ConfigError
+from ganzoo.config import TrainConfig, config_difference, resolve_config, validate_config
+from ganzoo.runs.finish import _export_once, _report_complete, card_fields, class_names
+from ganzoo.runs.setup import (
     _check_image_shape,
     _d_steps,
     _set_policy,
     _steps_per_epoch,
     build_model,
 )
-from ganzoo.run_dir import (
-    RunDirError,
-    RunLock,
+from ganzoo.errors import RunDirError
+from ganzoo.runs.files import RunLock, read_history, read_json, read_latest, remove_temporary_files
+from ganzoo.runs.signals import (
     Terminated,
     interrupt_handled,
-    read_history,
-    read_json,
-    read_latest,
-    remove_temporary_files,
     reraise_dropped_interrupt,
     sigterm_as_interrupt,
     signals_ignored,
-    unwritable_reason,
-    write_json,
 )
+from ganzoo.fileio import unwritable_reason, write_json
 
 
 def progress_verbosity():
@@ -175,7 +171,7 @@ class _Run:
 def _train(config, saved, info, spe, callbacks):
     import keras
 
-    from ganzoo.callbacks import steps_done
+    from ganzoo.runs.callbacks.steps import steps_done
 
     previous_policy = _set_policy(config.mixed_precision)
     try:
@@ -208,7 +204,7 @@ def _train(config, saved, info, spe, callbacks):
 
 def _prepare_model(run):
     """(model, checkpoint path or None): the newest checkpoint of the run, else a new model."""
-    from ganzoo.callbacks import load_newest_checkpoint
+    from ganzoo.runs.checkpoints import load_newest_checkpoint
 
     with run.strategy.scope():
         # Every worker resumes from the chief's checkpoints.
@@ -220,8 +216,9 @@ def _prepare_model(run):
 
 def _make_callbacks(run, model, initial_step, history, callbacks):
     """(NaN guard, checkpointer, TensorBoard logger, every callback of the run in order)."""
-    from ganzoo.callbacks import Checkpointer, NaNGuard
-    from ganzoo.tensorboard_logging import TensorBoardLogger, log_hparams
+    from ganzoo.runs.callbacks.checkpointer import Checkpointer
+    from ganzoo.runs.callbacks.nan_guard import NaNGuard
+    from ganzoo.runs.callbacks.tensorboard import TensorBoardLogger, log_hparams
     from ganzoo.data import load_real_samples
 
     config, spe, chief = run.config, run.spe, run.chief
@@ -270,10 +267,6 @@ def _fit_with_resume(run, model, datasets, initial_step, guard, checkpointer, ca
         raise
 
 
-class WorkerLost(RuntimeError):
-    """Under --strategy multi_worker, another worker of the cluster stopped mid-run."""
-
-
 def _raise_if_worker_lost(error, run):
     if run.config.strategy != "multi_worker":
         return
@@ -293,8 +286,9 @@ def _raise_if_worker_lost(error, run):
 
 def _finish(run, model, guard, checkpointer, logger):
     """The run's history; raises TrainingDiverged after a NaN, exports when asked."""
-    from ganzoo.callbacks import TrainingDiverged, steps_done
-    from ganzoo.tensorboard_logging import log_run_status
+    from ganzoo.errors import TrainingDiverged
+    from ganzoo.runs.callbacks.steps import steps_done
+    from ganzoo.runs.callbacks.tensorboard import log_run_status
 
     step = steps_done(model)
     if guard.failure or step >= run.config.epochs * run.spe:  # not after an early stop: it may go on
@@ -332,7 +326,7 @@ def _datasets(config):
 
 
 def _quality_logger(config, info, writer, spe):
-    from ganzoo.tensorboard_logging import SampleQualityLogger
+    from ganzoo.runs.callbacks.tensorboard import SampleQualityLogger
     from ganzoo.data import load_real_samples, toy_distribution
 
     toy = toy_distribution(config.dataset) if info["kind"] == "toy" else None
@@ -384,7 +378,7 @@ def open_run(run_dir):
         ConfigError: no checkpoint yet.
     """
     import ganzoo.models  # noqa: F401  (registers the model classes with Keras)
-    from ganzoo.callbacks import load_newest_checkpoint
+    from ganzoo.runs.checkpoints import load_newest_checkpoint
 
     path = os.path.join(run_dir, "config.json")
     saved = _read_saved_config(run_dir)

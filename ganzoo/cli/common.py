@@ -114,7 +114,7 @@ def in_cli_words(message):
 
 def _check_output(path, kind, flag):
     """UsageError unless a `kind` ("file" or "directory") can be written at `path`."""
-    from ganzoo.run_dir import unwritable_reason
+    from ganzoo.fileio import unwritable_reason
 
     reason = unwritable_reason(path, kind)
     if reason:
@@ -129,7 +129,7 @@ def _run_class_names(config, model):
     """A run's class names (conditional models), from its dataset; None when unconditional."""
     if model.num_classes is None:
         return None
-    from ganzoo.training import class_names
+    from ganzoo.runs.finish import class_names
 
     return class_names(config, model) or [str(i) for i in range(model.num_classes)]
 
@@ -142,7 +142,7 @@ def _load_sampler(source):
     if not os.path.exists(source):
         raise UsageError(f"{source} does not exist: give a run directory or an export directory/.onnx file.")
     if _is_run_dir(source):
-        from ganzoo.training import load_run
+        from ganzoo.runs.train import load_run
 
         config, model = load_run(source)
         k = model.num_classes

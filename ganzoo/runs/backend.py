@@ -6,7 +6,7 @@ default device the backend picks: a GPU where there is one).
 
 import os
 
-from ganzoo.config import ConfigError
+from ganzoo.errors import ConfigError
 
 
 def with_backend(config):

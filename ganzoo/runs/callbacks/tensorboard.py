@@ -5,8 +5,8 @@ import os
 import keras
 import numpy as np
 
-from ganzoo.callbacks import StepAware, host_means, steps_done, steps_in_epoch
-from ganzoo.event_writer import EventWriter, hparams_summary, scalar_summary, session_end_summary  # noqa: F401
+from ganzoo.runs.callbacks.steps import StepAware, host_means, steps_done, steps_in_epoch
+from ganzoo.runs.callbacks.event_writer import EventWriter, hparams_summary, scalar_summary, session_end_summary
 from ganzoo.images import sample_picture, write_png
 
 
@@ -20,7 +20,7 @@ class TensorBoardLogger(StepAware):
 
     The step points come from the running means in each call's logs, which Keras brings to
     the host anyway (see `StepAware`): no device read and no TensorFlow op per point; the
-    events are written from Python (`ganzoo.event_writer`), so TensorFlow is not needed.
+    events are written from Python (`ganzoo.runs.callbacks.event_writer`), so TensorFlow is not needed.
     """
 
     def __init__(self, log_dir, steps_per_epoch, fixed_z, samples_dir=None, log_every=10, reference=None,

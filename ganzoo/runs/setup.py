@@ -1,10 +1,10 @@
 """What a training run is built from: its strategy, mixed-precision policy, model and epoch
-length, each checked before anything is written (used by `ganzoo.training`)."""
+length, each checked before anything is written (used by `ganzoo.runs.train`)."""
 
 import warnings
 
-from ganzoo.backend import has_gpu
-from ganzoo.config import ConfigError
+from ganzoo.runs.backend import has_gpu
+from ganzoo.errors import ConfigError
 
 
 def build_model(config):

@@ -15,10 +15,9 @@ import signal
 import sys
 import warnings
 
-from ganzoo.cli_common import (  # noqa: F401  (the names tests and users import from here)
+from ganzoo.cli.common import (
     UsageError,
     _check_output,
-    _is_run_dir,
     _load_sampler,
     _Parser,
     _positive_int,
@@ -26,8 +25,8 @@ from ganzoo.cli_common import (  # noqa: F401  (the names tests and users import
     add_config_flags,
     in_cli_words,
 )
-from ganzoo.cli_evaluate import add_evaluate_parser, cmd_evaluate
-from ganzoo.cli_quiet import _quiet_logs, without_startup_noise  # noqa: F401
+from ganzoo.cli.evaluate import add_evaluate_parser, cmd_evaluate
+from ganzoo.cli.quiet import _quiet_logs
 
 
 def build_parser():
@@ -75,7 +74,7 @@ def _add_export_parser(sub, common):
 
 
 def _default_run_dir(name, dataset):
-    from ganzoo.models.registry import PRESETS
+    from ganzoo.presets import PRESETS
 
     if name in PRESETS and (dataset is None or dataset == PRESETS[name]["dataset"]):
         return os.path.join("runs", name)
@@ -90,7 +89,7 @@ def _run_dir_of(args):
 
 def cmd_train(args):
     from ganzoo.config import resolve_config
-    from ganzoo.training import train
+    from ganzoo.runs.train import train
 
     fields = {k: v for k, v in vars(args).items() if k not in ("command", "model", "verbose")}
     fields["run_dir"] = _run_dir_of(args)
@@ -131,7 +130,7 @@ def _sample_labels(args, class_names):
 
 
 def cmd_sample(args):
-    from ganzoo.callbacks import sample_picture, write_png
+    from ganzoo.images import sample_picture, write_png
 
     _check_output(args.out, "file", "--out")
     generate, data, class_names = _load_sampler(args.source)
@@ -155,7 +154,8 @@ def cmd_sample(args):
 def cmd_export(args):
     from ganzoo.export import export_generator
     from ganzoo.export import _sha256
-    from ganzoo.training import card_fields, class_names, open_run
+    from ganzoo.runs.finish import card_fields, class_names
+    from ganzoo.runs.train import open_run
 
     _check_output(args.out, "directory", "--out")
     if args.version and os.path.exists(os.path.join(args.out, str(args.version))) and not args.overwrite:
@@ -173,7 +173,8 @@ def cmd_export(args):
 
 def cmd_list(args):
     from ganzoo.data import DATASETS
-    from ganzoo.models.registry import MODELS, PRESETS
+    from ganzoo.models.registry import MODELS
+    from ganzoo.presets import PRESETS
 
     print("Models:")
     for name, cls in MODELS.items():
@@ -215,7 +216,7 @@ def _check_before_importing_a_backend(args):
     backend = os.environ.get("KERAS_BACKEND")
     if args.command != "train" or not backend:
         return
-    from ganzoo.training import check_resume_backend
+    from ganzoo.runs.train import check_resume_backend
 
     check_resume_backend(_run_dir_of(args), backend)
 
@@ -236,8 +237,7 @@ def _user_errors():
     """The exception classes that are user mistakes, from the modules that are loaded (one that
     is not loaded cannot have raised)."""
     from ganzoo.export import ExportError
-    from ganzoo.run_dir import RunDirError
-    from ganzoo.config import ConfigError
+    from ganzoo.errors import ConfigError, RunDirError
 
     errors = [UsageError, ConfigError, RunDirError, ExportError]
     if "ganzoo.data" in sys.modules:
@@ -246,7 +246,7 @@ def _user_errors():
 
 
 def main(argv=None):
-    from ganzoo.run_dir import sigterm_as_interrupt
+    from ganzoo.runs.signals import sigterm_as_interrupt
 
     args = build_parser().parse_args(argv)  # exits 2 on usage errors
     command = args.command
@@ -274,13 +274,10 @@ def main(argv=None):
 
 def _run_failures():
     """Exceptions that end a run with exit 1 and their one-line message: a diverged loss, a lost
-    worker (from the modules that are loaded: one that is not cannot have raised)."""
-    failures = []
-    if "ganzoo.callbacks" in sys.modules:
-        failures.append(sys.modules["ganzoo.callbacks"].TrainingDiverged)
-    if "ganzoo.training" in sys.modules:
-        failures.append(sys.modules["ganzoo.training"].WorkerLost)
-    return tuple(failures)
+    worker."""
+    from ganzoo.errors import TrainingDiverged, WorkerLost
+
+    return TrainingDiverged, WorkerLost
 
 
 if __name__ == "__main__":

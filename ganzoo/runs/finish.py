@@ -6,7 +6,7 @@ import os
 
 def _report_complete(config, saved, model, ckpt_path, spe, chief):
     """Say that the run is trained already, and where its export is (exporting it if asked and not done)."""
-    from ganzoo.callbacks import steps_done
+    from ganzoo.runs.callbacks.steps import steps_done
 
     step = steps_done(model)
     print(f"{config.run_dir} is complete: {step} steps ({step / spe:g} epochs of {spe}), checkpoint {ckpt_path}. "
@@ -44,7 +44,7 @@ def class_names(config, model):
 def card_fields(config, model, checkpoint=None):
     """Model-card fields of a run, for exports; `checkpoint` ({"file", "sha256"}) names the
     checkpoint exported, so that a re-run can tell it is exported already."""
-    from ganzoo.callbacks import steps_done
+    from ganzoo.runs.callbacks.steps import steps_done
     from ganzoo.data import dataset_info
 
     fields = {"dataset": config.dataset, "preset": config.preset, "seed": config.seed,

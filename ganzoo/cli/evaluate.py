@@ -3,11 +3,11 @@
 import json
 import os
 
-from ganzoo.cli_common import UsageError, _check_output, _is_run_dir, _load_sampler
+from ganzoo.cli.common import UsageError, _check_output, _is_run_dir, _load_sampler
 
 
 def add_evaluate_parser(sub, common):
-    from ganzoo.cli_common import _positive_int, _sample_count, _seed
+    from ganzoo.cli.common import _positive_int, _sample_count, _seed
 
     v = sub.add_parser("evaluate", help="sample-quality metrics of a run or an export, offline", parents=[common])
     v.add_argument("source", metavar="RUN_DIR_OR_EXPORT")
@@ -133,7 +133,7 @@ def _conditional_scores(args, data, fake, labels, toy, split, num_real):
 
 
 def _write_metrics(path, report):
-    from ganzoo.run_dir import atomic_write
+    from ganzoo.fileio import atomic_write
 
     def dump(tmp):
         with open(tmp, "w") as f:

@@ -1,0 +1,85 @@
+"""The model names and the paper-faithful presets, named `<model>_<dataset>` (pure dicts).
+
+A preset is a dict of `ganzoo.TrainConfig` fields; command-line flags override it. Pure
+Python: the CLI validates a request from these before it imports Keras or TensorFlow. The
+classes behind the names are in `ganzoo.models.registry.MODELS`.
+"""
+
+#: The models `ganzoo train` knows, in the order `ganzoo list` shows them.
+MODEL_NAMES = ("gan", "dcgan", "wgan_gp", "sngan")
+
+#: Config fields only some models take: {field: (the models that take it, {model: why not})}.
+#: Each model class maps the fields it takes to its constructor keywords (`config_keywords`).
+MODEL_ONLY_FIELDS = {
+    "gp_weight": (("wgan_gp",), {"sngan": "SN-GAN bounds D by spectral normalization"}),
+    "generator_loss": (("gan", "dcgan"), {"wgan_gp": "WGAN-GP uses the Wasserstein loss",
+                                          "sngan": "SN-GAN uses the hinge loss"}),
+}
+
+
+def model_field_problem(model, config):
+    """Why `config` sets a field that `model` does not take, in the CLI's words, or None."""
+    for field, (takers, why) in MODEL_ONLY_FIELDS.items():
+        if getattr(config, field) is not None and model not in takers:
+            flag = "--" + field.replace("_", "-")
+            scope = f"{takers[0]} only" if len(takers) == 1 else " and ".join(takers)
+            return f"{flag} applies to {scope}" + (f"; {why[model]}." if model in why else ".")
+    return None
+
+
+# Radford et al. 2015: Adam(2e-4, beta_1=0.5), batch 128, z of 100.
+_DCGAN = dict(model="dcgan", batch_size=128, latent_dim=100, d_lr=2e-4, g_lr=2e-4, beta_1=0.5, beta_2=0.999)
+# Gulrajani et al. 2017 (images): lambda 10, Adam(1e-4, 0, 0.9), 5 critic steps, batch 64.
+_WGAN_GP = dict(model="wgan_gp", batch_size=64, latent_dim=128, d_lr=1e-4, g_lr=1e-4, beta_1=0.0, beta_2=0.9,
+                d_steps=5, gp_weight=10.0)
+# Miyato et al. 2018 (the authors' chainer-gan-lib defaults for the standard CNN): hinge loss,
+# Adam(2e-4, 0, 0.9), n_dis = 5, z of 128; batch 64 as the WGAN-GP presets it is compared with.
+_SNGAN = dict(model="sngan", batch_size=64, latent_dim=128, d_lr=2e-4, g_lr=2e-4, beta_1=0.0, beta_2=0.9, d_steps=5)
+# Vector data: the model classes' own vector defaults (networks, z of 2, optimizers, and for
+# WGAN-GP lambda 0.1 and 5 critic steps: the authors' 2-D toy code), so `GAN(data_shape=(2,))` +
+# `compile()` trains exactly the `gan_gaussian_*` preset. 20 steps per compiled call: the same
+# algorithm with less per-step overhead (the toys' steps are tiny); epochs of 1,000 steps, a
+# multiple of it (Keras runs whole calls).
+_TOY = dict(batch_size=256, steps_per_execution=20, steps_per_epoch=1000)
+_WGAN_GP_TOY = dict(_TOY, model="wgan_gp", epochs=4)
+_SNGAN_TOY = dict(_TOY, model="sngan", epochs=4)  # SNGAN's vector defaults; 4,000 G steps as WGAN-GP
+_GAN_TOY = dict(_TOY, model="gan", generator_loss="non_saturating", epochs=10)
+# ganzoo's 2-D recipe: the same GAN and networks with Adam(1e-3, beta_1=0.5) for both players and
+# samples from a warmed-up EMA of G (decay 0.999); 20 epochs of 1,000 steps. Measured in README
+# Results: every mode of both toys, >= 93% high-quality samples.
+_GAN_EMA_TOY = dict(_GAN_TOY, d_lr=1e-3, g_lr=1e-3, ema=0.999, epochs=20)
+
+PRESETS = {
+    # The quick start: ~3 minutes of 2 idle cores. Levers over the paper's settings, measured in
+    # README Results: width 32 (half the paper's 64, a quarter of the arithmetic per step), batch
+    # 64, Adam(5e-4, 0.5) for both players (2.5x the paper's rate) and an EMA of G (0.999,
+    # warmed up); 29 epochs of 70 steps = 2,030 generator steps.
+    "dcgan_mnist_sample": dict(_DCGAN, dataset="mnist_sample", width=32, batch_size=64, d_lr=5e-4, g_lr=5e-4,
+                               ema=0.999, epochs=29),
+    # Class-conditional (labels from the dataset, Mirza & Osindero 2014 G, projection D): the quick
+    # start's settings with --conditional.
+    "cdcgan_mnist_sample": dict(_DCGAN, dataset="mnist_sample", width=32, batch_size=64, d_lr=5e-4, g_lr=5e-4,
+                                ema=0.999, epochs=29, conditional=True),
+    "dcgan_mnist": dict(_DCGAN, dataset="mnist", epochs=25),
+    "dcgan_fashion_mnist": dict(_DCGAN, dataset="fashion_mnist", epochs=25),
+    "dcgan_cifar10": dict(_DCGAN, dataset="cifar10", epochs=50),
+    "dcgan_celeb_a": dict(_DCGAN, dataset="celeb_a", image_size=64, epochs=10),
+    "wgan_gp_mnist_sample": dict(_WGAN_GP, dataset="mnist_sample", epochs=50),
+    "wgan_gp_mnist": dict(_WGAN_GP, dataset="mnist", epochs=50),
+    "wgan_gp_cifar10": dict(_WGAN_GP, dataset="cifar10", epochs=100),
+    "wgan_gp_celeb_a": dict(_WGAN_GP, dataset="celeb_a", image_size=64, epochs=20),
+    "wgan_gp_gaussian_ring": dict(_WGAN_GP_TOY, dataset="gaussian_ring"),
+    "wgan_gp_gaussian_grid": dict(_WGAN_GP_TOY, dataset="gaussian_grid"),
+    "sngan_mnist_sample": dict(_SNGAN, dataset="mnist_sample", epochs=50),
+    "sngan_gaussian_ring": dict(_SNGAN_TOY, dataset="gaussian_ring"),
+    "sngan_gaussian_grid": dict(_SNGAN_TOY, dataset="gaussian_grid"),
+    "gan_gaussian_ring": dict(_GAN_TOY, dataset="gaussian_ring"),
+    "gan_gaussian_grid": dict(_GAN_TOY, dataset="gaussian_grid"),
+    "gan_ema_gaussian_ring": dict(_GAN_EMA_TOY, dataset="gaussian_ring"),
+    "gan_ema_gaussian_grid": dict(_GAN_EMA_TOY, dataset="gaussian_grid"),
+    # Conditional toys: the label is the mode index; the same recipe as gan_ema_gaussian_*.
+    "cgan_ema_gaussian_ring": dict(_GAN_EMA_TOY, dataset="gaussian_ring", conditional=True),
+    "cgan_ema_gaussian_grid": dict(_GAN_EMA_TOY, dataset="gaussian_grid", conditional=True),
+    "gan_mnist_sample": dict(model="gan", dataset="mnist_sample", batch_size=100, latent_dim=100, width=512,
+                             d_lr=2e-4, g_lr=2e-4, beta_1=0.5, beta_2=0.999, epochs=50),
+}
