@@ -83,6 +83,22 @@ class TrainConfig:
                                             choices=("non_saturating", "minimax"))
     pack: Optional[int] = setting(None, "int", "PacGAN packing: the discriminator judges M samples at once "
                                                "(batch size a multiple of M)", metavar="M")
+    augment: Optional[str] = setting(None, "str", "augment what D sees, real and generated, in both players' steps: "
+                                                  "diffaugment (every transform) or ada (each with an adapted "
+                                                  "probability p); images only", choices=("diffaugment", "ada"))
+    augment_policy: Optional[str] = setting(None, "str", "the transforms, comma-separated from color, translation, "
+                                                         "cutout, flip (default color,translation,cutout; flip only "
+                                                         "for mirror-symmetric data)", metavar="LIST")
+    ada_target: Optional[float] = setting(None, "float", "ADA's target for r_t = E[sign(D(x_real))] (0.6)",
+                                          valid=(lambda v: 0 < v < 1, "in (0, 1), e.g. 0.6"))
+    ada_kimg: Optional[int] = setting(None, "int", "ADA's speed: p can go from 0 to 1 in N thousand real images (500)",
+                                      metavar="N")
+    r1: Optional[float] = setting(None, "float", "R1 penalty gamma: gamma/2 E||grad D(x_real)||^2 added to D's loss",
+                                  valid=(lambda v: v >= 0, ">= 0"), metavar="GAMMA")
+    r1_every: Optional[int] = setting(None, "int", "lazy R1: the penalty every N discriminator steps, scaled by N",
+                                      metavar="N")
+    lecam: Optional[float] = setting(None, "float", "LeCam regularization weight (0.3 in its authors' BigGAN runs)",
+                                     valid=(lambda v: v >= 0, ">= 0"), metavar="WEIGHT")
     conditional: bool = setting(False, "bool", "class-conditional: train on the dataset's labels (p(x | y)); the "
                                                "classes and their names come from the dataset")
     image_size: Optional[int] = setting(None, "int", "resize (and center-crop) images to N x N")
@@ -199,9 +215,33 @@ def validate_config(config):
         raise ConfigError(
             f"--checkpoint-every {config.checkpoint_every} must be a multiple of --steps-per-execution {per_call}: "
             f"a checkpoint is saved between compiled calls of {per_call} steps. Use --checkpoint-every {rounded}.")
+    _check_regularizers(config)
     if config.pack is not None and config.batch_size % config.pack:
         raise ConfigError(f"--pack {config.pack} joins {config.pack} samples per discriminator input: --batch-size "
                           f"must be a multiple of it; got {config.batch_size}.")
+
+
+def _check_regularizers(config):
+    if config.augment is None:
+        given = [flags_of(TrainConfig.__dataclass_fields__[f])[0] for f in ("augment_policy", "ada_target", "ada_kimg")
+                 if getattr(config, f) is not None]
+        if given:
+            raise ConfigError(f"{', '.join(given)} set{'s' if len(given) == 1 else ''} up augmentation: add "
+                              "--augment diffaugment or --augment ada.")
+    elif config.augment != "ada" and (config.ada_target is not None or config.ada_kimg is not None):
+        raise ConfigError("--ada-target and --ada-kimg apply to --augment ada.")
+    if config.augment == "ada" and config.model == "wgan_gp":
+        raise ConfigError("--augment ada reads r_t from the sign of D's outputs on real data, which a Wasserstein "
+                          "critic does not have: use --augment diffaugment with wgan_gp.")
+    if config.augment_policy is not None:
+        from ganzoo.augment import parse_policy
+
+        try:
+            parse_policy(config.augment_policy)
+        except ValueError as e:
+            raise ConfigError(f"--augment-policy: {e}") from None
+    if config.r1_every is not None and not config.r1:
+        raise ConfigError("--r1-every sets how often the R1 penalty is taken: add --r1 GAMMA.")
 
 
 def resolve_config(model_or_preset="dcgan", **overrides):

@@ -192,3 +192,72 @@ def hinge_generator_loss(fake_scores):
     """-E_z[D(G(z))]: the generator's side of the hinge game (Miyato et al. 2018, Eq. 17,
     V_G = -E_z[D(G(z))], which G minimizes)."""
     return -ops.mean(ops.cast(fake_scores, "float32"))
+
+
+def r1_penalty_from_gradients(gradients):
+    """E[||grad_x D(x)||_2^2] given D's gradients at the real samples (without gamma / 2).
+
+    Mescheder et al. 2018, "Which Training Methods for GANs do actually Converge?", Eq. 9:
+    R1 = gamma / 2 * E_x~p_data[||grad D(x)||^2], penalizing D's gradient on real data only,
+    which makes the game locally convergent. No square root, so no epsilon is needed.
+
+    Args:
+        gradients: d D(x) / d x for real x, shape (batch, ...).
+    """
+    gradients = ops.cast(gradients, "float32")
+    flat = ops.reshape(gradients, (ops.shape(gradients)[0], -1))
+    return ops.mean(ops.sum(ops.square(flat), axis=1))
+
+
+def r1_penalty(discriminator, real, training=True):
+    """The R1 penalty E[||grad_x D(x)||^2] of `discriminator` on the real batch (without gamma / 2).
+
+    Differentiable with respect to D's weights (double backprop; see `input_gradients`).
+    """
+    return r1_penalty_from_gradients(input_gradients(discriminator, real, training))
+
+
+def lecam_regularization(real_scores, fake_scores, anchor_real, anchor_fake):
+    """The LeCam regularizer of D: E[relu(D(x) - alpha_F)^2] + E[relu(alpha_R - D(G(z)))^2].
+
+    Tseng et al. 2021, "Regularizing Generative Adversarial Networks under Limited Data", Eq. 3
+    with the one-sided hinge of the authors' code (google/lecam-gan, `lecam_reg` and
+    `lecamreg`): D(x) is pulled down only above the fake anchor, D(G(z)) up only below the real
+    anchor. alpha_R, alpha_F are moving averages of D's mean score on real and on generated data
+    (`lecam_anchor`); no gradient flows into them.
+
+    Args:
+        real_scores, fake_scores: D's raw outputs (logits or scores) on real and generated data.
+        anchor_real, anchor_fake: the scalars alpha_R and alpha_F.
+
+    Returns:
+        Scalar regularizer (without its weight lambda; 0.3 for BigGAN on CIFAR in the authors'
+        scripts).
+    """
+    real_scores = ops.cast(real_scores, "float32")
+    fake_scores = ops.cast(fake_scores, "float32")
+    anchor_real = ops.stop_gradient(ops.cast(anchor_real, "float32"))
+    anchor_fake = ops.stop_gradient(ops.cast(anchor_fake, "float32"))
+    return (ops.mean(ops.square(ops.relu(real_scores - anchor_fake)))
+            + ops.mean(ops.square(ops.relu(anchor_real - fake_scores))))
+
+
+def lecam_anchor(biased, count, scores, decay=0.99):
+    """One step of a LeCam anchor: a zero-debiased moving average of mean(scores).
+
+    As the authors' StyleGAN2 code (`moving_averages.assign_moving_average(..., decay=0.99,
+    zero_debias=True)`): biased <- decay * biased + (1 - decay) * mean(scores), and the anchor is
+    biased / (1 - decay^count), an unbiased average from the first step on.
+
+    Args:
+        biased: the running biased average (0 before the first step).
+        count: steps taken so far (0 before the first).
+        scores: this step's scores (no gradient flows through them).
+
+    Returns:
+        (new biased average, new count, anchor).
+    """
+    value = ops.stop_gradient(ops.mean(ops.cast(scores, "float32")))
+    count = ops.cast(count, "float32") + 1.0
+    biased = decay * ops.cast(biased, "float32") + (1.0 - decay) * value
+    return biased, count, biased / (1.0 - ops.power(decay, count))

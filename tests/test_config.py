@@ -81,3 +81,46 @@ def test_a_loss_whose_extra_metrics_break_the_metric_names_contract_is_named(tin
         model.compile()
         with pytest.raises(ValueError, match=words.replace("(", r"\(").replace(")", r"\)")):
             model.fit(image_dataset(shape=(2,)), epochs=1, verbose=0)
+
+
+def test_augmentation_and_regularizer_flags_reach_the_model():
+    args = build_parser().parse_args(["train", "sngan", "--augment", "ada", "--augment-policy", "translation,cutout",
+                                      "--ada-target", "0.7", "--ada-kimg", "100", "--r1", "0.5", "--r1-every", "4",
+                                      "--lecam", "0.3"])
+    fields = {k: v for k, v in vars(args).items() if k not in ("command", "model", "verbose")}
+    config = resolve_config("sngan", **fields)
+    kwargs = ganzoo.SNGAN.config_kwargs(config)
+    assert {k: kwargs[k] for k in ("augment", "augment_policy", "ada_target", "ada_kimg", "r1_gamma", "r1_every",
+                                   "lecam_weight")} == dict(augment="ada", augment_policy="translation,cutout",
+                                                            ada_target=0.7, ada_kimg=100, r1_gamma=0.5, r1_every=4,
+                                                            lecam_weight=0.3)
+    # Unset, the model keeps its defaults: no keyword at all.
+    assert "augment" not in ganzoo.SNGAN.config_kwargs(resolve_config("sngan"))
+
+
+@pytest.mark.parametrize("values,message", [
+    ({"augment_policy": "color"}, "--augment-policy sets up augmentation: add --augment diffaugment or --augment ada."),
+    ({"augment": "diffaugment", "ada_target": 0.7}, "--ada-target and --ada-kimg apply to --augment ada."),
+    ({"augment": "ada", "model": "wgan_gp"}, "use --augment diffaugment with wgan_gp"),
+    ({"augment": "diffaugment", "augment_policy": "color,zoom"}, "--augment-policy: Unknown augmentation 'zoom'"),
+    ({"r1_every": 4}, "--r1-every sets how often the R1 penalty is taken: add --r1 GAMMA."),
+    ({"augment": "mixup"}, "--augment must be one of diffaugment, ada; got 'mixup'."),
+    ({"r1": -1.0}, "--r1 must be >= 0; got -1.0."),
+])
+def test_bad_augmentation_and_regularizer_settings_are_named(values, message):
+    model = values.pop("model", "dcgan")
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
+        resolve_config(model, **values)
+
+
+def test_a_resume_with_another_augmentation_setting_is_named():
+    from ganzoo.config import config_difference
+
+    saved = resolve_config("dcgan", augment="diffaugment").to_dict()
+    lines = config_difference(saved, resolve_config("dcgan", augment="ada").to_dict())
+    assert lines == ["  augment: run has 'diffaugment', now 'ada'"]
+    # A run directory written before these fields existed reads as their defaults (off).
+    old = {k: v for k, v in resolve_config("dcgan").to_dict().items()
+           if k not in ("augment", "augment_policy", "ada_target", "ada_kimg", "r1", "r1_every", "lecam")}
+    assert config_difference(old, resolve_config("dcgan").to_dict()) == []
+    assert config_difference(old, resolve_config("dcgan", r1=1.0).to_dict()) == ["  r1: run has None, now 1.0"]

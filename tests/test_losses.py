@@ -114,3 +114,42 @@ def test_hinge_discriminator_loss_has_no_gradient_past_the_margin(gradients):
     g_real, g_fake = gradients(losses.hinge_discriminator_loss, [1.5, 0.5, 3.0, -2.0], [-1.5, -0.5, 2.0, -4.0])
     np.testing.assert_allclose(g_real, [0.0, -0.25, 0.0, -0.25])
     np.testing.assert_allclose(g_fake, [0.0, 0.25, 0.25, 0.0])
+
+
+def test_r1_penalty_from_gradients_hand_values():
+    grads = np.array([[3.0, 4.0], [0.0, 1.0], [0.0, 0.0], [1.0, 1.0]], "float32")
+    # squared norms 25, 1, 0, 2 -> mean 7
+    assert float(losses.r1_penalty_from_gradients(grads)) == pytest.approx(7.0, rel=1e-6)
+
+
+def test_r1_penalty_of_a_linear_and_a_quadratic_discriminator(gradients):
+    real = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0], [-1.0, 3.0]], "float32")
+    w = np.array([[2.0], [1.0]], "float32")
+    linear = lambda x, training=True: ops.matmul(x, w)  # noqa: E731  grad w: ||w||^2 = 5 everywhere
+    assert float(losses.r1_penalty(linear, real)) == pytest.approx(5.0, rel=1e-6)
+    # D(x) = sum(v * x^2): grad 2 v x; with v = (1, 1): ||2x||^2 = 4 ||x||^2 -> 4 * mean(1, 4, 2, 10) = 17.
+    quadratic = lambda v: (lambda x, training=True: ops.matmul(x * x, ops.reshape(v, (2, 1))))  # noqa: E731
+    assert float(losses.r1_penalty(quadratic(np.ones(2, "float32")), real)) == pytest.approx(17.0, rel=1e-6)
+    # Double backprop: d R1 / d v_j = mean_i 8 v_j x_ij^2 -> v = 1: 8 * mean(x_j^2) = (6, 28).
+    (grad,) = gradients(lambda v: losses.r1_penalty(quadratic(v), real), np.ones(2, "float32"))
+    np.testing.assert_allclose(grad, [6.0, 28.0], rtol=1e-5)
+
+
+def test_lecam_regularization_hand_values(gradients):
+    # alpha_R = 0.5, alpha_F = -0.25: relu(REAL + 0.25)^2 = [5.0625, 0, 0.0625, 0.5625] -> 1.421875;
+    # relu(0.5 - FAKE)^2 = [12.25, 0, 0.25, 1] -> 3.375.
+    value = losses.lecam_regularization(REAL, FAKE, 0.5, -0.25)
+    assert float(value) == pytest.approx(1.421875 + 3.375, rel=1e-6)
+    # Its gradient: 2 relu(.) / 4 on the active scores.
+    g_real, g_fake = gradients(lambda r, f: losses.lecam_regularization(r, f, 0.5, -0.25), REAL, FAKE)
+    np.testing.assert_allclose(g_real, [1.125, 0.0, 0.125, 0.375], rtol=1e-6)
+    np.testing.assert_allclose(g_fake, [-1.75, 0.0, -0.25, -0.5], rtol=1e-6)
+
+
+def test_lecam_anchor_is_a_zero_debiased_moving_average():
+    biased, count, anchor = losses.lecam_anchor(0.0, 0, REAL)  # mean(REAL) = 0.375
+    assert float(count) == 1 and float(anchor) == pytest.approx(0.375, rel=1e-5)  # debiased from step 1
+    assert float(biased) == pytest.approx(0.01 * 0.375, rel=1e-5)
+    biased, count, anchor = losses.lecam_anchor(biased, count, FAKE)  # mean(FAKE) = -0.625
+    expected = (0.99 * 0.01 * 0.375 + 0.01 * -0.625) / (1 - 0.99 ** 2)
+    assert float(count) == 2 and float(anchor) == pytest.approx(expected, rel=1e-5)

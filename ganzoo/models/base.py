@@ -38,6 +38,10 @@ from ganzoo.models.sampling import Sampling
 
 __all__ = ["GANBase", "packed_shape"]
 
+#: TrainConfig fields of the augmentation and regularizer options -> the constructor keyword of each.
+REGULARIZER_KEYWORDS = {"augment": "augment", "augment_policy": "augment_policy", "ada_target": "ada_target",
+                        "ada_kimg": "ada_kimg", "r1": "r1_gamma", "r1_every": "r1_every", "lecam": "lecam_weight"}
+
 
 @keras.saving.register_keras_serializable(package="ganzoo")
 class GANBase(BackendStep, Game, Fitting, Sampling, keras.Model):
@@ -71,6 +75,23 @@ class GANBase(BackendStep, Game, Fitting, Sampling, keras.Model):
             networks take two inputs: the generator [z, label] -> samples, the discriminator
             [x, label] -> one score per example, with z float32 (batch, latent_dim), x float32
             (batch, *data_shape) and label int32 (batch,) in [0, K).
+        augment: None, "diffaugment" or "ada": the discriminator sees T(x) for real and
+            generated images, in its step and in the generator's, T differentiable so G's
+            gradient flows through it (`ganzoo.augment`). "diffaugment" (Zhao et al. 2020)
+            applies every transform of the policy; "ada" (Karras et al. 2020) applies each with
+            probability p, adjusted during training from r_t = E[sign(D(x_real))] (logged as
+            `ada_p` and `ada_rt`; not with WGAN-GP's critic). Images only.
+        augment_policy: the transforms, e.g. "color,translation,cutout" (DiffAugment's default;
+            ADA's default "translation,cutout,color"); add "flip" only for mirror-symmetric data.
+        ada_target: ADA's target for r_t (0.6, the paper's).
+        ada_kimg: ADA's speed: p can move from 0 to 1 in this many thousand real images (500,
+            the paper's), adjusted every 4 discriminator steps.
+        r1_gamma: gamma of the R1 penalty gamma / 2 E||grad D(x_real)||^2 (Mescheder et al. 2018)
+            added to D's loss, taken on D's (augmented) real input; 0: off. Logged as `r1`.
+        r1_every: lazy regularization (StyleGAN2): the R1 term on every N-th discriminator step
+            only, scaled by N.
+        lecam_weight: lambda of the LeCam regularizer (Tseng et al. 2021; 0.3 in the authors'
+            BigGAN scripts) added to D's loss; 0: off. Logged as `lecam`.
     """
 
     default_latent_dim = 100
@@ -92,6 +113,13 @@ class GANBase(BackendStep, Game, Fitting, Sampling, keras.Model):
         width=None,
         pack=1,
         num_classes=None,
+        augment=None,
+        augment_policy=None,
+        ada_target=None,
+        ada_kimg=None,
+        r1_gamma=None,
+        r1_every=None,
+        lecam_weight=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -131,10 +159,11 @@ class GANBase(BackendStep, Game, Fitting, Sampling, keras.Model):
         self.seed = seed
         self._check_networks()
         self.seed_generator = keras.random.SeedGenerator(seed, name="noise")
+        self._set_regularizers(augment, augment_policy, ada_target, ada_kimg, r1_gamma, r1_every, lecam_weight)
         self.d_optimizer = None
         self.g_optimizer = None
         self._ema_generator = None
-        self._trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names}
+        self._trackers = self._make_trackers()
         self._nonfinite = FirstNonFinite()
         # Both networks were called above, so every weight exists: the model is built (and
         # Keras must not trace `call` on a data batch to build it).
@@ -145,6 +174,9 @@ class GANBase(BackendStep, Game, Fitting, Sampling, keras.Model):
     def config_kwargs(cls, config):
         """Constructor keywords for a `ganzoo.TrainConfig` (fields left None keep the model's default)."""
         kwargs = dict(latent_dim=config.latent_dim, width=config.width, seed=config.seed, pack=config.pack or 1)
+        for field, keyword in REGULARIZER_KEYWORDS.items():
+            if getattr(config, field) is not None:
+                kwargs[keyword] = getattr(config, field)
         for field, keyword in cls.config_keywords.items():
             if getattr(config, field) is not None:
                 kwargs[keyword] = getattr(config, field)
@@ -326,6 +358,13 @@ class GANBase(BackendStep, Game, Fitting, Sampling, keras.Model):
             width=self.width,
             pack=self.pack,
             num_classes=self.num_classes,
+            augment=self.augment,
+            augment_policy=self.augment_policy,
+            ada_target=self.ada_target,
+            ada_kimg=self.ada_kimg,
+            r1_gamma=self.r1_gamma,
+            r1_every=self.r1_every,
+            lecam_weight=self.lecam_weight,
         )
         return config
 

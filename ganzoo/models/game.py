@@ -12,6 +12,11 @@ import keras
 import numpy as np
 from keras import ops
 
+from ganzoo import augment as augmentation
+from ganzoo import losses
+
+AUGMENTS = ("diffaugment", "ada")
+
 
 def _as_shape(shape, name):
     if shape is None:
@@ -66,6 +71,42 @@ class FirstNonFinite(keras.metrics.Metric):
         self.first.assign(0)
 
 
+class Latest(keras.metrics.Metric):
+    """The value of the last update (ADA's p and r_t: state, not a running mean). Updated inside the
+    step from device values, so logging it needs no host sync."""
+
+    def __init__(self, name, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.latest = self.add_variable((), "zeros", dtype="float32", aggregation="only_first_replica", name="latest")
+
+    def update_state(self, value):
+        self.latest.assign(ops.cast(value, "float32"))
+
+    def result(self):
+        return ops.convert_to_tensor(self.latest.value)
+
+    def reset_state(self):
+        self.latest.assign(0.0)
+
+
+def tracker_update(value):
+    """(args, kwargs) of a tracker's `update_state` for a logged value: a tensor, or a
+    (value, sample_weight) pair for a term computed on some steps only (lazy R1)."""
+    if isinstance(value, tuple):
+        return (value[0],), {"sample_weight": value[1]}
+    return (value,), {}
+
+
+def _non_negative(value, name):
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not value >= 0 or value == float("inf"):
+        raise ValueError(f"`{name}` must be a number >= 0; got {value!r}.")
+    return value
+
+
 class Game:
     """The backend-neutral half of `GANBase`'s train step (a mixin)."""
 
@@ -108,8 +149,146 @@ class Game:
 
     def discriminator_noise(self, batch_size):
         """The noise one discriminator step draws for `batch_size` real samples, in draw order:
-        {"z": (batch, latent_dim)} plus what `discriminator_loss` needs (WGAN-GP: "alpha")."""
-        return {"z": self._latent(batch_size)}
+        {"z": (batch, latent_dim)}, T's draws for the real and the fake batch ("aug_real",
+        "aug_fake") when augmenting, then what `discriminator_loss` needs (WGAN-GP: "alpha")."""
+        noise = {"z": self._latent(batch_size)}
+        noise.update(self._augment_noise(batch_size, ("aug_real", "aug_fake")))
+        return noise
+
+    # ------------------------------------------------- augmentation and regularizers
+    def _set_regularizers(self, augment, augment_policy, ada_target, ada_kimg, r1_gamma, r1_every, lecam_weight):
+        """Check and keep the options of `GANBase`; make the state variables they need (none when
+        all are off, so a plain model's step, variables and checkpoints are unchanged)."""
+        name = type(self).__name__
+        if augment is not None and augment not in AUGMENTS:
+            raise ValueError(f"{name}: `augment` must be None, 'diffaugment' or 'ada'; got {augment!r}.")
+        if augment is None and augment_policy is not None:
+            raise ValueError(f"{name}: `augment_policy` needs `augment='diffaugment'` or `augment='ada'`.")
+        if augment is not None and len(self.data_shape) != 3:
+            raise ValueError(f"{name}: augmentation transforms images (height, width, channels); this model's "
+                             f"samples have shape {tuple(self.data_shape)}. Leave `augment` unset for vector data.")
+        if augment == "ada" and not self.ada_supported:
+            raise ValueError(f"{name}: ADA adjusts p from the sign of D's outputs on real data, which a Wasserstein "
+                             "critic does not have (its scores are defined up to a constant). Use "
+                             "augment='diffaugment' with WGAN-GP.")
+        default_policy = augmentation.ADA_POLICY if augment == "ada" else augmentation.DEFAULT_POLICY
+        policy = augmentation.parse_policy(augment_policy) if augment_policy is not None else default_policy
+        self.augment = augment
+        self.augment_policy = ",".join(policy) if augment is not None else None
+        if ada_target is not None and not (isinstance(ada_target, (int, float)) and 0 < ada_target < 1):
+            raise ValueError(f"{name}: `ada_target` must be in (0, 1) (0.6 in the ADA paper); got {ada_target!r}.")
+        self.ada_target = float(augmentation.ADA_TARGET if ada_target is None else ada_target)
+        self.ada_kimg = _positive_int(augmentation.ADA_KIMG if ada_kimg is None else ada_kimg, "ada_kimg")
+        self.r1_gamma = _non_negative(0.0 if r1_gamma is None else r1_gamma, "r1_gamma")
+        self.r1_every = _positive_int(1 if r1_every is None else r1_every, "r1_every")
+        self.lecam_weight = _non_negative(0.0 if lecam_weight is None else lecam_weight, "lecam_weight")
+        names = []
+        if self.augment == "ada":
+            names += ["ada_p", "ada_rt", "ada_signs", "ada_scores", "ada_steps"]
+        if self.r1_gamma and self.r1_every > 1:
+            names += ["r1_steps"]
+        if self.lecam_weight:
+            names += ["lecam_real", "lecam_fake", "lecam_steps"]
+        # Model variables: saved with the model, restored on resume, threaded by the JAX step.
+        self._game_variables = {
+            n: self.add_weight(shape=(), initializer="zeros", dtype="float32", trainable=False,
+                               aggregation="only_first_replica", name=n)
+            for n in names}
+
+    #: Whether ADA's r_t = E[sign(D(x_real))] means something for this model's D (not for a critic).
+    ada_supported = True
+
+    def regularizer_metric_names(self):
+        """The metrics the augmentation and regularizer options add to `metric_names`."""
+        names = []
+        if self.r1_gamma:
+            names.append("r1")
+        if self.lecam_weight:
+            names.append("lecam")
+        if self.augment == "ada":
+            names += ["ada_p", "ada_rt"]
+        return names
+
+    def _make_trackers(self):
+        names = list(self.metric_names) + self.regularizer_metric_names()
+        return {n: (Latest(name=n) if n.startswith("ada_") else keras.metrics.Mean(name=n)) for n in names}
+
+    def game_state(self):
+        """{name: current value} of the augmentation and regularizer state variables."""
+        return {n: v.value for n, v in self._game_variables.items()}
+
+    def _uniform_table(self, batch_size, columns):
+        """U[0, 1), `columns` numbers per example, from the model's seed generator."""
+        return keras.random.uniform((batch_size, columns), seed=self.seed_generator)
+
+    def _augment_noise(self, batch_size, keys):
+        if self.augment is None:
+            return {}
+        columns = augmentation.num_uniforms(self.augment_policy, adaptive=self.augment == "ada")
+        return {key: self._uniform_table(batch_size, columns) for key in keys}
+
+    def generator_noise(self, batch_size):
+        """The noise a generator step draws beyond z: T's draws for the fake batch ({} without
+        augmentation)."""
+        return self._augment_noise(batch_size, ("aug_fake",))
+
+    def _augmented(self, samples, table, state):
+        """T(samples): what D sees (the samples themselves without augmentation)."""
+        if self.augment is None:
+            return samples
+        p = state["ada_p"] if self.augment == "ada" else None
+        return augmentation.augment(samples, table, self.augment_policy, p=p)
+
+    def _replica_sum(self, x):
+        """x summed over the replicas of a distributed step (identity on one device)."""
+        return x
+
+    def _regularized(self, d, loss, real_packs, real_scores, fake_scores, state):
+        """(loss with R1 and LeCam added, their logs, the new state); ADA's p updated from r_t."""
+        logs = {}
+        if self.r1_gamma:
+            # Mescheder et al. 2018, Eq. 9, on D's real input (augmented and packed, as the WGAN-GP
+            # penalty): gamma / 2 * E||grad D(x)||^2. Lazy (Karras et al. 2020, StyleGAN2): every
+            # r1_every-th D step only, scaled by r1_every.
+            def penalty():
+                return losses.r1_penalty_from_gradients(d.input_gradients(real_packs))
+
+            if self.r1_every == 1:
+                r1 = penalty()
+                logs["r1"] = r1
+            else:
+                due = ops.equal(ops.mod(state["r1_steps"], float(self.r1_every)), 0.0)
+                r1 = d.cond(due, penalty)
+                state["r1_steps"] = state["r1_steps"] + 1.0
+                logs["r1"] = (r1, ops.cast(due, "float32"))
+            loss = loss + (0.5 * self.r1_gamma * self.r1_every) * r1
+        if self.lecam_weight:
+            count = state["lecam_steps"]
+            real_mean = self._replica_sum(ops.mean(ops.cast(real_scores, "float32"))) / self._num_replicas()
+            fake_mean = self._replica_sum(ops.mean(ops.cast(fake_scores, "float32"))) / self._num_replicas()
+            state["lecam_real"], _, anchor_real = losses.lecam_anchor(state["lecam_real"], count, real_mean)
+            state["lecam_fake"], state["lecam_steps"], anchor_fake = losses.lecam_anchor(
+                state["lecam_fake"], count, fake_mean)
+            lecam = losses.lecam_regularization(real_scores, fake_scores, anchor_real, anchor_fake)
+            loss = loss + self.lecam_weight * lecam
+            logs["lecam"] = lecam
+        if self.augment == "ada":
+            # Karras et al. 2020, Section 3: r_t = E[sign(D(x_real))] over the interval's reals; p
+            # moves by sign(r_t - target) * images / (ada_kimg * 1000) every ADA_INTERVAL D steps.
+            scores = ops.cast(real_scores, "float32")
+            signs = state["ada_signs"] + self._replica_sum(ops.sum(ops.sign(ops.stop_gradient(scores))))
+            count = state["ada_scores"] + self._replica_sum(ops.cast(ops.shape(scores)[0], "float32"))
+            steps = state["ada_steps"] + 1.0
+            due = ops.greater_equal(steps, float(augmentation.ADA_INTERVAL))
+            rt = signs / ops.maximum(count, 1.0)
+            adjusted = augmentation.ada_adjust(state["ada_p"], rt, count * self.pack, self.ada_target, self.ada_kimg)
+            state["ada_p"] = ops.where(due, adjusted, state["ada_p"])
+            state["ada_rt"] = ops.where(due, rt, state["ada_rt"])
+            state["ada_signs"] = ops.where(due, 0.0, signs)
+            state["ada_scores"] = ops.where(due, 0.0, count)
+            state["ada_steps"] = ops.where(due, 0.0, steps)
+            logs["ada_p"], logs["ada_rt"] = state["ada_p"], state["ada_rt"]
+        return loss, logs, state
 
     # ---------------------------------------------------------------- packing
     def _pack(self, samples):
@@ -127,24 +306,35 @@ class Game:
         return ops.reshape(grouped, (-1,) + packed_shape(shape, m))
 
     # ------------------------------------------------------------- objectives
-    def discriminator_objective(self, d, real, fake, noise):
-        """(loss, logs) of one discriminator (critic) step on `real` and `fake` samples.
+    def discriminator_objective(self, d, real, fake, noise, state=None):
+        """(loss, logs, state) of one discriminator (critic) step on `real` and `fake` samples.
 
         `d` is the discriminator in training mode (see the module docstring), `noise` what
-        `discriminator_noise` drew. `logs` holds d_loss, d_real, d_fake and the loss's extras.
+        `discriminator_noise` drew, `state` the values of the augmentation and regularizer
+        variables (`game_state`), returned updated. D sees T(real) and T(fake), each sample with
+        its own draw of T, then packed; the WGAN-GP and R1 penalties are taken on those inputs
+        (as the DiffAugment authors' compare_gan and StyleGAN2 code). `logs` holds d_loss (all
+        terms), d_real, d_fake, the loss's extras and the regularizers' metrics.
         """
+        state = dict(state or {})
+        real = self._augmented(real, noise.get("aug_real"), state)
+        fake = self._augmented(fake, noise.get("aug_fake"), state)
         real_packs, fake_packs = self._pack(real), self._pack(fake)
         real_scores, fake_scores = d(real_packs), d(fake_packs)
         loss, extra = self.discriminator_loss(real_packs, fake_packs, real_scores, fake_scores,
                                               critic=d, noise=noise)
         self._check_extra_metrics(extra)
+        loss, regularizer_logs, state = self._regularized(d, loss, real_packs, real_scores, fake_scores, state)
         logs = {"d_loss": loss, "d_real": self.score_summary(real_scores),
                 "d_fake": self.score_summary(fake_scores)}
         logs.update(extra)
-        return loss, logs
+        logs.update(regularizer_logs)
+        return loss, logs, state
 
-    def generator_objective(self, d, fake):
-        """The generator's loss on the fake batch `fake` against the discriminator `d`."""
+    def generator_objective(self, d, fake, noise=None, state=None):
+        """The generator's loss on the fake batch `fake` against the discriminator `d`, which
+        sees T(fake) when augmenting (`noise`: what `generator_noise` drew)."""
+        fake = self._augmented(fake, (noise or {}).get("aug_fake"), state or {})
         return self.generator_loss(d(self._pack(fake)))
 
     def score_summary(self, scores):

@@ -49,6 +49,7 @@ class WGANGP(GANBase):
     metric_names = ("d_loss", "g_loss", "d_real", "d_fake", "gp", "wasserstein")
     default_d_steps = 5
     config_keywords = {"d_steps": "n_critic", "gp_weight": "gp_weight"}
+    ada_supported = False  # a critic's scores have no sign to read r_t from
 
     def __init__(self, generator=None, discriminator=None, latent_dim=None, data_shape=None,
                  n_critic=default_d_steps, gp_weight=None, **kwargs):

@@ -15,6 +15,8 @@ import jax
 import keras
 from keras import ops
 
+from ganzoo.models.game import tracker_update
+
 LossScaleOptimizer = keras.optimizers.LossScaleOptimizer
 
 
@@ -41,6 +43,19 @@ class StatelessNetwork:
         grads, self.non_trainable = jax.grad(total, has_aux=True)(x, self.non_trainable)
         return grads
 
+    def cond(self, pred, fn):
+        """fn() where `pred`, else 0.0 (the lazy R1 term), with the non-trainable state that fn's
+        calls move threaded through `jax.lax.cond`."""
+        def run(non_trainable):
+            self.non_trainable = non_trainable
+            return ops.cast(fn(), "float32"), self.non_trainable
+
+        def skip(non_trainable):
+            return jax.numpy.zeros((), "float32"), non_trainable
+
+        value, self.non_trainable = jax.lax.cond(pred, run, skip, self.non_trainable)
+        return value
+
 
 def _positions(variables, owned):
     index = {id(v): i for i, v in enumerate(variables)}
@@ -60,6 +75,7 @@ class _State:
         self.g_nt = [non_trainable[i] for i in layout["g_nt"]]
         self.d_nt = [non_trainable[i] for i in layout["d_nt"]]
         self.seed = non_trainable[layout["seed"]]
+        self.game = {name: non_trainable[i] for name, i in layout["game"].items()}
         n_d = len(model.d_optimizer.variables)
         self.d_opt, self.g_opt = list(optimizer_vars[:n_d]), list(optimizer_vars[n_d:])
         self.metrics, start = {}, 0
@@ -78,7 +94,8 @@ class _State:
     def record(self, logs):
         for name, value in logs.items():
             tracker = self.model._trackers[name]
-            self.metrics[name] = tracker.stateless_update_state(self.metrics[name], value)
+            args, kwargs = tracker_update(value)
+            self.metrics[name] = tracker.stateless_update_state(self.metrics[name], *args, **kwargs)
 
     def results(self):
         """The logged metrics; the divergence check is updated on them."""
@@ -97,6 +114,8 @@ class _State:
             for i, v in zip(self.layout[key], values):
                 non_trainable[i] = v
         non_trainable[self.layout["seed"]] = self.seed
+        for name, i in self.layout["game"].items():
+            non_trainable[i] = self.game[name]
         metrics = [v for t in self.model.metrics for v in self.metrics[t.name]]
         return trainable, non_trainable, self.d_opt + self.g_opt, metrics
 
@@ -148,18 +167,20 @@ class JaxStep:
 
         def loss_fn(d_tv):
             d = self._critic(s, d_tv, labels)
-            loss, logs = self.discriminator_objective(d, real, fake, noise)
-            return _scaled(loss, self.d_optimizer, s.d_opt), (logs, d.non_trainable)
+            loss, logs, game = self.discriminator_objective(d, real, fake, noise, s.game)
+            return _scaled(loss, self.d_optimizer, s.d_opt), (logs, d.non_trainable, game)
 
-        (_, (logs, s.d_nt)), grads = jax.value_and_grad(loss_fn, has_aux=True)(s.d_tv)
+        (_, (logs, s.d_nt, s.game)), grads = jax.value_and_grad(loss_fn, has_aux=True)(s.d_tv)
         s.d_tv, s.d_opt = self.d_optimizer.stateless_apply(s.d_opt, grads, s.d_tv)
         s.record(logs)
         return fake, pullback
 
     def _generator_step(self, s, fake, pullback, labels):
+        noise = s.draw(self.generator_noise, fake.shape[0])
+
         def loss_fn(fake):
             d = self._critic(s, s.d_tv, labels)
-            g_loss = self.generator_objective(d, fake)
+            g_loss = self.generator_objective(d, fake, noise, s.game)
             return _scaled(g_loss, self.g_optimizer, s.g_opt), (g_loss, d.non_trainable)
 
         (_, (g_loss, s.d_nt)), fake_grads = jax.value_and_grad(loss_fn, has_aux=True)(fake)
@@ -201,8 +222,10 @@ class JaxStep:
                 "g_nt": _positions(non_trainable, self.generator.non_trainable_variables),
                 "d_nt": _positions(non_trainable, self.discriminator.non_trainable_variables),
                 "seed": _positions(non_trainable, [self.seed_generator.state])[0],
+                "game": dict(zip(self._game_variables,
+                                 _positions(non_trainable, list(self._game_variables.values())))),
             }
-            owned = len(layout["g_nt"]) + len(layout["d_nt"]) + 1
+            owned = len(layout["g_nt"]) + len(layout["d_nt"]) + 1 + len(layout["game"])
             if len(layout["g_tv"]) + len(layout["d_tv"]) != len(trainable) or owned != len(non_trainable):
                 raise ValueError(f"{type(self).__name__} has variables outside its generator, discriminator "
                                  "and seed generator; the JAX train step cannot thread them.")

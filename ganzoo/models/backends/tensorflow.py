@@ -9,6 +9,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from ganzoo.models.game import tracker_update
+
 LossScaleOptimizer = keras.optimizers.LossScaleOptimizer
 
 
@@ -27,6 +29,11 @@ class TapeNetwork:
             # Summing makes d(sum)/dx[i] = d f(x[i]) / d x[i] for a per-example critic.
             total = tf.reduce_sum(tf.cast(self.forward(x), tf.float32))
         return tape.gradient(total, x)
+
+    @staticmethod
+    def cond(pred, fn):
+        """fn() where `pred`, else 0.0 (the lazy R1 term); fn runs, and D's state moves, only then."""
+        return tf.cond(pred, fn, lambda: tf.zeros((), tf.float32))
 
 
 def _replica_context():
@@ -58,17 +65,18 @@ class TensorFlowStep:
         penalty differentiates with respect to x alone)."""
         return TapeNetwork(lambda x: self._d_forward(x, labels))
 
-    def _replica_noise(self, batch_size):
-        """`discriminator_noise` for this replica's batch.
+    def _replica_noise(self, batch_size, draw=None):
+        """`discriminator_noise` (or `draw`) for this replica's batch.
 
         Under tf.distribute every replica draws for the *global* batch from the same seed
         state and keeps its own slice, so replicas never share noise and the step equals the
         single-device step on the same global batch.
         """
+        draw = draw or self.discriminator_noise
         ctx, replicas = _replica_context()
         if replicas == 1:
-            return self.discriminator_noise(batch_size)
-        noise = self.discriminator_noise(batch_size * replicas)
+            return draw(batch_size)
+        noise = draw(batch_size * replicas)
         start = ctx.replica_id_in_sync_group
 
         def own_slice(v):  # the batch size can be dynamic (multi-worker): tf.shape, not .shape
@@ -83,6 +91,19 @@ class TensorFlowStep:
             return self._latent(batch_size)
         start = ctx.replica_id_in_sync_group * batch_size
         return self._latent(batch_size * replicas)[start: start + batch_size]
+
+    def _replica_sum(self, x):
+        ctx, replicas = _replica_context()
+        return x if replicas == 1 else ctx.all_reduce(tf.distribute.ReduceOp.SUM, x)
+
+    def _assign_game_state(self, state):
+        for name, value in state.items():
+            self._game_variables[name].assign(value)
+
+    def _record(self, logs):
+        for key, value in logs.items():
+            args, kwargs = tracker_update(value)
+            self._trackers[key].update_state(*args, **kwargs)
 
     @staticmethod
     def _scaled(loss, optimizer):
@@ -109,11 +130,12 @@ class TensorFlowStep:
         noise = self._replica_noise(ops.shape(real)[0])
         fake = self._g_forward(noise["z"], labels)
         with tf.GradientTape() as tape:
-            loss, logs = self.discriminator_objective(self._critic(labels), real, fake, noise)
+            loss, logs, state = self.discriminator_objective(self._critic(labels), real, fake, noise,
+                                                             self.game_state())
             loss_for_grad = self._scaled(loss, self.d_optimizer)
         self._update(tape, loss_for_grad, self.discriminator, self.d_optimizer)
-        for key, value in logs.items():
-            self._trackers[key].update_state(value)
+        self._assign_game_state(state)
+        self._record(logs)
         return fake
 
     def train_step(self, data):
@@ -135,7 +157,8 @@ class TensorFlowStep:
                 fake = self._discriminator_step(real, labels)
                 # 2. Generator loss on the same fake batch (recorded on this tape), scored by
                 #    the updated D: one G forward per iteration, updates still alternate.
-                g_loss = self.generator_objective(self._critic(labels), fake)
+                noise = self._replica_noise(ops.shape(real)[0], self.generator_noise)
+                g_loss = self.generator_objective(self._critic(labels), fake, noise, self.game_state())
                 g_loss_for_grad = self._scaled(g_loss, self.g_optimizer)
         else:
             # 1. k discriminator steps, step i on real batch i (unrolled: no control flow, so it
@@ -146,7 +169,8 @@ class TensorFlowStep:
             with tf.GradientTape() as g_tape:
                 # 2. Generator loss on a fresh z ~ N(0, I).
                 fake = self._g_forward(self._replica_latent(ops.shape(real)[0]), g_labels)
-                g_loss = self.generator_objective(self._critic(g_labels), fake)
+                noise = self._replica_noise(ops.shape(real)[0], self.generator_noise)
+                g_loss = self.generator_objective(self._critic(g_labels), fake, noise, self.game_state())
                 g_loss_for_grad = self._scaled(g_loss, self.g_optimizer)
         # 3. Update G by the gradient of its loss.
         self._update(g_tape, g_loss_for_grad, self.generator, self.g_optimizer)

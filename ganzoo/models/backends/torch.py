@@ -20,6 +20,7 @@ import keras
 import torch
 
 from ganzoo.losses import input_gradients
+from ganzoo.models.game import tracker_update
 
 LossScaleOptimizer = keras.optimizers.LossScaleOptimizer
 
@@ -35,6 +36,11 @@ class AutogradNetwork:
 
     def input_gradients(self, x):
         return input_gradients(lambda x, training: self.forward(x), x)
+
+    @staticmethod
+    def cond(pred, fn):
+        """fn() where `pred`, else 0.0 (the lazy R1 term): eager, so a plain branch."""
+        return fn() if bool(pred) else torch.zeros((), dtype=torch.float32)
 
 
 class TorchStep:
@@ -71,7 +77,8 @@ class TorchStep:
 
     def _record(self, logs):
         for key, value in logs.items():
-            self._trackers[key].update_state(value.detach())
+            args, kwargs = tracker_update(value)
+            self._trackers[key].update_state(*(a.detach() for a in args), **kwargs)
 
     def _discriminator_step(self, real, labels, keep_fake_graph=False):
         """One discriminator (critic) update on `real` and a fresh fake batch; returns the fake
@@ -80,8 +87,12 @@ class TorchStep:
         with torch.set_grad_enabled(keep_fake_graph):
             fake = self._g_forward(noise["z"], labels)
         # D's gradient does not need G's graph; keeping it out leaves that graph for G's step.
-        loss, logs = self.discriminator_objective(self._critic(labels), real, fake.detach(), noise)
+        loss, logs, state = self.discriminator_objective(self._critic(labels), real, fake.detach(), noise,
+                                                         self.game_state())
         self._update(loss, self.discriminator, self.d_optimizer)
+        with torch.no_grad():
+            for name, value in state.items():
+                self._game_variables[name].assign(value.detach())
         self._record(logs)
         return fake
 
@@ -102,7 +113,8 @@ class TorchStep:
             g_labels = self._labels_of_step(labels, -1)  # the last critic batch's classes
             # 2. The generator's loss on a fresh z ~ N(0, I).
             fake = self._g_forward(self._latent(real.shape[0]), g_labels)
-        g_loss = self.generator_objective(self._critic(g_labels), fake)
+        noise = self.generator_noise(real.shape[0])
+        g_loss = self.generator_objective(self._critic(g_labels), fake, noise, self.game_state())
         # 3. Update G by the gradient of its loss.
         self._update(g_loss, self.generator, self.g_optimizer)
         self._record({"g_loss": g_loss})
