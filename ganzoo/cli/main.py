@@ -37,8 +37,9 @@ def build_parser():
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--verbose", action="store_true",
                         help="show TensorFlow's and absl's log lines (held back by default)")
-    from ganzoo import __version__
-
+    # The package root is loaded (it is this module's parent); its version is read from it, not
+    # imported (nothing in the package imports its root).
+    __version__ = sys.modules["ganzoo"].__version__
     parser = _Parser(
         prog="ganzoo", description="Train, sample, export and evaluate GANs (GAN, DCGAN, WGAN-GP, SN-GAN) with Keras.")
     parser.add_argument("--version", action="version", version=f"ganzoo {__version__}")

@@ -47,6 +47,6 @@ class NaNGuard(StepAware):
             where = f"at step {step} (epoch {self.epoch + 1})"
         else:  # the flag was reset before it was read: the call's last step bounds it
             where = f"by step {self._suspect[0]} (epoch {self._suspect[1] + 1})"
-        # What to do next depends on whether a checkpoint exists: the run says it (`diverged_advice`).
+        # What to do next depends on whether a checkpoint exists: the run says it (`_diverged_advice` in ganzoo.runs.train).
         self.failure = f"Training diverged {where}: non-finite {bad or 'losses'}."
         model.stop_training = True
