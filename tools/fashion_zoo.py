@@ -110,7 +110,8 @@ def cmd_train(args):
 
 
 def cmd_score(args):
-    cpu, wall = _time_log_seconds(args.time_log)
+    # A run resumed once has one log per part: their times add up.
+    cpu, wall = (sum(part) for part in zip(*(_time_log_seconds(log) for log in args.time_log)))
     _save(_row(args.run_dir, cpu, wall, args.train_command))
 
 
@@ -198,7 +199,8 @@ def main():
     t.add_argument("extra", nargs="*", help="more `ganzoo train` flags (after --)")
     s = sub.add_parser("score")
     s.add_argument("run_dir")
-    s.add_argument("--time-log", required=True, help="the `/usr/bin/time -v` output of the training command")
+    s.add_argument("--time-log", required=True, action="append",
+                   help="the `/usr/bin/time -v` output of the training command (repeat for a resumed run)")
     s.add_argument("--train-command", required=True, help="the training command, for the record")
     e = sub.add_parser("export")
     e.add_argument("preset")
