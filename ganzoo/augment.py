@@ -34,7 +34,10 @@ on TensorFlow, JAX and PyTorch, under XLA, in float32, float16 or bfloat16.
 import keras
 from keras import ops
 
-#: The elementary transforms of each policy name and the U[0, 1) numbers each takes per example.
+from ganzoo.config import parse_augment_policy
+
+#: The elementary transforms of each policy name (`ganzoo.config.AUGMENT_TRANSFORMS`) and the U[0, 1)
+#: numbers each takes per example.
 POLICIES = {
     "color": (("brightness", 1), ("saturation", 1), ("contrast", 1)),
     "translation": (("translation", 2),),
@@ -47,33 +50,8 @@ TRANSLATION_RATIO = 0.125  # the authors' rand_translation(ratio=0.125)
 CUTOUT_RATIO = 0.5  # the authors' rand_cutout(ratio=0.5)
 
 
-def parse_policy(policy):
-    """The policy as a tuple of names: "color,translation" or a sequence; each name once.
-
-    Raises:
-        ValueError: an unknown or repeated name, or an empty policy.
-    """
-    if isinstance(policy, str):
-        names = tuple(n.strip() for n in policy.split(",") if n.strip())
-    else:
-        try:
-            names = tuple(policy)
-        except TypeError:
-            names = None
-    if not names or any(not isinstance(n, str) for n in names):
-        raise ValueError(f"An augmentation policy is a comma-separated list of {', '.join(POLICIES)} "
-                         f"(e.g. 'color,translation,cutout'); got {policy!r}.")
-    unknown = [n for n in names if n not in POLICIES]
-    if unknown:
-        raise ValueError(f"Unknown augmentation {', '.join(map(repr, unknown))} in policy {policy!r}; "
-                         f"choose from {', '.join(POLICIES)}.")
-    if len(set(names)) != len(names):
-        raise ValueError(f"Augmentation policy {policy!r} names a transform twice.")
-    return names
-
-
 def _elementary(policy):
-    return [op for name in parse_policy(policy) for op in POLICIES[name]]
+    return [op for name in parse_augment_policy(policy) for op in POLICIES[name]]
 
 
 def num_uniforms(policy, adaptive=False):

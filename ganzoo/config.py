@@ -221,6 +221,35 @@ def validate_config(config):
                           f"must be a multiple of it; got {config.batch_size}.")
 
 
+#: The transforms an augmentation policy may name (`ganzoo.augment` implements them).
+AUGMENT_TRANSFORMS = ("color", "translation", "cutout", "flip")
+
+
+def parse_augment_policy(policy):
+    """An augmentation policy as a tuple of names: "color,translation" or a sequence; each name once.
+
+    Raises:
+        ValueError: an unknown or repeated name, or an empty policy.
+    """
+    if isinstance(policy, str):
+        names = tuple(n.strip() for n in policy.split(",") if n.strip())
+    else:
+        try:
+            names = tuple(policy)
+        except TypeError:
+            names = None
+    if not names or any(not isinstance(n, str) for n in names):
+        raise ValueError(f"An augmentation policy is a comma-separated list of {', '.join(AUGMENT_TRANSFORMS)} "
+                         f"(e.g. 'color,translation,cutout'); got {policy!r}.")
+    unknown = [n for n in names if n not in AUGMENT_TRANSFORMS]
+    if unknown:
+        raise ValueError(f"Unknown augmentation {', '.join(map(repr, unknown))} in policy {policy!r}; "
+                         f"choose from {', '.join(AUGMENT_TRANSFORMS)}.")
+    if len(set(names)) != len(names):
+        raise ValueError(f"Augmentation policy {policy!r} names a transform twice.")
+    return names
+
+
 def _check_regularizers(config):
     if config.augment is None:
         given = [flags_of(TrainConfig.__dataclass_fields__[f])[0] for f in ("augment_policy", "ada_target", "ada_kimg")
@@ -234,10 +263,8 @@ def _check_regularizers(config):
         raise ConfigError("--augment ada reads r_t from the sign of D's outputs on real data, which a Wasserstein "
                           "critic does not have: use --augment diffaugment with wgan_gp.")
     if config.augment_policy is not None:
-        from ganzoo.augment import parse_policy
-
         try:
-            parse_policy(config.augment_policy)
+            parse_augment_policy(config.augment_policy)
         except ValueError as e:
             raise ConfigError(f"--augment-policy: {e}") from None
     if config.r1_every is not None and not config.r1:

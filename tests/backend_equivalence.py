@@ -1,4 +1,5 @@
-"""N training steps of GAN, DCGAN and WGAN-GP (and conditional DCGAN and WGAN-GP) with given initial weights, data and injected noise,
+"""N training steps of GAN, DCGAN and WGAN-GP (and conditional DCGAN and WGAN-GP; DCGAN and SN-GAN with augmentation
+and regularizers) with given initial weights, data and injected noise,
 on whatever backend this process runs (KERAS_BACKEND). `test_backends.py` runs it on TensorFlow
 in-process and on JAX and PyTorch in subprocesses and compares the weights.
 
@@ -20,6 +21,11 @@ CASES = {
     "cwgan_gp": ("WGANGP", (8, 8, 1), {"n_critic": 2, "num_classes": 3}, {}),
     # Spectral norm: the power iteration's u and the gradient through sigma(W) (Miyato Eq. 12).
     "sngan": ("SNGAN", (8, 8, 1), {"n_dis": 2}, {}),
+    # DiffAugment's T on real and fake in both steps, R1 every 2nd D step (a cond around a double
+    # backprop), LeCam's anchors; ADA with p moving at the 4th D step (kimg 1), packs of 2.
+    "dcgan_augment": ("DCGAN", (8, 8, 1), {"augment": "diffaugment", "r1_gamma": 1.0, "r1_every": 2,
+                                           "lecam_weight": 0.3}, {}),
+    "sngan_ada": ("SNGAN", (8, 8, 1), {"n_dis": 2, "pack": 2, "augment": "ada", "ada_kimg": 1, "r1_gamma": 0.5}, {}),
 }
 
 
@@ -41,6 +47,9 @@ def _injected(cls):
         def _uniform(self, batch_size):
             return 0.5 + 0.5 * ops.reshape(self._wave(batch_size, 1), (-1,))
 
+        def _uniform_table(self, batch_size, columns):
+            return 0.5 + 0.499 * self._wave(batch_size, columns)
+
     return Injected
 
 
@@ -58,6 +67,8 @@ def run(init=None):
         model = _injected(getattr(ganzoo, cls_name))(data_shape=shape, latent_dim=4, width=8, seed=5, **kwargs)
         model.compile(d_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
                       g_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5), **compile_kwargs)
+        if init is None and "ada_p" in model._game_variables:
+            model._game_variables["ada_p"].assign(0.5)  # T applied to about half the samples from the start
         if init is None:
             out[f"{name}/init"] = [np.asarray(w) for w in model.get_weights()]
         else:

@@ -6,6 +6,7 @@ import pytest
 from keras import ops
 
 from ganzoo import augment
+from ganzoo.config import AUGMENT_TRANSFORMS, parse_augment_policy
 
 pytestmark = pytest.mark.both_backends  # also run under KERAS_BACKEND=jax (tests/test_backends.py)
 
@@ -218,7 +219,11 @@ def test_ada_adjust_moves_p_by_the_papers_rate():
                                            ("color,color", "twice"), ("", "comma-separated"), (3, "comma-separated")])
 def test_a_bad_policy_is_named(policy, words):
     with pytest.raises(ValueError, match=words):
-        augment.parse_policy(policy)
+        parse_augment_policy(policy)
+
+
+def test_the_config_names_exactly_the_transforms_augment_implements():
+    assert set(AUGMENT_TRANSFORMS) == set(augment.POLICIES)
 
 
 def test_vectors_and_wrong_tables_are_refused():

@@ -115,3 +115,9 @@ def test_quality_script_scores_a_conditional_mnist_run(tmp_path, run_tool):
     assert len(run["per_class_accuracy"]) == 10 and len(run["per_class_mnist_fd"]) == 10
     assert run["conditional_accuracy"] == pytest.approx(sum(run["per_class_accuracy"]) / 10)
     assert f"| cdcgan: conditional accuracy {run['conditional_accuracy']:.3f}" in stdout
+
+
+@pytest.mark.slow  # a benchmark (~20 CPU-s)
+def test_augmentation_benchmark_runs_and_prints_ratios(run_tool):
+    stdout = run_tool("benchmark_augment.py", "--quick")
+    assert "plain" in stdout and "diffaugment" in stdout and "vs plain" in stdout

@@ -14,6 +14,7 @@ from keras import ops
 
 from ganzoo import augment as augmentation
 from ganzoo import losses
+from ganzoo.config import parse_augment_policy
 
 AUGMENTS = ("diffaugment", "ada")
 
@@ -172,7 +173,7 @@ class Game:
                              "critic does not have (its scores are defined up to a constant). Use "
                              "augment='diffaugment' with WGAN-GP.")
         default_policy = augmentation.ADA_POLICY if augment == "ada" else augmentation.DEFAULT_POLICY
-        policy = augmentation.parse_policy(augment_policy) if augment_policy is not None else default_policy
+        policy = parse_augment_policy(augment_policy) if augment_policy is not None else default_policy
         self.augment = augment
         self.augment_policy = ",".join(policy) if augment is not None else None
         if ada_target is not None and not (isinstance(ada_target, (int, float)) and 0 < ada_target < 1):

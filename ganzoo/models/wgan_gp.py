@@ -20,6 +20,11 @@ class WGANGP(GANBase):
     are disjoint, so the critic can be trained to optimality (`n_critic` steps per generator
     step) and `wasserstein` = E[f(x)] - E[f(G(z))] tracks sample quality.
 
+    With `augment`, the critic sees T(x) and T(G(z)) and the penalty is taken on interpolates
+    of those augmented batches, as in the DiffAugment authors' code (compare_gan's
+    `create_loss` augments real and fake images before the loss and `wgangp_penalty`); ADA is
+    not offered (its r_t reads the sign of D's output, which a critic does not have).
+
     Logged: `d_loss` (critic loss incl. penalty), `g_loss`, `gp` (the unweighted penalty),
     `wasserstein` (the critic's W1 estimate), `d_real` = E[f(x)], `d_fake` = E[f(G(z))].
 
