@@ -21,9 +21,9 @@ import sys
 import numpy as np
 
 from ganzoo.runs.backend import is_chief, make_strategy, with_backend
-from ganzoo.errors import ConfigError
-from ganzoo.config import TrainConfig, config_difference, resolve_config, validate_config
-from ganzoo.runs.finish import _export_once, _report_complete, card_fields, class_names
+from ganzoo.errors import ConfigError, WorkerLost
+from ganzoo.config import TrainConfig, config_difference, validate_config
+from ganzoo.runs.finish import _export_once, _report_complete
 from ganzoo.runs.setup import (
     _check_image_shape,
     _d_steps,
@@ -241,6 +241,13 @@ def _make_callbacks(run, model, initial_step, history, callbacks):
     all_callbacks = [guard, checkpointer, logger]
     if config.eval_every and chief:
         all_callbacks.append(_quality_logger(config, run.info, logger.writer, spe))
+    if run.info["kind"] == "toy" and chief:
+        from ganzoo.data import toy_distribution
+        from ganzoo.runs.callbacks.ground_truth import ToyGroundTruth
+
+        # The divergences the discriminator's bounds bound, next to them (epoch/true_*).
+        all_callbacks.append(ToyGroundTruth(logger.writer, toy_distribution(config.dataset), seed=config.seed,
+                                            guard=guard))
     return guard, checkpointer, logger, all_callbacks + list(callbacks)
 
 
