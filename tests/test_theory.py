@@ -278,3 +278,34 @@ def test_signals_under_mirrored_strategy_equal_the_single_device_values(name):
         values = diffs.pop("values")
         assert all(np.isfinite(v) for v in values.values()), (name, values)
         assert max(diffs.values()) < 1e-4, (name, diffs)
+
+
+# ------------------------------------------------- the vanishing gradient, reproduced
+def _tool(repo_root, name):
+    import importlib.util
+
+    sys.path.insert(0, os.path.join(repo_root, "tools"))  # the tools import their siblings as scripts
+    spec = importlib.util.spec_from_file_location(name, os.path.join(repo_root, "tools", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_minimax_generator_gradient_vanishes_as_d_approaches_d_star_and_non_saturating_does_not(repo_root):
+    """Arjovsky & Bottou 2017, Fig. 2, tiny: a frozen G whose samples lie inside the ring (disjoint
+    supports), a fresh D trained 1,000 steps: the JS bound reaches log 2, every fake is saturated,
+    the minimax signal falls by more than two orders of magnitude, the non-saturating one grows."""
+    tool = _tool(repo_root, "theory_vanishing_gradient")
+    start, end = tool.run(steps=[0, 1000], g_steps=0, width=32, batch=64, eval_points=512, d_learning_rate=1e-2)
+    assert end["minimax"] < 1e-2 * start["minimax"], (start, end)
+    assert end["non_saturating"] > 10 * start["non_saturating"], (start, end)
+    assert end["js_lower_bound"] > 0.68 and end["d_saturation"] > 0.99, end
+    assert abs(start["js_lower_bound"]) < 0.05  # a fresh D says about nothing
+
+
+@pytest.mark.slow  # a benchmark, ~30 CPU-s
+def test_signal_overhead_tool_runs(repo_root, subprocess_env):
+    out = subprocess.run([sys.executable, os.path.join(repo_root, "tools", "signal_overhead.py"), "--quick",
+                          "--cases", "gan_ring"], capture_output=True, text=True, timeout=600, env=subprocess_env())
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "| gan_ring |" in out.stdout
