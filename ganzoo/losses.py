@@ -10,6 +10,8 @@ single-device gradients of the global batch. All are `keras.ops`, so they run on
 TensorFlow, JAX and PyTorch backends alike (`input_gradients` is the one backend-specific helper).
 """
 
+import math
+
 import keras
 from keras import ops
 
@@ -30,6 +32,35 @@ def minimax_discriminator_loss(real_logits, fake_logits):
     real_logits = ops.cast(real_logits, "float32")
     fake_logits = ops.cast(fake_logits, "float32")
     return ops.mean(ops.softplus(-real_logits)) + ops.mean(ops.softplus(fake_logits))
+
+
+def js_lower_bound(real_logits, fake_logits):
+    """(V(D, G) + log 4) / 2, a lower bound on JS(p_data || p_g) in nats, from any discriminator.
+
+    Goodfellow et al. 2014, Theorem 1 / Eq. 5-6: for fixed G, V(D, G) is maximized pointwise by
+    D*(x) = p_data(x) / (p_data(x) + p_g(x)), and V(D*, G) = -log 4 + 2 JS(p_data || p_g).
+    Any other D gives V(D, G) <= V(D*, G), so JS >= (V(D, G) + log 4) / 2, with equality at
+    D = D*. V = -`minimax_discriminator_loss`, so the bound is (log 4 - d_loss) / 2: 0 at D = 1/2
+    everywhere, at most log 2 (V <= 0), negative for a D worse than the constant 1/2. It holds
+    whatever loss the generator uses (the discriminator's objective is the same).
+
+    On a batch it is the unbiased estimate of the bound for the current D (a mean, like the
+    loss). It bounds the divergence between the distributions the discriminator sees: with
+    PacGAN packing, the m-fold products p^m and q^m (JS(p^m || q^m) >= JS(p || q), so it is no
+    bound on the unpacked JS); with augmentation, the augmented distributions; for a
+    class-conditional D(x, y) with fakes drawn for the real labels, the joint distributions,
+    whose JS is E_y JS(p(x | y) || q(x | y)).
+    """
+    return (math.log(4.0) - minimax_discriminator_loss(real_logits, fake_logits)) / 2.0
+
+
+def saturated_fraction(fake_logits, probability=0.99):
+    """The share of fake samples the discriminator calls fake with probability above
+    `probability`, D(G(z)) < 1 - probability: where log(1 - D) is flat and the minimax
+    generator loss gives (almost) no gradient (Goodfellow et al. 2014, Section 3; Arjovsky &
+    Bottou 2017, Theorem 2.4). Compared on logits: D < 1 - p <=> logit < log((1 - p) / p)."""
+    threshold = math.log((1.0 - probability) / probability)
+    return ops.mean(ops.cast(ops.less(ops.cast(fake_logits, "float32"), threshold), "float32"))
 
 
 def minimax_generator_loss(fake_logits):
@@ -186,6 +217,32 @@ def hinge_discriminator_loss(real_scores, fake_scores):
     real_scores = ops.cast(real_scores, "float32")
     fake_scores = ops.cast(fake_scores, "float32")
     return ops.mean(ops.relu(1.0 - real_scores)) + ops.mean(ops.relu(1.0 + fake_scores))
+
+
+def tv_lower_bound(real_scores, fake_scores):
+    """1 - L_hinge / 2, a lower bound on the total variation TV(p_data, p_g) from any discriminator.
+
+    TV(p, q) = sup_A |p(A) - q(A)| = (1/2) int |p - q|, in [0, 1]. The hinge loss
+    (`hinge_discriminator_loss`) is L(D) = E_p[relu(1 - D(x))] + E_q[relu(1 + D(x))] =
+    int p(x) relu(1 - D(x)) + q(x) relu(1 + D(x)) dx, minimized pointwise. For a score t at a
+    point with densities p, q: on t in [-1, 1] the integrand is p (1 - t) + q (1 + t) =
+    (p + q) + t (q - p), linear in t, smallest at t = 1 where p > q (value 2q) and at t = -1
+    where p < q (value 2p); outside [-1, 1] one term grows and the other is 0 (t > 1: q (1 + t)
+    > 2q; t < -1: p (1 - t) > 2p). So the optimal discriminator is D*(x) = sign(p(x) - q(x))
+    (any value in [-1, 1] where p = q), and
+
+        min_D L(D) = 2 int min(p, q) dx = 2 (1 - TV(p, q)),
+
+    since int min(p, q) = 1 - (1/2) int |p - q|. Hence L(D) >= 2 (1 - TV) for every D, i.e.
+    TV >= 1 - L(D) / 2, with equality at D*. The bound is 0 at D = 0 (L = 2), at most 1 (L >= 0).
+    (Restricted to scores in [-1, 1], V_D = -L = E_p[D] - E_q[D] - 2 and its supremum,
+    2 TV - 2, is the variational form of TV; scores outside [-1, 1] never lower L.) A
+    K-Lipschitz D (spectral normalization) cannot follow D*'s jump from 1 to -1 where p - q
+    changes sign faster than over a distance 2 / K, so it falls short of equality where p and
+    q adjoin; the inequality holds for it as for any D. With packing or augmentation, the
+    bound is on what the discriminator sees (see `js_lower_bound`).
+    """
+    return 1.0 - hinge_discriminator_loss(real_scores, fake_scores) / 2.0
 
 
 def hinge_generator_loss(fake_scores):

@@ -43,12 +43,12 @@ def _needs_torch(backend):
 #: train/resume/export/evaluate): their tests marked `both_backends` (all of test_losses.py; the
 #: training, k-step, save/load, EMA, precision and bad-input tests of test_models.py; conditional
 #: training and round trips; spectral norm and SN-GAN's n_dis steps; the CLI's train, resume,
-#: export/sample/evaluate and in-step NaN check). Under JAX every test compiles its step with
+#: export/sample/evaluate and in-step NaN check; the bounds and generator signal of test_theory.py). Under JAX every test compiles its step with
 #: XLA (seconds each), so the JAX run takes these, not the whole files; the rest is
 #: backend-neutral construction/validation or TensorFlow-specific (`tensorflow_only`). The same
 #: tests run on PyTorch in a slow-marked test (about 65 CPU-seconds).
 JAX_CORE_FILES = ("tests/test_losses.py", "tests/test_models.py", "tests/test_conditional_models.py",
-                  "tests/test_sngan.py", "tests/test_train.py", "tests/test_tensorboard.py")
+                  "tests/test_sngan.py", "tests/test_train.py", "tests/test_tensorboard.py", "tests/test_theory.py")
 
 
 def _core_files_pass(backend, repo_root, subprocess_env):

@@ -21,11 +21,15 @@ _TF = pytest.mark.tensorflow_only
 MODELS_SNGAN_ON_TF = [*MODELS[:3], pytest.param(ganzoo.SNGAN, marks=_TF, id="SNGAN")]
 #: Two discriminator steps for the models whose default is five.
 FEW_D_STEPS = {ganzoo.WGANGP: {"n_critic": 2}, ganzoo.SNGAN: {"n_dis": 2}}
-BASE_KEYS = {"d_loss", "g_loss", "d_real", "d_fake"}
+BASE_KEYS = {"d_loss", "g_loss", "d_real", "d_fake", "g_grad_norm"}
 
 
 def expected_keys(model):
-    return BASE_KEYS | ({"gp", "wasserstein"} if isinstance(model, ganzoo.WGANGP) else set())
+    if isinstance(model, ganzoo.WGANGP):
+        return BASE_KEYS | {"gp", "wasserstein"}
+    if isinstance(model, ganzoo.SNGAN):
+        return BASE_KEYS | {"tv_lower_bound"}
+    return BASE_KEYS | {"js_lower_bound", "d_saturation"}
 
 
 @pytest.mark.both_backends

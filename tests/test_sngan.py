@@ -109,7 +109,7 @@ def test_sngan_hinge_metrics_and_n_dis_steps(tiny_model, image_dataset):
     model.compile()
     history = model.fit(image_dataset(n=96, shape=(2,)), epochs=1, verbose=0)  # 12 batches -> 4 G steps
     assert (int(model.d_optimizer.iterations), int(model.g_optimizer.iterations)) == (12, 4)
-    assert set(history.history) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert set(history.history) == {"d_loss", "g_loss", "d_real", "d_fake", "tv_lower_bound", "g_grad_norm"}
     scores = np.array([[-2.0], [0.5]], "float32")
     assert float(model.score_summary(scores)) == pytest.approx(-0.75)  # raw scores, no sigmoid
     assert ganzoo.SNGAN.from_config(model.get_config()).n_dis == 3

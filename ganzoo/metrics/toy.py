@@ -22,6 +22,8 @@ Two quantities the theory speaks of, estimated from samples:
   equal-size empirical distributions: the minimum mean Euclidean distance over one-to-one
   matchings (optimal assignment, `scipy.optimize.linear_sum_assignment`, O(n^3); 2,500 points
   take a few seconds). The quantity WGAN's critic estimates.
+* `binned_total_variation` -- the total variation distance of the same histograms as the binned
+  JS: the quantity SN-GAN's hinge loss bounds (`ganzoo.losses.tv_lower_bound`).
 """
 
 import dataclasses
@@ -188,6 +190,26 @@ def toy_mode_metrics(samples, centers, sigma, weights=None, min_samples=1):
     return {"modes": int(np.sum(counts >= min_samples)), "high_quality": float(good.mean()), "reverse_kl": reverse_kl}
 
 
+def _histograms(samples_p, samples_q, bins, value_range):
+    """The two sample sets' normalized 2-D histograms on a shared grid (flattened), for the
+    binned divergences (see `binned_js_divergence` for `bins` and `value_range`)."""
+    p, q = _as_points(samples_p, "samples_p"), _as_points(samples_q, "samples_q")
+    if value_range is None:
+        both = np.concatenate([p, q])
+        low, high = both.min(axis=0), both.max(axis=0)
+        pad = np.maximum(high - low, 1e-12) * 1e-6  # keep the maximum inside the last bin
+        value_range = [(low[0] - pad[0], high[0] + pad[0]), (low[1] - pad[1], high[1] + pad[1])]
+    value_range = np.asarray(value_range, np.float64)
+    if value_range.shape != (2, 2) or np.any(value_range[:, 1] <= value_range[:, 0]):
+        raise ValueError(f"value_range must be ((xmin, xmax), (ymin, ymax)) with min < max; got {value_range.tolist()}.")
+    low, high = value_range[:, 0], value_range[:, 1]
+    inner_high = high - (high - low) * 1e-9  # np.histogram2d's last bin is closed; stay inside it
+    p, q = np.clip(p, low, inner_high), np.clip(q, low, inner_high)
+    hist_p = np.histogram2d(p[:, 0], p[:, 1], bins=bins, range=value_range)[0].ravel()
+    hist_q = np.histogram2d(q[:, 0], q[:, 1], bins=bins, range=value_range)[0].ravel()
+    return hist_p / hist_p.sum(), hist_q / hist_q.sum()
+
+
 def binned_js_divergence(samples_p, samples_q, bins=50, value_range=None):
     """Jensen-Shannon divergence between two 2-D sample sets, from histograms on a shared grid.
 
@@ -204,21 +226,7 @@ def binned_js_divergence(samples_p, samples_q, bins=50, value_range=None):
         A float in [0, log 2]: about 0 for identical distributions (plus binning bias), log 2
         when the supports fall in disjoint bins.
     """
-    p, q = _as_points(samples_p, "samples_p"), _as_points(samples_q, "samples_q")
-    if value_range is None:
-        both = np.concatenate([p, q])
-        low, high = both.min(axis=0), both.max(axis=0)
-        pad = np.maximum(high - low, 1e-12) * 1e-6  # keep the maximum inside the last bin
-        value_range = [(low[0] - pad[0], high[0] + pad[0]), (low[1] - pad[1], high[1] + pad[1])]
-    value_range = np.asarray(value_range, np.float64)
-    if value_range.shape != (2, 2) or np.any(value_range[:, 1] <= value_range[:, 0]):
-        raise ValueError(f"value_range must be ((xmin, xmax), (ymin, ymax)) with min < max; got {value_range.tolist()}.")
-    low, high = value_range[:, 0], value_range[:, 1]
-    inner_high = high - (high - low) * 1e-9  # np.histogram2d's last bin is closed; stay inside it
-    p, q = np.clip(p, low, inner_high), np.clip(q, low, inner_high)
-    hist_p = np.histogram2d(p[:, 0], p[:, 1], bins=bins, range=value_range)[0].ravel()
-    hist_q = np.histogram2d(q[:, 0], q[:, 1], bins=bins, range=value_range)[0].ravel()
-    hist_p, hist_q = hist_p / hist_p.sum(), hist_q / hist_q.sum()
+    hist_p, hist_q = _histograms(samples_p, samples_q, bins, value_range)
     mixture = (hist_p + hist_q) / 2
 
     def kl_to_mixture(h):
@@ -226,6 +234,22 @@ def binned_js_divergence(samples_p, samples_q, bins=50, value_range=None):
         return np.sum(h[hit] * np.log(h[hit] / mixture[hit]))
 
     return float(np.clip((kl_to_mixture(hist_p) + kl_to_mixture(hist_q)) / 2, 0.0, np.log(2)))
+
+
+def binned_total_variation(samples_p, samples_q, bins=50, value_range=None):
+    """Total variation distance TV(P, Q) = (1/2) sum |P(bin) - Q(bin)| between two 2-D sample
+    sets' histograms on a shared grid (arguments as `binned_js_divergence`).
+
+    The quantity the hinge loss's optimal discriminator turns that loss into (see
+    `ganzoo.losses.tv_lower_bound`). Binning alone can only lower a divergence (the binned
+    distributions are a function of the samples), but counting noise raises it: two samples of
+    one distribution give about sum_bins sqrt(P(bin) / (pi n)) for n points each.
+
+    Returns:
+        A float in [0, 1]: 0 for identical histograms, 1 for disjoint ones.
+    """
+    hist_p, hist_q = _histograms(samples_p, samples_q, bins, value_range)
+    return float(np.clip(0.5 * np.abs(hist_p - hist_q).sum(), 0.0, 1.0))
 
 
 def toy_value_range(centers, sigma):

@@ -18,7 +18,7 @@ import keras
 from keras import ops
 
 from ganzoo.models.fitting import Fitting
-from ganzoo.models.game import FirstNonFinite, Game, _as_shape, _positive_int, packed_shape
+from ganzoo.models.game import FiniteMean, FirstNonFinite, Game, _as_shape, _positive_int, packed_shape
 from ganzoo.models.networks import _num_classes
 
 if keras.backend.backend() == "tensorflow":
@@ -164,6 +164,9 @@ class GANBase(BackendStep, Game, Fitting, Sampling, keras.Model):
         self.g_optimizer = None
         self._ema_generator = None
         self._trackers = self._make_trackers()
+        # The game's signals (bounds, saturation, generator gradient): see `Game.signal_names`.
+        self._trackers.update({name: (FiniteMean if name == "g_grad_norm" else keras.metrics.Mean)(name=name)
+                               for name in self.signal_names})
         self._nonfinite = FirstNonFinite()
         # Both networks were called above, so every weight exists: the model is built (and
         # Keras must not trace `call` on a data batch to build it).

@@ -44,6 +44,20 @@ def packed_shape(data_shape, pack):
     return data_shape[:-1] + (data_shape[-1] * pack,)
 
 
+class FiniteMean(keras.metrics.Mean):
+    """A running mean that leaves out non-finite values: the tracker of `g_grad_norm`, whose
+    float16-scaled gradient overflows on the steps the loss scale then skips (not a divergence:
+    the NaN guard reads the losses)."""
+
+    def update_state(self, values, sample_weight=None):
+        values = ops.cast(values, "float32")
+        finite = ops.isfinite(values)
+        weight = ops.cast(finite, "float32")
+        if sample_weight is not None:
+            weight = weight * ops.cast(sample_weight, "float32")
+        return super().update_state(ops.where(finite, values, ops.zeros_like(values)), sample_weight=weight)
+
+
 class FirstNonFinite(keras.metrics.Metric):
     """The first step since the last reset (1-based; 0: none) after which a logged loss was not
     finite. It lives on the device and is updated inside the step, so no step waits for the host;
@@ -114,6 +128,10 @@ class Game:
     #: The metrics a step logs. `discriminator_loss` returns (loss, extra): `extra` must hold
     #: exactly the names here beyond the four every model logs (checked when a step is traced).
     metric_names = ("d_loss", "g_loss", "d_real", "d_fake")
+    #: What the step logs beside `metric_names` about the game itself, from values the step has
+    #: anyway: the divergence bound the discriminator implies and the share of saturated fakes
+    #: (`discriminator_signals`), and `g_grad_norm` (`generator_signals`).
+    signal_names = ("g_grad_norm",)
 
     # --------------------------------------------------------- conditioning
     def _conditioned(self, x, labels):
@@ -330,6 +348,7 @@ class Game:
                 "d_fake": self.score_summary(fake_scores)}
         logs.update(extra)
         logs.update(regularizer_logs)
+        logs.update(self.discriminator_signals(real_scores, fake_scores))
         return loss, logs, state
 
     def generator_objective(self, d, fake, noise=None, state=None):
@@ -337,6 +356,28 @@ class Game:
         sees T(fake) when augmenting (`noise`: what `generator_noise` drew)."""
         fake = self._augmented(fake, (noise or {}).get("aug_fake"), state or {})
         return self.generator_loss(d(self._pack(fake)))
+
+    def discriminator_signals(self, real_scores, fake_scores):
+        """{name: scalar} the discriminator step logs about the game from its scores (the
+        divergence bound its loss implies; see the models). None here."""
+        return {}
+
+    def generator_signals(self, fake_grads, loss_scale=1.0):
+        """{"g_grad_norm": mean_i ||d l_G(x_i) / d x_i||_2}: the gradient of the generator's
+        per-sample loss with respect to each fake sample x_i = G(z_i), the signal that reaches G.
+
+        `fake_grads` is the gradient of the step's loss (times `loss_scale`: the replica and
+        float16 loss scaling the backend applied) with respect to the fake batch, which backprop
+        into G computes anyway. The loss is a mean over the n discriminator inputs of the batch
+        (n = batch / pack), so the per-sample gradient is n times the batch loss's. With packing,
+        each sample's gradient is its slice of its pack's. With batch norm in D the samples'
+        scores depend on each other and this is the batch loss's gradient, as G receives it.
+        """
+        grads = ops.cast(fake_grads, "float32")
+        batch = ops.shape(grads)[0]
+        per_input = ops.cast(batch // self.pack, "float32") / ops.cast(loss_scale, "float32")
+        norms = ops.sqrt(ops.sum(ops.square(ops.reshape(grads, (batch, -1))), axis=1))
+        return {"g_grad_norm": ops.mean(norms) * per_input}
 
     def score_summary(self, scores):
         """The `d_real` / `d_fake` of a batch of discriminator scores: mean D(x), a probability."""

@@ -18,6 +18,14 @@ class GAN(GANBase):
     so the logged `d_loss` (= -V) approaches log 4 ~ 1.386 as p_g approaches p_data, and
     `d_real`, `d_fake` (mean D(x), mean D(G(z))) approach 1/2.
 
+    Logged about the game (`signal_names`): `js_lower_bound` = (log 4 - V(D, G)) / 2 computed
+    from the minimax loss on the discriminator step's scores, a lower bound on JS(p_data || p_g)
+    in nats for any D, equal at D* (`ganzoo.losses.js_lower_bound`; with packing, on the packed
+    distributions); `d_saturation`, the share of fakes with D(G(z)) < 0.01
+    (`ganzoo.losses.saturated_fraction`), where the minimax generator loss is flat; and
+    `g_grad_norm`, the mean norm of the per-sample generator loss's gradient with respect to
+    each fake sample (`Game.generator_signals`).
+
     The discriminator outputs logits; the losses apply the sigmoid themselves.
 
     Defaults. Images: MLPs of 3 x 512 units (ReLU in G with a tanh output, LeakyReLU(0.2) in
@@ -47,6 +55,7 @@ class GAN(GANBase):
     default_width = 512
     default_vector_width = 128
     GENERATOR_LOSSES = ("non_saturating", "minimax")
+    signal_names = ("js_lower_bound", "d_saturation", "g_grad_norm")
     config_keywords = {"d_steps": "d_steps", "generator_loss": "generator_loss"}
 
     def __init__(self, generator=None, discriminator=None, latent_dim=None, data_shape=None,
@@ -77,6 +86,10 @@ class GAN(GANBase):
 
     def discriminator_loss(self, real, fake, real_scores, fake_scores, critic=None, noise=None):
         return losses.minimax_discriminator_loss(real_scores, fake_scores), {}
+
+    def discriminator_signals(self, real_scores, fake_scores):
+        return {"js_lower_bound": losses.js_lower_bound(real_scores, fake_scores),
+                "d_saturation": losses.saturated_fraction(fake_scores)}
 
     def generator_loss(self, fake_scores):
         if self.generator_loss_name == "minimax":

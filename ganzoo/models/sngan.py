@@ -19,7 +19,11 @@ class SNGAN(GANBase):
     paper's Eq. 16) and G minimizes -E[D(G(z))] (Eq. 17).
 
     Logged: `d_loss` (the hinge loss, 2 at D = 0), `g_loss`, `d_real` = E[D(x)] and
-    `d_fake` = E[D(G(z))] (raw scores: the hinge pushes them towards >= 1 and <= -1).
+    `d_fake` = E[D(G(z))] (raw scores: the hinge pushes them towards >= 1 and <= -1);
+    `tv_lower_bound` = 1 - d_loss / 2, a lower bound on the total variation TV(p_data, p_g)
+    for any D, equal at the hinge loss's optimum D* = sign(p_data - p_g) (derived in
+    `ganzoo.losses.tv_lower_bound`; with packing, on the packed distributions), computed from
+    the hinge loss on the discriminator step's scores; `g_grad_norm` (see `Game.generator_signals`).
 
     Defaults follow the authors' code (pfnet-research/chainer-gan-lib, `stdgan` with the
     `sndcgan` architecture): Adam(2e-4, beta_1=0.0, beta_2=0.9) for both players, `n_dis` = 5
@@ -46,6 +50,7 @@ class SNGAN(GANBase):
     default_vector_width = 128
     default_d_steps = 5
     config_keywords = {"d_steps": "n_dis"}
+    signal_names = ("tv_lower_bound", "g_grad_norm")
 
     def __init__(self, generator=None, discriminator=None, latent_dim=None, data_shape=None,
                  n_dis=default_d_steps, **kwargs):
@@ -81,6 +86,9 @@ class SNGAN(GANBase):
 
     def discriminator_loss(self, real, fake, real_scores, fake_scores, critic=None, noise=None):
         return losses.hinge_discriminator_loss(real_scores, fake_scores), {}
+
+    def discriminator_signals(self, real_scores, fake_scores):
+        return {"tv_lower_bound": losses.tv_lower_bound(real_scores, fake_scores)}
 
     def generator_loss(self, fake_scores):
         return losses.hinge_generator_loss(fake_scores)

@@ -26,7 +26,18 @@ class WGANGP(GANBase):
     not offered (its r_t reads the sign of D's output, which a critic does not have).
 
     Logged: `d_loss` (critic loss incl. penalty), `g_loss`, `gp` (the unweighted penalty),
-    `wasserstein` (the critic's W1 estimate), `d_real` = E[f(x)], `d_fake` = E[f(G(z))].
+    `wasserstein` (the critic's W1 estimate), `d_real` = E[f(x)], `d_fake` = E[f(G(z))],
+    `g_grad_norm` (see `Game.generator_signals`; for this loss, the mean norm of the critic's
+    input gradient at the fakes, about 1 when the penalty holds).
+
+    When is `wasserstein` a bound? By the Kantorovich-Rubinstein duality, E_p[f] - E_q[f] <=
+    W1(p, q) for every f that is 1-Lipschitz on the union of the two supports (Euclidean norm
+    of the flattened sample: of the pack, with packing), and ||grad f|| <= 1 on the convex hull
+    of the supports suffices (it bounds f's slope along every segment between two points). For a
+    K-Lipschitz f the estimate is at most K W1. The penalty only pulls ||grad f|| towards 1 at
+    the sampled interpolates, so a trained critic is about, not exactly, 1-Lipschitz: read the
+    estimate as W1 up to that factor (`gp` near 0 says the gradient norm is near 1 where it was
+    measured, not everywhere). On a batch it is an unbiased estimate for the current critic.
 
     Args:
         generator, discriminator, latent_dim, data_shape, seed, width: see `GANBase`; the

@@ -285,6 +285,13 @@ def _make_callbacks(run, model, initial_step, history, callbacks):
     all_callbacks = [guard, checkpointer, logger]
     if config.eval_every and chief:
         all_callbacks.append(_quality_logger(config, run.info, logger.writer, spe))
+    if run.info["kind"] == "toy" and chief:
+        from ganzoo.data import toy_distribution
+        from ganzoo.runs.callbacks.ground_truth import ToyGroundTruth
+
+        # The divergences the discriminator's bounds bound, next to them (epoch/true_*).
+        all_callbacks.append(ToyGroundTruth(logger.writer, toy_distribution(config.dataset), seed=config.seed,
+                                            guard=guard))
     return guard, checkpointer, logger, all_callbacks + list(callbacks)
 
 

@@ -185,8 +185,9 @@ class JaxStep:
 
         (_, (g_loss, s.d_nt)), fake_grads = jax.value_and_grad(loss_fn, has_aux=True)(fake)
         (grads,) = pullback(fake_grads)
+        loss_scale = _scaled(ops.ones(()), self.g_optimizer, s.g_opt)  # the scale this step's loss had
         s.g_tv, s.g_opt = self.g_optimizer.stateless_apply(s.g_opt, grads, s.g_tv)
-        s.record({"g_loss": g_loss})
+        s.record({"g_loss": g_loss, **self.generator_signals(fake_grads, loss_scale)})
 
     def train_step(self, state, data):
         """One iteration of Algorithm 1: k discriminator (critic) steps, then one generator step."""

@@ -116,14 +116,19 @@ class TensorFlowStep:
         return loss
 
     @staticmethod
-    def _update(tape, loss_for_grad, network, optimizer):
-        grads = tape.gradient(loss_for_grad, network.trainable_variables)
+    def _update(tape, loss_for_grad, network, optimizer, watched=()):
+        """Apply d loss / d network's weights; returns d loss / d each of `watched` (tensors the
+        tape recorded), taken in the same backward pass."""
+        variables = network.trainable_variables
+        grads = tape.gradient(loss_for_grad, list(variables) + list(watched))
+        grads, watched_grads = grads[:len(variables)], grads[len(variables):]
         # Embedding (label) gradients come as tf.IndexedSlices with one slice per example, so a
         # class appears many times; Keras' TensorFlow optimizers update such slices one by one
         # (Adam's second moment then sums g_i^2 instead of squaring the summed gradient). Dense
         # gradients sum the duplicates first, as the JAX step does; the tables are small.
         grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
-        optimizer.apply_gradients(zip(grads, network.trainable_variables))
+        optimizer.apply_gradients(zip(grads, variables))
+        return watched_grads
 
     def _discriminator_step(self, real, labels):
         """One discriminator (critic) update on `real` and a fresh fake batch; returns the fake."""
@@ -172,9 +177,12 @@ class TensorFlowStep:
                 noise = self._replica_noise(ops.shape(real)[0], self.generator_noise)
                 g_loss = self.generator_objective(self._critic(g_labels), fake, noise, self.game_state())
                 g_loss_for_grad = self._scaled(g_loss, self.g_optimizer)
-        # 3. Update G by the gradient of its loss.
-        self._update(g_tape, g_loss_for_grad, self.generator, self.g_optimizer)
+        # 3. Update G by the gradient of its loss; the same backward pass gives the loss's
+        #    gradient at the fakes (`g_grad_norm`).
+        (fake_grads,) = self._update(g_tape, g_loss_for_grad, self.generator, self.g_optimizer, watched=[fake])
         self._trackers["g_loss"].update_state(g_loss)
+        for key, value in self.generator_signals(fake_grads, self._scaled(ops.ones(()), self.g_optimizer)).items():
+            self._trackers[key].update_state(value)
         return self._step_results()
 
     def _step_results(self):

@@ -65,15 +65,20 @@ class TorchStep:
         return AutogradNetwork(lambda x: self._d_forward(x, labels))
 
     @staticmethod
-    def _update(loss, network, optimizer):
-        """Apply d loss / d network's weights (float16: the loss scaled, the optimizer unscales)."""
+    def _update(loss, network, optimizer, watched=()):
+        """Apply d loss / d network's weights (float16: the loss scaled, the optimizer unscales);
+        returns d loss / d each of `watched` (tensors of the loss's graph) from the same backward
+        pass, scaled as the loss was, and that scale."""
+        scale = 1.0
         if isinstance(optimizer, LossScaleOptimizer):
-            loss = optimizer.scale_loss(loss)
+            loss, scale = optimizer.scale_loss(loss), optimizer.scale_loss(1.0)
         variables = network.trainable_variables
         # Label embeddings get dense gradients on torch (summed over a class's examples), as on JAX.
-        grads = torch.autograd.grad(loss, [v.value for v in variables], allow_unused=True)
+        grads = torch.autograd.grad(loss, [v.value for v in variables] + list(watched), allow_unused=True)
+        grads, watched_grads = grads[:len(variables)], grads[len(variables):]
         with torch.no_grad():
             optimizer.apply(list(grads), variables)
+        return watched_grads, scale
 
     def _record(self, logs):
         for key, value in logs.items():
@@ -115,9 +120,10 @@ class TorchStep:
             fake = self._g_forward(self._latent(real.shape[0]), g_labels)
         noise = self.generator_noise(real.shape[0])
         g_loss = self.generator_objective(self._critic(g_labels), fake, noise, self.game_state())
-        # 3. Update G by the gradient of its loss.
-        self._update(g_loss, self.generator, self.g_optimizer)
-        self._record({"g_loss": g_loss})
+        # 3. Update G by the gradient of its loss; the same backward pass gives the loss's
+        #    gradient at the fakes (`g_grad_norm`).
+        (fake_grads,), loss_scale = self._update(g_loss, self.generator, self.g_optimizer, watched=[fake])
+        self._record({"g_loss": g_loss, **self.generator_signals(fake_grads, loss_scale)})
         return self._step_results()
 
     def _step_results(self):

@@ -5,6 +5,7 @@
     checkpointer.py  Checkpointer: atomic checkpoints at epoch ends and every N steps, with history
     tensorboard.py   TensorBoardLogger, SampleQualityLogger, hparams and run status
     event_writer.py  TensorBoard event files written from Python (no TensorFlow needed)
+    ground_truth.py  ToyGroundTruth: exact W1, binned JS and TV to the true 2-D toy, beside the bounds
 
 The names below are this package's public API, imported on first use (Keras is imported then).
 """
@@ -15,6 +16,7 @@ _PUBLIC = {
     "Checkpointer": "checkpointer",
     "TensorBoardLogger": "tensorboard",
     "SampleQualityLogger": "tensorboard",
+    "ToyGroundTruth": "ground_truth",
 }
 
 __all__ = sorted(_PUBLIC)
