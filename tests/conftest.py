@@ -158,6 +158,21 @@ def repo_root():
     return ROOT
 
 
+@pytest.fixture(scope="session")
+def tools_module():
+    """`tools_module(name)`: the module tools/NAME.py of this checkout, imported as the scripts
+    import each other (tools/ on sys.path)."""
+    import importlib
+
+    def load(name):
+        tools = os.path.join(ROOT, "tools")
+        if tools not in sys.path:
+            sys.path.insert(0, tools)
+        return importlib.import_module(name)
+
+    return load
+
+
 @pytest.fixture(scope="session", name="subprocess_env")
 def subprocess_env_fixture():
     """`subprocess_env(**overrides)`: the environment of a ganzoo subprocess (see above)."""
@@ -268,3 +283,166 @@ def read_events():
     """`read_events(log_dir)`: ({tag: [(step, value)]}, {tag: plugin name}) of a TensorBoard log
     directory's event files; scalar values as floats, other summaries as their plugin content."""
     return _read_events
+
+
+# ------------------------------------------------------------ run directories of the tiny ring
+#: A tiny GAN on the 2-D ring: 3 steps per epoch, seconds per epoch.
+TINY_ARGS = ["--batch-size", "16", "--width", "4", "--latent-dim", "8", "--steps-per-epoch", "3", "--quiet"]
+RING_ARGV = ["train", "gan", "--dataset", "gaussian_ring", *TINY_ARGS]
+
+
+@pytest.fixture(scope="session")
+def tiny_args():
+    """The CLI options of a tiny run (batch 16, width 4, z of 8, 3 steps per epoch, quiet)."""
+    return list(TINY_ARGS)
+
+
+@pytest.fixture(scope="session")
+def ring_argv():
+    """`ganzoo train gan --dataset gaussian_ring` with `tiny_args`, without --run-dir and --epochs."""
+    return list(RING_ARGV)
+
+
+def _snapshot(root):
+    import hashlib
+
+    state = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + [f for f in filenames if f != ".lock"]:
+            path = os.path.join(dirpath, name)
+            st = os.stat(path)
+            digest = None
+            if os.path.isfile(path):
+                with open(path, "rb") as f:
+                    digest = hashlib.sha256(f.read()).hexdigest()
+            state[os.path.relpath(path, root)] = (st.st_size if digest else None, st.st_mtime_ns, digest)
+    return state
+
+
+@pytest.fixture(scope="session")
+def snapshot():
+    """`snapshot(root)`: every path under `root` with its size, mtime and content hash. Equal
+    snapshots mean nothing was written, renamed or deleted (the run lock's file aside: taking the
+    lock writes the PID into it)."""
+    return _snapshot
+
+
+def _latest(run):
+    import json
+
+    return json.loads((run / "checkpoints" / "latest.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def latest():
+    """`latest(run)`: the run directory's checkpoints/latest.json as a dict (step, epoch, file)."""
+    return _latest
+
+
+def _load_checkpoint(path):
+    import keras
+
+    import ganzoo.models  # noqa: F401  (registers the classes)
+
+    return keras.models.load_model(path)
+
+
+@pytest.fixture(scope="session")
+def load_checkpoint():
+    """`load_checkpoint(path)`: the model of a `.keras` checkpoint file."""
+    return _load_checkpoint
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory):
+    """A finished 2-epoch run of `ring_argv` (checkpoints at steps 3 and 6); tests that change it
+    take `run`, a copy."""
+    from ganzoo.cli.main import main
+
+    run = tmp_path_factory.mktemp("finished") / "run"
+    assert main([*RING_ARGV, "--epochs", "2", "--run-dir", str(run)]) == 0
+    return run
+
+
+@pytest.fixture
+def run(finished_run, tmp_path):
+    """A copy of `finished_run` in this test's temporary directory."""
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(finished_run, copy)
+    return copy
+
+
+# ------------------------------------------------------------------ the per-model contract
+def _as_json(config):
+    """`config` as a `.keras` file stores it (tuples become lists)."""
+    import json
+
+    return json.loads(json.dumps(config))
+
+
+def _run_model_test(cls, tmp_path, data_shape=(8, 8, 1), num_classes=None, **init_kwargs):
+    """keras-hub's `run_backbone_test` / `run_model_saving_test` for a ganzoo model class, on tiny
+    shapes (z of 4, width 8, batches of 4): the config round trip, the shapes of samples and
+    scores, one epoch of `fit` (two generator steps, each after its discriminator steps, every
+    weight and optimizer moving), seeded `generate`, and the `.keras` round trip (weights,
+    optimizer state, noise state, samples, compile config). Returns the trained model. (Training on
+    after a load, on each backend: test_models.py's save/load test.)"""
+    import keras
+
+    import ganzoo.models  # noqa: F401  (registers the classes for load_model)
+
+    name = cls.__name__
+    model = cls(data_shape=data_shape, num_classes=num_classes, **{"latent_dim": 4, "width": 8, "seed": 7,
+                                                                   **init_kwargs})
+    config = _as_json(model.get_config())
+    clone = cls.from_config(model.get_config())
+    assert type(clone) is cls and _as_json(clone.get_config()) == config, f"{name}: get_config/from_config round trip"
+    assert len(clone.weights) == len(model.weights), name
+
+    rng = np.random.default_rng(0)
+    n = 3
+    labels = None if num_classes is None else np.arange(n) % num_classes
+    samples = model.generate(n, seed=0, labels=labels)
+    assert samples.shape == (n, *data_shape) and samples.dtype == np.float32, (name, samples.shape)
+    np.testing.assert_array_equal(model.generate(n, seed=0, labels=labels), samples)  # a seed names its samples
+    assert not np.array_equal(model.generate(n, seed=1, labels=labels), samples), name
+    d_inputs = samples if num_classes is None else [samples, labels.astype("int32")]
+    scores = keras.ops.convert_to_numpy(model.discriminator(d_inputs))
+    assert scores.shape in ((n,), (n, 1)), (name, scores.shape)
+
+    model.compile()
+    batch, steps = 4, 2
+    x = rng.uniform(-1, 1, (batch * model.d_steps * steps, *data_shape)).astype("float32")
+    y = None if num_classes is None else (np.arange(len(x)) % num_classes).astype("int32")
+    before = [np.array(w) for w in model.trainable_weights]
+    history = model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0).history
+    assert {"d_loss", "g_loss"} <= set(history) and all(np.isfinite(v).all() for v in history.values()), history
+    assert int(model.g_optimizer.iterations) == steps, name
+    assert int(model.d_optimizer.iterations) == steps * model.d_steps, name
+    # Every kernel trains (biases may not: a critic's output bias has no gradient in W-distance).
+    unmoved = [w.path for w, b in zip(model.trainable_weights, before)
+               if w.path.endswith("kernel") and np.array_equal(np.array(w), b)]
+    assert not unmoved, f"{name}: fit did not change {unmoved}"
+
+    path = str(tmp_path / f"{name}.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert type(loaded) is cls and _as_json(loaded.get_config()) == config, f"{name}: the config in the file"
+    for a, b in zip(model.weights + model.d_optimizer.variables + model.g_optimizer.variables,
+                    loaded.weights + loaded.d_optimizer.variables + loaded.g_optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(b), np.asarray(a), err_msg=f"{name}: {a.path}")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded.seed_generator.state),
+                                  keras.ops.convert_to_numpy(model.seed_generator.state))
+    np.testing.assert_array_equal(loaded.generate(n, seed=2, labels=labels), model.generate(n, seed=2, labels=labels))
+    assert _as_json(loaded.get_compile_config()) == _as_json(model.get_compile_config()), f"{name}: compile config"
+    return model
+
+
+@pytest.fixture
+def run_model_test(tmp_path):
+    """`run_model_test(cls, data_shape=(8, 8, 1), num_classes=None, **init_kwargs)`: the checks
+    every model class passes (see `_run_model_test`); tests/test_every_model.py runs it over the
+    registry, so registering a model is enough to have it checked."""
+    return lambda cls, **kwargs: _run_model_test(cls, tmp_path, **kwargs)

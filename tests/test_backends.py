@@ -39,44 +39,13 @@ def _needs_torch(backend):
         pytest.importorskip("torch")
 
 
-#: The core test files that also run on the JAX backend (models, losses, save/resume, the CLI's
-#: train/resume/export/evaluate): their tests marked `both_backends` (all of test_losses.py; the
-#: training, k-step, save/load, EMA, precision and bad-input tests of test_models.py; conditional
-#: training and round trips; spectral norm and SN-GAN's n_dis steps; the CLI's train, resume,
-#: export/sample/evaluate and in-step NaN check; the bounds and generator signal of test_theory.py). Under JAX every test compiles its step with
-#: XLA (seconds each), so the JAX run takes these, not the whole files; the rest is
-#: backend-neutral construction/validation or TensorFlow-specific (`tensorflow_only`). The same
-#: tests run on PyTorch in a slow-marked test (about 65 CPU-seconds).
-JAX_CORE_FILES = ("tests/test_losses.py", "tests/test_models.py", "tests/test_conditional_models.py",
-                  "tests/test_sngan.py", "tests/test_train.py", "tests/test_tensorboard.py", "tests/test_theory.py")
-
-
-def _core_files_pass(backend, repo_root, subprocess_env):
-    """`KERAS_BACKEND=backend pytest` over JAX_CORE_FILES' both_backends tests, in one subprocess
-    (a backend is per process); TensorFlow is installed there, so tf.data inputs and the CLI's
-    logs still work."""
-    import keras
-
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip(f"runs the {backend} files from the TensorFlow run")
-    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0",
-                          "-m", "both_backends and not slow", *JAX_CORE_FILES], capture_output=True, text=True, timeout=1200,
-                         cwd=repo_root, env=subprocess_env(KERAS_BACKEND=backend))
-    summary = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
-    assert out.returncode == 0, out.stdout[-8000:] + out.stderr[-2000:]
-    passed = int(summary.split(" passed")[0].split()[-1])
-    assert passed >= 40, summary  # most of the both_backends tests ran (47), not just collected and skipped
-    print(f"{backend} core files:", summary)
-
-
-def test_core_test_files_pass_on_the_jax_backend(repo_root, subprocess_env):
-    _core_files_pass("jax", repo_root, subprocess_env)
-
-
-@pytest.mark.slow  # ~65 CPU-s: the step equivalence and the training test below cover the torch step
-def test_core_test_files_pass_on_the_torch_backend(repo_root, subprocess_env):
-    pytest.importorskip("torch")
-    _core_files_pass("torch", repo_root, subprocess_env)
+# The tests marked `both_backends` (all of test_losses.py; the training, k-step, save/load, EMA,
+# precision and bad-input tests of test_models.py; conditional training and round trips; spectral
+# norm and SN-GAN's n_dis steps; the CLI's train, resume, export/sample/evaluate and in-step NaN
+# check) run a second time on JAX in the project's test command (README, .ci/run):
+#     KERAS_BACKEND=jax python3 -m pytest -q -m "both_backends and not slow"
+# and on PyTorch with KERAS_BACKEND=torch (about 65 CPU-seconds more). The rest is backend-neutral
+# construction/validation or TensorFlow-specific (`tensorflow_only`, skipped on the other backends).
 
 
 def test_jax_and_torch_steps_equal_tensorflow_steps(repo_root, subprocess_env, tmp_path):
@@ -118,8 +87,8 @@ TRAINING = textwrap.dedent("""
     backend = keras.backend.backend()
     assert backend in ("jax", "torch"), backend
     x = np.random.default_rng(0).uniform(-1, 1, (64, 8, 8, 1)).astype("float32")
-    # (bfloat16, DCGAN and the conditional models run on JAX in the core files, with TensorFlow
-    # installed: tests/test_models.py, test_conditional_models.py)
+    # (bfloat16, DCGAN and the conditional models run on JAX in the JAX pass of the test command,
+    # with TensorFlow installed: tests/test_models.py, test_conditional_models.py)
     for cls, kwargs in ((ganzoo.WGANGP, {"n_critic": 2}),):
         keras.mixed_precision.set_global_policy("mixed_float16")
         model = cls(data_shape=(8, 8, 1), latent_dim=4, width=8, seed=1, **kwargs)
@@ -137,7 +106,7 @@ TRAINING = textwrap.dedent("""
             np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
         loaded.fit(x, batch_size=8, epochs=1, verbose=0)  # resumes: the optimizers carry on
         assert int(loaded.g_optimizer.iterations) == steps + 8 // model.d_steps
-    if backend == "torch":  # bfloat16 on JAX: test_models.py in the JAX run of the core files
+    if backend == "torch":  # bfloat16 on JAX: test_models.py in the JAX pass of the test command
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
         model = ganzoo.DCGAN(data_shape=(8, 8, 1), latent_dim=4, width=8, seed=1)
         model.compile()
@@ -235,7 +204,7 @@ def test_export_from_jax_runs_in_a_tensorflow_subprocess(subprocess_env, tmp_pat
 def test_cli_backend_is_recorded_and_a_resume_keeps_it(subprocess_env, tmp_path, without_tensorflow):
     """`ganzoo train --backend jax` records the backend; resuming on TensorFlow is refused before
     TensorFlow loads; KERAS_BACKEND=jax names the recorded backend as well as --backend does (the
-    resume itself under JAX: tests/test_train.py's resume test in the JAX run of the core files)."""
+    resume itself under JAX: tests/test_train.py's resume test in the JAX pass of the test command)."""
     import json
 
     from ganzoo.runs.train import check_resume_backend

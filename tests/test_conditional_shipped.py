@@ -10,8 +10,6 @@ import sys
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BASE = os.path.join(ROOT, "exported_models", "cdcgan_mnist_sample_pretrained")
 
 SAMPLE = """
 import json, sys
@@ -28,16 +26,17 @@ np.savez(sys.argv[2], images=images, labels=labels)
 """
 
 
-def test_shipped_conditional_export_meets_its_card_through_onnx_runtime_alone(tmp_path):
+def test_shipped_conditional_export_meets_its_card_through_onnx_runtime_alone(tmp_path, repo_root, subprocess_env):
+    base = os.path.join(repo_root, "exported_models", "cdcgan_mnist_sample_pretrained")
     from ganzoo.data import load_real_samples
     from ganzoo.metrics.conditional import mnist_conditional_metrics
 
     out = tmp_path / "samples.npz"
-    proc = subprocess.run([sys.executable, "-c", SAMPLE, BASE, str(out)], capture_output=True, text=True,
-                          timeout=300, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT))
+    proc = subprocess.run([sys.executable, "-c", SAMPLE, base, str(out)], capture_output=True, text=True,
+                          timeout=300, cwd=repo_root, env=subprocess_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
-    version = max((d for d in os.listdir(BASE) if d.isdigit()), key=int)
-    card = json.load(open(os.path.join(BASE, version, "model.json")))
+    version = max((d for d in os.listdir(base) if d.isdigit()), key=int)
+    card = json.load(open(os.path.join(base, version, "model.json")))
     assert card["class_names"] == [str(d) for d in range(10)]
     samples = np.load(out)
     real, real_labels = load_real_samples("mnist_sample", 500, split="test", seed=card["training_budget"]["seed"],

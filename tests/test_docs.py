@@ -14,42 +14,41 @@ import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCS = ("README.md", os.path.join("exported_models", "README.md"))
 PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 SLOW = "# slow:"
 
 
-def python_blocks():
-    """(doc, line, code) of every ```python block of the docs."""
+def python_blocks(root):
+    """(doc, line, code) of every ```python block of the docs of the checkout at `root`."""
     for doc in DOCS:
-        text = open(os.path.join(ROOT, doc), encoding="utf-8").read()
+        text = open(os.path.join(root, doc), encoding="utf-8").read()
         for match in PYTHON_BLOCK.finditer(text):
             yield doc, text.count("\n", 0, match.start()) + 2, match.group(1)
 
 
-def _params():
-    return [pytest.param(doc, line, code, id=f"{doc}:{line}",
-                         marks=[pytest.mark.slow] if code.startswith(SLOW) else [])
-            for doc, line, code in python_blocks()]
+def pytest_generate_tests(metafunc):
+    if {"doc", "line", "code"} <= set(metafunc.fixturenames):
+        metafunc.parametrize("doc,line,code", [
+            pytest.param(doc, line, code, id=f"{doc}:{line}", marks=[pytest.mark.slow] if code.startswith(SLOW) else [])
+            for doc, line, code in python_blocks(metafunc.config.rootpath)])
 
 
-def test_the_docs_have_python_blocks_and_most_run_by_default():
-    blocks = list(python_blocks())
+def test_the_docs_have_python_blocks_and_most_run_by_default(repo_root):
+    blocks = list(python_blocks(repo_root))
     cheap = [b for b in blocks if not b[2].startswith(SLOW)]
     assert {doc for doc, _, _ in cheap} == set(DOCS) and len(cheap) >= 3, blocks
     for doc, line, code in blocks:  # a marker elsewhere than the first line would be ignored
         assert SLOW not in code.split("\n", 1)[-1], f"{doc}:{line}: '{SLOW}' must be the block's first line"
 
 
-@pytest.mark.parametrize("doc,line,code", _params())
-def test_python_block_runs_as_written(doc, line, code, tmp_path, subprocess_env):
+def test_python_block_runs_as_written(doc, line, code, tmp_path, subprocess_env, repo_root):
     shipped = tmp_path / "exported_models"
     shipped.mkdir()
-    for name in os.listdir(os.path.join(ROOT, "exported_models")):
-        (shipped / name).symlink_to(os.path.join(ROOT, "exported_models", name))
-    before = set(os.listdir(os.path.join(ROOT, "exported_models")))
+    for name in os.listdir(os.path.join(repo_root, "exported_models")):
+        (shipped / name).symlink_to(os.path.join(repo_root, "exported_models", name))
+    before = set(os.listdir(os.path.join(repo_root, "exported_models")))
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
                           env=subprocess_env(), timeout=1800)
     assert proc.returncode == 0, f"{doc}:{line} failed:\n{proc.stderr[-3000:]}"
-    assert set(os.listdir(os.path.join(ROOT, "exported_models"))) == before  # nothing written to the clone
+    assert set(os.listdir(os.path.join(repo_root, "exported_models"))) == before  # nothing written to the clone

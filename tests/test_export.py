@@ -23,9 +23,7 @@ from ganzoo.export import (
     verify_export,
 )
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LATENT = 6
-ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
 
 
 # ----------------------------------------------------------------------- tiny networks
@@ -200,10 +198,10 @@ def test_verify_export_reports_and_catches_tampering(dcgan_export, tmp_path):
         verify_export(copy)
 
 
-def test_tools_verify_export(dcgan_export, tmp_path, capsys):
+def test_tools_verify_export(dcgan_export, tmp_path, capsys, repo_root):
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("verify_export_tool", os.path.join(ROOT, "tools", "verify_export.py"))
+    spec = importlib.util.spec_from_file_location("verify_export_tool", os.path.join(repo_root, "tools", "verify_export.py"))
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     _, base, path = dcgan_export
@@ -230,7 +228,7 @@ def test_sample_signature_is_deterministic(dcgan_export):
         call(4097, 1)
 
 
-def test_saved_model_cli_show_and_run(dcgan_export, tmp_path, capsys):
+def test_saved_model_cli_show_and_run(dcgan_export, tmp_path, capsys, subprocess_env):
     from tensorflow.python.tools import saved_model_cli
 
     _, _, path = dcgan_export
@@ -241,7 +239,7 @@ def test_saved_model_cli_show_and_run(dcgan_export, tmp_path, capsys):
     # `run` loads the SavedModel the TF1 way, as TF Serving does: a subprocess, as a user would.
     run = subprocess.run([sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "run", "--dir", path,
                           "--tag_set", "serve", "--signature_def", "sample", "--input_exprs", "num_samples=3;seed=5",
-                          "--outdir", str(tmp_path)], capture_output=True, text=True, env=ENV, timeout=180)
+                          "--outdir", str(tmp_path)], capture_output=True, text=True, env=subprocess_env(), timeout=180)
     assert run.returncode == 0, run.stderr[-2000:]
     u8 = np.load(tmp_path / "images_uint8.npy")
     images = np.load(tmp_path / "images.npy")
@@ -249,10 +247,10 @@ def test_saved_model_cli_show_and_run(dcgan_export, tmp_path, capsys):
     np.testing.assert_array_equal(u8, to_uint8(images))
 
 
-def test_onnx_runtime_without_tensorflow(dcgan_export, tmp_path):
+def test_onnx_runtime_without_tensorflow(dcgan_export, tmp_path, repo_root, subprocess_env):
     """The README snippet and export.load_exported(.onnx) with TensorFlow and Keras unimportable."""
     _, _, path = dcgan_export
-    readme = open(os.path.join(ROOT, "exported_models", "README.md")).read()
+    readme = open(os.path.join(repo_root, "exported_models", "README.md")).read()
     snippet = re.search(r"<!-- snippet: onnxruntime.*?-->\s*```python\n(.*?)```", readme, re.S).group(1)
     onnx_path = os.path.join(path, "generator.onnx")
     snippet = snippet.replace('"exported_models/dcgan_mnist_sample_pretrained/1/generator.onnx"', repr(onnx_path))
@@ -269,7 +267,7 @@ def test_onnx_runtime_without_tensorflow(dcgan_export, tmp_path):
         assert gen.card["latent_dim"] == {LATENT}
         print("ok", float(abs(out).max()))
     """)
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=ENV,
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=subprocess_env(),
                           timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "ok" in proc.stdout and "(16, 8, 8, 1) float32" in proc.stdout
@@ -445,17 +443,23 @@ def test_loader_errors(tmp_path, dcgan_export):
         load_exported(path).generate(np.zeros((2, LATENT + 1), "float32"))
 
 
-SHIPPED = sorted(d for d in os.listdir(os.path.join(ROOT, "exported_models")) if d.endswith("_pretrained")
-                 and os.path.isdir(os.path.join(ROOT, "exported_models", d)))
+def _shipped(root):
+    return sorted(d for d in os.listdir(os.path.join(root, "exported_models")) if d.endswith("_pretrained")
+                  and os.path.isdir(os.path.join(root, "exported_models", d)))
 
 
-def test_shipped_pretrained_exports_exist():
-    assert {"dcgan_mnist_sample_pretrained", "wgan_gp_mnist_sample_pretrained"} <= set(SHIPPED)
+def pytest_generate_tests(metafunc):
+    if "shipped_export" in metafunc.fixturenames:
+        metafunc.parametrize("shipped_export", _shipped(metafunc.config.rootpath))
 
 
-@pytest.mark.parametrize("name", SHIPPED)
-def test_shipped_pretrained_export_loads_in_tf_and_onnx_runtime_and_is_small(name):
-    base = os.path.join(ROOT, "exported_models", name)
+def test_shipped_pretrained_exports_exist(repo_root):
+    assert {"dcgan_mnist_sample_pretrained", "wgan_gp_mnist_sample_pretrained"} <= set(_shipped(repo_root))
+
+
+def test_shipped_pretrained_export_loads_in_tf_and_onnx_runtime_and_is_small(shipped_export, repo_root):
+    name = shipped_export
+    base = os.path.join(repo_root, "exported_models", name)
     versions = sorted((d for d in os.listdir(base) if d.isdigit()), key=int)
     assert versions, f"{base} has no version directory"
     version_dir = os.path.join(base, versions[-1])
@@ -476,13 +480,13 @@ def test_shipped_pretrained_export_loads_in_tf_and_onnx_runtime_and_is_small(nam
             assert images.min() >= -1 and images.max() <= 1
 
 
-def test_readme_onnxruntime_snippet_runs_on_the_shipped_export_without_tensorflow():
-    readme = open(os.path.join(ROOT, "README.md")).read()
+def test_readme_onnxruntime_snippet_runs_on_the_shipped_export_without_tensorflow(repo_root, subprocess_env):
+    readme = open(os.path.join(repo_root, "README.md")).read()
     snippet = re.search(r"<!-- snippet: readme-onnxruntime.*?-->\s*```python\n(.*?)```", readme, re.S).group(1)
     code = ("import sys\nsys.modules['tensorflow'] = None\nsys.modules['keras'] = None\n" + snippet +
             "\nassert images.shape == (16, 28, 28, 1) and images_uint8.dtype.name == 'uint8'"
             "\nassert -1 <= images.min() and images.max() <= 1\nprint('ok')\n")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=ENV,
+    proc = subprocess.run([sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True, env=subprocess_env(),
                           timeout=120)
     assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-3000:]
 
@@ -502,13 +506,13 @@ sys.meta_path.insert(0, Blocked())
 """
 
 
-def test_shipped_exports_load_and_verify_without_keras_or_tensorflow(tmp_path):
+def test_shipped_exports_load_and_verify_without_keras_or_tensorflow(tmp_path, repo_root, subprocess_env):
     """`from ganzoo.export import load_exported` samples from every shipped ONNX export, and the
     sha256 + ONNX-vs-parity_reference.npz check runs, with Keras and TensorFlow unimportable;
     a modified file is still caught."""
     shipped = sorted(
         os.path.dirname(path)
-        for path in glob.glob(os.path.join(ROOT, "exported_models", "*", "*", "generator.onnx"))
+        for path in glob.glob(os.path.join(repo_root, "exported_models", "*", "*", "generator.onnx"))
     )
     if not shipped:
         pytest.skip("no shipped ONNX export in exported_models/")
@@ -549,7 +553,7 @@ def test_shipped_exports_load_and_verify_without_keras_or_tensorflow(tmp_path):
         assert not loaded, loaded
         print("ok")
     """)
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=ENV,
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=subprocess_env(),
                           timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().endswith("ok") and proc.stdout.count("onnx_vs_keras") == len(shipped)

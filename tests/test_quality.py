@@ -8,9 +8,16 @@ import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOYS = sorted(d for d in os.listdir(os.path.join(ROOT, "exported_models"))
-              if d.startswith("gan_gaussian_") and d.endswith("_pretrained"))
+
+def _toys(root):
+    return sorted(d for d in os.listdir(os.path.join(root, "exported_models"))
+                  if d.startswith("gan_gaussian_") and d.endswith("_pretrained"))
+
+
+def pytest_generate_tests(metafunc):
+    if "toy_export" in metafunc.fixturenames:
+        metafunc.parametrize("toy_export", _toys(metafunc.config.rootpath))
+
 
 SCRIPT = """
 import json, sys
@@ -30,16 +37,15 @@ print(json.dumps({k: float(v) for k, v in toy.toy_mode_metrics(points, centers, 
 """
 
 
-def test_the_grid_export_ships():
-    assert "gan_gaussian_grid_pretrained" in TOYS
+def test_the_grid_export_ships(repo_root):
+    assert "gan_gaussian_grid_pretrained" in _toys(repo_root)
 
 
-@pytest.mark.parametrize("name", TOYS)
-def test_shipped_toy_export_scores_its_card_through_onnx_runtime_alone(name):
-    base = os.path.join(ROOT, "exported_models", name)
+def test_shipped_toy_export_scores_its_card_through_onnx_runtime_alone(toy_export, repo_root, subprocess_env):
+    base = os.path.join(repo_root, "exported_models", toy_export)
     version_dir = os.path.join(base, max((d for d in os.listdir(base) if d.isdigit()), key=int))
     proc = subprocess.run([sys.executable, "-c", SCRIPT, version_dir], capture_output=True, text=True, timeout=120,
-                          cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT))
+                          cwd=repo_root, env=subprocess_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
     scores = json.loads(proc.stdout.strip().splitlines()[-1])
     card = json.load(open(os.path.join(version_dir, "model.json")))["metrics"]

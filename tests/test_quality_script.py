@@ -9,14 +9,18 @@ import keras
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
+import ganzoo
+from ganzoo.metrics.toy import RING_CENTERS
 
-import quality  # noqa: E402
-import quality_tables  # noqa: E402
 
-import ganzoo  # noqa: E402
-from ganzoo.metrics.toy import RING_CENTERS  # noqa: E402
+@pytest.fixture(scope="module")
+def quality(tools_module):
+    return tools_module("quality")
+
+
+@pytest.fixture(scope="module")
+def quality_tables(tools_module):
+    return tools_module("quality_tables")
 
 
 def _label_to_center_generator(centers):
@@ -28,7 +32,7 @@ def _label_to_center_generator(centers):
 
 
 @pytest.mark.parametrize("shift, landed", [(0, 1.0), (1, 0.0)])
-def test_conditional_toy_score_measures_whether_samples_land_in_the_requested_mode(shift, landed):
+def test_conditional_toy_score_measures_whether_samples_land_in_the_requested_mode(shift, landed, quality):
     # Both generators put every sample on a mode centre (8 modes, all high quality); only the one
     # that draws the requested mode lands in it. shift 1 draws mode y + 1 for label y.
     centers = np.roll(np.asarray(RING_CENTERS, np.float32), -shift, axis=0)
@@ -46,7 +50,7 @@ def _toy_run(config, seed, landed, worst):
             "nearest_is_requested": landed + 0.05, "per_class_in_requested_mode": [worst] + [landed] * 24}
 
 
-def test_conditional_toy_table_averages_seeds_and_shows_the_worst_mode():
+def test_conditional_toy_table_averages_seeds_and_shows_the_worst_mode(quality_tables):
     results = {"toys": {"a": _toy_run("cgan_ema", 0, 0.90, 0.5), "b": _toy_run("cgan_ema", 1, 0.80, 0.25),
                         "c": dict(_toy_run("gan_ema", 0, 0.0, 0.0))}}
     del results["toys"]["c"]["in_requested_mode"]  # an unconditional run: not in this table
@@ -68,10 +72,10 @@ for i in range(40):
 """
 
 
-def test_parallel_processes_merging_into_one_results_file_keep_every_run(tmp_path):
+def test_parallel_processes_merging_into_one_results_file_keep_every_run(tmp_path, repo_root):
     path = tmp_path / "results.json"
     path.write_text(json.dumps({"toys": {"earlier": {"i": -1}}, "mnist": {"m": {}}}))
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, os.path.join(ROOT, "tools"), str(path), f"w{w}"])
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, os.path.join(repo_root, "tools"), str(path), f"w{w}"])
              for w in range(4)]
     assert all(p.wait(timeout=120) == 0 for p in procs)
     results = json.loads(path.read_text())
@@ -79,7 +83,7 @@ def test_parallel_processes_merging_into_one_results_file_keep_every_run(tmp_pat
     assert results["mnist"] == {"m": {}}  # another part's runs are kept as they were
 
 
-def test_new_configs_resolve_to_the_documented_models():
+def test_new_configs_resolve_to_the_documented_models(quality, quality_tables):
     preset, overrides = quality.MNIST_CONFIGS["cwgan_gp"]
     config = ganzoo.resolve_config(preset, **overrides)
     assert (config.model, config.conditional, config.d_steps, config.gp_weight) == ("wgan_gp", True, 5, 10.0)
@@ -91,13 +95,13 @@ def test_new_configs_resolve_to_the_documented_models():
 
 
 @pytest.mark.slow
-def test_quality_script_runs_the_conditional_and_sngan_toy_rows(tmp_path):
+def test_quality_script_runs_the_conditional_and_sngan_toy_rows(tmp_path, repo_root, subprocess_env):
     out = tmp_path / "results.json"
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "quality.py"), "--parts", "toys",
+    proc = subprocess.run([sys.executable, os.path.join(repo_root, "tools", "quality.py"), "--parts", "toys",
                            "--toy-configs", "cgan_ema,sngan", "--datasets", "gaussian_ring", "--seeds", "0",
                            "--toy-steps", "20", "--critic-toy-steps", "20", "--root", tmp_path, "--out", out,
                            "--pictures", tmp_path / "pictures"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=600, env=dict(os.environ, PYTHONPATH=ROOT))
+                          timeout=600, env=subprocess_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = json.loads(out.read_text())["toys"]
     assert set(runs) == {"cgan_ema_gaussian_ring_s0_20", "sngan_gaussian_ring_s0_20"}
@@ -111,12 +115,12 @@ def test_quality_script_runs_the_conditional_and_sngan_toy_rows(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["cwgan_gp", "sngan"])
-def test_quality_script_scores_the_new_mnist_rows(tmp_path, name):
+def test_quality_script_scores_the_new_mnist_rows(tmp_path, name, quality, repo_root, subprocess_env):
     out = tmp_path / "results.json"
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "quality.py"), "--parts", "mnist",
+    proc = subprocess.run([sys.executable, os.path.join(repo_root, "tools", "quality.py"), "--parts", "mnist",
                            "--mnist-models", name, "--mnist-minutes", "0.02", "--mnist-width", "4", "--root", tmp_path,
                            "--out", out, "--pictures", tmp_path], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=600, env=dict(os.environ, PYTHONPATH=ROOT))
+                          timeout=600, env=subprocess_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
     run = json.loads(out.read_text())["mnist"][f"{name}_w4_0.02min"]
     assert run["d_steps"] == 5 and run["preset"] == quality.MNIST_CONFIGS[name][0]

@@ -1,6 +1,6 @@
 """Training runs end to end: the CLI, run directory, TensorBoard events, checkpoints,
 resume, config-change refusal, NaN guard and user mistakes. Resuming after kill -9, Ctrl-C and
-SIGTERM bit for bit: tests/test_hardening.py."""
+SIGTERM bit for bit: tests/test_signals.py."""
 
 import glob
 import json

@@ -13,6 +13,8 @@ batch (one generator forward per iteration, as the PyTorch DCGAN example), taken
 discriminator update, so the updates still alternate.
 """
 
+import copy
+
 import numpy as np
 import keras
 from keras import ops
@@ -373,7 +375,7 @@ class GANBase(BackendStep, Game, Fitting, Sampling, keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
+        config = copy.deepcopy(config)  # Keras' deserialize_keras_object empties the dicts it is given
         for key in ("generator", "discriminator"):
             if isinstance(config.get(key), dict):
                 config[key] = keras.saving.deserialize_keras_object(config[key])
