@@ -421,7 +421,7 @@ def test_tfds_prepared_data_dir_is_read_offline(prepared_tfds_dir):
 
 def test_tfds_not_prepared_says_how_to_prepare(tmp_path):
     with pytest.raises(DatasetError) as info:
-        load_dataset("fashion_mnist", data_dir=str(tmp_path))
+        load_dataset("tfds:fashion_mnist", data_dir=str(tmp_path))  # the idx source is "fashion_mnist"
     message = str(info.value)
     assert "not prepared" in message and str(tmp_path) in message
     assert "tfds build fashion_mnist" in message and "download_and_prepare" in message

@@ -18,7 +18,7 @@ import os
 
 import numpy as np
 
-from ganzoo.data.errors import DatasetError
+from ganzoo.errors import DatasetError
 from ganzoo.data.pipeline import Examples
 from ganzoo.data.sources.base import Source
 from ganzoo.data.sources.catalog import DATASETS
