@@ -22,7 +22,7 @@ def values(state):
 def test_options_off_add_no_state_no_metrics_and_no_draws(tiny_model):
     model = tiny_model(ganzoo.DCGAN)
     assert model._game_variables == {} and model.augment is None
-    assert list(model._trackers) == list(ganzoo.DCGAN.metric_names)
+    assert list(model._trackers) == list(ganzoo.DCGAN.metric_names) + list(ganzoo.DCGAN.signal_names)
     assert set(model.discriminator_noise(4)) == {"z"} and model.generator_noise(4) == {}
 
 
@@ -185,7 +185,7 @@ def test_training_with_the_options_logs_finite_metrics(cls, kwargs, tiny_model, 
     model.compile(jit_compile=keras.backend.backend() != "torch")
     data = image_dataset(n=64, labels=model.num_classes is not None)
     history = model.fit(data, epochs=1, verbose=0).history
-    expected = set(model.metric_names) | set(model.regularizer_metric_names())
+    expected = set(model.metric_names) | set(model.regularizer_metric_names()) | set(model.signal_names)
     assert set(history) == expected
     assert all(np.isfinite(v).all() for v in history.values()), history
 
