@@ -6,7 +6,7 @@ import keras
 import numpy as np
 
 from ganzoo.runs.callbacks.steps import StepAware, host_means, steps_done, steps_in_epoch
-from ganzoo.runs.callbacks.event_writer import EventWriter, hparams_summary, scalar_summary, session_end_summary
+from ganzoo.runs.callbacks.event_writer import EventWriter, hparams_summary, session_end_summary
 from ganzoo.images import sample_picture, write_png
 
 
