@@ -434,7 +434,11 @@ MIRRORED_SCRIPT = textwrap.dedent("""
              "wgan_gp": (ganzoo.WGANGP, (8, 8, 1), {"n_critic": 2}),
              "gan_pack": (ganzoo.GAN, (2,), {"pack": 4}),
              "wgan_gp_pack": (ganzoo.WGANGP, (8, 8, 1), {"n_critic": 2, "pack": 2}),
-             "sngan": (ganzoo.SNGAN, (8, 8, 1), {"n_dis": 2})}
+             "sngan": (ganzoo.SNGAN, (8, 8, 1), {"n_dis": 2}),
+             # T's draws sliced per replica; ADA's sign counts, LeCam's anchors summed across replicas;
+             # R1 inside a cond every 2nd D step.
+             "dcgan_augment": (ganzoo.DCGAN, (8, 8, 1), {"augment": "ada", "ada_kimg": 1, "lecam_weight": 0.3,
+                                                         "r1_gamma": 1.0, "r1_every": 2})}
     # One model per process: collective ops of synchronized batch norm from several
     # strategies in one process were seen to pair up out of order.
     for name in sys.argv[1:]:
@@ -446,6 +450,8 @@ MIRRORED_SCRIPT = textwrap.dedent("""
                          tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])):
             with strategy.scope():
                 m = cls(data_shape=shape, latent_dim=4, width=8, seed=3, **kw)
+                if "ada_p" in m._game_variables:
+                    m._game_variables["ada_p"].assign(0.5)
                 m.compile(d_optimizer=keras.optimizers.SGD(0.1), g_optimizer=keras.optimizers.SGD(0.1))
             if init is None:
                 init = m.get_weights()
@@ -464,7 +470,9 @@ MIRRORED_SCRIPT = textwrap.dedent("""
 # and packs) and sngan (power iteration) cover their paths in the default run.
 @pytest.mark.parametrize("name", [pytest.param("gan", marks=pytest.mark.slow), "dcgan",
                                   pytest.param("wgan_gp", marks=pytest.mark.slow),
-                                  pytest.param("gan_pack", marks=pytest.mark.slow), "wgan_gp_pack", "sngan"])
+                                  pytest.param("gan_pack", marks=pytest.mark.slow), "wgan_gp_pack", "sngan",
+                                  # ADA, LeCam and lazy R1 under two replicas (~3 CPU-minutes)
+                                  pytest.param("dcgan_augment", marks=pytest.mark.slow)])
 def test_mirrored_strategy_steps_equal_single_device_steps(name):
     """Two steps on two replicas (global batch 16) equal the one-device steps within 1e-5."""
     out = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT, name], capture_output=True, text=True,

@@ -9,8 +9,9 @@ The model is the `dcgan_mnist_sample` preset's DCGAN (28x28x1, width 32, z of 10
 trained with `fit` on random images in [-1, 1] (the step's cost does not depend on the pixels)
 with `steps_per_execution` 10 and no callbacks but a timer. Each configuration is a fresh model;
 the first call (tracing, compiling) is left out. Configurations run interleaved, `--repeats`
-times; the table gives the median images/s with the min..max over repeats and the ratio of
-medians to the plain model's.
+times; the table gives the median images per wall second and per process CPU second (the
+steadier measure on a shared machine) with the min..max over repeats, and the ratios of medians
+to the plain model's.
 """
 
 import argparse
@@ -50,6 +51,7 @@ def main(argv=None):
     configs = {k: CONFIGS[k] for k in (("plain", "diffaugment") if args.quick else CONFIGS)}
     x = np.random.default_rng(0).uniform(-1, 1, ((args.steps + PER_CALL) * BATCH, 28, 28, 1)).astype("float32")
     rates = {name: [] for name in configs}
+    cpu_rates = {name: [] for name in configs}
     for _ in range(args.repeats):
         for name, kwargs in configs.items():
             model = ganzoo.DCGAN(data_shape=(28, 28, 1), width=32, seed=0, **kwargs)
@@ -57,12 +59,15 @@ def main(argv=None):
             model.fit(x[: PER_CALL * BATCH], batch_size=BATCH, epochs=1, verbose=0, shuffle=False)  # compile
             timer = step_timer()
             model.fit(x[PER_CALL * BATCH:], batch_size=BATCH, epochs=1, verbose=0, shuffle=False, callbacks=[timer])
-            rates[name].append(args.steps * BATCH / timer.seconds()[0])
-    plain = statistics.median(rates["plain"])
+            wall, cpu = timer.seconds()
+            rates[name].append(args.steps * BATCH / wall)
+            cpu_rates[name].append(args.steps * BATCH / cpu)
+    plain, plain_cpu = statistics.median(rates["plain"]), statistics.median(cpu_rates["plain"])
     print(f"backend {keras.backend.backend()}, {args.steps} steps x {args.repeats} repeats, batch {BATCH}")
-    print(f"{'configuration':<20} {'images/s':>24} {'vs plain':>9}")
-    for name, values in rates.items():
-        print(f"{name:<20} {spread(values):>24} {statistics.median(values) / plain:>9.2f}")
+    print(f"{'configuration':<20} {'images / wall s':>22} {'vs plain':>9} {'images / CPU s':>22} {'vs plain':>9}")
+    for name in configs:
+        print(f"{name:<20} {spread(rates[name]):>22} {statistics.median(rates[name]) / plain:>9.2f} "
+              f"{spread(cpu_rates[name]):>22} {statistics.median(cpu_rates[name]) / plain_cpu:>9.2f}")
 
 
 if __name__ == "__main__":
