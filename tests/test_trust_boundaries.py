@@ -418,8 +418,8 @@ def _dataset(x, *rest):
 
 FIT_CASES = [
     # (case, fit arguments (a function of nothing), text of the ValueError)
-    ("images in [0, 255]", lambda: dict(x=_images(low=0, high=255)), "values from"),
-    ("NaN in arrays", lambda: dict(x=_with(_images(), 5, np.nan)), "NaN or infinite"),
+    ("images in [0, 255]", lambda: dict(x=_images(low=0, high=255), batch_size=8), "values from"),
+    ("NaN in arrays", lambda: dict(x=_with(_images(), 5, np.nan), batch_size=8), "NaN or infinite"),
     ("inf in a dataset's first batch", lambda: dict(x=_dataset(_with(_images(), 3, np.inf))), "NaN or infinite"),
     ("[0, 255] in a dataset", lambda: dict(x=_dataset(_images(low=0, high=255))), "[-1, 1]"),
     ("[0, 255] from an iterator", lambda: dict(x=iter([_images(8, 0, 255)] * 4), steps_per_epoch=2), "values from"),
