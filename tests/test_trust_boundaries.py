@@ -329,11 +329,13 @@ def test_version(run_main):
     assert code == 0 and out.strip() == f"ganzoo {ganzoo.__version__}"
 
 
-def test_model_summaries_of_ganzoo_list_are_the_class_docstrings():
+def test_model_facts_kept_free_of_keras_agree_with_the_classes():
+    """`ganzoo list` and the up-front checks read these without importing Keras."""
     from ganzoo.models.registry import MODELS
-    from ganzoo.presets import MODEL_SUMMARIES
+    from ganzoo.presets import MODEL_DEFAULT_D_STEPS, MODEL_SUMMARIES
 
     assert MODEL_SUMMARIES == {name: cls.__doc__.strip().splitlines()[0] for name, cls in MODELS.items()}
+    assert MODEL_DEFAULT_D_STEPS == {name: cls.default_d_steps for name, cls in MODELS.items()}
 
 
 #: Python that blocks importing `module` (as where it is not installed), then runs `ganzoo ARGV`
