@@ -8,6 +8,11 @@ classes behind the names are in `ganzoo.models.registry.MODELS`.
 #: The models `ganzoo train` knows, in the order `ganzoo list` shows them.
 MODEL_NAMES = ("gan", "dcgan", "wgan_gp", "sngan")
 
+#: Discriminator (critic) steps per generator step when the config leaves d_steps unset: each
+#: model class's `default_d_steps` (tests/test_trust_boundaries.py checks they agree), here so
+#: that a run's size is checked before Keras is imported.
+MODEL_DEFAULT_D_STEPS = {"gan": 1, "dcgan": 1, "wgan_gp": 5, "sngan": 5}
+
 #: One line per model (its class docstring's first line; tests/test_trust_boundaries.py checks
 #: they agree), so that `ganzoo list` answers without importing Keras.
 MODEL_SUMMARIES = {

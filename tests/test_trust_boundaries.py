@@ -329,11 +329,13 @@ def test_version(run_main):
     assert code == 0 and out.strip() == f"ganzoo {ganzoo.__version__}"
 
 
-def test_model_summaries_of_ganzoo_list_are_the_class_docstrings():
+def test_model_facts_kept_free_of_keras_agree_with_the_classes():
+    """`ganzoo list` and the up-front checks read these without importing Keras."""
     from ganzoo.models.registry import MODELS
-    from ganzoo.presets import MODEL_SUMMARIES
+    from ganzoo.presets import MODEL_DEFAULT_D_STEPS, MODEL_SUMMARIES
 
     assert MODEL_SUMMARIES == {name: cls.__doc__.strip().splitlines()[0] for name, cls in MODELS.items()}
+    assert MODEL_DEFAULT_D_STEPS == {name: cls.default_d_steps for name, cls in MODELS.items()}
 
 
 #: Python that blocks importing `module` (as where it is not installed), then runs `ganzoo ARGV`
@@ -418,8 +420,8 @@ def _dataset(x, *rest):
 
 FIT_CASES = [
     # (case, fit arguments (a function of nothing), text of the ValueError)
-    ("images in [0, 255]", lambda: dict(x=_images(low=0, high=255)), "values from"),
-    ("NaN in arrays", lambda: dict(x=_with(_images(), 5, np.nan)), "NaN or infinite"),
+    ("images in [0, 255]", lambda: dict(x=_images(low=0, high=255), batch_size=8), "values from"),
+    ("NaN in arrays", lambda: dict(x=_with(_images(), 5, np.nan), batch_size=8), "NaN or infinite"),
     ("inf in a dataset's first batch", lambda: dict(x=_dataset(_with(_images(), 3, np.inf))), "NaN or infinite"),
     ("[0, 255] in a dataset", lambda: dict(x=_dataset(_images(low=0, high=255))), "[-1, 1]"),
     ("[0, 255] from an iterator", lambda: dict(x=iter([_images(8, 0, 255)] * 4), steps_per_epoch=2), "values from"),

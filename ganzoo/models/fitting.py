@@ -54,9 +54,9 @@ class Fitting:
         labels in [0, num_classes); an unconditional one takes none (labels given to it are refused:
         it would learn p(x), not p(x | y)).
 
-        The values are checked once: finite, and images (H, W, C) in [-1, 1] (arrays: all of
-        them; iterators, PyDatasets and datasets: the first batch, in the input pipeline, with no
-        wait for the device). Empty data is refused.
+        The first batch's values are checked once: finite, and images (H, W, C) in [-1, 1] (for
+        a dataset in the input pipeline, with no wait for the device); a non-finite value later
+        is the NaN guard's (`ganzoo train`). Empty data is refused.
         """
         if _is_dataset(x):
             self._check_labels_spec(x.element_spec)
@@ -81,7 +81,7 @@ class Fitting:
             if not len(samples):
                 raise ValueError(f"{type(self).__name__}.fit got no samples (an array of shape {samples.shape}).")
             self._check_real_spec(self._batch_spec((batch_size or 32,) + samples.shape[1:], samples.dtype))
-            self._check_values(samples, "the samples")
+            self._check_values(samples[: batch_size or 32], "the first batch")
             labels = self._checked_array_labels(y, len(samples))
             x, y = samples, labels
             if self.d_steps > 1:

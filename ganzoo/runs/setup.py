@@ -101,9 +101,9 @@ def _check_batch_memory(config, info, d_steps):
 
 def _d_steps(config):
     """Discriminator batches per generator step: the config's, else the model class's default."""
-    from ganzoo.models.registry import MODELS
+    from ganzoo.presets import MODEL_DEFAULT_D_STEPS
 
-    return config.d_steps or MODELS[config.model].default_d_steps
+    return config.d_steps or MODEL_DEFAULT_D_STEPS[config.model]
 
 
 def _check_image_shape(config, info):

@@ -177,8 +177,8 @@ def _check_before_writing(config):
     read_latest(os.path.join(config.run_dir, "checkpoints"))  # a damaged latest.json stops us here
     read_history(config.run_dir, 0)  # and so does a damaged history.json
     info = dataset_info(config.dataset, image_size=config.image_size, data_dir=config.data_dir)
+    _check_batch_memory(config, info, _d_steps(config))  # before the image check imports Keras
     _check_image_shape(config, info)
-    _check_batch_memory(config, info, _d_steps(config))
     if config.conditional and not (info.get("has_labels") and (info.get("num_classes") or 0) >= 2):
         raise ConfigError(f"--conditional trains on labels, and {config.dataset} has none (or fewer than 2 "
                           "classes). Image folders take classes from their sub-folders; leave out --conditional "
