@@ -7,7 +7,7 @@ Usage:
 
 One model in one process, two variants with the same networks, data and weights: the model as
 shipped, and a subclass that computes and logs none of the signals (`signal_names = ()`; its
-`discriminator_signals` and `generator_signals` return nothing). Runs alternate, `--repeats`
+`discriminator_signals` and `generator_signals` return nothing). Runs alternate (which goes first alternates too), `--repeats`
 times; each is `fit` for `--steps` steps in one epoch, `steps_per_execution` 16, no callbacks
 but the step timer of `tools/_timing.py` (wall and process CPU time from the first batch's begin
 to the last step's results on the host). The overhead is each pair's ratio minus 1; the table
@@ -90,8 +90,8 @@ def measure(case, steps, repeats):
     for model in models.values():  # compile and warm up
         model.fit(data, steps_per_epoch=32, epochs=1, verbose=0)
     rows = {"signals": [], "bare": []}
-    for _ in range(repeats):
-        for name in ("signals", "bare"):
+    for repeat in range(repeats):
+        for name in (("signals", "bare") if repeat % 2 == 0 else ("bare", "signals")):  # no order bias
             timer = step_timer()
             models[name].fit(data, steps_per_epoch=steps, epochs=1, verbose=0, callbacks=[timer])
             rows[name].append(timer.seconds())
