@@ -7,13 +7,18 @@ Usage:
 
 One model in one process, two variants with the same networks, data and weights: the model as
 shipped, and a subclass that computes and logs none of the signals (`signal_names = ()`; its
-`discriminator_signals` and `generator_signals` return nothing). Runs alternate, `--repeats`
+`discriminator_signals` and `generator_signals` return nothing). Runs alternate (which goes first alternates too), `--repeats`
 times; each is `fit` for `--steps` steps in one epoch, `steps_per_execution` 16, no callbacks
 but the step timer of `tools/_timing.py` (wall and process CPU time from the first batch's begin
 to the last step's results on the host). The overhead is each pair's ratio minus 1; the table
 gives the median and the spread (min..max) over the pairs. Process CPU time leaves out what
 other work on the machine takes from the process; on a shared machine the wall-time pairs vary
 far more.
+
+The pairs cannot resolve a cost of a few percent on a shared machine, so the last column
+measures the signals directly (TensorFlow): their ops and tracker updates alone, on tensors of
+the step's shapes, thousands of times in one `tf.function` loop, as a share of the step's CPU
+time without them (like the callbacks' hooks in `tools/callback_overhead.py`).
 
 Both variants ask the generator's backward pass for the gradient at the fakes (the signal
 variant uses it; the gradient exists in that pass either way), so the difference is the signals'
@@ -24,6 +29,8 @@ import argparse
 import os
 import statistics
 import sys
+
+import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -83,12 +90,61 @@ def measure(case, steps, repeats):
     for model in models.values():  # compile and warm up
         model.fit(data, steps_per_epoch=32, epochs=1, verbose=0)
     rows = {"signals": [], "bare": []}
-    for _ in range(repeats):
-        for name in ("signals", "bare"):
+    for repeat in range(repeats):
+        for name in (("signals", "bare") if repeat % 2 == 0 else ("bare", "signals")):  # no order bias
             timer = step_timer()
             models[name].fit(data, steps_per_epoch=steps, epochs=1, verbose=0, callbacks=[timer])
             rows[name].append(timer.seconds())
     return rows
+
+
+def direct(case, steps, repeats):
+    """Process CPU seconds per step of the signals alone (TensorFlow): the model's
+    `discriminator_signals` and `generator_signals` on the step's shapes, their tracker updates
+    and results, `steps` times in one `tf.function` loop; (median, min, max) over `repeats`."""
+    import time
+
+    import keras
+    import tensorflow as tf
+
+    import ganzoo
+    from ganzoo.models.game import FiniteMean
+    from ganzoo.runs.setup import build_model
+
+    spec = CASES[case]
+    config = ganzoo.resolve_config(spec["preset"], batch_size=spec["batch"], steps_per_execution=16)
+    model = build_model(config)
+    batch, k = spec["batch"], model.d_steps
+    inputs = batch // model.pack
+    rng = np.random.default_rng(0)
+    real_scores, fake_scores = (tf.constant(rng.standard_normal((inputs, 1)), tf.float32) for _ in range(2))
+    fake_grads = tf.constant(rng.standard_normal((batch,) + tuple(model.data_shape)) / inputs, tf.float32)
+    trackers = {name: (FiniteMean if name == "g_grad_norm" else keras.metrics.Mean)(name=name)
+                for name in model.signal_names}
+
+    @tf.function
+    def loop(n):
+        total = tf.constant(0.0)
+        for _ in tf.range(n):
+            logs = {}
+            for _ in range(k):  # the discriminator signals come with each of the k discriminator steps
+                d_logs = model.discriminator_signals(real_scores, fake_scores)
+                for key, value in d_logs.items():
+                    trackers[key].update_state(value)
+            logs.update(model.generator_signals(fake_grads, tf.constant(1.0)))
+            for key, value in logs.items():
+                trackers[key].update_state(value)
+            results = [t.result() for t in trackers.values()]
+            total += tf.add_n(results) * 0.0 + tf.cast(tf.reduce_all(tf.math.is_finite(tf.stack(results))), tf.float32)
+        return total
+
+    loop(tf.constant(16))
+    seconds = []
+    for _ in range(repeats):
+        start = time.process_time()
+        loop(tf.constant(steps)).numpy()
+        seconds.append((time.process_time() - start) / steps)
+    return statistics.median(seconds), min(seconds), max(seconds)
 
 
 def main(argv=None):
@@ -105,8 +161,8 @@ def main(argv=None):
     print(f"backend {keras.backend.backend()}, {args.steps} steps x {args.repeats} interleaved repeats, "
           "steps_per_execution 16")
     print("| case | without signals, CPU ms/step | with signals, CPU ms/step | overhead by process CPU time "
-          "(median of pairs, min..max) | by wall time |")
-    print("|---|---|---|---|---|")
+          "(median of pairs, min..max) | by wall time | the signals alone, CPU per step (median, min..max) |")
+    print("|---|---|---|---|---|---|")
     for case in args.cases:
         rows = measure(case, args.steps, args.repeats)
         cells = []
@@ -114,8 +170,14 @@ def main(argv=None):
             overhead = [s[i] / b[i] - 1 for s, b in zip(rows["signals"], rows["bare"])]
             cells.append(f"{statistics.median(overhead):+.1%} ({min(overhead):+.1%}..{max(overhead):+.1%})")
         ms = 1000 / args.steps
-        print(f"| {case} | {statistics.median(b[1] for b in rows['bare']) * ms:.3f} "
-              f"| {statistics.median(s[1] for s in rows['signals']) * ms:.3f} | {cells[0]} | {cells[1]} |", flush=True)
+        bare = statistics.median(b[1] for b in rows["bare"]) / args.steps
+        cell = "n/a (TensorFlow only)"
+        if keras.backend.backend() == "tensorflow":
+            alone = direct(case, args.steps * 4, args.repeats)
+            cell = (f"{alone[0] * 1e3:.4f} ms ({alone[1] * 1e3:.4f}..{alone[2] * 1e3:.4f}), "
+                    f"{alone[0] / bare:.2%} of the step without them")
+        print(f"| {case} | {bare * 1e3:.3f} | {statistics.median(s[1] for s in rows['signals']) * ms:.3f} "
+              f"| {cells[0]} | {cells[1]} | {cell} |", flush=True)
     return 0
 
 
