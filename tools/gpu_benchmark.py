@@ -123,8 +123,9 @@ def step_flops(case, model, x):
     """FLOPs of one ganzoo train step, as XLA's cost analysis of the compiled step counts them."""
     import jax
 
-    state = model._get_jax_state(trainable_variables=True, non_trainable_variables=True,
-                                 optimizer_variables=True, metrics_variables=True)
+    from ganzoo.models.keras_internals import jax_train_state
+
+    state = jax_train_state(model)
     batch = x[:case["batch"] * case["k"]]
     if case["k"] > 1:  # (batch, k, ...): what fit feeds a step with k critic steps
         batch = batch.reshape((case["k"], case["batch"]) + case["shape"]).swapaxes(0, 1)
