@@ -58,7 +58,7 @@ that network is being updated. The gradient penalty's pass is forward + input gr
 2x for differentiating that input gradient with respect to the weights (LeakyReLU's second
 derivative is zero, so nothing flows back through the forward activations). "% peak" is the
 median achieved FLOP rate of ganzoo's run divided by the best float32 `tf.matmul` (2048^3)
-rate measured in the same process (once per repeat round, interleaved with the runs): per
+rate measured in the same process (once per repeat, interleaved with the runs): per
 wall second, and per second of process CPU time (the per-core efficiency, whatever share of
 the cores other processes leave).
 """

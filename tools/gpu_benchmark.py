@@ -14,7 +14,7 @@ the data a host numpy array), PyTorch eager and `torch.compile` of the same step
 the same host array. Reported: images/s (real images consumed: batch * k per step), ganzoo's
 ratio to each PyTorch row, and the share of the device's measured bfloat16 matmul rate that the
 step's FLOPs (XLA's cost analysis of ganzoo's compiled step) reach. Timers start after
-warm-up and stop when the last step's results are on the host. Targets (issue 14): ganzoo >=
+warm-up and stop when the last step's results are on the host. Targets: ganzoo >=
 1.0x torch.compile and >= 1.3x PyTorch eager at batch 256 bfloat16.
 """
 
