@@ -53,6 +53,7 @@ def test_a_lost_worker_ends_the_run_with_one_line_saying_how_to_resume(tmp_path,
     import tensorflow as tf
 
     import ganzoo.runs.train as training
+    from ganzoo.errors import WorkerLost
     from ganzoo.runs.files import write_latest
 
     (tmp_path / "checkpoints").mkdir()
@@ -60,7 +61,7 @@ def test_a_lost_worker_ends_the_run_with_one_line_saying_how_to_resume(tmp_path,
     run = types.SimpleNamespace(config=types.SimpleNamespace(strategy="multi_worker", run_dir=str(tmp_path)))
     lost = tf.errors.UnavailableError(None, None, "Graph execution error:\nCollective ops is aborted by: "
                                                   "The following tasks are unhealthy (stopped sending heartbeats)")
-    with pytest.raises(training.WorkerLost, match="unhealthy.*start each again with the same command.*step 100"):
+    with pytest.raises(WorkerLost, match="unhealthy.*start each again with the same command.*step 100"):
         training._raise_if_worker_lost(lost, run)
     run.config.strategy = "default"
     training._raise_if_worker_lost(lost, run)  # not a cluster run: the error stays TensorFlow's

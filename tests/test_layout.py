@@ -135,3 +135,16 @@ def test_old_module_paths_import_with_a_warning(repo_root):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.splitlines() == [
         f"{[f'{old} moved to {new}; import it from there.']} True" for old, new, _ in MOVED]
+
+
+def test_every_package_file_is_tracked(repo_root):
+    """A .gitignore pattern meant for run directories once kept new files of ganzoo/runs/ out of
+    the repository: a clean clone could not import them."""
+    if not os.path.isdir(os.path.join(repo_root, ".git")):
+        return  # an installed copy or an archive: nothing to compare
+    tracked = subprocess.run(["git", "ls-files", "ganzoo"], cwd=repo_root, capture_output=True, text=True,
+                             check=True).stdout.split()
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", *[p for p in _modules(repo_root).values()]],
+                             cwd=repo_root, capture_output=True, text=True).stdout.split()
+    assert not ignored, f"package files that .gitignore keeps out of the repository: {ignored}"
+    assert tracked, "git ls-files lists no file of ganzoo/"

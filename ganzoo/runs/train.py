@@ -21,7 +21,7 @@ import sys
 import numpy as np
 
 from ganzoo.runs.backend import is_chief, make_strategy, with_backend
-from ganzoo.errors import ConfigError
+from ganzoo.errors import ConfigError, RunDirError, WorkerLost
 from ganzoo.config import TrainConfig, config_difference, validate_config
 from ganzoo.runs.finish import _export_once, _report_complete
 from ganzoo.runs.setup import (
@@ -31,7 +31,6 @@ from ganzoo.runs.setup import (
     _steps_per_epoch,
     build_model,
 )
-from ganzoo.errors import RunDirError, WorkerLost
 from ganzoo.runs.files import RunLock, read_history, read_json, read_latest, remove_temporary_files
 from ganzoo.runs.signals import (
     Terminated,
