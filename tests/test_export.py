@@ -198,18 +198,39 @@ def test_verify_export_reports_and_catches_tampering(dcgan_export, tmp_path):
         verify_export(copy)
 
 
-def test_tools_verify_export(dcgan_export, tmp_path, capsys, repo_root):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("verify_export_tool", os.path.join(repo_root, "tools", "verify_export.py"))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+def test_ganzoo_verify_checks_every_version_and_exits_0_1_or_2(dcgan_export, tmp_path, run_main):
     _, base, path = dcgan_export
-    assert tool.main([str(base)]) == 0
-    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert report["ok"] is True and report["export"] == path and report["files_checked"] >= 5
-    assert tool.main([str(tmp_path)]) == 1
-    assert "holds no export" in capsys.readouterr().err
+    code, out, err = run_main(["verify", base])
+    report = json.loads(out.strip().splitlines()[-1])
+    assert code == 0 and report["ok"] is True and report["export"] == path and report["files_checked"] >= 5, err
+    code, out, _ = run_main(["verify", path, "--format", "onnx"])
+    assert code == 0 and set(json.loads(out)["max_abs_diff"]) == {"onnx_vs_keras"}
+    # A modified file: the version fails (exit 1), named in the report.
+    copy = tmp_path / "copy" / "1"
+    shutil.copytree(path, copy)
+    with open(copy / "parity_reference.npz", "r+b") as f:
+        f.seek(-1, os.SEEK_END)
+        last = f.read(1)
+        f.seek(-1, os.SEEK_END)
+        f.write(bytes([last[0] ^ 1]))
+    code, out, err = run_main(["verify", tmp_path / "copy"])
+    report = json.loads(out)
+    assert code == 1 and report["ok"] is False and "sha256" in report["error"] and "1 of 1" in err, (out, err)
+    # A card naming a file outside its version directory is refused before anything is read there.
+    shutil.rmtree(copy)
+    shutil.copytree(path, copy)
+    (tmp_path / "secret").write_text("not part of the export")
+    card = json.loads((copy / "model.json").read_text())
+    card["files"]["../../secret"] = {"sha256": "0" * 64}
+    (copy / "model.json").write_text(json.dumps(card))
+    code, out, _ = run_main(["verify", copy])
+    report = json.loads(out)
+    assert code == 1 and "outside" in report["error"] and "../../secret" in report["error"], out
+    # Usage errors: no export there, no directory, a bad --atol.
+    for argv in (["verify", tmp_path / "secret"], ["verify", tmp_path / "nowhere"], ["verify", tmp_path],
+                 ["verify", path, "--atol", "-1"]):
+        code, out, err = run_main(argv)
+        assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, (argv, out, err)
 
 
 def test_sample_signature_is_deterministic(dcgan_export):

@@ -218,10 +218,9 @@ def test_nan_guard_names_the_exact_step_inside_a_compiled_call_without_a_sync_pe
     `async_safe`, so no call waits for the device on the main thread; on TensorFlow on the main
     thread whatever the callbacks (the backend has no asynchronous dispatch)."""
     import keras
-    from keras.src.callbacks.callback_list import CallbackList
-    from keras.src.utils.python_utils import is_default
 
     import ganzoo
+    from ganzoo.models.keras_internals import callbacks_run_async, is_default
     from ganzoo.runs.callbacks.checkpointer import Checkpointer
     from ganzoo.runs.callbacks.nan_guard import NaNGuard
     from ganzoo.runs.callbacks.tensorboard import SampleQualityLogger, TensorBoardLogger
@@ -230,7 +229,7 @@ def test_nan_guard_names_the_exact_step_inside_a_compiled_call_without_a_sync_pe
     assert is_default(SampleQualityLogger.on_train_batch_end)
     on_tensorflow = keras.backend.backend() == "tensorflow"
     for callbacks in ([NaNGuard(12)], [keras.callbacks.Callback()]):  # with the guard, and as a bare fit
-        assert CallbackList(callbacks)._async_train is not on_tensorflow
+        assert callbacks_run_async(callbacks) is not on_tensorflow
     model = tiny_model(ganzoo.GAN, (2,))
     model.compile(steps_per_execution=4)
     x = np.random.default_rng(0).uniform(-1, 1, (8 * 12, 2)).astype("float32")

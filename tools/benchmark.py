@@ -3,64 +3,33 @@
 Usage:
     python tools/benchmark.py                       # default TensorFlow plan (18 min on 2 loaded CPU cores)
     python tools/benchmark.py --quick               # tiny sizes: checks the script (~1.5 min loaded)
-    python tools/benchmark.py --configs mnist_tutorial,toy_mlp --jit off --spe 1,8
-    python tools/benchmark.py --precision float32,mixed_bfloat16 --min-time 2 --repeats 5
+    python tools/benchmark.py --configs mnist_tutorial,toy_mlp --jit off --spe 1,8 --precision float32
     python tools/benchmark.py --backend jax [--torch]   # tools/like_for_like.py under KERAS_BACKEND=jax
     python tools/benchmark.py --torch               # ... then like_for_like.py --torch (PyTorch row)
     python tools/benchmark.py --inference [EXPORT]  # SavedModel vs ONNX Runtime, batch 1 and 64
 
-Which networks each backend covers:
-  TensorFlow (this script's own loops): all four configurations below: toy MLPs, the TF
-      tutorial's MNIST DCGAN, ganzoo's DCGAN 64x64x3 and WGAN-GP 32x32x3.
-  JAX (`--backend jax`) and PyTorch (`--torch`): the toy MLPs only (the `gan_gaussian_ring`
-      preset, the same networks as `toy_mlp`), via tools/like_for_like.py in a child process,
-      16 steps per call. The conv nets under JAX and PyTorch: tools/gpu_benchmark.py.
+Backends: this script's TensorFlow loops cover all four configurations (toy MLPs, the TF
+tutorial's MNIST DCGAN, ganzoo's DCGAN 64x64x3 and WGAN-GP 32x32x3); `--backend jax` and
+`--torch` run tools/like_for_like.py (the toy MLPs, 16 steps per call) in a child process; the
+conv nets under JAX and PyTorch: tools/gpu_benchmark.py. Per configuration and `steps_per_execution`
+(spe), on the same networks, batch, cached `tf.data` pipeline and `jit_compile` setting:
 
-For each configuration it trains, in one process and on the same networks, batch and cached
-in-memory `tf.data` pipeline with the same `jit_compile` setting, for every
-`steps_per_execution` (spe) value of the plan:
+  ganzoo      `model.fit` at that spe with the callbacks `ganzoo train` installs (NaN guard,
+              checkpointer, TensorBoard step scalars every 10 steps); epoch-end work not timed.
+  hand-alt    ganzoo's alternating algorithm written by hand; tutorial: the TF DCGAN tutorial's
+              simultaneous step (GAN/DCGAN only). Both: tools/reference_loops.py's HandRunner.
 
-  ganzoo      `model.fit` of GAN / DCGAN / WGANGP at that spe, with the callbacks `ganzoo train`
-              installs (NaN guard, checkpointer, TensorBoard logger with step scalars every 10
-              steps); their epoch-end work (checkpoint, sample picture) is not timed.
-  hand-alt    a hand-written `tf.function` + `GradientTape` loop doing the same algorithm as
-              ganzoo's `train_step`: a discriminator (critic) update on a real batch and a
-              fake batch G(z), then a generator update against the *updated* discriminator,
-              reusing that fake batch (k critic steps with their own real batches, then a
-              fresh G(z), for WGAN-GP); same losses, same Adam optimizers. Each call runs spe
-              steps in a `tf.while_loop` taking every step's batch from the dataset iterator,
-              as `fit`'s steps_per_execution loop does.
-  tutorial    the TensorFlow DCGAN tutorial's own step: one G(z), D on real and fake, both
-              tapes, both updates applied at once (simultaneous updates), spe steps per call
-              likewise. It skips the generator step's second D forward, so it does about one D
-              forward less work per step than any alternating loop. GAN/DCGAN only.
-
-Ratios are only between runners at the same spe. Measurements are interleaved (every runner
-once, then again, `--repeats` times); cells give the median with the min..max over repeats,
-and a ratio's spread is that of the per-repeat ratios (the two runs of a repeat are neighbours
-in time). Every timed run makes the same number of steps (a multiple of every spe, at least
-`--min-time` seconds' worth) after a warm-up (compilation), and each run's generator updates
-are counted against the steps it claims. Both timers start at the first step's call (ganzoo:
-the first `on_train_batch_begin`, after `fit` made its iterator; the hand loops: after making
-theirs) and stop when the last step's results are on the host (ganzoo: `on_epoch_end` of the
-first callback, after `fit` fetched the logs; the hand loops: the last loss as a float).
-Process CPU time per step is recorded too: it is less disturbed by other processes than wall
-time, and "(CPU)" gives the ganzoo / hand-alt ratio of the median CPU times.
+Ratios are only between runners at the same spe. Runs are interleaved (every runner once, then
+again, `--repeats` times); cells give the median and min..max over repeats, a ratio's spread is
+that of the per-repeat ratios. Every timed run makes the same number of steps (a multiple of
+every spe, at least `--min-time` seconds' worth) after a warm-up, each run's generator updates
+are counted against the steps it claims, and timers run from the first step's call to the last
+step's results on the host. "(CPU)": the ganzoo / hand-alt ratio of median process CPU time per
+step, less disturbed by other processes than wall time.
 
 Throughput is real images consumed per second: batch * k per step for k critic steps.
 
-FLOPs are counted analytically from the layer shapes (Dense, Conv2D, Conv2DTranspose;
-2 FLOPs per multiply-add; batch norm, activations, losses and optimizer updates are not
-counted). Per network pass and per layer: 1x the forward cost, +1x for the gradient with
-respect to the layer's input when backprop passes through it (not for the network's first
-layer unless the gradient must reach the network's input), +1x for the weight gradient when
-that network is being updated. The gradient penalty's pass is forward + input gradient +
-2x for differentiating that input gradient with respect to the weights (LeakyReLU's second
-derivative is zero, so nothing flows back through the forward activations). "% peak" is the
-median achieved FLOP rate of ganzoo's run divided by the best float32 `tf.matmul` (2048^3)
-rate measured in the same process (once per repeat round, interleaved with the runs): per
-wall second, and per second of process CPU time (the per-core efficiency, whatever share of
-the cores other processes leave).
+FLOPs and "% peak": tools/reference_loops.py.
 """
 
 import argparse
@@ -68,7 +37,6 @@ import gc
 import json
 import math
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -83,38 +51,13 @@ import keras  # noqa: E402
 
 import ganzoo  # noqa: E402
 from _timing import spread, step_timer, train_callbacks  # noqa: E402  (tools/, this script's directory)
+from reference_loops import (  # noqa: E402
+    HandRunner, adam_for, cpu_has_bf16, layer_macs, machine_info, make_dataset, matmul_gflops, step_flops,
+    tutorial_discriminator, tutorial_generator,
+)
 
 # fit's "shuffle=True is ignored for a tf.data.Dataset" notice, once per timed run.
 warnings.filterwarnings("ignore", message=".*shuffle=True.*")
-
-# ----------------------------------------------------------------------------- networks
-
-
-def tutorial_generator(latent_dim=100):
-    """The TensorFlow DCGAN tutorial's MNIST generator (functional form; tanh kept in float32)."""
-    L = keras.layers
-    z = keras.Input((latent_dim,))
-    x = L.Dense(7 * 7 * 256, use_bias=False)(z)
-    x = L.LeakyReLU()(L.BatchNormalization()(x))
-    x = L.Reshape((7, 7, 256))(x)
-    x = L.Conv2DTranspose(128, 5, strides=1, padding="same", use_bias=False)(x)
-    x = L.LeakyReLU()(L.BatchNormalization()(x))
-    x = L.Conv2DTranspose(64, 5, strides=2, padding="same", use_bias=False)(x)
-    x = L.LeakyReLU()(L.BatchNormalization()(x))
-    x = L.Conv2DTranspose(1, 5, strides=2, padding="same", use_bias=False)(x)
-    x = L.Activation("tanh", dtype="float32")(x)
-    return keras.Model(z, x, name="tutorial_generator")
-
-
-def tutorial_discriminator():
-    """The TensorFlow DCGAN tutorial's MNIST discriminator (logits, float32 output)."""
-    L = keras.layers
-    x_in = keras.Input((28, 28, 1))
-    x = L.Dropout(0.3)(L.LeakyReLU()(L.Conv2D(64, 5, strides=2, padding="same")(x_in)))
-    x = L.Dropout(0.3)(L.LeakyReLU()(L.Conv2D(128, 5, strides=2, padding="same")(x)))
-    x = L.Dense(1, dtype="float32")(L.Flatten()(x))
-    return keras.Model(x_in, x, name="tutorial_discriminator")
-
 
 def ganzoo_networks(model_cls, data_shape, latent_dim, width):
     """Fresh default networks of a ganzoo class (the builders the class itself uses)."""
@@ -193,100 +136,6 @@ def make_plan(args, bf16):
     return groups
 
 
-# -------------------------------------------------------------------------------- FLOPs
-
-
-def layer_macs(model):
-    """Multiply-adds per example of each Dense / Conv2D / Conv2DTranspose layer, in call order."""
-    macs = []
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2DTranspose):
-            inp = layer.input.shape
-            kh, kw = layer.kernel_size
-            macs.append(inp[1] * inp[2] * inp[3] * kh * kw * layer.filters)
-        elif isinstance(layer, keras.layers.Conv2D):
-            out = layer.output.shape
-            kh, kw = layer.kernel_size
-            macs.append(out[1] * out[2] * out[3] * kh * kw * layer.input.shape[3] // layer.groups)
-        elif isinstance(layer, keras.layers.Dense):
-            inp = layer.input.shape
-            macs.append(math.prod(inp[1:]) * layer.units)
-    return macs
-
-
-def pass_flops(macs, update_weights, grad_to_input, penalty=False):
-    """FLOPs per example of one pass through a network (see the module docstring)."""
-    total = 0
-    for i, m in enumerate(macs):
-        if penalty:
-            factor = 4
-        else:
-            factor = 1 + (1 if update_weights else 0)
-            # The gradient must pass below layer i to reach earlier weights or the input.
-            if grad_to_input or (update_weights and i > 0):
-                factor += 1
-        total += 2 * m * factor
-    return total
-
-
-def step_flops(loop, g_macs, d_macs, batch, k=1):
-    """FLOPs of one training step (one generator update) at `batch` examples per batch.
-
-    loop: "alternating" (ganzoo and hand-alt) or "simultaneous" (the tutorial's loop).
-    """
-    g_train = pass_flops(g_macs, update_weights=True, grad_to_input=False)
-    d_train = pass_flops(d_macs, update_weights=True, grad_to_input=False)
-    d_to_input = pass_flops(d_macs, update_weights=False, grad_to_input=True)
-    if loop == "simultaneous":
-        # D on the fake batch: forward, weight grads and the D loss's input grads, plus the
-        # generator loss's own backprop to the input (a second tape, not shared).
-        d_fake = d_train + (d_to_input - pass_flops(d_macs, False, False))
-        per_example = g_train + d_train + d_fake
-    elif k == 1:
-        per_example = g_train + 2 * d_train + d_to_input
-    else:
-        g_forward = pass_flops(g_macs, update_weights=False, grad_to_input=False)
-        gp = pass_flops(d_macs, True, True, penalty=True)
-        per_example = k * (g_forward + 2 * d_train + gp) + g_train + d_to_input
-    return per_example * batch
-
-
-# ------------------------------------------------------------------------------ timing
-
-
-def matmul_gflops(n=2048, min_time=1.0, dtype=tf.float32):
-    """Best-of-3 rates of an n x n x n `tf.matmul` in this process: (GFLOP per wall second,
-    GFLOP per second of process CPU time). The second is the per-core rate whatever share of
-    the cores other processes leave us."""
-    a = tf.random.normal((n, n), dtype=tf.float32)
-    a, b = tf.cast(a, dtype), tf.cast(tf.random.normal((n, n)), dtype)
-    mm = tf.function(lambda a, b: tf.reduce_sum(tf.cast(tf.matmul(a, b)[:1, :1], tf.float32)))
-    mm(a, b).numpy()
-    best_wall = best_cpu = 0.0
-    for _ in range(3):
-        count, start, cpu_start = 0, time.perf_counter(), time.process_time()
-        while count < 1 or time.perf_counter() - start < min_time / 3:
-            mm(a, b).numpy()
-            count += 1
-        best_wall = max(best_wall, 2 * n**3 * count / (time.perf_counter() - start) / 1e9)
-        best_cpu = max(best_cpu, 2 * n**3 * count / max(time.process_time() - cpu_start, 1e-9) / 1e9)
-    return best_wall, best_cpu
-
-
-def make_dataset(data_shape, batch, n_batches, seed=0):
-    """Random samples in [-1, 1], batched, cached in memory, repeated, prefetched."""
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(-1, 1, size=(batch * n_batches,) + tuple(data_shape)).astype("float32")
-    ds = tf.data.Dataset.from_tensor_slices(x).batch(batch, drop_remainder=True).cache()
-    return ds.repeat().prefetch(tf.data.AUTOTUNE)
-
-
-def _adam(model_name):
-    if model_name == "WGANGP":
-        return keras.optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9)
-    return keras.optimizers.Adam(2e-4, beta_1=0.5)
-
-
 class GanzooRunner:
     """`model.fit` of a ganzoo model on fresh copies of the configuration's networks, with the
     callbacks `ganzoo train` installs writing under `directory` (None: a bare `fit`)."""
@@ -302,7 +151,7 @@ class GanzooRunner:
         cls = getattr(ganzoo, cfg["model"])
         kwargs = {"n_critic": self.k} if cfg["model"] == "WGANGP" else {}
         self.model = cls(generator=G, discriminator=D, latent_dim=cfg["latent_dim"], seed=0, **kwargs)
-        self.model.compile(d_optimizer=_adam(cfg["model"]), g_optimizer=_adam(cfg["model"]),
+        self.model.compile(d_optimizer=adam_for(cfg["model"]), g_optimizer=adam_for(cfg["model"]),
                            jit_compile=jit, steps_per_execution=spe)
         self.fixed_z = np.random.default_rng(1).standard_normal((16, cfg["latent_dim"])).astype("float32")
         self.g_optimizer = self.model.g_optimizer
@@ -314,135 +163,6 @@ class GanzooRunner:
         self.model.fit(self.dataset, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=callbacks)
         wall, cpu = timer.seconds()
         return steps, steps * self.batch * self.k / wall, cpu / steps
-
-
-class HandRunner:
-    """A hand-written `tf.function` + `GradientTape` loop running `spe` steps per call (a
-    `tf.while_loop` taking each step's batch from the dataset iterator, as `fit` does)."""
-
-    def __init__(self, cfg, dataset, jit, simultaneous, spe=1):
-        self.label = f"{'tutorial' if simultaneous else 'hand-alt'} spe={spe}"
-        self.k = cfg.get("n_critic", 1)
-        self.batch = cfg["batch"]
-        self.spe = spe
-        G, D = cfg["networks"]()
-        d_opt, g_opt = _adam(cfg["model"]), _adam(cfg["model"])
-        d_opt.build(D.trainable_variables)  # no variable creation inside the loop's trace
-        g_opt.build(G.trainable_variables)
-        self.g_optimizer = g_opt
-        latent_dim, batch, k = cfg["latent_dim"], cfg["batch"], self.k
-        bce = keras.losses.BinaryCrossentropy(from_logits=True)
-        # k critic steps per call take k real batches: group them (k, batch, ...) like fit does.
-        self.dataset = dataset.batch(k, drop_remainder=True).prefetch(tf.data.AUTOTUNE) if k > 1 else dataset
-
-        def simultaneous_step(images):  # the TensorFlow DCGAN tutorial's train_step
-            noise = tf.random.normal([batch, latent_dim])
-            with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
-                generated = G(noise, training=True)
-                real_output = D(images, training=True)
-                fake_output = D(generated, training=True)
-                gen_loss = bce(tf.ones_like(fake_output), fake_output)
-                disc_loss = bce(tf.ones_like(real_output), real_output) + bce(tf.zeros_like(fake_output),
-                                                                              fake_output)
-            g_grads = gen_tape.gradient(gen_loss, G.trainable_variables)
-            d_grads = disc_tape.gradient(disc_loss, D.trainable_variables)
-            g_opt.apply_gradients(zip(g_grads, G.trainable_variables))
-            d_opt.apply_gradients(zip(d_grads, D.trainable_variables))
-            return gen_loss, disc_loss
-
-        def alternating_step(images):  # ganzoo's algorithm, written by hand
-            noise = tf.random.normal([batch, latent_dim])
-            with tf.GradientTape() as gen_tape:
-                generated = G(noise, training=True)
-                with tf.GradientTape() as disc_tape:
-                    real_output = D(images, training=True)
-                    fake_output = D(generated, training=True)
-                    disc_loss = bce(tf.ones_like(real_output), real_output) + bce(
-                        tf.zeros_like(fake_output), fake_output)
-                d_grads = disc_tape.gradient(disc_loss, D.trainable_variables)
-                d_opt.apply_gradients(zip(d_grads, D.trainable_variables))
-                fake_output = D(generated, training=True)  # against the updated D
-                gen_loss = bce(tf.ones_like(fake_output), fake_output)
-            g_grads = gen_tape.gradient(gen_loss, G.trainable_variables)
-            g_opt.apply_gradients(zip(g_grads, G.trainable_variables))
-            return gen_loss, disc_loss
-
-        def wgan_gp_step(image_groups):  # k critic steps, then a generator step
-            for i in range(k):
-                real = image_groups[i]
-                generated = G(tf.random.normal([batch, latent_dim]), training=True)
-                alpha = tf.random.uniform([batch, 1, 1, 1])
-                with tf.GradientTape() as disc_tape:
-                    real_output = D(real, training=True)
-                    fake_output = D(generated, training=True)
-                    x_hat = alpha * real + (1.0 - alpha) * generated
-                    with tf.GradientTape() as gp_tape:
-                        gp_tape.watch(x_hat)
-                        scores = tf.reduce_sum(D(x_hat, training=True))
-                    g = tf.reshape(gp_tape.gradient(scores, x_hat), [batch, -1])
-                    gp = tf.reduce_mean(tf.square(tf.sqrt(tf.reduce_sum(tf.square(g), axis=1) + 1e-12) - 1.0))
-                    disc_loss = tf.reduce_mean(fake_output) - tf.reduce_mean(real_output) + 10.0 * gp
-                d_grads = disc_tape.gradient(disc_loss, D.trainable_variables)
-                d_opt.apply_gradients(zip(d_grads, D.trainable_variables))
-            with tf.GradientTape() as gen_tape:
-                generated = G(tf.random.normal([batch, latent_dim]), training=True)
-                gen_loss = -tf.reduce_mean(D(generated, training=True))
-            g_grads = gen_tape.gradient(gen_loss, G.trainable_variables)
-            g_opt.apply_gradients(zip(g_grads, G.trainable_variables))
-            return gen_loss, disc_loss
-
-        step = wgan_gp_step if k > 1 else (simultaneous_step if simultaneous else alternating_step)
-
-        # As Keras does: the step is compiled with XLA when `jit`; the loop around it, which
-        # reads the iterator (no XLA kernel for that), is a plain graph function.
-        step = tf.function(step, jit_compile=jit, autograph=False)
-
-        def call(iterator):  # `spe` steps per call, like fit's steps_per_execution loop
-            out = step(next(iterator))
-            if spe > 1:
-                out = tf.while_loop(lambda i, *_: i < spe - 1, lambda i, *_: (i + 1, *step(next(iterator))),
-                                    (tf.constant(0), *out))[1:]
-            return out
-
-        # No tensor-dependent control flow but the explicit loop: autograph has nothing to convert.
-        self.call = tf.function(call, autograph=False)
-
-    def run(self, steps):
-        calls = max(1, int(math.ceil(steps / self.spe)))
-        iterator = iter(self.dataset)  # before the timer, as fit makes its iterator first
-        start, cpu_start = time.perf_counter(), time.process_time()
-        for _ in range(calls):
-            out = self.call(iterator)
-        float(out[0])  # the last step's results on the host
-        steps = calls * self.spe
-        cpu = (time.process_time() - cpu_start) / steps
-        return steps, steps * self.batch * self.k / (time.perf_counter() - start), cpu
-
-
-# ------------------------------------------------------------------------------- driver
-
-
-def machine_info():
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
-            "tensorflow": tf.__version__, "keras": keras.__version__}
-
-
-def cpu_has_bf16():
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = f.read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def make_runners(cfg, precision, jit, spes, directory):
@@ -526,60 +246,6 @@ def bench_group(name, cfg, precision, jit, spes, args, peak, directory):
     keras.backend.clear_session()
     gc.collect()
     return rows
-
-
-def bench_inference(export_dir, batches=(1, 64), min_time=1.0, repeats=3):
-    """Latency of one exported generator version in both formats, in this process.
-
-    SavedModel: `tf.saved_model.load(...).signatures["serving_default"](z=...)` (what TF Serving
-    runs); ONNX: `onnxruntime.InferenceSession(...).run(None, {"z": ...})` on the CPU provider.
-    Each (format, batch) is timed `repeats` times interleaved, best mean per call kept.
-    """
-    import onnxruntime as ort
-
-    version_dir = export_dir
-    if not os.path.exists(os.path.join(version_dir, "saved_model.pb")):
-        versions = sorted((d for d in os.listdir(export_dir) if d.isdigit()), key=int) if os.path.isdir(export_dir) else []
-        if not versions:
-            raise SystemExit(f"--inference {export_dir}: no saved_model.pb there nor a numbered version "
-                             f"directory under it; give an export such as exported_models/dcgan_mnist_sample_pretrained.")
-        version_dir = os.path.join(export_dir, versions[-1])
-    with open(os.path.join(version_dir, "model.json")) as f:
-        latent_dim = int(json.load(f)["latent_dim"])
-    serve = tf.saved_model.load(version_dir).signatures["serving_default"]
-    session = ort.InferenceSession(os.path.join(version_dir, "generator.onnx"), providers=["CPUExecutionProvider"])
-    runners = {"saved_model": lambda z: serve(z=tf.constant(z))["images"].numpy(),
-               "onnx": lambda z: session.run(["images"], {"z": z})[0]}
-    rows = []
-    for batch in batches:
-        z = np.random.default_rng(0).standard_normal((batch, latent_dim)).astype(np.float32)
-        best = {}
-        for fmt, run in runners.items():
-            for _ in range(3):
-                run(z)  # warm-up: tracing, allocation
-        for _ in range(repeats):
-            for fmt, run in runners.items():
-                calls, t0 = 0, time.perf_counter()
-                while time.perf_counter() - t0 < min_time / repeats or calls < 3:
-                    run(z)
-                    calls += 1
-                ms = (time.perf_counter() - t0) / calls * 1e3
-                best[fmt] = min(best.get(fmt, ms), ms)
-        rows.append({"batch": batch, "saved_model_ms": best["saved_model"], "onnx_ms": best["onnx"],
-                     "onnx_speedup": best["saved_model"] / best["onnx"]})
-    diff = float(np.max(np.abs(runners["saved_model"](z) - runners["onnx"](z))))
-    return version_dir, rows, diff
-
-
-def format_inference(version_dir, rows, diff):
-    lines = [f"Inference of {version_dir} (ms per call, best of interleaved runs; max |SavedModel - ONNX| "
-             f"{diff:.1e}):", "",
-             "| batch | SavedModel serving_default ms | ONNX Runtime ms | ONNX speed-up | SavedModel img/s | ONNX img/s |",
-             "|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['batch']} | {r['saved_model_ms']:.2f} | {r['onnx_ms']:.2f} | {r['onnx_speedup']:.2f}x "
-                     f"| {r['batch'] / r['saved_model_ms'] * 1e3:.0f} | {r['batch'] / r['onnx_ms'] * 1e3:.0f} |")
-    return "\n".join(lines)
 
 
 def format_table(rows, peak, peak_cpu):
@@ -689,6 +355,8 @@ def main(argv=None):
     if args.inference:
         info = machine_info()
         print(f"# {info['cpu']} x {info['nproc']} | TF {info['tensorflow']} | Keras {info['keras']}")
+        from benchmark_inference import bench_inference, format_inference
+
         version_dir, rows, diff = bench_inference(args.inference, min_time=0.5 if args.quick else 2.0)
         print(format_inference(version_dir, rows, diff))
         if args.json:

@@ -14,7 +14,7 @@ the data a host numpy array), PyTorch eager and `torch.compile` of the same step
 the same host array. Reported: images/s (real images consumed: batch * k per step), ganzoo's
 ratio to each PyTorch row, and the share of the device's measured bfloat16 matmul rate that the
 step's FLOPs (XLA's cost analysis of ganzoo's compiled step) reach. Timers start after
-warm-up and stop when the last step's results are on the host. Targets (issue 14): ganzoo >=
+warm-up and stop when the last step's results are on the host. Targets: ganzoo >=
 1.0x torch.compile and >= 1.3x PyTorch eager at batch 256 bfloat16.
 """
 
@@ -28,75 +28,18 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
-
-
-def torch_nets(torch, model, shape, wgan):
-    """PyTorch copies of ganzoo's default conv networks (same layers, channels and kernels)."""
-    from ganzoo.models.networks import conv_plan
-
-    nn = torch.nn
-    h, w, c = shape
-    bh, bw, strides = conv_plan(shape)
-    n, f, z = len(strides), model.width or 64, model.latent_dim
-    ch = [f * 2 ** (n - 1 - i) for i in range(n)]
-    g_layers = [nn.Linear(z, bh * bw * ch[0], bias=False), nn.BatchNorm1d(bh * bw * ch[0]), nn.ReLU(),
-                nn.Unflatten(1, (ch[0], bh, bw))]
-    for i in range(n - 1):
-        g_layers += [nn.ConvTranspose2d(ch[i], ch[i + 1], 4, 2, 1, bias=False), nn.BatchNorm2d(ch[i + 1]), nn.ReLU()]
-    g_layers += [nn.ConvTranspose2d(ch[-1], c, 4, 2, 1), nn.Tanh()]
-    d_layers, c_in = [], c
-    for i in range(n):
-        bn = not wgan and i > 0
-        d_layers += [nn.Conv2d(c_in, f * 2 ** i, 4, 2, 1, bias=not bn)]
-        d_layers += [nn.BatchNorm2d(f * 2 ** i)] if bn else []
-        d_layers += [nn.LeakyReLU(0.2)]
-        c_in = f * 2 ** i
-    d_layers += [nn.Flatten(), nn.Linear(c_in * (h >> n) * (w >> n), 1)]
-    return nn.Sequential(*g_layers), nn.Sequential(*d_layers)
-
-
-def torch_step(torch, G, D, d_opt, g_opt, latent, k, gp_weight):
-    """One iteration of ganzoo's algorithm in PyTorch: k D steps (each on its own real batch),
-    then the G step (on the last D step's fake batch when k = 1, else on a fresh one)."""
-    F = torch.nn.functional
-
-    def step(reals):
-        fake = None
-        for real in reals:
-            z = torch.randn(real.shape[0], latent, device=real.device)
-            fake = G(z)
-            if gp_weight is None:
-                d_loss = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()
-            else:
-                alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
-                x_hat = (alpha * real + (1 - alpha) * fake.detach()).requires_grad_(True)
-                grad, = torch.autograd.grad(D(x_hat).float().sum(), x_hat, create_graph=True)
-                norm = torch.sqrt(grad.float().flatten(1).pow(2).sum(1) + 1e-12)
-                d_loss = D(fake.detach()).float().mean() - D(real).float().mean() + gp_weight * ((norm - 1) ** 2).mean()
-            d_opt.zero_grad(set_to_none=True)
-            d_loss.backward()
-            d_opt.step()
-        if k > 1:
-            fake = G(torch.randn(reals[0].shape[0], latent, device=reals[0].device))
-        scores = D(fake).float()
-        g_loss = F.softplus(-scores).mean() if gp_weight is None else -scores.mean()
-        g_opt.zero_grad(set_to_none=True)
-        g_loss.backward()
-        g_opt.step()
-        return g_loss
-
-    return step
+from reference_loops import jax_matmul_peak, torch_conv_nets, torch_gan_step, xla_step_flops  # noqa: E402
 
 
 def run_torch(case, model, x, steps, compiled, device):
     import torch
 
-    G, D = (net.to(device).to(memory_format=torch.channels_last) for net in torch_nets(torch, model, case["shape"],
+    G, D = (net.to(device).to(memory_format=torch.channels_last) for net in torch_conv_nets(torch, model, case["shape"],
                                                                                        case["wgan"]))
     betas = (0.0, 0.9) if case["wgan"] else (0.5, 0.999)
     lr = 1e-4 if case["wgan"] else 2e-4
     d_opt, g_opt = (torch.optim.Adam(n.parameters(), lr, betas=betas) for n in (D, G))
-    step = torch_step(torch, G, D, d_opt, g_opt, model.latent_dim, case["k"], case["gp"])
+    step = torch_gan_step(torch, G, D, d_opt, g_opt, model.latent_dim, case["k"], case["gp"])
     if compiled:
         step = torch.compile(step)
     host = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
@@ -119,20 +62,6 @@ def run_torch(case, model, x, steps, compiled, device):
     return time.perf_counter() - start, (G, D, step, host)
 
 
-def step_flops(case, model, x):
-    """FLOPs of one ganzoo train step, as XLA's cost analysis of the compiled step counts them."""
-    import jax
-
-    state = model._get_jax_state(trainable_variables=True, non_trainable_variables=True,
-                                 optimizer_variables=True, metrics_variables=True)
-    batch = x[:case["batch"] * case["k"]]
-    if case["k"] > 1:  # (batch, k, ...): what fit feeds a step with k critic steps
-        batch = batch.reshape((case["k"], case["batch"]) + case["shape"]).swapaxes(0, 1)
-    cost = jax.jit(model.train_step).lower(state, batch).compile().cost_analysis()
-    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-    return float(cost["flops"])
-
-
 def run_ganzoo(case, x, steps, per_call):
     import keras
     from _timing import step_timer
@@ -150,24 +79,6 @@ def run_ganzoo(case, x, steps, per_call):
     model.fit(steps_per_epoch=steps, callbacks=[timer], **fit)
     keras.mixed_precision.set_global_policy("float32")
     return timer.seconds()[0], model
-
-
-def matmul_rate(n, repeats=10):
-    """The device's bfloat16 matmul rate in TFLOP/s (best of a few timed batches)."""
-    import jax
-    import jax.numpy as jnp
-
-    a = jnp.ones((n, n), jnp.bfloat16)
-    mm = jax.jit(lambda a: a @ a)
-    mm(a).block_until_ready()
-    best = 0.0
-    for _ in range(3):
-        start = time.perf_counter()
-        for _ in range(repeats):
-            out = mm(a)
-        out.block_until_ready()
-        best = max(best, 2 * n ** 3 * repeats / (time.perf_counter() - start) / 1e12)
-    return best
 
 
 def cases(smoke):
@@ -189,7 +100,10 @@ def measure(case, steps, per_call, device, rate):
     t, model = run_ganzoo(case, np.tile(x, (max(1, steps * case["k"] // n_batches + 1), 1, 1, 1)), steps, per_call)
     images = steps * case["batch"] * case["k"]
     row["ganzoo"] = images / t
-    flops = step_flops(case, model, x)
+    batch = x[:case["batch"] * case["k"]]
+    if case["k"] > 1:  # (batch, k, ...): what fit feeds a step with k critic steps
+        batch = batch.reshape((case["k"], case["batch"]) + case["shape"]).swapaxes(0, 1)
+    flops = xla_step_flops(model, batch)
     row["tflops_per_step"] = flops / 1e12
     row["pct_bf16_matmul"] = 100 * flops * steps / t / 1e12 / rate
     for name, compiled in (("torch_eager", False), ("torch_compile", True)):
@@ -216,7 +130,7 @@ def main(argv=None):
         parser.error("run it with KERAS_BACKEND=jax (the default of this script)")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     steps, per_call = (args.steps or 4, 2) if args.smoke else (args.steps or 200, 8)
-    rate = matmul_rate(256 if args.smoke else 8192)
+    rate = jax_matmul_peak(256 if args.smoke else 8192)
     name = torch.cuda.get_device_name() if device == "cuda" else "CPU"
     print(f"device: {name} (JAX {jax.devices()[0].device_kind}); measured bf16 matmul {rate:.1f} TFLOP/s; "
           f"jax {jax.__version__}, keras {keras.__version__}, torch {torch.__version__}", flush=True)

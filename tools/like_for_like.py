@@ -172,6 +172,7 @@ def jax_hand_runners(model, x, steps):
 
 def torch_runner(model, x, steps):
     import torch
+    from reference_loops import torch_gan_step
 
     torch.set_num_threads(os.cpu_count())
     units, latent = 128, model.latent_dim
@@ -184,21 +185,12 @@ def torch_runner(model, x, steps):
     D = mlp(2, 1, lambda: torch.nn.LeakyReLU(0.2))
     d_opt = torch.optim.Adam(D.parameters(), 1e-4, betas=(0.5, 0.999))
     g_opt = torch.optim.Adam(G.parameters(), 1e-4, betas=(0.5, 0.999))
-    softplus = torch.nn.functional.softplus
+    step = torch_gan_step(torch, G, D, d_opt, g_opt, latent, k=1, gp_weight=None)
 
     def run():
         start = time.perf_counter()
         for s in range(steps):
-            real = torch.from_numpy(x[s * BATCH:(s + 1) * BATCH])
-            fake = G(torch.randn(BATCH, latent))
-            d_loss = softplus(-D(real)).mean() + softplus(D(fake.detach())).mean()
-            d_opt.zero_grad(set_to_none=True)
-            d_loss.backward()
-            d_opt.step()
-            g_loss = softplus(-D(fake)).mean()
-            g_opt.zero_grad(set_to_none=True)
-            g_loss.backward()
-            g_opt.step()
+            g_loss = step([torch.from_numpy(x[s * BATCH:(s + 1) * BATCH])])
         float(g_loss.detach())
         return time.perf_counter() - start
 

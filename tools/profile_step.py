@@ -25,7 +25,8 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import benchmark  # noqa: E402  (same configurations and runners as the throughput benchmark)
+import benchmark  # noqa: E402  (same configurations as the throughput benchmark)
+from reference_loops import HandRunner, make_dataset  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 # Op types that are the networks' arithmetic (oneDNN and Eigen convolutions and matmuls).
@@ -96,7 +97,7 @@ def main(argv=None):
         parser.error(f"--runners: unknown {bad or 'empty list'}; choose from ganzoo, hand-alt, tutorial")
 
     cfg = benchmark.make_configs(False)[args.config]
-    dataset = benchmark.make_dataset(cfg["data_shape"], cfg["batch"], 8)
+    dataset = make_dataset(cfg["data_shape"], cfg["batch"], 8)
     steps = -(-args.steps // args.spe) * args.spe
     summaries = {}
     root = tempfile.mkdtemp(prefix="ganzoo-profile-")
@@ -105,7 +106,7 @@ def main(argv=None):
             if name == "ganzoo":
                 runner = benchmark.GanzooRunner(cfg, dataset, args.jit, args.spe)
             else:
-                runner = benchmark.HandRunner(cfg, dataset, args.jit, simultaneous=name == "tutorial")
+                runner = HandRunner(cfg, dataset, args.jit, simultaneous=name == "tutorial")
             stats = profile(runner, steps, os.path.join(root, name))
             text, summaries[name] = summarize(f"{args.config} {name}", stats, steps, args.top)
             print(text, flush=True)

@@ -1,4 +1,4 @@
-"""`ganzoo train|sample|export|evaluate|list`: parse the command line, call the library.
+"""`ganzoo train|sample|export|evaluate|verify|list`: parse the command line, call the library.
 
 Exit codes: 0 done, 1 training diverged or failed, 2 usage error (a user mistake, printed as
 one line, never a traceback, with nothing written), 130 interrupted by Ctrl-C and 143 by
@@ -31,6 +31,7 @@ from ganzoo.cli.common import (
 from ganzoo.cli.evaluate import add_evaluate_parser, cmd_evaluate
 from ganzoo.cli.optional_parts import check_optional_parts
 from ganzoo.cli.quiet import _quiet_logs, _remove_quiet_import
+from ganzoo.cli.verify import add_verify_parser, cmd_verify
 
 
 def build_parser():
@@ -44,7 +45,7 @@ def build_parser():
         prog="ganzoo", description="Train, sample, export and evaluate GANs (GAN, DCGAN, WGAN-GP, SN-GAN) with Keras.")
     parser.add_argument("--version", action="version", version=f"ganzoo {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_train_parser, _add_sample_parser, _add_export_parser, add_evaluate_parser):
+    for add in (_add_train_parser, _add_sample_parser, _add_export_parser, add_evaluate_parser, add_verify_parser):
         add(sub, common)
     sub.add_parser("list", help="show models, presets and datasets", parents=[common])
     return parser
@@ -229,7 +230,7 @@ def _list_pretrained():
 
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "export": cmd_export, "evaluate": cmd_evaluate,
-            "list": cmd_list}
+            "verify": cmd_verify, "list": cmd_list}
 
 def _select_backend(backend):
     """--backend sets KERAS_BACKEND, which Keras reads once, when it is first imported."""

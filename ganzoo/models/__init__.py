@@ -8,6 +8,7 @@
     gan.py, dcgan.py, wgan_gp.py, sngan.py   one model per file
     registry.py    MODELS: the classes by name (the presets are `ganzoo.presets`)
     backends/      the per-backend gradient step (TensorFlow, JAX, torch)
+    keras_internals.py   every private Keras name ganzoo uses (pinned keras>=3.15,<3.16; contract-tested)
 """
 
 from ganzoo.models.base import GANBase

@@ -321,6 +321,7 @@ class GANBase(BackendStep, Game, Fitting, Sampling, keras.Model):
         if self.dtype_policy.name == "mixed_float16":
             d_optimizer = _loss_scaled(d_optimizer, "d_loss_scale")
             g_optimizer = _loss_scaled(g_optimizer, "g_loss_scale")
+        self.d_optimizer = self.g_optimizer = None  # (on JAX, `optimizer` names both: none while compiling)
         super().compile(optimizer=None, jit_compile=jit_compile, steps_per_execution=steps_per_execution,
                         run_eagerly=run_eagerly, **kwargs)
         self.d_optimizer = d_optimizer

@@ -1,7 +1,7 @@
 """One iteration of the game, backend-neutral: noise, packing and the two players' objectives.
 
-Everything here is `keras.ops` on plain tensors. A backend's step module (`step_tensorflow`,
-`step_jax`) owns what differs between backends: how G and D are called (a Keras call under a
+Everything here is `keras.ops` on plain tensors. A backend's step module (`backends/tensorflow.py`,
+`backends/jax.py`, `backends/torch.py`) owns what differs between backends: how G and D are called (a Keras call under a
 `tf.GradientTape`, or `stateless_call` on explicit variables), how gradients are taken and
 applied, and where variable state lives. It passes the discriminator in as `d`, a callable
 x -> scores (training mode) with an `input_gradients(x)` method, d sum(d(x)) / dx, which the

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from ganzoo.models.keras_internals import ema_averages, replace_ema_update
+
 LossScaleOptimizer = keras.optimizers.LossScaleOptimizer
 
 
@@ -22,12 +24,12 @@ def _warm_up_ema(optimizer):
         step = ops.cast(optimizer.iterations, "float32")
         momentum = ops.minimum(decay, (1.0 + step) / (10.0 + step))
         momentum = momentum * ops.cast(ops.not_equal(optimizer.iterations, 0), "float32")
-        for var, average in zip(trainable_variables, optimizer._model_variables_moving_average):
+        for var, average in zip(trainable_variables, ema_averages(optimizer)):
             if average is not None:
                 m = ops.cast(momentum, var.dtype)
                 average.assign(m * average + (1.0 - m) * var)
 
-    optimizer._update_model_variables_moving_average = update_moving_average
+    replace_ema_update(optimizer, update_moving_average)
 
 
 def _inner(optimizer):

@@ -10,6 +10,7 @@ from keras import ops
 
 from ganzoo.models.game import _positive_int
 from ganzoo.models.optimizers import _inner
+from ganzoo.models.keras_internals import ema_averages
 
 
 class Sampling:
@@ -33,7 +34,7 @@ class Sampling:
             clone(self._conditioned(z, np.zeros((1,), "int32")), training=False)
             object.__setattr__(self, "_ema_generator", clone)  # untracked: not saved twice
         clone = self._ema_generator
-        averages = inner._model_variables_moving_average
+        averages = ema_averages(inner)
         for target, average in zip(clone.trainable_variables, averages):
             target.assign(average)
         for target, live in zip(clone.non_trainable_variables, self.generator.non_trainable_variables):

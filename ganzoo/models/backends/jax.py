@@ -233,32 +233,30 @@ class JaxStep:
             object.__setattr__(self, "_jax_layout_cache", layout)
         return layout
 
-    def _optimizer_variables(self):
-        return list(self.d_optimizer.variables) + list(self.g_optimizer.variables)
+    # Keras' JAX trainer threads `model.optimizer.variables` through every compiled call (read
+    # before, written back after); a GAN has two optimizers, so `optimizer` names both.
+    @property
+    def optimizer(self):
+        """Both players' optimizers as one, for Keras' JAX trainer (None until `compile`)."""
+        if getattr(self, "d_optimizer", None) is None or getattr(self, "g_optimizer", None) is None:
+            return None
+        return TwoOptimizers(self.d_optimizer, self.g_optimizer)
 
-    def _get_jax_state(self, trainable_variables=False, non_trainable_variables=False,
-                       optimizer_variables=False, metrics_variables=False, purge_model_variables=False):
-        state = super()._get_jax_state(trainable_variables, non_trainable_variables, False,
-                                       metrics_variables, False)
-        if optimizer_variables:  # Keras' order: trainable, non-trainable, optimizer, metrics
-            at = int(trainable_variables) + int(non_trainable_variables)
-            state = state[:at] + ([v.value for v in self._optimizer_variables()],) + state[at:]
-        if purge_model_variables:
-            self._purge_model_variables(trainable_variables, non_trainable_variables,
-                                        optimizer_variables, metrics_variables)
-        return state
+    @optimizer.setter
+    def optimizer(self, value):
+        if value is not None:  # keras.Model.compile sets None (GANBase.compile passes optimizer=None)
+            raise ValueError(f"{type(self).__name__} has two optimizers: set d_optimizer and g_optimizer.")
 
-    def _purge_model_variables(self, trainable_variables=False, non_trainable_variables=False,
-                               optimizer_variables=False, metrics_variables=False):
-        super()._purge_model_variables(trainable_variables, non_trainable_variables, False, metrics_variables)
-        if optimizer_variables:
-            for v in self._optimizer_variables():
-                v._value = None
 
-    def jax_state_sync(self):
-        if not getattr(self, "_jax_state", None) or self._jax_state_synced:
-            return
-        optimizer_values = self._jax_state.pop("optimizer_variables", None)
-        super().jax_state_sync()
-        for ref, value in zip(self._optimizer_variables(), optimizer_values or ()):
-            ref.assign(value)
+class TwoOptimizers:
+    """`model.optimizer` of a GAN on JAX: the variables of D's optimizer, then G's (the order
+    `_State` splits them in). Keras' learning-rate callbacks find both in `optimizers`."""
+
+    built = True
+
+    def __init__(self, d_optimizer, g_optimizer):
+        self.optimizers = [d_optimizer, g_optimizer]
+
+    @property
+    def variables(self):
+        return [v for optimizer in self.optimizers for v in optimizer.variables]

@@ -138,7 +138,7 @@ class TorchStep:
         if self.train_function is not None and not force:
             return self.train_function
         step = self.train_step
-        if self._should_torch_compile():
+        if self.jit_compile:
             warnings.warn(
                 "jit_compile=True on the torch backend compiles the GAN step with torch.compile: on a tiny DCGAN "
                 "it took two minutes to compile, hit dynamo's recompile limit on Keras' layers and then ran no "
