@@ -213,17 +213,12 @@ def test_trusted_saved_model_and_replaced_model_are_allowed_when_asked(places, r
     assert code == 0 and (places / "other_export" / "2").is_dir(), err
 
 
-def test_verify_export_tool_refuses_card_paths_outside_the_export(places, repo_root, capsys):
-    import importlib.util
-
+def test_ganzoo_verify_refuses_card_paths_outside_the_export(places, run_main):
     _card(lambda card: card["files"].update({"../../notes.txt": {"sha256": "0" * 64, "bytes": 1}}))(places)
-    spec = importlib.util.spec_from_file_location("verify_export_tool", os.path.join(repo_root, "tools",
-                                                                                      "verify_export.py"))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    assert tool.main([str(places / "export" / "1")]) == 1
-    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert not report["ok"] and "leaves" in report["error"], report
+    code, out, _ = run_main(["verify", str(places / "export" / "1")])
+    assert code == 1
+    report = json.loads(out.strip().splitlines()[-1])
+    assert not report["ok"] and "outside" in report["error"], report
 
 
 # ------------------------------------------------------------------ runs: resume, NaN, disk
