@@ -89,12 +89,14 @@ def test_a_conditional_model_refuses_data_without_labels_or_out_of_range():
         model.fit(tf.data.Dataset.from_tensor_slices((x, y + 1)).batch(8), epochs=1, verbose=0)
 
 
-def test_an_unconditional_model_ignores_labels():
+def test_an_unconditional_model_refuses_labels():
+    """Labels given to a model that learns p(x) would be dropped without a word: refused."""
     model = ganzoo.DCGAN(data_shape=(8, 8, 1), latent_dim=4, width=8, seed=1)
     model.compile()
     x, y = _data((8, 8, 1))
-    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
-    model.fit((x, y), batch_size=8, epochs=1, verbose=0)
+    for args in ((x, y), ((x, y),)):
+        with pytest.raises(ValueError, match="unconditional.*takes no labels"):
+            model.fit(*args, batch_size=8, epochs=1, verbose=0)
     with pytest.raises(ValueError, match="unconditional"):
         model.generate(2, labels=[0, 1])
 

@@ -191,7 +191,8 @@ def test_fit_groups_k_batches_of_a_py_dataset_per_generator_step():
     with pytest.raises(ValueError, match="samples only"):
         model._checked_py_dataset(_Batches(6, labels=False))
     unconditional = WGANGP(data_shape=(2,), latent_dim=2, width=4, n_critic=1)
-    assert unconditional._checked_py_dataset(inner) is inner  # k = 1: batches as they come
+    plain = _Batches(10, labels=False)
+    assert unconditional._checked_py_dataset(plain) is plain  # k = 1: batches as they come
     with pytest.raises(ValueError, match="shape"):
         WGANGP(data_shape=(3,), latent_dim=2, width=4)._checked_py_dataset(inner)
 

@@ -290,8 +290,9 @@ def main(argv=None):
             warnings.showwarning = _show_warning(command)
             _quiet_logs(args.verbose)  # TensorFlow's start-up lines, when (and if) it is imported
             _select_backend(getattr(args, "backend", None))
-            check_optional_parts(args)
+            # A resume on the wrong backend first: "use --backend jax" helps more than "install tensorflow".
             _check_before_importing_a_backend(args)
+            check_optional_parts(args)
             return COMMANDS[command](args)
     except _user_errors() as e:
         print(f"ganzoo {command}: error: {in_cli_words(str(e))}", file=sys.stderr)
