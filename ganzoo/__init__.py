@@ -6,7 +6,7 @@
 
 import sys as _sys
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # The config schema is pure Python; `train` (ganzoo.runs.train) is imported on first use.
 from ganzoo.config import TrainConfig, resolve_config  # noqa: E402
