@@ -4,6 +4,10 @@ fix it (exit status 2 from the CLI), and nothing written, renamed or deleted.
 The CLI cases call `ganzoo.cli.main` in this process (the same code as the command, without a
 TensorFlow start-up per case)."""
 
+import shlex
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -106,3 +110,12 @@ def test_python_api_mistakes_raise_clear_errors():
         ganzoo.WGANGP(data_shape=(2,), d_steps=3)
     model = ganzoo.GAN(data_shape=(2,), latent_dim=2, width=4)
     assert model.generate(np.zeros((0, 2))).shape == (0, 2)
+
+
+def test_output_piped_to_a_reader_that_stops_is_not_a_traceback(subprocess_env):
+    """`ganzoo list | head -1`: the reader closes the pipe early (here `true`, which reads nothing
+    and exits at once, so the write always meets a closed pipe); ganzoo stops quietly, exit 0."""
+    proc = subprocess.run(f"set -o pipefail; {shlex.quote(sys.executable)} -m ganzoo list | true", shell=True,
+                          executable="/bin/bash", capture_output=True, text=True, env=subprocess_env(), timeout=120)
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+    assert proc.returncode == 0

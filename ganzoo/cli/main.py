@@ -297,6 +297,11 @@ def main(argv=None):
     except _user_errors() as e:
         print(f"ganzoo {command}: error: {in_cli_words(str(e))}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader stopped reading (`ganzoo list | head`): not a failure; stop quietly, and keep
+        # Python from reporting the pipe again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt as e:
         signum = getattr(e, "signum", signal.SIGINT)
         print(f"ganzoo {command}: interrupted ({signal.Signals(signum).name})", file=sys.stderr)
