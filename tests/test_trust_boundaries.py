@@ -537,3 +537,23 @@ def test_image_folder_applies_exif_orientation(orientation, tmp_path):
     loaded = load_real_samples(str(folder), None, seed=0)
     assert loaded.shape[1:3] == upright.shape
     np.testing.assert_allclose((loaded[0, ..., 0] + 1) * 127.5, upright, atol=0.51)
+
+
+def test_evaluate_without_inception_weights_is_one_line(tmp_path, run_main, monkeypatch):
+    """Colour images are scored with InceptionV3, whose weights are never downloaded: without them
+    `ganzoo evaluate` says which file to place where (exit 2), not a traceback."""
+    from PIL import Image
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))  # no weights there
+    monkeypatch.delenv("GANZOO_INCEPTION_WEIGHTS", raising=False)
+    rng = np.random.default_rng(0)
+    (tmp_path / "images").mkdir()
+    for i in range(16):
+        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(tmp_path / "images" / f"{i}.png")
+    code, _, err = run_main(["train", "dcgan", "--dataset", str(tmp_path / "images"), "--batch-size", "8", "--width",
+                             "4", "--latent-dim", "4", "--epochs", "1", "--steps-per-epoch", "1", "--quiet",
+                             "--run-dir", tmp_path / "run"])
+    assert code == 0, err
+    code, _, err = run_main(["evaluate", tmp_path / "run", "--num-samples", "16"])
+    assert code == 2 and "Traceback" not in err and "inception_v3" in err.lower(), err
+    assert len(err.strip().splitlines()) == 1, err

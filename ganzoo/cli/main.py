@@ -276,6 +276,8 @@ def _user_errors():
     errors = [UsageError, ConfigError, RunDirError, ExportError]
     if "ganzoo.data" in sys.modules:
         errors.append(sys.modules["ganzoo.data"].DatasetError)
+    if "ganzoo.metrics.features" in sys.modules:  # a missing optional part: the message says where it goes
+        errors.append(sys.modules["ganzoo.metrics.features"].InceptionWeightsNotFoundError)
     return tuple(errors)
 
 
