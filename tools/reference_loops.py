@@ -360,39 +360,6 @@ def torch_conv_nets(torch, model, shape, wgan):
     return nn.Sequential(*g_layers), nn.Sequential(*d_layers)
 
 
-def torch_step(torch, G, D, d_opt, g_opt, latent, k, gp_weight):
-    """One iteration of ganzoo's algorithm in PyTorch: k D steps (each on its own real batch),
-    then the G step (on the last D step's fake batch when k = 1, else on a fresh one)."""
-    F = torch.nn.functional
-
-    def step(reals):
-        fake = None
-        for real in reals:
-            z = torch.randn(real.shape[0], latent, device=real.device)
-            fake = G(z)
-            if gp_weight is None:
-                d_loss = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()
-            else:
-                alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
-                x_hat = (alpha * real + (1 - alpha) * fake.detach()).requires_grad_(True)
-                grad, = torch.autograd.grad(D(x_hat).float().sum(), x_hat, create_graph=True)
-                norm = torch.sqrt(grad.float().flatten(1).pow(2).sum(1) + 1e-12)
-                d_loss = D(fake.detach()).float().mean() - D(real).float().mean() + gp_weight * ((norm - 1) ** 2).mean()
-            d_opt.zero_grad(set_to_none=True)
-            d_loss.backward()
-            d_opt.step()
-        if k > 1:
-            fake = G(torch.randn(reals[0].shape[0], latent, device=reals[0].device))
-        scores = D(fake).float()
-        g_loss = F.softplus(-scores).mean() if gp_weight is None else -scores.mean()
-        g_opt.zero_grad(set_to_none=True)
-        g_loss.backward()
-        g_opt.step()
-        return g_loss
-
-    return step
-
-
 def torch_gan_step(torch, G, D, d_opt, g_opt, latent, k, gp_weight):
     """One iteration of ganzoo's algorithm in PyTorch: k D steps (each on its own real batch),
     then the G step (on the last D step's fake batch when k = 1, else on a fresh one)."""
