@@ -135,18 +135,18 @@ def test_gradient_flows_through_every_transform(gradients):
     x = images(batch=2, channels=3)
     weights = np.random.default_rng(5).normal(size=x.shape).astype("float32")
     u = np.array([[0.3, 0.6, 0.8, 0.1, 0.9, 0.4, 0.5], [0.7, 0.2, 0.4, 0.5, 0.5, 0.9, 0.1]], "float32")
-    (grad,) = gradients(lambda v: ops.sum(augment.augment(v, u) * weights), x)
+    (grad,) = gradients(lambda v: ops.sum(ops.multiply(augment.augment(v, u), weights)), x)
     assert np.isfinite(grad).all() and np.abs(grad).sum() > 0
     # Translation alone is a shift: d sum(w * T(x)) / dx is w shifted back, zero where it fell off.
     u = np.array([[0.0, 0.5], [0.999, 0.5]], "float32")  # shift rows by -1 and +1
-    (grad,) = gradients(lambda v: ops.sum(augment.augment(v, u, "translation") * weights), x)
+    (grad,) = gradients(lambda v: ops.sum(ops.multiply(augment.augment(v, u, "translation"), weights)), x)
     expected = np.zeros_like(x)
     expected[0, :-1] = weights[0, 1:]   # out[i] = x[i - 1]: x[i] reaches out[i + 1]
     expected[1, 1:] = weights[1, :-1]   # out[i] = x[i + 1]
     np.testing.assert_allclose(grad, expected, rtol=1e-6)
     # Cutout: zero gradient exactly inside the square.
     u = np.array([[0.5, 0.5], [0.1, 0.9]], "float32")
-    (grad,) = gradients(lambda v: ops.sum(augment.augment(v, u, "cutout") * weights), x)
+    (grad,) = gradients(lambda v: ops.sum(ops.multiply(augment.augment(v, u, "cutout"), weights)), x)
     mask = np_out(augment.augment(np.ones_like(x), u, "cutout"))
     np.testing.assert_allclose(grad, weights * mask)
 
