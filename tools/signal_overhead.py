@@ -16,9 +16,10 @@ other work on the machine takes from the process; on a shared machine the wall-t
 far more.
 
 The pairs cannot resolve a cost of a few percent on a shared machine, so the last column
-measures the signals directly (TensorFlow): their ops and tracker updates alone, on tensors of
-the step's shapes, thousands of times in one `tf.function` loop, as a share of the step's CPU
-time without them (like the callbacks' hooks in `tools/callback_overhead.py`).
+measures the signals directly (TensorFlow): their ops, tracker updates and non-finite check
+alone, on tensors of the step's shapes that change every iteration, thousands of times in one
+`tf.function` loop minus the same loop without them, as a share of the step's CPU time without
+them (like the callbacks' hooks in `tools/callback_overhead.py`).
 
 Both variants ask the generator's backward pass for the gradient at the fakes (the signal
 variant uses it; the gradient exists in that pass either way), so the difference is the signals'
@@ -100,15 +101,22 @@ def measure(case, steps, repeats):
 
 def direct(case, steps, repeats):
     """Process CPU seconds per step of the signals alone (TensorFlow): the model's
-    `discriminator_signals` and `generator_signals` on the step's shapes, their tracker updates
-    and results, `steps` times in one `tf.function` loop; (median, min, max) over `repeats`."""
+    `discriminator_signals` (once per discriminator step) and `generator_signals` on the step's
+    shapes, their tracker updates and results and the non-finite check of them, `steps` times in
+    one `tf.function` loop, minus the same loop without the signals; (median, min, max) of the
+    difference over `repeats` pairs.
+
+    The inputs are variables moved by every iteration and each discriminator step's scores differ,
+    so Grappler can neither hoist the signals out of the loop nor merge the k steps' copies (with
+    constant inputs it does both, and the loop measures little more than the tracker updates).
+    """
     import time
 
     import keras
     import tensorflow as tf
 
     import ganzoo
-    from ganzoo.models.game import FiniteMean
+    from ganzoo.models.game import FiniteMean, FirstNonFinite
     from ganzoo.runs.setup import build_model
 
     spec = CASES[case]
@@ -117,33 +125,46 @@ def direct(case, steps, repeats):
     batch, k = spec["batch"], model.d_steps
     inputs = batch // model.pack
     rng = np.random.default_rng(0)
-    real_scores, fake_scores = (tf.constant(rng.standard_normal((inputs, 1)), tf.float32) for _ in range(2))
-    fake_grads = tf.constant(rng.standard_normal((batch,) + tuple(model.data_shape)) / inputs, tf.float32)
-    trackers = {name: (FiniteMean if name == "g_grad_norm" else keras.metrics.Mean)(name=name)
-                for name in model.signal_names}
+    scores = tf.Variable(rng.standard_normal((2, inputs, 1)), dtype=tf.float32)
+    fake_grads = tf.Variable(rng.standard_normal((batch,) + tuple(model.data_shape)) / inputs, dtype=tf.float32)
 
-    @tf.function
-    def loop(n):
-        total = tf.constant(0.0)
-        for _ in tf.range(n):
-            logs = {}
-            for _ in range(k):  # the discriminator signals come with each of the k discriminator steps
-                d_logs = model.discriminator_signals(real_scores, fake_scores)
-                for key, value in d_logs.items():
+    def make_loop(with_signals):
+        trackers = {name: (FiniteMean if name == "g_grad_norm" else keras.metrics.Mean)(name=name)
+                    for name in model.signal_names}
+        check = FirstNonFinite()
+
+        @tf.function
+        def loop(n):
+            total = tf.constant(0.0)
+            for _ in tf.range(n):
+                moved = scores.assign_add(tf.fill(scores.shape, 1e-7))  # new values every iteration
+                grads = fake_grads.assign_add(tf.fill(fake_grads.shape, 1e-9))
+                total += moved[0, 0, 0] + grads[(0,) * len(grads.shape)]
+                if not with_signals:
+                    continue
+                for i in range(k):  # the discriminator signals come with each of the k discriminator steps
+                    for key, value in model.discriminator_signals(moved[0] + i, moved[1] - i).items():
+                        trackers[key].update_state(value)
+                for key, value in model.generator_signals(grads, tf.constant(1.0)).items():
                     trackers[key].update_state(value)
-            logs.update(model.generator_signals(fake_grads, tf.constant(1.0)))
-            for key, value in logs.items():
-                trackers[key].update_state(value)
-            results = [t.result() for t in trackers.values()]
-            total += tf.add_n(results) * 0.0 + tf.cast(tf.reduce_all(tf.math.is_finite(tf.stack(results))), tf.float32)
-        return total
+                results = [t.result() for t in trackers.values()]
+                check.update_state(results)
+                total += tf.add_n(results)
+            return total
 
-    loop(tf.constant(16))
+        return loop
+
+    loops = {True: make_loop(True), False: make_loop(False)}
+    for loop in loops.values():
+        loop(tf.constant(16))
     seconds = []
     for _ in range(repeats):
-        start = time.process_time()
-        loop(tf.constant(steps)).numpy()
-        seconds.append((time.process_time() - start) / steps)
+        pair = {}
+        for with_signals in (True, False):
+            start = time.process_time()
+            loops[with_signals](tf.constant(steps)).numpy()
+            pair[with_signals] = time.process_time() - start
+        seconds.append((pair[True] - pair[False]) / steps)
     return statistics.median(seconds), min(seconds), max(seconds)
 
 
