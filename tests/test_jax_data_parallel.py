@@ -29,6 +29,8 @@ EQUIVALENCE_SCRIPT = textwrap.dedent("""
         conditional = "conditional" in forms
         kw = dict(kw, num_classes=3) if conditional else kw
         kw = dict(kw, n_dis=2) if "n_dis2" in forms else kw
+        if "augment" in forms:  # ADA's p and LeCam's anchors (game variables), lazy R1 in a cond
+            kw = dict(kw, augment="ada", ada_kimg=1, lecam_weight=0.3, r1_gamma=1.0, r1_every=2)
         per_call = 2 if "spe2" in forms else 1  # steps per compiled call
         rng = np.random.default_rng(0)
         x = rng.uniform(-1, 1, (64,) + shape).astype("float32")
@@ -43,6 +45,8 @@ EQUIVALENCE_SCRIPT = textwrap.dedent("""
                     init = m.get_weights()
                 else:
                     m.set_weights(init)
+                if "ada_p" in m._game_variables:
+                    m._game_variables["ada_p"].assign(0.5)
                 m.fit(x, y, batch_size=8, epochs=1, steps_per_epoch=2 * per_call, verbose=0, shuffle=False)
             variables = m.weights + m.d_optimizer.variables + m.g_optimizer.variables  # G, D, seed, EMA, slots
             if distribution:
@@ -62,9 +66,10 @@ EQUIVALENCE_SCRIPT = textwrap.dedent("""
 
 # Each model, conditional in two of the four, WGAN-GP with k = 2 critic batches, DCGAN at 2 steps
 # per compiled call: two subprocesses of ~25 CPU-seconds each (compiling dominates), which
-# pytest-xdist runs side by side. The other forms, SN-GAN's n_dis = 2 among them, are slow-marked.
+# pytest-xdist runs side by side. The other forms, SN-GAN's n_dis = 2 and DCGAN with ADA, LeCam and
+# lazy R1 among them, are slow-marked (~60 CPU-seconds).
 FAST_CASES = [("gan/conditional", "sngan"), ("dcgan/spe2", "wgan_gp/conditional")]
-SLOW_CASES = ["gan", "dcgan/conditional", "wgan_gp", "sngan/conditional/n_dis2"]
+SLOW_CASES = ["gan", "dcgan/conditional", "wgan_gp", "sngan/conditional/n_dis2", "dcgan/augment"]
 
 
 def _equivalence(cases, subprocess_env):

@@ -77,7 +77,7 @@ class _NoStrategy:
 PROCESS_ENV = ("KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES", "KERAS_DISTRIBUTION_PROCESS_ID")
 
 
-class DataParallel:
+class DataParallelStrategy:
     """--strategy data_parallel on JAX: `keras.distribution.DataParallel` over every device of
     every process (several processes once `keras.distribution.initialize` has joined them, which
     this does when $KERAS_DISTRIBUTION_* is set). Variables are replicated and each batch is split
@@ -106,12 +106,13 @@ class DataParallel:
 
 
 def make_strategy(name, batch_size=None):
-    """The run's strategy: a `tf.distribute` one on TensorFlow, `DataParallel` for data_parallel on
-    JAX, else one device. `batch_size` (the global batch) must split evenly across the devices."""
+    """The run's strategy: a `tf.distribute` one on TensorFlow, `DataParallelStrategy` for
+    data_parallel on JAX, else one device. `batch_size` (the global batch) must split evenly
+    across the devices."""
     import keras
 
     if name == "data_parallel":
-        return DataParallel(batch_size)
+        return DataParallelStrategy(batch_size)
     if keras.backend.backend() != "tensorflow":
         return _NoStrategy()
     import tensorflow as tf
@@ -130,24 +131,24 @@ def make_strategy(name, batch_size=None):
 
 
 def run_scope(strategy):
-    """What the whole run (building, fitting, saving, sampling) runs inside: the distribution of
-    `DataParallel` (Keras' JAX trainer reads it in `fit`); nothing for the others (a tf.distribute
-    model keeps the strategy it was built in)."""
+    """What the whole run (building, fitting, saving, sampling) runs inside: the distribution of a
+    `DataParallelStrategy` (Keras' JAX trainer reads it in `fit`); nothing for the others (a
+    tf.distribute model keeps the strategy it was built in)."""
     import contextlib
 
-    return strategy.scope() if isinstance(strategy, DataParallel) else contextlib.nullcontext()
+    return strategy.scope() if isinstance(strategy, DataParallelStrategy) else contextlib.nullcontext()
 
 
 def worker_index(strategy):
     """This process's index in a multi-process run (0 alone)."""
-    if isinstance(strategy, DataParallel):
+    if isinstance(strategy, DataParallelStrategy):
         return strategy.process_id
     resolver = getattr(strategy, "cluster_resolver", None)
     return resolver.task_id if resolver is not None and getattr(resolver, "task_type", None) else 0
 
 
 def is_chief(strategy):
-    if isinstance(strategy, DataParallel):
+    if isinstance(strategy, DataParallelStrategy):
         return strategy.process_id == 0
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not getattr(resolver, "task_type", None):
