@@ -50,7 +50,7 @@ EQUIVALENCE_SCRIPT = textwrap.dedent("""
                 m.fit(x, y, batch_size=8, epochs=1, steps_per_epoch=2 * per_call, verbose=0, shuffle=False)
             variables = m.weights + m.d_optimizer.variables + m.g_optimizer.variables  # G, D, seed, EMA, slots
             if distribution:
-                # Replicated variables (the seed state and batch-norm statistics among them), split batches.
+                # Every variable replicated on both devices: the seed state, batch-norm statistics, EMA.
                 bad = [v.path for v in variables if v.value.sharding.spec != jax.sharding.PartitionSpec(*[None] * v.ndim)]
                 assert not bad and len(variables[0].value.sharding.device_set) == 2, bad
                 try:
