@@ -65,8 +65,10 @@ class TrainConfig:
                                choices=("auto", "on", "off"))
     mixed_precision: str = setting("off", "str", "mixed-precision compute dtype",
                                    choices=("off", "float16", "bfloat16"))
-    strategy: str = setting("default", "str", "tf.distribute strategy (multi_worker reads TF_CONFIG)",
-                            choices=("default", "mirrored", "multi_worker"))
+    strategy: str = setting("default", "str", "several devices: mirrored or multi_worker (tf.distribute, TensorFlow; "
+                                              "multi_worker reads TF_CONFIG), data_parallel (keras.distribution, "
+                                              "JAX: every device of every process)",
+                            choices=("default", "mirrored", "multi_worker", "data_parallel"))
     ema: Optional[float] = setting(None, "float", "EMA of generator weights, e.g. 0.999", metavar="DECAY",
                                    valid=(lambda v: 0 < v < 1, "in (0, 1), e.g. 0.999"))
     latent_dim: Optional[int] = setting(None, "int", "size of z")

@@ -46,6 +46,8 @@ SWEEP = [
     ("run dir under a file", ["{ring}", "--run-dir", "{file}/run"], "--run-dir", None, None),
     ("multi_worker without TF_CONFIG", ["{ring}", "--run-dir", "{new}", "--strategy", "multi_worker"], "TF_CONFIG",
      None, None),
+    ("data_parallel on tensorflow", ["{ring}", "--run-dir", "{new}", "--strategy", "data_parallel"],
+     "needs --backend jax; on tensorflow use --strategy mirrored", None, None),
     ("corrupt image folder", ["train", "gan", "--dataset", "dir:{folder}", "--run-dir", "{new}", "--image-size", "8",
                               "{tiny}"], "--skip-corrupt", "skip_corrupt=True", None),
     ("garbage latest.json", ["{ring}", "--run-dir", "{run}", "--epochs", "3"], "latest.json", None,

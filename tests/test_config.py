@@ -44,7 +44,7 @@ def test_flags_parse_into_the_configs_fields():
     ({"beta_2": 1.0}, "--beta-2 must be in [0, 1); got 1.0."),
     ({"ema": 1.0}, "--ema must be in (0, 1), e.g. 0.999; got 1.0."),
     ({"quiet": "yes"}, "quiet must be True or False; got 'yes'."),
-    ({"strategy": "tpu"}, "--strategy must be one of default, mirrored, multi_worker; got 'tpu'."),
+    ({"strategy": "tpu"}, "--strategy must be one of default, mirrored, multi_worker, data_parallel; got 'tpu'."),
     ({"export_dir": "x", "pack": 3, "batch_size": 64}, "--batch-size must be a multiple of it; got 64."),
     ({"model": "gan", "gp_weight": 1.0}, "--gp-weight applies to wgan_gp only."),
     ({"model": "wgan_gp", "generator_loss": "minimax"}, "--generator-loss applies to gan and dcgan"),

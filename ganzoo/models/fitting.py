@@ -357,10 +357,25 @@ class Fitting:
                 f"batch size must be a multiple of {self.pack} (per replica under tf.distribute); got "
                 f"batches of {batch}. Use a batch size such as {max(1, batch // self.pack) * self.pack}."
             )
+        split = _batch_split()
+        if shape[0] is not None and shape[0] % split:
+            raise ValueError(
+                f"{name}: batches of {shape[0]} do not split evenly across the {split} devices of the "
+                f"keras.distribution; use a batch size that is a multiple of {split}."
+            )
 
 
 #: The first-batch check's marker in a pipeline error.
 _VALUE_CHECK = "ganzoo first-batch value check failed"
+
+
+def _batch_split():
+    """The devices a batch is split across under a `keras.distribution` (JAX's DataParallel); 1 without."""
+    distribution = keras.distribution.distribution()
+    if distribution is None or distribution.batch_dim_name is None:
+        return 1
+    mesh = distribution.device_mesh
+    return mesh.shape[list(mesh.axis_names).index(distribution.batch_dim_name)]
 
 
 def _labels_of(batch):

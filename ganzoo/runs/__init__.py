@@ -6,7 +6,7 @@
     files.py        the run directory: lock, config/history JSON, checkpoint names, latest.json
     checkpoints.py  save and load checkpoints (the newest loadable one on resume)
     signals.py      SIGTERM as an interrupt; blocks Ctrl-C must not cut in half
-    backend.py      the Keras backend and tf.distribute strategy of a run
+    backend.py      the Keras backend and strategy of a run (tf.distribute, or keras.distribution on JAX)
     callbacks/      step bookkeeping, NaN guard, checkpointer, TensorBoard logging, event writer
 
 Importing this package imports nothing; `ganzoo.runs.train` imports TensorFlow when a run starts.

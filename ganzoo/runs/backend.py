@@ -1,9 +1,11 @@
 """The Keras backend of a training run: which one runs, its distribution strategy, its devices.
 
-TensorFlow runs take a `tf.distribute` strategy; JAX and PyTorch runs train on one device (the
-default device the backend picks: a GPU where there is one).
+TensorFlow runs take a `tf.distribute` strategy (mirrored, multi_worker); JAX runs take
+`keras.distribution.DataParallel` (data_parallel: every device of every process); otherwise a
+run trains on one device (the default device the backend picks: a GPU where there is one).
 """
 
+import importlib.util
 import os
 
 from ganzoo.errors import ConfigError
@@ -20,9 +22,26 @@ def with_backend(config):
         raise ConfigError(f"--backend {config.backend}: this process runs Keras on the {backend} backend, "
                           f"chosen when Keras was imported; set KERAS_BACKEND={config.backend} before importing it "
                           "(the ganzoo command does this for --backend).")
-    if backend != "tensorflow" and config.strategy != "default":
-        raise ConfigError(f"--strategy {config.strategy} is tf.distribute: it needs --backend tensorflow.")
+    refusal = strategy_refusal(config.strategy, backend)
+    if refusal:
+        raise ConfigError(refusal)
     return dataclasses.replace(config, backend=backend)
+
+
+#: The backend each strategy runs on, and the strategy of each backend that runs on several devices.
+STRATEGY_BACKEND = {"mirrored": "tensorflow", "multi_worker": "tensorflow", "data_parallel": "jax"}
+BACKEND_STRATEGY = {"tensorflow": "mirrored", "jax": "data_parallel"}
+
+
+def strategy_refusal(strategy, backend):
+    """The one-line reason `strategy` cannot run on `backend` (naming the strategy that can), or None."""
+    needs = STRATEGY_BACKEND.get(strategy)
+    if needs is None or needs == backend:
+        return None
+    what = "tf.distribute" if needs == "tensorflow" else "keras.distribution on JAX"
+    instead = (f"on {backend} use --strategy {BACKEND_STRATEGY[backend]}" if backend in BACKEND_STRATEGY
+               else f"the {backend} backend trains on one device (--strategy default)")
+    return f"--strategy {strategy} is {what}: it needs --backend {needs}; {instead}."
 
 
 def planned_backend():
@@ -54,9 +73,46 @@ class _NoStrategy:
         return contextlib.nullcontext()
 
 
-def make_strategy(name):
+#: What `keras.distribution.initialize` reads to join several processes into one run.
+PROCESS_ENV = ("KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES", "KERAS_DISTRIBUTION_PROCESS_ID")
+
+
+class DataParallelStrategy:
+    """--strategy data_parallel on JAX: `keras.distribution.DataParallel` over every device of
+    every process (several processes once `keras.distribution.initialize` has joined them, which
+    this does when $KERAS_DISTRIBUTION_* is set). Variables are replicated and each batch is split
+    along its first axis; the step is one global-array program, so it computes (and draws the
+    noise) as on one device. Process 0 is the chief."""
+
+    def __init__(self, batch_size=None):
+        import jax
+        import keras
+
+        if any(os.environ.get(name) for name in PROCESS_ENV) and not jax.distributed.is_initialized():
+            keras.distribution.initialize()  # before any JAX computation
+        self.distribution = keras.distribution.DataParallel()
+        self.num_replicas_in_sync = self.distribution.device_mesh.devices.size
+        self.process_id, self.num_processes = jax.process_index(), jax.process_count()
+        if batch_size is not None and batch_size % self.num_replicas_in_sync:
+            n = self.num_replicas_in_sync
+            raise ConfigError(f"--batch-size {batch_size} does not split evenly across the {n} devices of --strategy "
+                              f"data_parallel: use a multiple of {n}, such as {max(1, round(batch_size / n)) * n}.")
+        if self.num_processes > 1 and importlib.util.find_spec("tensorflow") is None:
+            raise ConfigError("--strategy data_parallel across several processes shards the data per process with "
+                              "tf.data: install TensorFlow (pip install tensorflow-cpu) on every host.")
+
+    def scope(self):
+        return self.distribution.scope()
+
+
+def make_strategy(name, batch_size=None):
+    """The run's strategy: a `tf.distribute` one on TensorFlow, `DataParallelStrategy` for
+    data_parallel on JAX, else one device. `batch_size` (the global batch) must split evenly
+    across the devices."""
     import keras
 
+    if name == "data_parallel":
+        return DataParallelStrategy(batch_size)
     if keras.backend.backend() != "tensorflow":
         return _NoStrategy()
     import tensorflow as tf
@@ -74,7 +130,26 @@ def make_strategy(name):
     return tf.distribute.get_strategy()
 
 
+def run_scope(strategy):
+    """What the whole run (building, fitting, saving, sampling) runs inside: the distribution of a
+    `DataParallelStrategy` (Keras' JAX trainer reads it in `fit`); nothing for the others (a
+    tf.distribute model keeps the strategy it was built in)."""
+    import contextlib
+
+    return strategy.scope() if isinstance(strategy, DataParallelStrategy) else contextlib.nullcontext()
+
+
+def worker_index(strategy):
+    """This process's index in a multi-process run (0 alone)."""
+    if isinstance(strategy, DataParallelStrategy):
+        return strategy.process_id
+    resolver = getattr(strategy, "cluster_resolver", None)
+    return resolver.task_id if resolver is not None and getattr(resolver, "task_type", None) else 0
+
+
 def is_chief(strategy):
+    if isinstance(strategy, DataParallelStrategy):
+        return strategy.process_id == 0
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not getattr(resolver, "task_type", None):
         return True

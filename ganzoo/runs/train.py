@@ -10,7 +10,8 @@ A run directory holds:
     samples/         epoch_NNNN.png, the fixed latent batch after each epoch
     history.json     the Keras history of the whole run (one entry per epoch, with its step)
     .lock            held by the process training in it (see `ganzoo.runs.files`)
-    .worker-N/       under --strategy multi_worker, what worker N (not the chief) saves
+    .worker-N/       under --strategy multi_worker (or data_parallel over several processes), what
+                     worker N (not the chief) saves
 
 Importing this module is cheap: TensorFlow is imported when a run starts.
 """
@@ -21,7 +22,7 @@ import sys
 
 import numpy as np
 
-from ganzoo.runs.backend import is_chief, make_strategy, planned_backend, with_backend
+from ganzoo.runs.backend import is_chief, make_strategy, planned_backend, run_scope, with_backend, worker_index
 from ganzoo.errors import ConfigError, RunDirError, WorkerLost
 from ganzoo.config import TrainConfig, config_difference, validate_config
 from ganzoo.runs.finish import _export_once, _report_complete
@@ -195,7 +196,7 @@ class _Run:
         # Every worker runs the same saves (tf.distribute expects it); the others write into a
         # scratch directory of their own so only the chief's files are the run's.
         self.own_dir = config.run_dir if self.chief else os.path.join(
-            config.run_dir, f".worker-{strategy.cluster_resolver.task_id}")
+            config.run_dir, f".worker-{worker_index(strategy)}")
         self.ckpt_dir = os.path.join(self.own_dir, "checkpoints")
 
 
@@ -204,6 +205,8 @@ def _train(config, saved, info, spe, callbacks):
 
     from ganzoo.runs.callbacks.steps import steps_done
 
+    # The strategy first: joining several JAX processes must come before any JAX computation.
+    strategy = make_strategy(config.strategy, config.batch_size)
     previous_policy = _set_policy(config.mixed_precision)
     try:
         if config.deterministic and config.backend == "tensorflow":
@@ -211,9 +214,9 @@ def _train(config, saved, info, spe, callbacks):
 
             tf.config.experimental.enable_op_determinism()
         keras.utils.set_random_seed(config.seed)
-        run = _Run(config, saved, info, spe, make_strategy(config.strategy))
+        run = _Run(config, saved, info, spe, strategy)
         datasets = _datasets(config)
-        with RunLock(run.own_dir):
+        with RunLock(run.own_dir), run_scope(strategy):
             _prepare_run_dir(run.own_dir)
             model, ckpt_path = _prepare_model(run)
             initial_step = steps_done(model)  # the optimizer's count, whatever a record says
