@@ -5,6 +5,7 @@ Usage:
     python tools/like_for_like.py                       # TensorFlow
     KERAS_BACKEND=jax python tools/like_for_like.py
     KERAS_BACKEND=jax python tools/like_for_like.py --model dcgan   # conv nets: ganzoo's two JAX paths
+    KERAS_BACKEND=jax python tools/like_for_like.py --model dcgan --force-scan --steps 32   # the scan on CPU convs
     python tools/like_for_like.py --torch               # add the PyTorch row (pip install torch)
     python tools/like_for_like.py --quick               # checks the script in seconds
 
@@ -16,7 +17,8 @@ DCGAN on 28x28x1 images, width 32, batch 64 (uniform noise images in [-1, 1]), g
   ganzoo     `model.fit` with `steps_per_execution` 16 and the callbacks `ganzoo train`
              installs (NaN guard, checkpointer, TensorBoard logger; epoch-end writes excluded).
              On JAX the 16 steps run as one `jax.jit` call (`lax.scan`,
-             `ganzoo.models.backends.jax_multistep`)
+             `ganzoo.models.backends.jax_multistep`), except for convolutions on the CPU, which
+             it dispatches per step (`--force-scan`: the scan there too)
   ganzoo per-step  JAX only: the same `fit` with Keras' own JAX train function, one jitted step
              dispatched per step (16 per call from a Python loop), what ganzoo ran before the scan
   hand       TensorFlow: one `tf.function` running 16 steps in a `tf.range` loop per call, as
@@ -241,16 +243,27 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--torch", action="store_true", help="add the PyTorch eager row")
     parser.add_argument("--quick", action="store_true", help="64 steps, 2 repeats")
+    parser.add_argument("--batch", type=int, default=None,
+                        help="batch size (default 256; dcgan 64): smaller batches show the dispatch cost")
+    parser.add_argument("--force-scan", action="store_true",
+                        help="JAX: the scan also where ganzoo dispatches per step (convolutions on the CPU)")
     args = parser.parse_args(argv)
     if args.steps is None:
         args.steps = 1600 if args.model == "gan" else 320
     if args.quick:
         args.steps, args.repeats = 64, 2
+    global BATCH
+    if args.model == "gan" and args.batch:
+        BATCH = args.batch  # the hand loops read it
     import keras
 
     backend = keras.backend.backend()
+    if args.force_scan:
+        from ganzoo.models.backends import jax_multistep
+
+        jax_multistep._scan_pays = lambda *_: True
     model, twin = _models(args.model)
-    batch = BATCH if args.model == "gan" else CONV_BATCH
+    batch = BATCH if args.model == "gan" else args.batch or CONV_BATCH
     if args.model == "gan":
         x = _data(args.steps)
     else:
@@ -282,7 +295,7 @@ def _report(backend, args, times, batch):
 
     rate = {name: [args.steps * batch / t for t in ts] for name, ts in times.items()}
     base = statistics.median(rate["ganzoo"])
-    print(f"backend {backend}, {args.model}: {args.steps} steps x {args.repeats} interleaved repeats, "
+    print(f"backend {backend}, {args.model}{' (scan forced)' if args.force_scan else ''}: {args.steps} steps x {args.repeats} interleaved repeats, "
           f"batch {batch}, {PER_CALL} steps per call; load average {os.getloadavg()[0]:.2f} at the end")
     print("| runner | images/s, median (min..max) | ganzoo / runner, of medians | per repeat, median (min..max) |")
     print("|---|---|---|---|")
