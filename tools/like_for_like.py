@@ -30,7 +30,9 @@ DCGAN on 28x28x1 images, width 32, batch 64 (uniform noise images in [-1, 1]), g
 Every runner consumes the same host numpy batches; timers start at the first step's call and
 stop when the last step's results are on the host. Runs are interleaved, `--repeats` times;
 the table shows the median images/s with the min..max over repeats, the ratio of medians, and
-the median (min..max) of the per-repeat ratios (each repeat's runs are neighbours in time).
+the median (min..max) of the per-repeat ratios (each repeat's runs are neighbours in time),
+and the process CPU time per step (all threads; ganzoo's from the same marks as its wall time),
+which other jobs on the machine disturb less than the wall time.
 """
 
 import argparse
@@ -81,6 +83,16 @@ def per_step_dispatch(model):
     return model
 
 
+def _with_cpu(run):
+    """A runner returning (wall, process CPU) seconds from one returning wall seconds."""
+    def timed():
+        start = time.process_time()
+        wall = run()
+        return wall, time.process_time() - start
+
+    return timed
+
+
 def ganzoo_runner(model, x, steps, tmp, batch=BATCH):
     from _timing import step_timer, train_callbacks
 
@@ -89,7 +101,7 @@ def ganzoo_runner(model, x, steps, tmp, batch=BATCH):
         timer = step_timer()
         model.fit(x, batch_size=batch, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0,
                   callbacks=[timer, *train_callbacks(tmp, steps, z)])
-        return timer.seconds()[0]
+        return timer.seconds()
 
     return run
 
@@ -275,11 +287,11 @@ def main(argv=None):
                                                        os.path.join(tmp, "b"), batch)
         if args.model == "gan":
             if backend == "tensorflow":
-                runners["hand"] = tf_hand_runner(model, x, args.steps)
+                runners["hand"] = _with_cpu(tf_hand_runner(model, x, args.steps))
             elif backend == "jax":
-                runners.update(jax_hand_runners(model, x, args.steps))
+                runners.update({name: _with_cpu(run) for name, run in jax_hand_runners(model, x, args.steps).items()})
             if args.torch:
-                runners["torch"] = torch_runner(model, x, args.steps)
+                runners["torch"] = _with_cpu(torch_runner(model, x, args.steps))
         for run in runners.values():
             run()  # warm-up: compilation, first-call costs
         times = {name: [] for name in runners}
@@ -293,15 +305,18 @@ def main(argv=None):
 def _report(backend, args, times, batch):
     from _timing import spread
 
-    rate = {name: [args.steps * batch / t for t in ts] for name, ts in times.items()}
+    rate = {name: [args.steps * batch / wall for wall, _ in ts] for name, ts in times.items()}
+    cpu = {name: [1e3 * c / args.steps for _, c in ts] for name, ts in times.items()}
     base = statistics.median(rate["ganzoo"])
     print(f"backend {backend}, {args.model}{' (scan forced)' if args.force_scan else ''}: {args.steps} steps x {args.repeats} interleaved repeats, "
           f"batch {batch}, {PER_CALL} steps per call; load average {os.getloadavg()[0]:.2f} at the end")
-    print("| runner | images/s, median (min..max) | ganzoo / runner, of medians | per repeat, median (min..max) |")
-    print("|---|---|---|---|")
+    print("| runner | images/s, median (min..max) | ganzoo / runner, of medians | per repeat, median (min..max) "
+          "| process CPU ms per step |")
+    print("|---|---|---|---|---|")
     for name, r in rate.items():
         pairs = [a / b for a, b in zip(rate["ganzoo"], r)]
-        print(f"| {backend} {name} | {spread(r)} | {base / statistics.median(r):.2f} | {spread(pairs, '{:.2f}')} |")
+        print(f"| {backend} {name} | {spread(r)} | {base / statistics.median(r):.2f} | {spread(pairs, '{:.2f}')} "
+              f"| {spread(cpu[name], '{:.3f}')} |")
 
 
 if __name__ == "__main__":
