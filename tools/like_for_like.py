@@ -4,25 +4,35 @@ backend this process runs (KERAS_BACKEND), and optionally a PyTorch loop of the 
 Usage:
     python tools/like_for_like.py                       # TensorFlow
     KERAS_BACKEND=jax python tools/like_for_like.py
+    KERAS_BACKEND=jax python tools/like_for_like.py --model dcgan   # conv nets: ganzoo's two JAX paths
+    KERAS_BACKEND=jax python tools/like_for_like.py --model dcgan --force-scan --steps 32   # the scan on CPU convs
     python tools/like_for_like.py --torch               # add the PyTorch row (pip install torch)
     python tools/like_for_like.py --quick               # checks the script in seconds
 
 Networks and algorithm: the `gan_gaussian_ring` preset (3 x 128 MLPs, z of 2, batch 256,
 Adam(1e-4, 0.5)), one discriminator step on a real batch and G(z), then the generator step on
-the same fake batch against the updated D (ganzoo's Algorithm 1 with k = 1).
+the same fake batch against the updated D (ganzoo's Algorithm 1 with k = 1). `--model dcgan`:
+DCGAN on 28x28x1 images, width 32, batch 64 (uniform noise images in [-1, 1]), ganzoo's rows only.
 
   ganzoo     `model.fit` with `steps_per_execution` 16 and the callbacks `ganzoo train`
-             installs (NaN guard, checkpointer, TensorBoard logger; epoch-end writes excluded)
+             installs (NaN guard, checkpointer, TensorBoard logger; epoch-end writes excluded).
+             On JAX the 16 steps run as one `jax.jit` call (`lax.scan`,
+             `ganzoo.models.backends.jax_multistep`), except for convolutions on the CPU, which
+             it dispatches per step (`--force-scan`: the scan there too)
+  ganzoo per-step  JAX only: the same `fit` with Keras' own JAX train function, one jitted step
+             dispatched per step (16 per call from a Python loop), what ganzoo ran before the scan
   hand       TensorFlow: one `tf.function` running 16 steps in a `tf.range` loop per call, as
              Keras' own 16-step call. JAX: one `jax.jit` step per call, 16 calls per Python
              loop iteration, as Keras' JAX trainer runs `steps_per_execution`
-  hand-scan  JAX only: 16 steps inside one `jax.jit` call (`lax.scan`), what Keras' JAX trainer
-             does not do
+  hand-scan  JAX only: 16 steps inside one `jax.jit` call (`lax.scan`), as ganzoo's JAX `fit`
   torch      PyTorch eager, the same networks (nn.Linear, ReLU / LeakyReLU(0.2)) and step
 
 Every runner consumes the same host numpy batches; timers start at the first step's call and
 stop when the last step's results are on the host. Runs are interleaved, `--repeats` times;
-the table shows the median images/s with the min..max over repeats, and the ratio of medians.
+the table shows the median images/s with the min..max over repeats, the ratio of medians, and
+the median (min..max) of the per-repeat ratios (each repeat's runs are neighbours in time),
+and the process CPU time per step (all threads; ganzoo's from the same marks as its wall time),
+which other jobs on the machine disturb less than the wall time.
 """
 
 import argparse
@@ -36,6 +46,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BATCH, PER_CALL = 256, 16
+CONV_BATCH = 64
 
 
 def _data(steps):
@@ -44,15 +55,53 @@ def _data(steps):
     return toy.TOY_DISTRIBUTIONS["gaussian_ring"].sample(steps * BATCH, seed=0).astype("float32")
 
 
-def ganzoo_runner(model, x, steps, tmp):
+def _models(name):
+    """(model, a second model with the same weights) of `name`, compiled for 16 steps per call."""
+    import keras
+
+    import ganzoo
+
+    models = []
+    for _ in range(2):
+        keras.utils.set_random_seed(0)
+        if name == "gan":
+            model = ganzoo.GAN(data_shape=(2,), seed=0)  # the gan_gaussian_ring preset's networks
+        else:
+            model = ganzoo.DCGAN(data_shape=(28, 28, 1), width=32, seed=0)
+        model.compile(steps_per_execution=PER_CALL)
+        models.append(model)
+    models[1].set_weights(models[0].get_weights())
+    return models
+
+
+def per_step_dispatch(model):
+    """`model` with Keras' own JAX train function: one jitted step dispatched per step, the path
+    `ganzoo.models.backends.jax_multistep` replaces with one `lax.scan` call per 16 steps."""
+    from ganzoo.models.backends.jax_multistep import MultiStep
+
+    model.make_train_function = super(MultiStep, model).make_train_function
+    return model
+
+
+def _with_cpu(run):
+    """A runner returning (wall, process CPU) seconds from one returning wall seconds."""
+    def timed():
+        start = time.process_time()
+        wall = run()
+        return wall, time.process_time() - start
+
+    return timed
+
+
+def ganzoo_runner(model, x, steps, tmp, batch=BATCH):
     from _timing import step_timer, train_callbacks
 
     def run():
         z = np.zeros((4, model.latent_dim), "float32")
         timer = step_timer()
-        model.fit(x, batch_size=BATCH, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0,
+        model.fit(x, batch_size=batch, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0,
                   callbacks=[timer, *train_callbacks(tmp, steps, z)])
-        return timer.seconds()[0]
+        return timer.seconds()
 
     return run
 
@@ -199,51 +248,75 @@ def torch_runner(model, x, steps):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=1600, help="steps per timed run (a multiple of 16)")
+    parser.add_argument("--model", choices=("gan", "dcgan"), default="gan",
+                        help="gan: the toy MLPs, every row; dcgan: 28x28 conv nets, ganzoo's rows only")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="steps per timed run, a multiple of 16 (default 1600; dcgan 320)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--torch", action="store_true", help="add the PyTorch eager row")
     parser.add_argument("--quick", action="store_true", help="64 steps, 2 repeats")
+    parser.add_argument("--batch", type=int, default=None,
+                        help="batch size (default 256; dcgan 64): smaller batches show the dispatch cost")
+    parser.add_argument("--force-scan", action="store_true",
+                        help="JAX: the scan also where ganzoo dispatches per step (convolutions on the CPU)")
     args = parser.parse_args(argv)
+    if args.steps is None:
+        args.steps = 1600 if args.model == "gan" else 320
     if args.quick:
         args.steps, args.repeats = 64, 2
+    global BATCH
+    if args.model == "gan" and args.batch:
+        BATCH = args.batch  # the hand loops read it
     import keras
 
-    import ganzoo
-
-    keras.utils.set_random_seed(0)
-    model = ganzoo.GAN(data_shape=(2,), seed=0)  # the gan_gaussian_ring preset's networks
-    model.compile(steps_per_execution=PER_CALL)
-    x = _data(args.steps)
     backend = keras.backend.backend()
+    if args.force_scan:
+        from ganzoo.models.backends import jax_multistep
+
+        jax_multistep._scan_pays = lambda *_: True
+    model, twin = _models(args.model)
+    batch = BATCH if args.model == "gan" else args.batch or CONV_BATCH
+    if args.model == "gan":
+        x = _data(args.steps)
+    else:
+        x = np.random.default_rng(0).uniform(-1, 1, (args.steps * batch, 28, 28, 1)).astype("float32")
     with tempfile.TemporaryDirectory() as tmp:
-        runners = {"ganzoo": ganzoo_runner(model, x, args.steps, tmp)}
-        if backend == "tensorflow":
-            runners["hand"] = tf_hand_runner(model, x, args.steps)
-        else:
-            runners.update(jax_hand_runners(model, x, args.steps))
-        if args.torch:
-            runners["torch"] = torch_runner(model, x, args.steps)
+        runners = {"ganzoo": ganzoo_runner(model, x, args.steps, os.path.join(tmp, "a"), batch)}
+        if backend == "jax":
+            runners["ganzoo per-step"] = ganzoo_runner(per_step_dispatch(twin), x, args.steps,
+                                                       os.path.join(tmp, "b"), batch)
+        if args.model == "gan":
+            if backend == "tensorflow":
+                runners["hand"] = _with_cpu(tf_hand_runner(model, x, args.steps))
+            elif backend == "jax":
+                runners.update({name: _with_cpu(run) for name, run in jax_hand_runners(model, x, args.steps).items()})
+            if args.torch:
+                runners["torch"] = _with_cpu(torch_runner(model, x, args.steps))
         for run in runners.values():
             run()  # warm-up: compilation, first-call costs
         times = {name: [] for name in runners}
         for _ in range(args.repeats):
             for name, run in runners.items():
                 times[name].append(run())
-    _report(backend, args, times)
+    _report(backend, args, times, batch)
     return 0
 
 
-def _report(backend, args, times):
+def _report(backend, args, times, batch):
     from _timing import spread
 
-    rate = {name: [args.steps * BATCH / t for t in ts] for name, ts in times.items()}
+    rate = {name: [args.steps * batch / wall for wall, _ in ts] for name, ts in times.items()}
+    cpu = {name: [1e3 * c / args.steps for _, c in ts] for name, ts in times.items()}
     base = statistics.median(rate["ganzoo"])
-    print(f"backend {backend}: {args.steps} steps x {args.repeats} interleaved repeats, batch {BATCH}, "
-          f"{PER_CALL} steps per call")
-    print("| runner | images/s, median (min..max) | ganzoo / runner |")
-    print("|---|---|---|")
+    print(f"backend {backend}, {args.model}{' (scan forced)' if args.force_scan else ''}: {args.steps} steps x {args.repeats} interleaved repeats, "
+          f"batch {batch}, {PER_CALL} steps per call; load average {os.getloadavg()[0]:.2f} at the end")
+    print("| runner | images/s, median (min..max) | ganzoo / runner, of medians | per repeat, median (min..max) "
+          "| process CPU ms per step |")
+    print("|---|---|---|---|---|")
     for name, r in rate.items():
-        print(f"| {backend} {name} | {spread(r)} | {base / statistics.median(r):.2f} |")
+        pairs = [a / b for a, b in zip(rate["ganzoo"], r)]
+        print(f"| {backend} {name} | {spread(r)} | {base / statistics.median(r):.2f} | {spread(pairs, '{:.2f}')} "
+              f"| {spread(cpu[name], '{:.3f}')} |")
 
 
 if __name__ == "__main__":

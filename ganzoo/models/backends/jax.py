@@ -15,6 +15,7 @@ import jax
 import keras
 from keras import ops
 
+from ganzoo.models.backends.jax_multistep import MultiStep
 from ganzoo.models.game import tracker_update
 
 LossScaleOptimizer = keras.optimizers.LossScaleOptimizer
@@ -128,8 +129,9 @@ def _scaled(loss, optimizer, optimizer_vars):
         return optimizer.scale_loss(loss)
 
 
-class JaxStep:
-    """`train_step(state, data)` for Keras' JAX trainer (a mixin of `GANBase`)."""
+class JaxStep(MultiStep):
+    """`train_step(state, data)` for Keras' JAX trainer (a mixin of `GANBase`); with
+    `steps_per_execution` n > 1, n steps per compiled call (`jax_multistep`)."""
 
     def _strategy_scope(self):
         return contextlib.nullcontext()
