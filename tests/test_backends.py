@@ -48,6 +48,7 @@ def _needs_torch(backend):
 # construction/validation or TensorFlow-specific (`tensorflow_only`, skipped on the other backends).
 
 
+@pytest.mark.tensorflow_only  # the reference run is this process, on TensorFlow
 def test_jax_and_torch_steps_equal_tensorflow_steps(repo_root, subprocess_env, tmp_path):
     """Same initial weights, data and injected noise: 3 steps of GAN, DCGAN (with EMA), WGAN-GP
     (2 critic steps, PacGAN packs of 2), their conditional forms and SN-GAN give the same weights
