@@ -10,6 +10,7 @@ as below) trains on the first `fraction` of a fixed shuffle of the 60,000 traini
 scores 5,000 samples of the EMA generator against the 10,000 test images with ganzoo's
 Fashion-MNIST classifier (fashion_fd, fashion score, precision/recall k = 5, classes covered,
 class KL); the 10% and 100% rows at equal steps give the gap the augmentation should close.
+Every row also says how much D memorized its training images (`memorization`).
 
 Each run is the `dcgan_mnist_sample` preset's model and optimizers (DCGAN width 32, z of 100,
 Adam(5e-4, 0.5) for both players, batch 64, EMA of G 0.999 warmed up) trained for `--steps`
@@ -74,7 +75,22 @@ def run(config_name, fraction, seed, steps, dataset="mnist_sample"):
                   **{k: float(v) for k, v in scores.items() if np.ndim(v) == 0})
     if "ada_p" in history:
         result["ada_p"] = float(history["ada_p"][-1])
+    result.update(memorization(model, subset, real))
     return result
+
+
+def memorization(model, train, held_out, n=500):
+    """How much D memorized its training images: the ADA heuristic r = E[sign(D(x))] and the mean
+    D(x) = sigmoid(logit) on `n` of them and on `n` held-out real images (un-augmented). A D that
+    generalizes scores both alike; the gap grows as it memorizes (Karras et al. 2020, Fig. 1)."""
+    import keras
+
+    out = {}
+    for name, images in (("train", train[:n]), ("held_out", held_out[:n])):
+        logits = keras.ops.convert_to_numpy(model.discriminator(images, training=False)).reshape(-1)
+        out[f"d_rt_{name}"] = float(np.mean(np.sign(logits)))
+        out[f"d_prob_{name}"] = float(np.mean(1 / (1 + np.exp(-logits))))
+    return out
 
 
 def main(argv=None):
