@@ -50,8 +50,8 @@ def _card(path):
     return json.load(open(os.path.join(path, version, "model.json"))), os.path.join(path, version)
 
 
-def test_the_unconditional_and_conditional_dcgan_are_shipped():
-    assert {"dcgan_fashion_mnist", "cdcgan_fashion_mnist"} <= set(SHIPPED)
+def test_every_model_of_the_zoo_is_shipped():
+    assert {"dcgan_fashion_mnist", "cdcgan_fashion_mnist", "wgan_gp_fashion_mnist", "sngan_fashion_mnist"} <= set(SHIPPED)
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
