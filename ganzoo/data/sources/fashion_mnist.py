@@ -19,10 +19,7 @@ import os
 import numpy as np
 
 from ganzoo.errors import DatasetError
-from ganzoo.data.pipeline import Examples
-from ganzoo.data.sources.base import Source
-from ganzoo.data.sources.catalog import DATASETS
-from ganzoo.data.sources.mnist_sample import _resized
+from ganzoo.data.sources.mnist_sample import InMemoryDigitsSource
 
 FASHION_MNIST_SPLITS = {"train": 60000, "test": 10000}
 #: Label i is `FASHION_MNIST_CLASS_NAMES[i]` (Xiao et al. 2017, Table 1).
@@ -168,35 +165,22 @@ def _check_split(split):
         raise DatasetError(f"fashion_mnist has splits {sorted(FASHION_MNIST_SPLITS)}; got split={split!r}.")
 
 
-class FashionMnistSource(Source):
+class FashionMnistSource(InMemoryDigitsSource):
     """Fashion-MNIST from its idx files: "train" 60,000 and "test" 10,000 images, 28x28x1, in
     memory (47 MB); other sizes and channel counts converted once, as for mnist_sample."""
 
     kind = "idx"
 
-    def info(self, *, size, channels, image_size, split, data_dir, num_examples):
-        _check_split(split)
-        count = FASHION_MNIST_SPLITS[split]
-        return {
-            "name": self.key,
-            "kind": "image",
-            "shape": (*(size or (28, 28)), channels or 1),
-            "num_examples": count if num_examples is None else min(count, num_examples),
-            "has_labels": True,
-            "num_classes": 10,
-            "class_names": FASHION_MNIST_CLASS_NAMES,
-            "description": DATASETS["fashion_mnist"],
-            "data_dir": find_directory(data_dir),
-        }
+    @property
+    def splits(self):
+        return FASHION_MNIST_SPLITS  # the module's table, read when asked
+    class_names = FASHION_MNIST_CLASS_NAMES
 
-    def open(self, *, size, channels, split, seed, data_dir, shuffle, cache, skip_corrupt, num_examples,
-             with_labels):
-        images, labels = fashion_mnist_arrays(split, data_dir)
-        if num_examples is not None:
-            images, labels = images[:num_examples], labels[:num_examples]
-        size = size or (28, 28)
-        channels = channels or 1
-        if size != (28, 28) or channels != 1:
-            images = _resized(images, size, channels)
-        return Examples("image", (*size, channels), len(images), has_labels=True, arrays=(images, labels),
-                        class_names=FASHION_MNIST_CLASS_NAMES)
+    def check_split(self, split):
+        _check_split(split)
+
+    def arrays(self, split, data_dir):
+        return fashion_mnist_arrays(split, data_dir)
+
+    def info(self, *, data_dir, **options):
+        return {**super().info(data_dir=data_dir, **options), "data_dir": find_directory(data_dir)}

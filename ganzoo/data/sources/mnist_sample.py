@@ -57,31 +57,43 @@ def _check_split(split):
         raise DatasetError(f"mnist_sample has splits {sorted(MNIST_SAMPLE_SPLITS)}; got split={split!r}.")
 
 
-class MnistSampleSource(Source):
-    """The offline MNIST sample: "train" 4,500, "test" 500, "all" 5,000 digits, 28x28x1.
+class InMemoryDigitsSource(Source):
+    """A labelled 28x28x1 dataset held in memory as uint8 arrays, one per split (mnist_sample,
+    fashion_mnist). Subclasses give `splits` ({split: count}), `class_names`, `check_split`
+    and `arrays(split, data_dir)`; other sizes and channel counts are converted once, in memory
+    (`_resized`)."""
 
-    Other sizes and channel counts are converted once, in memory (`_resized`): with the tf
-    ops, or without TensorFlow with `keras.ops.image.resize` after the same central crop."""
+    class_names = ()
 
-    kind = "sample"
+    @property
+    def splits(self):
+        """{split: number of examples}."""
+        raise NotImplementedError
+
+    def check_split(self, split):
+        raise NotImplementedError
+
+    def arrays(self, split, data_dir):
+        """(uint8 images (N, 28, 28, 1), int32 labels (N,)) of `split`."""
+        raise NotImplementedError
 
     def info(self, *, size, channels, image_size, split, data_dir, num_examples):
-        _check_split(split)
-        count = MNIST_SAMPLE_SPLITS[split]
+        self.check_split(split)
+        count = self.splits[split]
         return {
             "name": self.key,
             "kind": "image",
             "shape": (*(size or (28, 28)), channels or 1),
             "num_examples": count if num_examples is None else min(count, num_examples),
             "has_labels": True,
-            "num_classes": 10,
-            "class_names": MNIST_CLASS_NAMES,
-            "description": DATASETS["mnist_sample"],
+            "num_classes": len(self.class_names),
+            "class_names": self.class_names,
+            "description": DATASETS[self.key],
         }
 
     def open(self, *, size, channels, split, seed, data_dir, shuffle, cache, skip_corrupt, num_examples,
              with_labels):
-        images, labels = mnist_sample_arrays(split)
+        images, labels = self.arrays(split, data_dir)
         if num_examples is not None:
             images, labels = images[:num_examples], labels[:num_examples]
         size = size or (28, 28)
@@ -89,7 +101,27 @@ class MnistSampleSource(Source):
         if size != (28, 28) or channels != 1:
             images = _resized(images, size, channels)
         return Examples("image", (*size, channels), len(images), has_labels=True, arrays=(images, labels),
-                        class_names=MNIST_CLASS_NAMES)
+                        class_names=self.class_names)
+
+
+class MnistSampleSource(InMemoryDigitsSource):
+    """The offline MNIST sample: "train" 4,500, "test" 500, "all" 5,000 digits, 28x28x1.
+
+    Other sizes and channel counts are converted once, in memory (`_resized`): with the tf
+    ops, or without TensorFlow with `keras.ops.image.resize` after the same central crop."""
+
+    kind = "sample"
+
+    @property
+    def splits(self):
+        return MNIST_SAMPLE_SPLITS  # the module's table, read when asked
+    class_names = MNIST_CLASS_NAMES
+
+    def check_split(self, split):
+        _check_split(split)
+
+    def arrays(self, split, data_dir):
+        return mnist_sample_arrays(split)
 
 
 def _resized(images, size, channels):
