@@ -99,6 +99,40 @@ def measure(case, steps, repeats):
     return rows
 
 
+def _signal_loop(model, scores, fake_grads, with_signals):
+    """`direct`'s `tf.function` loop: n iterations moving the inputs, with or without the signals."""
+    import keras
+    import tensorflow as tf
+
+    from ganzoo.models.game import FiniteMean, FirstNonFinite
+
+    k = model.d_steps
+    trackers = {name: (FiniteMean if name == "g_grad_norm" else keras.metrics.Mean)(name=name)
+                for name in model.signal_names}
+    check = FirstNonFinite()
+
+    @tf.function
+    def loop(n):
+        total = tf.constant(0.0)
+        for _ in tf.range(n):
+            moved = scores.assign_add(tf.fill(scores.shape, 1e-7))  # new values every iteration
+            grads = fake_grads.assign_add(tf.fill(fake_grads.shape, 1e-9))
+            total += moved[0, 0, 0] + grads[(0,) * len(grads.shape)]
+            if not with_signals:
+                continue
+            for i in range(k):  # the discriminator signals come with each of the k discriminator steps
+                for key, value in model.discriminator_signals(moved[0] + i, moved[1] - i).items():
+                    trackers[key].update_state(value)
+            for key, value in model.generator_signals(grads, tf.constant(1.0)).items():
+                trackers[key].update_state(value)
+            results = [t.result() for t in trackers.values()]
+            check.update_state(results)
+            total += tf.add_n(results)
+        return total
+
+    return loop
+
+
 def direct(case, steps, repeats):
     """Process CPU seconds per step of the signals alone (TensorFlow): the model's
     `discriminator_signals` (once per discriminator step) and `generator_signals` on the step's
@@ -112,49 +146,20 @@ def direct(case, steps, repeats):
     """
     import time
 
-    import keras
     import tensorflow as tf
 
     import ganzoo
-    from ganzoo.models.game import FiniteMean, FirstNonFinite
     from ganzoo.runs.setup import build_model
 
     spec = CASES[case]
     config = ganzoo.resolve_config(spec["preset"], batch_size=spec["batch"], steps_per_execution=16)
     model = build_model(config)
-    batch, k = spec["batch"], model.d_steps
+    batch = spec["batch"]
     inputs = batch // model.pack
     rng = np.random.default_rng(0)
     scores = tf.Variable(rng.standard_normal((2, inputs, 1)), dtype=tf.float32)
     fake_grads = tf.Variable(rng.standard_normal((batch,) + tuple(model.data_shape)) / inputs, dtype=tf.float32)
-
-    def make_loop(with_signals):
-        trackers = {name: (FiniteMean if name == "g_grad_norm" else keras.metrics.Mean)(name=name)
-                    for name in model.signal_names}
-        check = FirstNonFinite()
-
-        @tf.function
-        def loop(n):
-            total = tf.constant(0.0)
-            for _ in tf.range(n):
-                moved = scores.assign_add(tf.fill(scores.shape, 1e-7))  # new values every iteration
-                grads = fake_grads.assign_add(tf.fill(fake_grads.shape, 1e-9))
-                total += moved[0, 0, 0] + grads[(0,) * len(grads.shape)]
-                if not with_signals:
-                    continue
-                for i in range(k):  # the discriminator signals come with each of the k discriminator steps
-                    for key, value in model.discriminator_signals(moved[0] + i, moved[1] - i).items():
-                        trackers[key].update_state(value)
-                for key, value in model.generator_signals(grads, tf.constant(1.0)).items():
-                    trackers[key].update_state(value)
-                results = [t.result() for t in trackers.values()]
-                check.update_state(results)
-                total += tf.add_n(results)
-            return total
-
-        return loop
-
-    loops = {True: make_loop(True), False: make_loop(False)}
+    loops = {with_signals: _signal_loop(model, scores, fake_grads, with_signals) for with_signals in (True, False)}
     for loop in loops.values():
         loop(tf.constant(16))
     seconds = []
