@@ -73,7 +73,7 @@ def unwritable_reason(path, kind):
 
 # ------------------------------------------------------------ what a run or an export owns
 #: The files and folders of a training run directory that belong to the run.
-RUN_OWN_NAMES = (".lock", "config.json", "history.json", "checkpoints", "logs", "samples")
+RUN_OWN_NAMES = (".lock", "config.json", "history.json", "checkpoints", "logs", "samples", "clusters.npz")
 #: A directory holding one of these is an export version (TF Serving's or ganzoo's files).
 EXPORT_MARKERS = ("model.json", "saved_model.pb", "generator.onnx", "parity_reference.npz")
 

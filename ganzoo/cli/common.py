@@ -163,7 +163,9 @@ def _load_sampler(source, trust_saved_model=False):
     """(generate(n, seed, labels=None) -> samples, the data settings it was trained on, class
     names or None) for a run dir, an export or a shipped pretrained generator's name: {"dataset", "image_size", "data_dir",
     "skip_corrupt"}, from the run's config or the export's model card (empty when an export
-    has no card). Class names are those of a conditional generator."""
+    has no card). Class names are those of a class-conditional generator; None for an
+    unconditional one and for one that draws its label from a prior (trained on clusters), whose
+    `generate` draws the labels left out."""
     if not os.path.exists(source):
         from ganzoo.export.pretrained import shipped_pretrained
 
@@ -176,14 +178,14 @@ def _load_sampler(source, trust_saved_model=False):
         from ganzoo.runs.train import load_run
 
         config, model = load_run(source)
-        k = model.num_classes
+        k = None if model.label_prior is not None else model.num_classes
 
         def generate(n, seed, labels=None):  # as an export's: every class equally often by default
             if k is not None and labels is None:
                 labels = [i % k for i in range(n)]
             return model.generate(n, seed=seed, labels=labels)
 
-        return generate, config.to_dict(), _run_class_names(config, model)
+        return generate, config.to_dict(), None if k is None else _run_class_names(config, model)
     from ganzoo.export import load_exported
 
     exported = load_exported(source, trust_saved_model=trust_saved_model)
@@ -191,4 +193,6 @@ def _load_sampler(source, trust_saved_model=False):
     data = dict(card.get("config") or {})
     data.setdefault("dataset", card.get("dataset"))
     names = exported.class_names or ([] if exported.conditional else None)
+    if exported.label_prior is not None:
+        names = None  # sampled as one generator: the label drawn from its prior
     return (lambda n, seed, labels=None: exported.generate(n, seed=seed, labels=labels)), data, names

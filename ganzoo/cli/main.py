@@ -125,7 +125,9 @@ def _sample_labels(args, class_names):
 
     if class_names is None:
         if args.label is not None:
-            raise UsageError(f"{args.source} is an unconditional generator: --label applies to conditional ones.")
+            raise UsageError(f"{args.source} takes no --label: it is an unconditional generator, or one that draws "
+                             "its label from the cluster shares it was trained on (--cluster-labels). --label "
+                             "applies to class-conditional ones.")
         return None, None
     if args.label is None:
         if not class_names:

@@ -11,7 +11,8 @@ from ganzoo.data.sources import resolve
 
 
 def load_dataset(name, batch_size=64, image_size=None, split="train", seed=None, data_dir=None, channels=None,
-                 shuffle=True, repeat=False, cache=True, skip_corrupt=False, num_examples=None, with_labels=False):
+                 shuffle=True, repeat=False, cache=True, skip_corrupt=False, num_examples=None, with_labels=False,
+                 clusters=None):
     """A `tf.data.Dataset` of float32 batches ready for `model.fit` (without TensorFlow, for
     the toys and mnist_sample, a `NumpyBatches` PyDataset of the same batches).
 
@@ -51,6 +52,8 @@ def load_dataset(name, batch_size=64, image_size=None, split="train", seed=None,
             (toys: default `TOY_NUM_EXAMPLES` = 100,000, a fixed set so an epoch is defined).
         with_labels: yield (x, int32 labels): MNIST digits, tfds `label`, a folder's
             first-level sub-folders (sorted names), a toy point's mode index.
+        clusters: an `ImageClusters` (`ganzoo.data.clusters.fit_clusters`): yield (x, int32
+            index of each x's nearest cluster) instead; no labels needed in the data.
 
     Returns:
         A `tf.data.Dataset` (where TensorFlow can be imported; otherwise a `NumpyBatches`,
@@ -70,7 +73,7 @@ def load_dataset(name, batch_size=64, image_size=None, split="train", seed=None,
     """
     options = dict(image_size=image_size, split=split, seed=seed, data_dir=data_dir, channels=channels,
                    shuffle=shuffle, cache=cache, skip_corrupt=skip_corrupt, num_examples=num_examples,
-                   with_labels=with_labels)
+                   with_labels=with_labels, clusters=clusters)
     return _batched(name, _positive_int(batch_size, "batch_size"), repeat, options)
 
 
@@ -80,8 +83,12 @@ def _batched(name, batch_size, repeat, options):
     if cache not in (True, False) and not isinstance(cache, (str, os.PathLike)):
         raise DatasetError(f"cache must be True, False or a file path; got {cache!r}.")
     _check_seed(seed)
+    clusters = options.pop("clusters", None)
     source = resolve(name).open_checked(**options)
     with_labels = options["with_labels"]
+    if with_labels and clusters is not None:
+        raise DatasetError("with_labels=True (the dataset's labels) and clusters= (cluster labels) exclude each "
+                           "other; pass one of them.")
     if with_labels and not source.has_labels:
         raise DatasetError(f"Dataset {name!r} has no labels; load it without with_labels=True.")
     if source.num_examples is not None and source.num_examples < batch_size and not repeat:
@@ -90,7 +97,7 @@ def _batched(name, batch_size, repeat, options):
             f"examples), so with drop_remainder there would be no batch at all. Use batch_size <= "
             f"{source.num_examples}, or repeat=True."
         )
-    dataset = _pipeline(source, batch_size, options["shuffle"], seed, repeat, cache, with_labels)
+    dataset = _pipeline(source, batch_size, options["shuffle"], seed, repeat, cache, with_labels, clusters)
     dataset.skipped_files = source.skipped_files
     dataset.class_names = tuple(source.class_names) if with_labels else ()
     return dataset

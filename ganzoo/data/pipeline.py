@@ -66,17 +66,20 @@ def _shuffle_buffer_size(source):
     return max(1, min(source.num_examples, SHUFFLE_BUFFER_BYTES // max(source.bytes_per_example, 1)))
 
 
-def _pipeline(source, batch_size, shuffle, seed, repeat, cache, with_labels):
-    """The batches of `source`: a tf.data.Dataset, or without TensorFlow a `NumpyBatches`."""
+def _pipeline(source, batch_size, shuffle, seed, repeat, cache, with_labels, clusters=None):
+    """The batches of `source`: a tf.data.Dataset, or without TensorFlow a `NumpyBatches`.
+    With `clusters` (an `ImageClusters`), each batch is (x, the nearest cluster of each x)."""
     tf = tensorflow()
     if tf is None:
-        return _numpy_pipeline(source, batch_size, shuffle, seed, repeat, with_labels)
+        return _numpy_pipeline(source, batch_size, shuffle, seed, repeat, with_labels, clusters)
     if source.arrays is not None:
         batches = _in_memory_batches(source, batch_size, shuffle, seed, repeat)
     else:
         batches = _streamed_batches(source, batch_size, shuffle, seed, repeat, cache)
     # Scale whole batches: one vectorized op per batch instead of one per image.
-    if with_labels:
+    if clusters is not None:
+        batches = batches.map(lambda x, y: (x := _scale(x), clusters.assign_tensor(x)), num_parallel_calls=AUTOTUNE)
+    elif with_labels:
         batches = batches.map(lambda x, y: (_scale(x), y), num_parallel_calls=AUTOTUNE)
     else:
         batches = batches.map(lambda x, y: _scale(x), num_parallel_calls=AUTOTUNE)
@@ -87,12 +90,16 @@ def _pipeline(source, batch_size, shuffle, seed, repeat, cache, with_labels):
     return batches.with_options(options)
 
 
-def _numpy_pipeline(source, batch_size, shuffle, seed, repeat, with_labels):
+def _numpy_pipeline(source, batch_size, shuffle, seed, repeat, with_labels, clusters=None):
+    from ganzoo.data.image_ops import _scale_numpy
     from ganzoo.data.numpy_batches import NumpyBatches  # imports Keras: only where it is used
 
     if source.arrays is None:  # the streaming sources refuse to open without TensorFlow
         require_tensorflow("Streamed data (tfds records, image files)")
     x, labels = source.arrays
+    if clusters is not None:  # in memory: label every example once
+        labels = np.concatenate([clusters.assign(_scale_numpy(x[i: i + 8192])) for i in range(0, len(x), 8192)])
+        with_labels = True
     return NumpyBatches(x, labels, batch_size=batch_size, shuffle=shuffle, seed=seed, repeat=repeat,
                         with_labels=with_labels)
 

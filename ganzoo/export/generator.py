@@ -87,6 +87,8 @@ def _from_ganzoo_model(obj, latent_dim, allow_untrained):
     latent_dim = model_latent if model_latent is not None else latent_dim
     if getattr(obj, "seed", None) is not None:
         card["seed"] = obj.seed
+    if getattr(obj, "label_prior", None) is not None:
+        card["label_prior"] = list(obj.label_prior)  # p(y): how labels left out are drawn
     untrained = None
     if hasattr(obj, "g_optimizer"):
         opt = obj.g_optimizer

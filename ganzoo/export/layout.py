@@ -30,6 +30,7 @@ import uuid
 import numpy as np
 
 from ganzoo.errors import ExportError
+from ganzoo.labels import check_prior
 
 FORMATS = ("saved_model", "onnx")
 SERVING_SIGNATURE = "serving_default"
@@ -126,6 +127,8 @@ CARD_SCHEMA = {
     "latent_dim": ("a positive integer", lambda v: _is_int(v, 1)),
     "num_classes": ("an integer of at least 2", lambda v: _is_int(v, 2)),
     "class_names": ("a list of strings", lambda v: isinstance(v, list) and all(isinstance(n, str) for n in v)),
+    "label_prior": ("a list of non-negative numbers with a positive sum",
+                    lambda v: isinstance(v, list) and check_prior(v, len(v)) is None),
     "output_shape": ("a list of positive integers",
                      lambda v: isinstance(v, list) and bool(v) and all(_is_int(d, 1) for d in v)),
     "dataset": ("a string", lambda v: isinstance(v, str)),

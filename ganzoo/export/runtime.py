@@ -18,6 +18,7 @@ from ganzoo.export.layout import (
     vouched_files,
 )
 from ganzoo.errors import ExportError
+from ganzoo.labels import prior_labels
 
 
 def _onnx_session(path):
@@ -69,10 +70,11 @@ class ExportedGenerator:
             inputs, self._outputs, self.latent_dim, self.output_shape = self._open_saved_model(path)
         if inputs not in (["z"], ["z", "label"]):
             raise ExportError(f"{path} takes inputs {inputs}; a ganzoo export takes 'z' (and 'label' when conditional).")
-        self.num_classes, self.class_names = None, None
+        self.num_classes, self.class_names, self.label_prior = None, None, None
         self._takes_label = "label" in inputs
         if self._takes_label:
             self.num_classes = (card or {}).get("num_classes")
+            self.label_prior = (card or {}).get("label_prior")
             self.class_names = (card or {}).get("class_names") or (
                 [str(i) for i in range(self.num_classes)] if self.num_classes else None)
         self._float_output = "images" if "images" in self._outputs else "samples"
@@ -88,6 +90,9 @@ class ExportedGenerator:
             problems.append(f"latent_dim {card['latent_dim']} (the network takes z of {self.latent_dim})")
         if card.get("output_shape") is not None and tuple(card["output_shape"]) != tuple(self.output_shape):
             problems.append(f"output_shape {card['output_shape']} (the network makes {list(self.output_shape)})")
+        if card.get("label_prior") is not None and len(card["label_prior"]) != card.get("num_classes"):
+            problems.append(f"label_prior of {len(card['label_prior'])} classes (num_classes is "
+                            f"{card.get('num_classes')})")
         if (card.get("num_classes") is not None) != self._takes_label:
             problems.append(f"num_classes {card.get('num_classes')} (the network "
                             f"{'takes' if self._takes_label else 'takes no'} label)")
@@ -141,7 +146,9 @@ class ExportedGenerator:
                 same samples with either backend); None draws fresh noise.
             batch_size: largest batch run at once.
             labels: conditional generators only: one int label for every sample, or n labels
-                in [0, num_classes). None: 0, 1, ..., num_classes - 1, 0, 1, ... (every class
+                in [0, num_classes). None: drawn from the card's `label_prior` with `seed`
+                when it has one (a model trained on clusters of its images, as its Keras
+                model draws them), else 0, 1, ..., num_classes - 1, 0, 1, ... (every class
                 equally often).
         """
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
@@ -156,19 +163,21 @@ class ExportedGenerator:
                 raise ValueError(
                     f"generate() takes a number of samples or z of shape (n, {self.latent_dim}); got shape {z.shape}."
                 )
-        labels = self._labels(labels, len(z))
+        labels = self._labels(labels, len(z), seed)
         parts = [self._run(z[i : i + batch_size], None if labels is None else labels[i : i + batch_size])
                  for i in range(0, len(z), batch_size)]
         if not parts:
             return np.zeros((0,) + self.output_shape, np.float32)
         return np.concatenate(parts, axis=0)
 
-    def _labels(self, labels, n):
+    def _labels(self, labels, n, seed=None):
         """int32 labels (n,) for a conditional generator (checked), None for an unconditional one."""
         if not self.conditional:
             if labels is not None:
                 raise ValueError(f"{self.path} is an unconditional generator; it takes no labels.")
             return None
+        if labels is None and self.label_prior is not None:
+            return prior_labels(self.label_prior, n, seed)
         if labels is None:
             if not self.num_classes:
                 raise ValueError(f"{self.path} has no model card giving its number of classes: pass labels=.")

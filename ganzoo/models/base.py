@@ -36,7 +36,7 @@ else:
     )
 
 from ganzoo.models.optimizers import _loss_scaled, _use_ema
-from ganzoo.models.sampling import Sampling
+from ganzoo.models.sampling import Sampling, _label_prior
 
 __all__ = ["GANBase", "packed_shape"]
 
@@ -77,6 +77,11 @@ class GANBase(BackendStep, Game, Fitting, Sampling, keras.Model):
             networks take two inputs: the generator [z, label] -> samples, the discriminator
             [x, label] -> one score per example, with z float32 (batch, latent_dim), x float32
             (batch, *data_shape) and label int32 (batch,) in [0, K).
+        label_prior: K non-negative weights, p(y), for a conditional model whose labels need
+            not be asked for: `generate(n)` without labels draws them from it (normalized),
+            and the exports carry it. ganzoo sets it to the cluster shares of a model trained
+            on k-means clusters of its images (`ganzoo.data.clusters`); None: labels must be
+            given.
         augment: None, "diffaugment" or "ada": the discriminator sees T(x) for real and
             generated images, in its step and in the generator's, T differentiable so G's
             gradient flows through it (`ganzoo.augment`). "diffaugment" (Zhao et al. 2020)
@@ -115,6 +120,7 @@ class GANBase(BackendStep, Game, Fitting, Sampling, keras.Model):
         width=None,
         pack=1,
         num_classes=None,
+        label_prior=None,
         augment=None,
         augment_policy=None,
         ada_target=None,
@@ -136,6 +142,7 @@ class GANBase(BackendStep, Game, Fitting, Sampling, keras.Model):
                 f"{self.num_classes}) do not combine: a pack of m samples has m labels and the projection "
                 "discriminator scores one. Use pack=1 for a conditional model."
             )
+        self.label_prior = _label_prior(label_prior, self.num_classes)
         data_shape = _as_shape(data_shape, "data_shape")
         if latent_dim is None:
             vector_data = data_shape is not None and len(data_shape) == 1
@@ -364,6 +371,7 @@ class GANBase(BackendStep, Game, Fitting, Sampling, keras.Model):
             width=self.width,
             pack=self.pack,
             num_classes=self.num_classes,
+            label_prior=self.label_prior,
             augment=self.augment,
             augment_policy=self.augment_policy,
             ada_target=self.ada_target,

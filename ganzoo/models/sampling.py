@@ -1,16 +1,32 @@
 """Sampling from a ganzoo model: `call`, `generate` and the EMA generator (a mixin of `GANBase`).
 
 A conditional model (`num_classes` set) samples from p(x | y): its generator takes [z, label],
-and `generate` needs the labels.
+and `generate` needs the labels, unless the model has a `label_prior` p(y) (a model trained on
+k-means clusters of its images): then labels left out are drawn from it, and G(z, y) with
+y ~ p(y) samples the whole data distribution.
 """
 
 import keras
 import numpy as np
 from keras import ops
 
+from ganzoo.labels import check_prior, prior_labels
 from ganzoo.models.game import _positive_int
 from ganzoo.models.optimizers import _inner
 from ganzoo.models.keras_internals import ema_averages
+
+
+def _label_prior(prior, num_classes):
+    """A conditional model's label prior as a list of floats summing to 1 (None stays None)."""
+    if prior is None:
+        return None
+    if num_classes is None:
+        raise ValueError("label_prior is p(y) for a conditional model: pass num_classes too, or leave it out.")
+    problem = check_prior(prior, num_classes)
+    if problem:
+        raise ValueError(problem)
+    values = np.asarray(prior, dtype=np.float64)
+    return [float(v) for v in values / values.sum()]
 
 
 class Sampling:
@@ -45,13 +61,15 @@ class Sampling:
         """The network used for sampling and export: the EMA generator when on, else G."""
         return self.ema_generator or self.generator
 
-    def _sampling_labels(self, labels, n):
+    def _sampling_labels(self, labels, n, seed=None):
         """int32 labels (n,) for a conditional model (checked), None for an unconditional one."""
         name = type(self).__name__
         if self.num_classes is None:
             if labels is not None:
                 raise ValueError(f"This {name} is unconditional (num_classes=None); it takes no labels.")
             return None
+        if labels is None and self.label_prior is not None:
+            return prior_labels(self.label_prior, n, seed)
         if labels is None:
             raise ValueError(
                 f"This {name} is class-conditional (num_classes={self.num_classes}): pass labels=, one int "
@@ -74,8 +92,9 @@ class Sampling:
             seed: int seed of numpy's `default_rng` for z when `n_or_z` is a number (same
                 seed, same samples, as `ganzoo.load_exported(...).generate`); None draws fresh noise.
             batch_size: generator batch size.
-            labels: conditional models only (required there): one int class for every sample,
-                or n ints in [0, num_classes).
+            labels: conditional models only (required there unless the model has a
+                `label_prior`, which draws them with `seed`): one int class for every
+                sample, or n ints in [0, num_classes).
         """
         batch_size = _positive_int(batch_size, "batch_size")
         if isinstance(n_or_z, (int, np.integer)) and not isinstance(n_or_z, bool):
@@ -90,7 +109,7 @@ class Sampling:
                     f"generate() takes a number of samples or z of shape (n, {self.latent_dim}); "
                     f"got an array of shape {z.shape}."
                 )
-        labels = self._sampling_labels(labels, len(z))
+        labels = self._sampling_labels(labels, len(z), seed)
         net = self.sampling_generator()
         if not len(z):  # no rows, no samples (as ExportedGenerator.generate)
             return np.zeros((0,) + tuple(self.data_shape), "float32")

@@ -148,6 +148,10 @@ def expected_by(config, data_shape=None, num_classes=None):
               "latent_dim": config.latent_dim, "width": config.width}
     if data_shape is not None:
         wanted["data_shape"] = tuple(data_shape)
+    # Conditional on the dataset's classes, or on K clusters of its images (--cluster-labels K).
+    conditional = config.conditional or config.cluster_labels is not None
+    if config.cluster_labels is not None:
+        num_classes = config.cluster_labels
 
     def problem(summary):
         found = []
@@ -155,8 +159,8 @@ def expected_by(config, data_shape=None, num_classes=None):
             if value is not None and summary.get(key) is not None and summary[key] != value:
                 found.append(f"{key} {summary[key]!r} (the run's config.json: {value!r})")
         held = summary.get("num_classes")
-        if config.conditional != (held is not None) or (num_classes and held and held != num_classes):
-            want = (num_classes or "some") if config.conditional else None
+        if conditional != (held is not None) or (num_classes and held and held != num_classes):
+            want = (num_classes or "some") if conditional else None
             found.append(f"num_classes {held!r} (the run's config.json: {want!r})")
         return "; ".join(found) or None
 

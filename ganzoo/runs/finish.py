@@ -32,8 +32,9 @@ def _export_once(config, model, ckpt_path, export_dir, export=True):
 
 
 def class_names(config, model):
-    """The names of a conditional model's classes (label i is name i), from its dataset; None otherwise."""
-    if model.num_classes is None:
+    """The names of a conditional model's classes (label i is name i), from its dataset; None otherwise
+    (also for clusters: cluster i is named "i")."""
+    if model.num_classes is None or config.cluster_labels is not None:
         return None
     from ganzoo.data import dataset_info
 

@@ -1,14 +1,16 @@
 """What a training run is built from: its strategy, mixed-precision policy, model and epoch
 length, each checked before anything is written (used by `ganzoo.runs.train`)."""
 
+import os
 import warnings
 
 from ganzoo.runs.backend import has_gpu
 from ganzoo.errors import ConfigError
 
 
-def build_model(config):
-    """A compiled ganzoo model for `config` (inside the current strategy scope)."""
+def build_model(config, clusters=None):
+    """A compiled ganzoo model for `config` (inside the current strategy scope); `clusters`: the
+    run's `ImageClusters` when it trains on cluster labels (`config.cluster_labels`)."""
     import keras
 
     from ganzoo.data import dataset_info
@@ -19,6 +21,8 @@ def build_model(config):
     kwargs = dict(cls.config_kwargs(config), data_shape=tuple(info["shape"]))
     if config.conditional:
         kwargs["num_classes"] = info["num_classes"]
+    if clusters is not None:
+        kwargs.update(num_classes=clusters.k, label_prior=clusters.prior)
     model = cls(**kwargs)
     d_default, g_default = model.default_optimizers()
 
@@ -35,6 +39,30 @@ def build_model(config):
     model.compile(d_optimizer=adam(d_default, config.d_lr), g_optimizer=adam(g_default, config.g_lr),
                   ema_decay=config.ema, jit_compile=jit, steps_per_execution=config.steps_per_execution)
     return model
+
+
+def run_clusters(config):
+    """The run's k-means clusters (`--cluster-labels K`), or None without that flag: the ones in
+    the run dir when it has them (a resumed run labels its data as before), else fit on the
+    training images (all of them, or a seeded subset of `MAX_CLUSTER_IMAGES`)."""
+    if config.cluster_labels is None:
+        return None
+    from ganzoo.data import dataset_info, load_real_samples
+    from ganzoo.data.clusters import MAX_CLUSTER_IMAGES, ImageClusters, cluster_file, fit_clusters
+
+    path = cluster_file(config.run_dir)
+    if os.path.exists(path):
+        clusters = ImageClusters.load(path)
+        if clusters.k != config.cluster_labels:
+            raise ConfigError(f"{path} holds {clusters.k} clusters, but --cluster-labels is {config.cluster_labels}. "
+                              f"Resume with --cluster-labels {clusters.k}, or train a new run (a new --run-dir).")
+        return clusters
+    info = dataset_info(config.dataset, image_size=config.image_size, data_dir=config.data_dir)
+    n = info.get("num_examples")
+    n = None if n is not None and n <= MAX_CLUSTER_IMAGES else MAX_CLUSTER_IMAGES
+    images = load_real_samples(config.dataset, n, image_size=config.image_size, seed=config.seed, split="train",
+                               data_dir=config.data_dir, skip_corrupt=config.skip_corrupt)
+    return fit_clusters(images, config.cluster_labels, seed=config.seed)
 
 
 def _set_policy(mixed_precision):

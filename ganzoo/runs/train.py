@@ -33,6 +33,7 @@ from ganzoo.runs.setup import (
     _set_policy,
     _steps_per_epoch,
     build_model,
+    run_clusters,
 )
 from ganzoo.runs.files import RunLock, read_history, read_json, read_latest, remove_temporary_files
 from ganzoo.runs.signals import (
@@ -192,6 +193,7 @@ class _Run:
 
     def __init__(self, config, saved, info, spe, strategy):
         self.config, self.saved, self.info, self.spe, self.strategy = config, saved, info, spe, strategy
+        self.clusters = None  # the k-means clusters of --cluster-labels
         self.chief = is_chief(strategy)
         # Every worker runs the same saves (tf.distribute expects it); the others write into a
         # scratch directory of their own so only the chief's files are the run's.
@@ -215,9 +217,11 @@ def _train(config, saved, info, spe, callbacks):
             tf.config.experimental.enable_op_determinism()
         keras.utils.set_random_seed(config.seed)
         run = _Run(config, saved, info, spe, strategy)
-        datasets = _datasets(config)
+        run.clusters = run_clusters(config)  # before the data: it labels the batches
+        datasets = _datasets(config, run.clusters)
         with RunLock(run.own_dir), run_scope(strategy):
             _prepare_run_dir(run.own_dir)
+            _save_clusters(run)
             model, ckpt_path = _prepare_model(run)
             initial_step = steps_done(model)  # the optimizer's count, whatever a record says
             history = read_history(config.run_dir, initial_step) if run.chief else {}
@@ -245,7 +249,7 @@ def _prepare_model(run):
         # Every worker resumes from the chief's checkpoints.
         model, ckpt_path = load_newest_checkpoint(os.path.join(run.config.run_dir, "checkpoints"), expect=expect)
         if model is None:
-            model = build_model(run.config)
+            model = build_model(run.config, run.clusters)
         else:
             _set_learning_rates(model, run.config)
     return model, ckpt_path
@@ -374,7 +378,15 @@ def _fixed_samples(config, model):
     return z, (None if k is None else np.repeat(np.arange(k, dtype="int32"), per_class))
 
 
-def _datasets(config):
+def _save_clusters(run):
+    """Keep a new run's clusters in its dir (the chief's), so a resume labels its data the same way."""
+    from ganzoo.data.clusters import cluster_file
+
+    if run.clusters is not None and run.chief and not os.path.exists(cluster_file(run.config.run_dir)):
+        run.clusters.save(cluster_file(run.config.run_dir))
+
+
+def _datasets(config, clusters=None):
     """A function that returns a new data pipeline per call (a second iterator over the same
     seeded shuffle would draw another order). The first is built at once, so that a data error
     (say, undecodable images) stops the run before anything is written."""
@@ -383,7 +395,7 @@ def _datasets(config):
     def make():
         return load_dataset(config.dataset, batch_size=config.batch_size, image_size=config.image_size,
                             seed=config.seed, data_dir=config.data_dir, repeat=True,
-                            skip_corrupt=config.skip_corrupt, with_labels=config.conditional)
+                            skip_corrupt=config.skip_corrupt, with_labels=config.conditional, clusters=clusters)
 
     first = [make()]
     return lambda: first.pop() if first else make()

@@ -150,7 +150,8 @@ class SampleQualityLogger(keras.callbacks.Callback):
 
         if (epoch + 1) % self.every:
             return
-        k = self.model.num_classes  # a conditional model: every class equally often
+        # A conditional model: every class equally often; one with a label prior (clusters) draws them.
+        k = None if self.model.label_prior is not None else self.model.num_classes
         labels = None if k is None else np.arange(self.num_samples) % k
         fake = self.model.generate(self.num_samples, seed=self.seed, labels=labels)
         # One feature pass serves both the metrics and the alarm.

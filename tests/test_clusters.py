@@ -1,0 +1,167 @@
+"""Training on k-means clusters of the images (`--cluster-labels K`): the k-means itself, the
+labels the pipelines attach, the label prior a model samples from and its exports carry, and
+the CLI run that fits, keeps and reuses its clusters."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import ganzoo
+from ganzoo.data import DatasetError, load_dataset, load_real_samples
+from ganzoo.data.clusters import ImageClusters, cluster_file, fit_clusters
+from ganzoo.labels import prior_labels
+
+CENTERS = np.array([[-0.8, -0.8, 0.0], [0.8, 0.8, 0.0], [0.0, -0.8, 0.8]], "float32")
+
+
+def _blobs(per=(50, 30, 20), seed=0):
+    """Three tight, well separated blobs in 3-D (sizes `per`), shuffled; (points, true blob)."""
+    rng = np.random.default_rng(seed)
+    truth = np.concatenate([np.full(n, i) for i, n in enumerate(per)])
+    rng.shuffle(truth)
+    return CENTERS[truth] + rng.normal(0, 0.02, (len(truth), 3)).astype("float32"), truth
+
+
+# ---------------------------------------------------------------------- k-means
+def test_kmeans_finds_separated_blobs_with_their_sizes_and_is_seeded():
+    points, truth = _blobs()
+    clusters = fit_clusters(points, 3, seed=4)
+    labels = clusters.assign(points)
+    # Each cluster is one blob (a relabelling of the truth), its centroid the blob's mean.
+    mapping = {int(c): int(np.bincount(truth[labels == c]).argmax()) for c in range(3)}
+    assert sorted(mapping.values()) == [0, 1, 2]
+    np.testing.assert_array_equal([mapping[c] for c in labels], truth)
+    for c, blob in mapping.items():
+        np.testing.assert_allclose(clusters.centroids[c], points[truth == blob].mean(0), atol=1e-5)
+        assert clusters.counts[c] == np.sum(truth == blob)
+    np.testing.assert_allclose(sorted(clusters.prior), [0.2, 0.3, 0.5])
+    again = fit_clusters(points, 3, seed=4)
+    np.testing.assert_array_equal(again.centroids, clusters.centroids)
+    # Images of any shape are flattened; a different size is refused by name.
+    images = points.reshape(-1, 1, 3, 1)
+    np.testing.assert_array_equal(fit_clusters(images, 3, seed=4).assign(images), labels)
+    with pytest.raises(ValueError, match="the clusters were fit on 3"):
+        clusters.assign(np.zeros((2, 4), "float32"))
+
+
+def test_kmeans_refuses_what_it_cannot_cluster():
+    points, _ = _blobs()
+    with pytest.raises(ValueError, match="k must be an integer >= 2"):
+        fit_clusters(points, 1)
+    with pytest.raises(DatasetError, match="at least 200 images"):
+        fit_clusters(points, 200)
+    # Five copies of two points cannot fill three clusters.
+    with pytest.raises(DatasetError, match="could not fill 3 clusters"):
+        fit_clusters(np.repeat(np.eye(2, dtype="float32"), 5, axis=0), 3)
+
+
+def test_tensorflow_assignment_matches_numpy():
+    points, _ = _blobs()
+    clusters = fit_clusters(points, 3, seed=0)
+    np.testing.assert_array_equal(np.asarray(clusters.assign_tensor(points)), clusters.assign(points))
+
+
+def test_clusters_round_trip_and_a_damaged_file_is_named(tmp_path):
+    clusters = fit_clusters(_blobs()[0], 3, seed=0)
+    path = str(tmp_path / "clusters.npz")
+    clusters.save(path)
+    assert os.listdir(tmp_path) == ["clusters.npz"]  # written through a temporary file, renamed
+    loaded = ImageClusters.load(path)
+    np.testing.assert_array_equal(loaded.centroids, clusters.centroids)
+    np.testing.assert_array_equal(loaded.counts, clusters.counts)
+    with open(path, "r+b") as f:
+        f.truncate(100)
+    with pytest.raises(DatasetError, match="clusters.npz is not a readable cluster file"):
+        ImageClusters.load(path)
+    assert os.path.getsize(path) == 100  # reported, never replaced
+
+
+# ---------------------------------------------------------------------- pipelines
+def test_batches_carry_each_images_nearest_cluster_on_tf_data_and_numpy(monkeypatch):
+    images = load_real_samples("mnist_sample", 600, seed=0)
+    clusters = fit_clusters(images, 4, seed=0)
+    batch_x, batch_y = next(iter(load_dataset("mnist_sample", batch_size=32, seed=1, clusters=clusters)))
+    np.testing.assert_array_equal(np.asarray(batch_y), clusters.assign(np.asarray(batch_x)))
+    assert len(set(np.asarray(batch_y).tolist())) > 1
+    # Without TensorFlow: numpy batches, the same rule.
+    import ganzoo.data.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "tensorflow", lambda: None)
+    numpy_batches = load_dataset("mnist_sample", batch_size=32, seed=1, clusters=clusters)
+    x, y = numpy_batches[0]
+    np.testing.assert_array_equal(y, clusters.assign(x))
+    with pytest.raises(DatasetError, match="exclude each other"):
+        load_dataset("mnist_sample", batch_size=32, clusters=clusters, with_labels=True)
+
+
+# ---------------------------------------------------------------------- the label prior
+@pytest.mark.both_backends
+def test_a_model_with_a_label_prior_draws_the_labels_left_out(tiny_model, tmp_path):
+    import keras
+
+    model = tiny_model(ganzoo.DCGAN, num_classes=3, label_prior=[0, 0, 5])
+    assert model.label_prior == [0.0, 0.0, 1.0]
+    # All the prior's mass on class 2: samples without labels are class 2's.
+    np.testing.assert_allclose(model.generate(6, seed=3), model.generate(6, seed=3, labels=2), atol=1e-6)
+    assert np.abs(model.generate(6, seed=3) - model.generate(6, seed=3, labels=0)).max() > 1e-4
+    # The draw follows the prior's shares and is seeded.
+    drawn = prior_labels([0.7, 0.2, 0.1], 5000, seed=1)
+    np.testing.assert_allclose(np.bincount(drawn) / 5000, [0.7, 0.2, 0.1], atol=0.02)
+    np.testing.assert_array_equal(drawn, prior_labels([0.7, 0.2, 0.1], 5000, seed=1))
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    assert keras.models.load_model(path).label_prior == [0.0, 0.0, 1.0]
+    with pytest.raises(ValueError, match="label_prior is p\\(y\\) for a conditional model"):
+        tiny_model(ganzoo.DCGAN, label_prior=[1, 1])
+    with pytest.raises(ValueError, match="label_prior must be 3 non-negative numbers"):
+        tiny_model(ganzoo.DCGAN, num_classes=3, label_prior=[1, -1, 1])
+
+
+# ---------------------------------------------------------------------- the run
+def test_cli_fits_keeps_and_reuses_the_runs_clusters(run_main, tmp_path):
+    run_dir, export = tmp_path / "run", tmp_path / "export"
+    args = ["train", "dcgan", "--dataset", "mnist_sample", "--image-size", "8", "--batch-size", "8", "--width", "4",
+            "--latent-dim", "4", "--steps-per-epoch", "2", "--quiet", "--run-dir", run_dir, "--cluster-labels", "5"]
+    code, _, err = run_main([*args, "--epochs", "1"])
+    assert code == 0, err
+    clusters = ImageClusters.load(cluster_file(str(run_dir)))
+    assert clusters.k == 5 and clusters.counts.sum() == 4500  # every training digit, at the run's 8x8
+    from ganzoo.runs.train import load_run
+
+    _, model = load_run(str(run_dir))
+    assert model.num_classes == 5
+    np.testing.assert_allclose(model.label_prior, clusters.prior)
+    # A resume reads the file it left (not fit and written again).
+    before = os.path.getmtime(cluster_file(str(run_dir)))
+    code, _, err = run_main([*args, "--epochs", "2", "--export", export])
+    assert code == 0, err
+    assert os.path.getmtime(cluster_file(str(run_dir))) == before
+    card = json.loads((export / "1" / "model.json").read_text())
+    assert card["num_classes"] == 5 and np.allclose(card["label_prior"], clusters.prior)
+    exported = ganzoo.load_exported(str(export))
+    _, model = load_run(str(run_dir))
+    np.testing.assert_allclose(exported.generate(16, seed=2), model.generate(16, seed=2), atol=1e-4)
+    # Refused, one line, nothing written: another K on resume, with --conditional, --label on sampling.
+    code, _, err = run_main([*args[:-1], "6", "--epochs", "3"])
+    assert code == 2 and "cluster_labels" in err
+    code, _, err = run_main([*args, "--epochs", "3", "--conditional"])
+    assert code == 2 and "does not combine with --conditional" in err
+    code, _, err = run_main(["sample", str(export), "--label", "1", "--out", tmp_path / "s.png"])
+    assert code == 2 and "cluster shares" in err
+    code, out, err = run_main(["sample", str(export), "--out", tmp_path / "s.png"])
+    assert code == 0 and "Wrote 64 samples" in out, err
+
+
+def test_a_damaged_cluster_file_stops_the_resume_and_is_kept(run_main, tmp_path):
+    run_dir = tmp_path / "run"
+    args = ["train", "dcgan", "--dataset", "mnist_sample", "--image-size", "8", "--batch-size", "8", "--width", "4",
+            "--latent-dim", "4", "--steps-per-epoch", "2", "--quiet", "--run-dir", run_dir, "--cluster-labels", "3"]
+    assert run_main([*args, "--epochs", "1"])[0] == 0
+    path = cluster_file(str(run_dir))
+    with open(path, "wb") as f:
+        f.write(b"not a cluster file")
+    code, _, err = run_main([*args, "--epochs", "2"])
+    assert code == 2 and "is not a readable cluster file" in err and "restore it from a backup" in err
+    assert open(path, "rb").read() == b"not a cluster file"
