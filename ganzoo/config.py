@@ -105,8 +105,8 @@ class TrainConfig:
                                                "classes and their names come from the dataset")
     cluster_labels: Optional[int] = setting(
         None, "int", "no labels needed: condition G and D on K k-means clusters of the training images (30 for "
-                     "28x28 digits or clothes); samples draw the cluster from its share of the images",
-        valid=(lambda v: v >= 2, "an integer of at least 2, e.g. 30"), metavar="K")
+                     "28x28 digits); samples draw the cluster from its share of the images; 0: off",
+        valid=(lambda v: v == 0 or v >= 2, "0 (off) or an integer of at least 2, e.g. 30"), metavar="K")
     image_size: Optional[int] = setting(None, "int", "resize (and center-crop) images to N x N")
     data_dir: Optional[str] = setting(None, "str", "tensorflow-datasets directory with prepared data; for "
                                       "fashion_mnist a folder holding its four idx files")
@@ -212,10 +212,10 @@ def validate_config(config):
     if config.conditional and (config.pack or 1) > 1:
         raise ConfigError("--conditional and --pack do not combine: a pack of M samples has M labels and the "
                           "projection discriminator scores one. Leave out --pack.")
-    if config.cluster_labels is not None and (config.conditional or (config.pack or 1) > 1):
+    if config.cluster_labels and (config.conditional or (config.pack or 1) > 1):
         other = "--conditional (the dataset's labels)" if config.conditional else "--pack"
         raise ConfigError(f"--cluster-labels {config.cluster_labels} conditions on k-means clusters and does not "
-                          f"combine with {other}. Use one of them.")
+                          f"combine with {other}. Use one of them (--cluster-labels 0 turns a preset's clusters off).")
     for flag, path in (("--run-dir", config.run_dir), ("--export", config.export_dir)):
         if path is not None and (not isinstance(path, str) or not path.strip()):
             raise ConfigError(f"{flag} must name a directory; got {path!r}.")

@@ -10,7 +10,7 @@ import sys
 #: The layers, lowest first: a module may import from its own layer and the ones below it.
 LAYERS = (
     ("ganzoo.errors", "ganzoo.fileio", "ganzoo.config", "ganzoo.presets", "ganzoo.losses", "ganzoo.augment",
-     "ganzoo.layers", "ganzoo.images", "ganzoo.data", "ganzoo.metrics"),
+     "ganzoo.layers", "ganzoo.images", "ganzoo.labels", "ganzoo.data", "ganzoo.metrics"),
     ("ganzoo.models",),
     ("ganzoo.export",),
     ("ganzoo.runs",),

@@ -149,8 +149,8 @@ def expected_by(config, data_shape=None, num_classes=None):
     if data_shape is not None:
         wanted["data_shape"] = tuple(data_shape)
     # Conditional on the dataset's classes, or on K clusters of its images (--cluster-labels K).
-    conditional = config.conditional or config.cluster_labels is not None
-    if config.cluster_labels is not None:
+    conditional = config.conditional or bool(config.cluster_labels)
+    if config.cluster_labels:
         num_classes = config.cluster_labels
 
     def problem(summary):

@@ -34,7 +34,7 @@ def _export_once(config, model, ckpt_path, export_dir, export=True):
 def class_names(config, model):
     """The names of a conditional model's classes (label i is name i), from its dataset; None otherwise
     (also for clusters: cluster i is named "i")."""
-    if model.num_classes is None or config.cluster_labels is not None:
+    if model.num_classes is None or config.cluster_labels:
         return None
     from ganzoo.data import dataset_info
 

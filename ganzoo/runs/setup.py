@@ -45,7 +45,7 @@ def run_clusters(config):
     """The run's k-means clusters (`--cluster-labels K`), or None without that flag: the ones in
     the run dir when it has them (a resumed run labels its data as before), else fit on the
     training images (all of them, or a seeded subset of `MAX_CLUSTER_IMAGES`)."""
-    if config.cluster_labels is None:
+    if not config.cluster_labels:
         return None
     from ganzoo.data import dataset_info, load_real_samples
     from ganzoo.data.clusters import MAX_CLUSTER_IMAGES, ImageClusters, cluster_file, fit_clusters
