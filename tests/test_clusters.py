@@ -120,6 +120,7 @@ def test_a_model_with_a_label_prior_draws_the_labels_left_out(tiny_model, tmp_pa
 
 
 # ---------------------------------------------------------------------- the run
+@pytest.mark.both_backends
 def test_cli_fits_keeps_and_reuses_the_runs_clusters(run_main, tmp_path):
     run_dir, export = tmp_path / "run", tmp_path / "export"
     args = ["train", "dcgan", "--dataset", "mnist_sample", "--image-size", "8", "--batch-size", "8", "--width", "4",
@@ -152,6 +153,11 @@ def test_cli_fits_keeps_and_reuses_the_runs_clusters(run_main, tmp_path):
     assert code == 2 and "cluster shares" in err
     code, out, err = run_main(["sample", str(export), "--out", tmp_path / "s.png"])
     assert code == 0 and "Wrote 64 samples" in out, err
+    # A card whose prior does not fit the network's classes is refused on load.
+    card["label_prior"] = [0.5, 0.5]
+    (export / "1" / "model.json").write_text(json.dumps(card))
+    with pytest.raises(ganzoo.ExportError, match="label_prior of 2 classes \\(num_classes is 5\\)"):
+        ganzoo.load_exported(str(export))
 
 
 def test_a_damaged_cluster_file_stops_the_resume_and_is_kept(run_main, tmp_path):

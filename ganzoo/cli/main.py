@@ -227,6 +227,8 @@ def _list_pretrained():
         card = json.loads(max(base.glob("*/model.json"), key=lambda p: int(p.parent.name)
                               if p.parent.name.isdigit() else -1).read_text())
         kind = f"conditional on {card['num_classes']} classes" if card.get("num_classes") else "unconditional"
+        if card.get("label_prior"):
+            kind = f"conditioned on {card['num_classes']} k-means clusters of its images"
         print(f"  {name:24s} {card.get('model')} on {card.get('dataset')}, {kind}, "
               f"{card.get('training_steps')} steps")
 
