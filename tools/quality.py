@@ -236,7 +236,8 @@ def run_quickstart(seed, root):
     seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
     model, scores = _load_and_score_mnist(run_dir, seed)
     return dict(scores, seed=seed, seconds=round(seconds, 1), cpu_seconds=round(cpu_seconds, 1),
-                generator_steps=int(model.g_optimizer.iterations.numpy()), run_dir=run_dir)
+                generator_steps=int(model.g_optimizer.iterations.numpy()), run_dir=run_dir,
+                cluster_labels=config.cluster_labels)
 
 
 def _export(model, config, directory, result):

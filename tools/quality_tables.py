@@ -109,18 +109,29 @@ def mnist_table(results):
 
 
 def quickstart_table(results):
-    """Mean, std and range over seeds of the quick-start runs."""
+    """Mean ± std (range) over seeds of the quick-start runs, one column per recipe: the preset
+    on k-means clusters of the digits, and the runs from before it had them (no `cluster_labels`)."""
     runs = list(results.get("quickstart", {}).values())
     if not runs:
         return "(no quick-start runs)"
-    lines = ["| metric | mean ± std | range | seeds |", "|---|---|---|---|"]
+    recipes = {}
+    for r in runs:
+        recipes.setdefault(r.get("cluster_labels") or 0, []).append(r)
+    order = sorted(recipes, reverse=True)
+    names = [f"{k} clusters" if k else "no clusters" for k in order]
+    lines = ["| metric | " + " | ".join(f"{n} ({len(recipes[k])} seeds)" for n, k in zip(names, order)) + " |",
+             "|---|" + "---|" * len(order)]
     for key, label in [("mnist_fd", "MNIST FD ↓"), ("mnist_score", "MNIST score ↑"), ("digits_covered", "digits covered"),
-                       ("digit_kl", "digit KL"), ("precision", "precision"), ("recall", "recall"),
-                       ("seconds", "wall seconds")]:
-        values = [r[key] for r in runs]
-        mean, std = mean_std(values)
-        lines.append(f"| {label} | {mean:.2f} ± {std:.2f} | {min(values):.2f} to {max(values):.2f} | {len(runs)} |")
+                       ("digit_kl", "digit KL ↓"), ("precision", "precision"), ("recall", "recall"),
+                       ("cpu_seconds", "CPU seconds")]:
+        cells = []
+        for k in order:
+            values = [r[key] for r in recipes[k]]
+            mean, std = mean_std(values)
+            cells.append(f"{mean:.2f} ± {std:.2f} ({min(values):.2f} to {max(values):.2f})")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
 
 def _toy_modes(dataset):
     from ganzoo.metrics.toy import GRID_CENTERS, RING_CENTERS

@@ -78,7 +78,11 @@ def _pipeline(source, batch_size, shuffle, seed, repeat, cache, with_labels, clu
         batches = _streamed_batches(source, batch_size, shuffle, seed, repeat, cache)
     # Scale whole batches: one vectorized op per batch instead of one per image.
     if clusters is not None:
-        batches = batches.map(lambda x, y: (x := _scale(x), clusters.assign_tensor(x)), num_parallel_calls=AUTOTUNE)
+        def scaled_with_clusters(x, y):
+            x = _scale(x)
+            return x, clusters.assign_tensor(x)
+
+        batches = batches.map(scaled_with_clusters, num_parallel_calls=AUTOTUNE)
     elif with_labels:
         batches = batches.map(lambda x, y: (_scale(x), y), num_parallel_calls=AUTOTUNE)
     else:
