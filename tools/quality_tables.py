@@ -119,7 +119,8 @@ def quickstart_table(results):
         recipes.setdefault(r.get("cluster_labels") or 0, []).append(r)
     order = sorted(recipes, reverse=True)
     names = [f"{k} clusters" if k else "no clusters" for k in order]
-    lines = ["| metric | " + " | ".join(f"{n} ({len(recipes[k])} seeds)" for n, k in zip(names, order)) + " |",
+    seeds = {k: f"{len(recipes[k])} seed{'s' if len(recipes[k]) > 1 else ''}" for k in order}
+    lines = ["| metric | " + " | ".join(f"{n} ({seeds[k]})" for n, k in zip(names, order)) + " |",
              "|---|" + "---|" * len(order)]
     for key, label in [("mnist_fd", "MNIST FD ↓"), ("mnist_score", "MNIST score ↑"), ("digits_covered", "digits covered"),
                        ("digit_kl", "digit KL ↓"), ("precision", "precision"), ("recall", "recall"),
