@@ -153,6 +153,16 @@ def test_cli_fits_keeps_and_reuses_the_runs_clusters(run_main, tmp_path):
     assert code == 2 and "cluster shares" in err
     code, out, err = run_main(["sample", str(export), "--out", tmp_path / "s.png"])
     assert code == 0 and "Wrote 64 samples" in out, err
+    # TF Serving's `sample` signature draws each sample's cluster itself: no label input, and it
+    # matches `serving_default` on the same z with the prior's draw (ganzoo verify checks it).
+    assert card["signatures"]["sample"] == {"num_samples": ["int32", []], "seed": ["int64", []]}
+    import tensorflow as tf
+
+    sample = tf.saved_model.load(str(export / "1")).signatures["sample"]
+    assert sorted(sample.structured_input_signature[1]) == ["num_samples", "seed"]
+    assert sample(num_samples=tf.constant(5), seed=tf.constant(1, tf.int64))["images"].shape == (5, 8, 8, 1)
+    code, out, err = run_main(["verify", str(export / "1")])
+    assert code == 0, err
     # A card whose prior does not fit the network's classes is refused on load.
     card["label_prior"] = [0.5, 0.5]
     (export / "1" / "model.json").write_text(json.dumps(card))

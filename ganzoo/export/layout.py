@@ -348,13 +348,15 @@ def _claim_version(directory, version, overwrite):
     return version, final_dir
 
 
-def _signatures(latent_dim, num_classes):
-    """The SavedModel signatures' inputs: (dtype, shape) by name."""
+def _signatures(latent_dim, num_classes, label_prior=None):
+    """The SavedModel signatures' inputs: (dtype, shape) by name (`sample` draws the label of a
+    model with a label prior itself)."""
     serve = {"z": ["float32", [None, latent_dim]]}
     sample = {"num_samples": ["int32", []], "seed": ["int64", []]}
     if num_classes is not None:
         serve["label"] = ["int32", [None]]
-        sample["label"] = ["int32", []]
+        if label_prior is None:
+            sample["label"] = ["int32", []]
     return {SERVING_SIGNATURE: serve, SAMPLE_SIGNATURE: sample}
 
 
@@ -378,7 +380,8 @@ def _model_card(directory, version, latent_dim, shape, formats, opset, card_fiel
             name: {"dtype": "uint8" if name == "images_uint8" else "float32", "shape": [None] + shape}
             for name in outputs
         },
-        "signatures": _signatures(latent_dim, classes[0]) if "saved_model" in formats else {},
+        "signatures": (_signatures(latent_dim, classes[0], card_fields.get("label_prior"))
+                       if "saved_model" in formats else {}),
         "num_classes": classes[0],
         "class_names": classes[1],
         "onnx_opset": opset if "onnx" in formats else None,

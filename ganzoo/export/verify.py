@@ -27,7 +27,7 @@ from ganzoo.export.runtime import SAVED_MODEL_FILES, ExportedGenerator
 from ganzoo.images import to_uint8
 
 
-def verify_export(version_dir, atol=1e-4, keras_generator=None, latent_dim=None, formats=None):
+def verify_export(version_dir, atol=1e-4, keras_generator=None, latent_dim=None, formats=None, label_prior=None):
     """Check that the formats of one export agree on a fixed latent batch.
 
     Compares, pairwise, the Keras generator (`keras_generator`, else the reference output
@@ -44,6 +44,8 @@ def verify_export(version_dir, atol=1e-4, keras_generator=None, latent_dim=None,
         latent_dim: size of z; read from the export when None.
         formats: the formats to run, e.g. ("onnx",) to check with numpy and onnxruntime only
             (no TensorFlow); None: every format the export holds.
+        label_prior: the label prior the `sample` signature draws from (before the card that
+            holds it is written); None: the card's.
 
     Returns:
         {"max_abs_diff": {"saved_model_vs_keras": ..., "onnx_vs_keras": ...,
@@ -70,7 +72,8 @@ def verify_export(version_dir, atol=1e-4, keras_generator=None, latent_dim=None,
     diffs = _pairwise_differences(outputs, names)
     mismatches, boundary = _uint8_mismatches(uint8s, outputs[names[0]] if names else None, atol)
     if "saved_model" in runners:
-        _check_sample_signature(runners["saved_model"], latent_dim)
+        runner = runners["saved_model"]
+        _check_sample_signature(runner, latent_dim, label_prior if label_prior is not None else runner.label_prior)
 
     report = {
         "max_abs_diff": diffs,
@@ -183,7 +186,17 @@ def _uint8_mismatches(uint8s, first_output, atol):
     return mismatches, boundary
 
 
-def _check_sample_signature(runner, latent_dim):
+def prior_labels_tf(prior, num_samples, seed):
+    """int32 (num_samples,) labels drawn from `prior` statelessly with seed (seed, 1): how a
+    SavedModel's `sample` signature picks the cluster of each sample (z uses (seed, 0))."""
+    import tensorflow as tf
+
+    logits = tf.math.log(tf.constant([prior], tf.float32))  # a class of prior 0: logit -inf, never drawn
+    seeds = tf.stack([tf.cast(seed, tf.int64), tf.constant(1, tf.int64)])
+    return tf.cast(tf.reshape(tf.random.stateless_categorical(logits, num_samples, seed=seeds), [-1]), tf.int32)
+
+
+def _check_sample_signature(runner, latent_dim, label_prior=None):
     import tensorflow as tf
 
     sample = runner._loaded.signatures.get(SAMPLE_SIGNATURE)
@@ -193,7 +206,9 @@ def _check_sample_signature(runner, latent_dim):
     request = dict(num_samples=tf.constant(n, tf.int32), seed=tf.constant(seed, tf.int64))
     z = tf.random.stateless_normal([n, latent_dim], seed=tf.constant([seed, 0], tf.int64))
     direct_inputs = {"z": z}
-    if runner.conditional:  # every sample of the one class asked: the last class
+    if runner.conditional and label_prior is not None:  # each sample's label drawn from the prior
+        direct_inputs["label"] = prior_labels_tf(label_prior, n, tf.constant(seed, tf.int64))
+    elif runner.conditional:  # every sample of the one class asked: the last class
         label = (runner.num_classes or 2) - 1
         request["label"] = tf.constant(label, tf.int32)
         direct_inputs["label"] = tf.fill([n], tf.constant(label, tf.int32))

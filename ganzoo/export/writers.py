@@ -34,7 +34,7 @@ from ganzoo.export.layout import (
     _write_card,
 )
 from ganzoo.errors import ExportError
-from ganzoo.export.verify import verify_export
+from ganzoo.export.verify import prior_labels_tf, verify_export
 
 
 def _tf_to_uint8(images):
@@ -83,12 +83,12 @@ def _serving_function(generator, latent_dim, is_image, num_classes, check_labels
     return tf.function(serve, input_signature=_input_signature(latent_dim, num_classes), autograph=False)
 
 
-def _write_saved_model(generator, latent_dim, is_image, path, num_classes=None):
+def _write_saved_model(generator, latent_dim, is_image, path, num_classes=None, label_prior=None):
     import tensorflow as tf
 
     serve = _serving_function(generator, latent_dim, is_image, num_classes, check_labels=True)
     sample_signature = [tf.TensorSpec([], tf.int32, name="num_samples"), tf.TensorSpec([], tf.int64, name="seed")]
-    if num_classes is not None:
+    if num_classes is not None and label_prior is None:
         sample_signature.append(tf.TensorSpec([], tf.int32, name="label"))
 
     @tf.function(input_signature=sample_signature, autograph=False)
@@ -105,6 +105,8 @@ def _write_saved_model(generator, latent_dim, is_image, path, num_classes=None):
         z = tf.random.stateless_normal(shape, seed=tf.stack([seed, tf.constant(0, tf.int64)]))
         if num_classes is None:
             return serve(z)
+        if label_prior is not None:  # a model on clusters: each sample's cluster drawn from its share
+            return serve(z, prior_labels_tf(label_prior, num_samples, seed))
         return serve(z, tf.fill([num_samples], label))  # every sample of the one class asked
 
     # The module tracks exactly the tf.Variables the two graphs read. Tracking the Keras model
@@ -222,8 +224,9 @@ def _write_and_publish(directory, version, final_dir, overwrite, formats, opset,
     tmp_dir = os.path.join(directory, f"{TMP_PREFIX}{uuid.uuid4().hex[:12]}")
     os.makedirs(tmp_dir)
     try:
-        _write_version(tmp_dir, generator, inputs, reference, formats, opset, classes[0])
-        parity = verify_export(tmp_dir, atol=atol, keras_generator=generator, latent_dim=latent_dim)
+        prior = card_fields.get("label_prior")
+        _write_version(tmp_dir, generator, inputs, reference, formats, opset, classes[0], prior)
+        parity = verify_export(tmp_dir, atol=atol, keras_generator=generator, latent_dim=latent_dim, label_prior=prior)
         parity.pop("files_checked")  # the card with the checksums is written just below
         model_card = _model_card(directory, version, latent_dim, list(reference.shape[1:]), formats, opset,
                                  card_fields, classes)
@@ -235,14 +238,14 @@ def _write_and_publish(directory, version, final_dir, overwrite, formats, opset,
     return final_dir
 
 
-def _write_version(tmp_dir, generator, inputs, reference, formats, opset, num_classes):
+def _write_version(tmp_dir, generator, inputs, reference, formats, opset, num_classes, label_prior=None):
     """The parity reference and the asked formats, into the export's temporary directory."""
     z, labels = (inputs, None) if num_classes is None else inputs
     latent_dim, is_image = int(z.shape[1]), reference.ndim == 4
     stored = dict(z=z, output=reference) if labels is None else dict(z=z, label=labels, output=reference)
     np.savez(os.path.join(tmp_dir, REFERENCE_FILENAME), **stored)
     if "saved_model" in formats:
-        _write_saved_model(generator, latent_dim, is_image, tmp_dir, num_classes)
+        _write_saved_model(generator, latent_dim, is_image, tmp_dir, num_classes, label_prior)
     if "onnx" in formats:
         _write_onnx(generator, latent_dim, is_image, os.path.join(tmp_dir, ONNX_FILENAME), opset, num_classes)
 
