@@ -3,6 +3,7 @@
 Usage:
     python tools/quality_augment.py --steps 600 --fractions 0.1,1 --configs plain,diffaugment --seeds 0
     python tools/quality_augment.py --dataset fashion_mnist --steps 4000 --fractions 0.1,1 --seeds 0,1,2
+    python tools/quality_augment.py --dataset fashion_mnist --steps 4000 --fractions 1 --clusters 0,10,30
     python tools/quality_augment.py --quick          # checks the script in seconds
 
 `--dataset fashion_mnist` (the `dcgan_fashion_mnist` preset's model and optimizers, the same
@@ -10,7 +11,9 @@ as below) trains on the first `fraction` of a fixed shuffle of the 60,000 traini
 scores 5,000 samples of the EMA generator against the 10,000 test images with ganzoo's
 Fashion-MNIST classifier (fashion_fd, fashion score, precision/recall k = 5, classes covered,
 class KL); the 10% and 100% rows at equal steps give the gap the augmentation should close.
-Every row also says how much D memorized its training images (`memorization`).
+Every row also says how much D memorized its training images (`memorization`). `--clusters K`
+conditions G and D on K k-means clusters of the subset (`--cluster-labels K` of `ganzoo train`)
+and reports the clusters' purity and G's diversity within a cluster (`cluster_diversity`).
 
 Each run is the `dcgan_mnist_sample` preset's model and optimizers (DCGAN width 32, z of 100,
 Adam(5e-4, 0.5) for both players, batch 64, EMA of G 0.999 warmed up) trained for `--steps`
@@ -42,27 +45,35 @@ CONFIGS = {
 BATCH, EVAL_SAMPLES = 64, 5000
 
 
-def run(config_name, fraction, seed, steps, dataset="mnist_sample"):
+def run(config_name, fraction, seed, steps, dataset="mnist_sample", clusters=0):
     import keras
 
     import ganzoo
     from ganzoo.data import load_real_samples
+    from ganzoo.data.clusters import fit_clusters
     from ganzoo.metrics import evaluate_samples
 
     keras.utils.set_random_seed(seed)
-    train = load_real_samples(dataset, None, split="train")
+    train, train_labels = load_real_samples(dataset, None, split="train", with_labels=True)
     order = np.random.default_rng(1234).permutation(len(train))  # one subset for every config and seed
-    subset = train[order[: max(BATCH, int(round(fraction * len(train))))]]
-    repeats = -(-steps * BATCH // len(subset))
-    x = np.concatenate([subset[np.random.default_rng(seed + r).permutation(len(subset))] for r in range(repeats)])
-    x = x[: steps * BATCH]
-    model = ganzoo.DCGAN(data_shape=(28, 28, 1), width=32, latent_dim=100, seed=seed, **CONFIGS[config_name])
+    subset = order[: max(BATCH, int(round(fraction * len(train))))]
+    train, train_labels = train[subset], train_labels[subset]
+    repeats = -(-steps * BATCH // len(train))
+    rows = np.concatenate([np.random.default_rng(seed + r).permutation(len(train)) for r in range(repeats)])
+    rows = rows[: steps * BATCH]
+    # With clusters: conditioned on k-means clusters of the subset (as `--cluster-labels K`).
+    found = fit_clusters(train, clusters, seed=seed) if clusters else None
+    cluster_of = found.assign(train) if clusters else None
+    model = ganzoo.DCGAN(data_shape=(28, 28, 1), width=32, latent_dim=100, seed=seed,
+                         num_classes=clusters or None, label_prior=found.prior if clusters else None,
+                         **CONFIGS[config_name])
     model.compile(d_optimizer=keras.optimizers.Adam(5e-4, beta_1=0.5),
                   g_optimizer=keras.optimizers.Adam(5e-4, beta_1=0.5), ema_decay=0.999, steps_per_execution=10)
     t0, c0 = time.perf_counter(), time.process_time()
-    history = model.fit(x, batch_size=BATCH, epochs=1, shuffle=False, verbose=0).history
+    history = model.fit(train[rows], None if cluster_of is None else cluster_of[rows], batch_size=BATCH, epochs=1,
+                        shuffle=False, verbose=0).history
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-    fake = model.generate(EVAL_SAMPLES, seed=1000 + seed)
+    fake = model.generate(EVAL_SAMPLES, seed=1000 + seed)  # a model on clusters draws them from their shares
     if dataset == "fashion_mnist":
         real = load_real_samples(dataset, None, split="test")
         scores = evaluate_samples(fake, real, feature_extractor=dataset, metrics=("fd", "is", "pr", "coverage"),
@@ -70,16 +81,40 @@ def run(config_name, fraction, seed, steps, dataset="mnist_sample"):
     else:
         real = load_real_samples(dataset, 500, split="test", seed=seed)
         scores = evaluate_samples(fake, real, feature_extractor="mnist", metrics=("fd", "is", "coverage"))
-    result = dict(dataset=dataset, config=config_name, fraction=fraction, images=len(subset), seed=seed, steps=steps,
+    result = dict(dataset=dataset, config=config_name, fraction=fraction, images=len(train), seed=seed, steps=steps,
+                  clusters=clusters,
                   seconds=round(seconds, 1), cpu_seconds=round(cpu, 1),
                   **{k: float(v) for k, v in scores.items() if np.ndim(v) == 0})
     if "ada_p" in history:
         result["ada_p"] = float(history["ada_p"][-1])
-    result.update(memorization(model, subset, real))
+    result.update(memorization(model, train, real, found))
+    if clusters:
+        result.update(cluster_diversity(found, cluster_of, train, train_labels, fake, seed))
     return result
 
 
-def memorization(model, train, held_out, n=500):
+def cluster_diversity(found, cluster_of, train, train_labels, fake, seed, per_cluster=100):
+    """How well the clusters follow the classes (purity: the share of images whose cluster's most
+    common class is theirs) and how diverse G is within a cluster: the mean pixel distance between
+    two samples drawn for the same cluster over that of two training images of the cluster,
+    averaged over clusters (1: as diverse as the data; near 0: G collapsed within clusters)."""
+    from ganzoo.labels import prior_labels
+
+    purity = sum(np.bincount(train_labels[cluster_of == c]).max() for c in range(found.k)) / len(train)
+    fake_clusters = prior_labels(found.prior, len(fake), 1000 + seed)  # as `generate` drew them
+
+    def spread(images):
+        flat = images[:per_cluster].reshape(min(len(images), per_cluster), -1).astype(np.float64)
+        if len(flat) < 2:
+            return np.nan
+        d = np.sqrt(np.maximum(((flat[:, None] - flat[None]) ** 2).sum(-1), 0))
+        return d[np.triu_indices(len(flat), 1)].mean()
+
+    ratios = [spread(fake[fake_clusters == c]) / spread(train[cluster_of == c]) for c in range(found.k)]
+    return {"cluster_purity": float(purity), "within_cluster_diversity": float(np.nanmean(ratios))}
+
+
+def memorization(model, train, held_out, clusters=None, n=500):
     """How much D memorized its training images: the ADA heuristic r = E[sign(D(x))] and the mean
     D(x) = sigmoid(logit) on `n` of them and on `n` held-out real images (un-augmented). A D that
     generalizes scores both alike; the gap grows as it memorizes (Karras et al. 2020, Fig. 1)."""
@@ -87,7 +122,8 @@ def memorization(model, train, held_out, n=500):
 
     out = {}
     for name, images in (("train", train[:n]), ("held_out", held_out[:n])):
-        logits = keras.ops.convert_to_numpy(model.discriminator(images, training=False)).reshape(-1)
+        inputs = images if clusters is None else [images, clusters.assign(images)]  # D(x, its cluster)
+        logits = keras.ops.convert_to_numpy(model.discriminator(inputs, training=False)).reshape(-1)
         out[f"d_rt_{name}"] = float(np.mean(np.sign(logits)))
         out[f"d_prob_{name}"] = float(np.mean(1 / (1 + np.exp(-logits))))
     return out
@@ -100,6 +136,8 @@ def main(argv=None):
     parser.add_argument("--fractions", default="0.1,1")
     parser.add_argument("--configs", default="plain,diffaugment", help=f"from {', '.join(CONFIGS)}")
     parser.add_argument("--seeds", default="0")
+    parser.add_argument("--clusters", default="0", help="K k-means clusters of the images as labels (0: none), "
+                                                         "comma-separated to compare, e.g. 0,10,30")
     parser.add_argument("--out", default="runs/quality_augment.json")
     parser.add_argument("--quick", action="store_true", help="20 steps, one run per config")
     args = parser.parse_args(argv)
@@ -111,12 +149,14 @@ def main(argv=None):
     if unknown:
         parser.error(f"unknown configs {unknown}; choose from {', '.join(CONFIGS)}")
     results = []
+    cluster_counts = [int(k) for k in args.clusters.split(",")]
     for seed in seeds:
         for fraction in fractions:
             for name in configs:
-                result = run(name, fraction, seed, args.steps, args.dataset)
-                results.append(result)
-                print(json.dumps(result), flush=True)
+                for k in cluster_counts:
+                    result = run(name, fraction, seed, args.steps, args.dataset, clusters=k)
+                    results.append(result)
+                    print(json.dumps(result), flush=True)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(results, f, indent=1)
