@@ -34,6 +34,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras  # noqa: E402  (after the log level is set)
+
 CONFIGS = {
     "plain": {},
     "diffaugment": {"augment": "diffaugment"},  # color,translation,cutout
@@ -70,8 +72,7 @@ def run(config_name, fraction, seed, steps, dataset="mnist_sample", clusters=0):
     model.compile(d_optimizer=keras.optimizers.Adam(5e-4, beta_1=0.5),
                   g_optimizer=keras.optimizers.Adam(5e-4, beta_1=0.5), ema_decay=0.999, steps_per_execution=10)
     t0, c0 = time.perf_counter(), time.process_time()
-    history = model.fit(train[rows], None if cluster_of is None else cluster_of[rows], batch_size=BATCH, epochs=1,
-                        shuffle=False, verbose=0).history
+    history = model.fit(Batches(train, cluster_of, rows), epochs=1, shuffle=False, verbose=0).history
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     fake = model.generate(EVAL_SAMPLES, seed=1000 + seed)  # a model on clusters draws them from their shares
     if dataset == "fashion_mnist":
@@ -91,6 +92,22 @@ def run(config_name, fraction, seed, steps, dataset="mnist_sample", clusters=0):
     if clusters:
         result.update(cluster_diversity(found, cluster_of, train, train_labels, fake, seed))
     return result
+
+
+class Batches(keras.utils.PyDataset):
+    """The batches of `rows` (indices into the training images), gathered one at a time: the
+    whole sequence of a long run as one array would take steps x 64 images of memory."""
+
+    def __init__(self, images, labels, rows):
+        super().__init__()
+        self.images, self.labels, self.rows = images, labels, rows
+
+    def __len__(self):
+        return len(self.rows) // BATCH
+
+    def __getitem__(self, i):
+        rows = self.rows[i * BATCH: (i + 1) * BATCH]
+        return self.images[rows] if self.labels is None else (self.images[rows], self.labels[rows])
 
 
 def cluster_diversity(found, cluster_of, train, train_labels, fake, seed, per_cluster=100):
