@@ -29,7 +29,8 @@ import numpy as np
 import ganzoo
 gen = ganzoo.pretrained(sys.argv[1])
 n = int(sys.argv[3])
-labels = None if not gen.num_classes else np.arange(n) % gen.num_classes
+# class-conditional: every class equally often; on clusters: each drawn from the clusters' shares
+labels = None if not gen.num_classes or gen.label_prior is not None else np.arange(n) % gen.num_classes
 images = gen.generate(n, seed=1000 + gen.card["seed"], labels=labels)
 np.savez(sys.argv[2], images=images, labels=np.arange(n) % 10 if labels is None else labels)
 assert "tensorflow" not in sys.modules or sys.modules["tensorflow"] is None
@@ -45,13 +46,18 @@ def _onnx_samples(name, n, tmp_path):
     return samples["images"], samples["labels"]
 
 
+def _class_conditional(card):
+    return bool(card.get("num_classes")) and not card.get("label_prior")
+
+
 def _card(path):
     version = max((d for d in os.listdir(path) if d.isdigit()), key=int)
     return json.load(open(os.path.join(path, version, "model.json"))), os.path.join(path, version)
 
 
 def test_every_model_of_the_zoo_is_shipped():
-    assert {"dcgan_fashion_mnist", "cdcgan_fashion_mnist", "wgan_gp_fashion_mnist", "sngan_fashion_mnist"} <= set(SHIPPED)
+    assert {"dcgan_fashion_mnist", "cdcgan_fashion_mnist", "wgan_gp_fashion_mnist", "sngan_fashion_mnist",
+            "dcgan_clusters_fashion_mnist"} <= set(SHIPPED)
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
@@ -65,9 +71,12 @@ def test_card_size_and_picture(name):
         assert key in card["metrics"], key
     budget = card["training_budget"]
     assert budget["generator_steps"] == card["training_steps"] and budget["cpu_seconds"] > 0
-    if card.get("num_classes"):
+    if _class_conditional(card):
         assert card["class_names"] == list(fm.FASHION_MNIST_CLASS_NAMES)
         assert "conditional_accuracy" in card["metrics"]
+    elif card.get("label_prior"):  # on k-means clusters: the prior sampling draws from, one share per cluster
+        assert len(card["label_prior"]) == card["num_classes"] == card["config"]["cluster_labels"]
+        assert abs(sum(card["label_prior"]) - 1) < 1e-9 and "conditional_accuracy" not in card["metrics"]
 
 
 @needs_real_files
@@ -81,7 +90,7 @@ def test_onnx_samples_cover_the_classes_as_the_card_says(name, tmp_path):
     real, real_labels = load_real_samples("fashion_mnist", 1000, split="test", seed=0, with_labels=True)
     scores = evaluate_samples(images, real, metrics=("coverage",), feature_extractor="fashion_mnist")
     assert scores["classes_covered"] == card["metrics"]["classes_covered"]
-    if card.get("num_classes"):
+    if _class_conditional(card):
         accuracy = classifier_conditional_metrics(images, labels, real, real_labels, "fashion_mnist")
         assert accuracy["conditional_accuracy"] == pytest.approx(card["metrics"]["conditional_accuracy"], abs=0.04)
 
@@ -97,7 +106,7 @@ def test_onnx_samples_rescore_to_the_card(name, tmp_path):
     images, labels = _onnx_samples(name, 10000, tmp_path)
     real, real_labels = load_real_samples("fashion_mnist", None, split="test", with_labels=True)
     scores = evaluate_samples(images, real, feature_extractor="fashion_mnist", seed=card["seed"])
-    if card.get("num_classes"):
+    if _class_conditional(card):
         scores.update(classifier_conditional_metrics(images, labels, real, real_labels, "fashion_mnist"))
     for key, value in card["metrics"].items():
         if key in scores:  # ONNX Runtime agrees with Keras within 1e-4: the same numbers to rounding

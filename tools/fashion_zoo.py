@@ -1,7 +1,8 @@
 """The Fashion-MNIST zoo: train a preset with the CLI, score it, export it, and write the table.
 
-Protocol: 10,000 generated samples (seed 1000 + run seed; a conditional model gets every class
-1,000 times, labels `arange(10000) % 10`) against the 10,000 Fashion-MNIST test images (held
+Protocol: 10,000 generated samples (seed 1000 + run seed; a class-conditional model gets every
+class 1,000 times, labels `arange(10000) % 10`; a model on k-means clusters draws each sample's
+cluster from the clusters' shares) against the 10,000 Fashion-MNIST test images (held
 out from the GANs and from the classifier), through ganzoo's Fashion-MNIST classifier:
 fashion_fd (a Frechet distance on that classifier's 128-d features, NOT Inception FID), KID,
 fashion score (Inception-Score analogue), precision/recall (k = 5), classes covered, class KL;
@@ -138,8 +139,9 @@ def cmd_export(args):
     card["training_budget"] = {k: row[k] for k in ("cpu_seconds", "wall_seconds", "generator_steps", "epochs",
                                                    "batch_size", "width", "seed", "steps_per_cpu_second",
                                                    "command", "commit", "machine")}
-    card["evaluation"] = ("tools/fashion_zoo.py: 10,000 samples (seed 1000 + training seed; conditional: labels "
-                          "arange(10000) % 10) vs the 10,000 Fashion-MNIST test images through ganzoo's "
+    card["evaluation"] = ("tools/fashion_zoo.py: 10,000 samples (seed 1000 + training seed; conditional on classes: "
+                          "labels arange(10000) % 10; on k-means clusters: each drawn from the clusters' shares) "
+                          "vs the 10,000 Fashion-MNIST test images through ganzoo's "
                           "Fashion-MNIST classifier (fashion_fd is not Inception FID; precision/recall k=5)")
     name = f"{args.preset}_pretrained"
     path = export_generator(model, os.path.join(args.export_dir, name), version=1, overwrite=True, card=card,
