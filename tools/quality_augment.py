@@ -4,6 +4,7 @@ Usage:
     python tools/quality_augment.py --steps 600 --fractions 0.1,1 --configs plain,diffaugment --seeds 0
     python tools/quality_augment.py --dataset fashion_mnist --steps 4000 --fractions 0.1,1 --seeds 0,1,2
     python tools/quality_augment.py --dataset fashion_mnist --steps 4000 --fractions 1 --clusters 0,10,30
+    python tools/quality_augment.py --dataset fashion_mnist --score-runs runs/fashion/dcgan_fashion_mnist_s*
     python tools/quality_augment.py --quick          # checks the script in seconds
 
 `--dataset fashion_mnist` (the `dcgan_fashion_mnist` preset's model and optimizers, the same
@@ -53,7 +54,6 @@ def run(config_name, fraction, seed, steps, dataset="mnist_sample", clusters=0):
     import ganzoo
     from ganzoo.data import load_real_samples
     from ganzoo.data.clusters import fit_clusters
-    from ganzoo.metrics import evaluate_samples
 
     keras.utils.set_random_seed(seed)
     train, train_labels = load_real_samples(dataset, None, split="train", with_labels=True)
@@ -75,13 +75,7 @@ def run(config_name, fraction, seed, steps, dataset="mnist_sample", clusters=0):
     history = model.fit(Batches(train, cluster_of, rows), epochs=1, shuffle=False, verbose=0).history
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     fake = model.generate(EVAL_SAMPLES, seed=1000 + seed)  # a model on clusters draws them from their shares
-    if dataset == "fashion_mnist":
-        real = load_real_samples(dataset, None, split="test")
-        scores = evaluate_samples(fake, real, feature_extractor=dataset, metrics=("fd", "is", "pr", "coverage"),
-                                  seed=seed)
-    else:
-        real = load_real_samples(dataset, 500, split="test", seed=seed)
-        scores = evaluate_samples(fake, real, feature_extractor="mnist", metrics=("fd", "is", "coverage"))
+    real, scores = score(fake, dataset, seed)
     result = dict(dataset=dataset, config=config_name, fraction=fraction, images=len(train), seed=seed, steps=steps,
                   clusters=clusters,
                   seconds=round(seconds, 1), cpu_seconds=round(cpu, 1),
@@ -131,6 +125,31 @@ def cluster_diversity(found, cluster_of, train, train_labels, fake, seed, per_cl
     return {"cluster_purity": float(purity), "within_cluster_diversity": float(np.nanmean(ratios))}
 
 
+def score(fake, dataset, seed):
+    """(the held-out real images, scores) of `EVAL_SAMPLES` generated ones, as every row is scored."""
+    from ganzoo.data import load_real_samples
+    from ganzoo.metrics import evaluate_samples
+
+    if dataset == "fashion_mnist":
+        real = load_real_samples(dataset, None, split="test")
+        return real, evaluate_samples(fake, real, feature_extractor=dataset, metrics=("fd", "is", "pr", "coverage"),
+                                      seed=seed)
+    real = load_real_samples(dataset, 500, split="test", seed=seed)
+    return real, evaluate_samples(fake, real, feature_extractor="mnist", metrics=("fd", "is", "coverage"))
+
+
+def score_run(run_dir):
+    """A `ganzoo train` run of the same model scored as the rows are (say, a preset trained on all
+    the data): its EMA generator's samples, seed 1000 + the run's seed."""
+    from ganzoo.runs.train import load_run
+
+    config, model = load_run(run_dir)
+    _, scores = score(model.generate(EVAL_SAMPLES, seed=1000 + config.seed), config.dataset, config.seed)
+    steps = int(model.g_optimizer.iterations.numpy())
+    return dict(run_dir=run_dir, dataset=config.dataset, preset=config.preset, seed=config.seed, steps=steps,
+                **{k: float(v) for k, v in scores.items() if np.ndim(v) == 0})
+
+
 def memorization(model, train, held_out, clusters=None, n=500):
     """How much D memorized its training images: the ADA heuristic r = E[sign(D(x))] and the mean
     D(x) = sigmoid(logit) on `n` of them and on `n` held-out real images (un-augmented). A D that
@@ -157,7 +176,13 @@ def main(argv=None):
                                                          "comma-separated to compare, e.g. 0,10,30")
     parser.add_argument("--out", default="runs/quality_augment.json")
     parser.add_argument("--quick", action="store_true", help="20 steps, one run per config")
+    parser.add_argument("--score-runs", nargs="+", metavar="RUN_DIR",
+                        help="only score these `ganzoo train` run directories the same way")
     args = parser.parse_args(argv)
+    if args.score_runs:
+        for run_dir in args.score_runs:
+            print(json.dumps(score_run(run_dir)), flush=True)
+        return
     fractions = [float(f) for f in args.fractions.split(",")]
     configs, seeds = args.configs.split(","), [int(s) for s in args.seeds.split(",")]
     if args.quick:
