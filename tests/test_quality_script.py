@@ -66,12 +66,12 @@ def test_conditional_toy_table_averages_seeds_and_shows_the_worst_mode(quality_t
 def test_quickstart_table_keeps_each_recipe_apart(quality_tables):
     def run(fd, clusters=None):
         row = {"mnist_fd": fd, "mnist_score": 6.0, "digits_covered": 10.0, "digit_kl": 0.1, "precision": 0.6,
-               "recall": 0.8, "cpu_seconds": 100.0}
+               "recall": 0.8, "cpu_seconds": 100.0, "generator_steps": 2030}
         return row if clusters is None else dict(row, cluster_labels=clusters)
 
     table = quality_tables.quickstart_table({"quickstart": {"s0": run(2.0, 30), "s1": run(4.0, 30),
                                                             "plain_s0": run(10.0)}})
-    assert table.splitlines()[0] == "| metric | 30 clusters (2 seeds) | no clusters (1 seed) |"
+    assert table.splitlines()[0] == "| metric | 30 clusters, 2,030 steps (2 seeds) | no clusters, 2,030 steps (1 seed) |"
     assert "| MNIST FD ↓ | 3.00 ± 1.00 (2.00 to 4.00) | 10.00 ± 0.00 (10.00 to 10.00) |" in table
 
 

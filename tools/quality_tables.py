@@ -109,16 +109,17 @@ def mnist_table(results):
 
 
 def quickstart_table(results):
-    """Mean ± std (range) over seeds of the quick-start runs, one column per recipe: the preset
-    on k-means clusters of the digits, and the runs from before it had them (no `cluster_labels`)."""
+    """Mean ± std (range) over seeds of the quick-start runs, one column per recipe (clusters and
+    steps): the preset on k-means clusters of the digits, and the runs from before it had them
+    (no `cluster_labels`)."""
     runs = list(results.get("quickstart", {}).values())
     if not runs:
         return "(no quick-start runs)"
     recipes = {}
     for r in runs:
-        recipes.setdefault(r.get("cluster_labels") or 0, []).append(r)
-    order = sorted(recipes, reverse=True)
-    names = [f"{k} clusters" if k else "no clusters" for k in order]
+        recipes.setdefault((r.get("cluster_labels") or 0, r["generator_steps"]), []).append(r)
+    order = sorted(recipes, key=lambda key: (-key[0], key[1]))
+    names = [f"{k} clusters, {steps:,} steps" if k else f"no clusters, {steps:,} steps" for k, steps in order]
     seeds = {k: f"{len(recipes[k])} seed{'s' if len(recipes[k]) > 1 else ''}" for k in order}
     lines = ["| metric | " + " | ".join(f"{n} ({seeds[k]})" for n, k in zip(names, order)) + " |",
              "|---|" + "---|" * len(order)]
