@@ -6,6 +6,12 @@ from ganzoo.data.image_ops import _as_size, _check_channels
 from ganzoo.data.pipeline import real_arrays
 
 
+def check_split(name, splits, split):
+    """DatasetError naming `name`'s splits unless `split` is one of them (`splits`: {split: count})."""
+    if split not in splits:
+        raise DatasetError(f"{name} has splits {sorted(splits)}; got split={split!r}.")
+
+
 class Source:
     """One dataset of one kind (toy, mnist_sample, tfds, folder).
 

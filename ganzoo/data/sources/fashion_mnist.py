@@ -19,6 +19,7 @@ import os
 import numpy as np
 
 from ganzoo.errors import DatasetError
+from ganzoo.data.sources.base import check_split
 from ganzoo.data.sources.mnist_sample import InMemoryDigitsSource
 
 FASHION_MNIST_SPLITS = {"train": 60000, "test": 10000}
@@ -151,18 +152,13 @@ def fashion_mnist_arrays(split="train", data_dir=None):
     "train" is the 60,000 training images, "test" the 10,000 test images (held out: ganzoo's
     evaluation classifier was trained on "train" only). See the module docstring for where
     the files are looked for."""
-    _check_split(split)
+    check_split("fashion_mnist", FASHION_MNIST_SPLITS, split)
     folder = find_directory(data_dir)
     if folder is None:
         downloaded = _download()
         images, labels = downloaded[split]
         return images.reshape(-1, 28, 28, 1).astype(np.uint8), labels.astype(np.int32)
     return _split_arrays(os.path.abspath(folder), split)
-
-
-def _check_split(split):
-    if split not in FASHION_MNIST_SPLITS:
-        raise DatasetError(f"fashion_mnist has splits {sorted(FASHION_MNIST_SPLITS)}; got split={split!r}.")
 
 
 class FashionMnistSource(InMemoryDigitsSource):
@@ -174,10 +170,8 @@ class FashionMnistSource(InMemoryDigitsSource):
     @property
     def splits(self):
         return FASHION_MNIST_SPLITS  # the module's table, read when asked
-    class_names = FASHION_MNIST_CLASS_NAMES
 
-    def check_split(self, split):
-        _check_split(split)
+    class_names = FASHION_MNIST_CLASS_NAMES
 
     def arrays(self, split, data_dir):
         return fashion_mnist_arrays(split, data_dir)

