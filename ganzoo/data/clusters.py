@@ -50,7 +50,7 @@ class ImageClusters:
         if not np.all(np.isfinite(centroids)):
             raise ValueError("centroids must be finite.")
         self.centroids, self.counts = centroids, counts.astype(np.int64)
-        self._sq_norms = np.sum(self.centroids.astype(np.float64) ** 2, axis=1).astype(np.float32)
+        self._sq_norms = _squared_norms(self.centroids)
 
     @property
     def k(self):
@@ -63,9 +63,7 @@ class ImageClusters:
 
     def assign(self, images):
         """int32 (n,): the nearest centroid (squared Euclidean distance) of each image."""
-        flat = _flat(images, self.centroids.shape[1])
-        return np.concatenate([_nearest(flat[i: i + _CHUNK], self.centroids, self._sq_norms)
-                               for i in range(0, len(flat), _CHUNK)] or [np.zeros(0, np.int32)])
+        return _assign_all(_flat(images, self.centroids.shape[1]), self.centroids, self._sq_norms)
 
     def assign_tensor(self, images):
         """`assign` in TensorFlow ops, for a tf.data map: int32 (batch,) labels of a float32 batch."""
@@ -139,14 +137,17 @@ def _flat(images, d=None):
     return flat
 
 
-def _nearest(flat, centroids, sq_norms):
-    # ||x - c||^2 without the ||x||^2 term, which is the same for every c.
-    return np.argmin(sq_norms[None, :] - 2.0 * flat @ centroids.T, axis=1).astype(np.int32)
+def _squared_norms(centroids):
+    return np.sum(centroids.astype(np.float64) ** 2, axis=1).astype(np.float32)
 
 
-def _assign_all(flat, centroids):
-    sq_norms = np.sum(centroids.astype(np.float64) ** 2, axis=1).astype(np.float32)
-    return np.concatenate([_nearest(flat[i: i + _CHUNK], centroids, sq_norms) for i in range(0, len(flat), _CHUNK)])
+def _assign_all(flat, centroids, sq_norms=None):
+    """int32 (n,): each row's nearest centroid, `_CHUNK` rows at a time; ||x - c||^2 without the
+    ||x||^2 term, which is the same for every c."""
+    sq_norms = _squared_norms(centroids) if sq_norms is None else sq_norms
+    nearest = [np.argmin(sq_norms[None, :] - 2.0 * flat[i: i + _CHUNK] @ centroids.T, axis=1).astype(np.int32)
+               for i in range(0, len(flat), _CHUNK)]
+    return np.concatenate(nearest) if nearest else np.zeros(0, np.int32)
 
 
 def _kmeans_plus_plus(flat, k, rng):
