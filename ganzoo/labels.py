@@ -4,6 +4,7 @@ A conditional model with a `label_prior` (one trained on k-means clusters of its
 `ganzoo.data.clusters`) samples y ~ p(y) when no labels are asked for, so G(z, y) covers the
 whole data distribution; `ganzoo.models` and `ganzoo.export.runtime` both draw with
 `prior_labels`, so a model and its ONNX export give the same samples for the same seed.
+`balanced_labels` is the default everywhere labels are left out.
 """
 
 import numpy as np
@@ -28,3 +29,12 @@ def check_prior(prior, num_classes):
         return (f"label_prior must be {num_classes} non-negative numbers (one per class) with a positive sum; "
                 f"got {prior!r:.80}.")
     return None
+
+
+def balanced_labels(num_classes, n, label_prior=None):
+    """The labels a generator is scored and pictured with when none are asked for: every class
+    equally often (0, 1, ..., K - 1, 0, ...) for a class-conditional one; None for an
+    unconditional one and for one with a label prior, whose `generate` draws them from it."""
+    if not num_classes or label_prior is not None:
+        return None
+    return (np.arange(int(n)) % int(num_classes)).astype(np.int32)

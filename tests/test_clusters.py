@@ -11,7 +11,7 @@ import pytest
 import ganzoo
 from ganzoo.data import DatasetError, load_dataset, load_real_samples
 from ganzoo.data.clusters import ImageClusters, cluster_file, fit_clusters
-from ganzoo.labels import prior_labels
+from ganzoo.labels import balanced_labels, prior_labels
 
 CENTERS = np.array([[-0.8, -0.8, 0.0], [0.8, 0.8, 0.0], [0.0, -0.8, 0.8]], "float32")
 
@@ -107,6 +107,9 @@ def test_a_model_with_a_label_prior_draws_the_labels_left_out(tiny_model, tmp_pa
     np.testing.assert_allclose(model.generate(6, seed=3), model.generate(6, seed=3, labels=2), atol=1e-6)
     assert np.abs(model.generate(6, seed=3) - model.generate(6, seed=3, labels=0)).max() > 1e-4
     # The draw follows the prior's shares and is seeded.
+    # Labels left out where samples are scored: every class equally often, or None (the prior draws).
+    np.testing.assert_array_equal(balanced_labels(3, 7), [0, 1, 2, 0, 1, 2, 0])
+    assert balanced_labels(3, 7, label_prior=[0, 0, 1]) is None and balanced_labels(None, 7) is None
     drawn = prior_labels([0.7, 0.2, 0.1], 5000, seed=1)
     np.testing.assert_allclose(np.bincount(drawn) / 5000, [0.7, 0.2, 0.1], atol=0.02)
     np.testing.assert_array_equal(drawn, prior_labels([0.7, 0.2, 0.1], 5000, seed=1))

@@ -35,18 +35,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from ganzoo.labels import balanced_labels  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "tools", "fashion_zoo_results.json")
 EVAL_SAMPLES = 10000
 KEY = "fashion_mnist"
-
-
-def _eval_labels(num_classes, label_prior):
-    """A class-conditional model's labels: every class equally often; None for an unconditional
-    model and for one on k-means clusters (it draws each sample's cluster from its share)."""
-    if not num_classes or label_prior is not None:
-        return None
-    return np.arange(EVAL_SAMPLES) % num_classes
 
 
 def score_run(run_dir):
@@ -56,7 +50,7 @@ def score_run(run_dir):
     from ganzoo.runs.train import load_run
 
     config, model = load_run(run_dir)
-    labels = _eval_labels(model.num_classes, model.label_prior)
+    labels = balanced_labels(model.num_classes, EVAL_SAMPLES, model.label_prior)
     fake = model.generate(EVAL_SAMPLES, seed=1000 + config.seed, labels=labels)
     real, real_labels = load_real_samples(config.dataset, None, split="test", data_dir=config.data_dir,
                                           with_labels=True)
@@ -224,7 +218,7 @@ def cmd_confidence(args):
     rows = [("real test images", load_real_samples(KEY, None, split="test"))]
     for name in sorted(n for n in shipped_pretrained() if n.endswith("_" + KEY)):
         gen = ganzoo.pretrained(name)
-        labels = _eval_labels(gen.num_classes, gen.label_prior)
+        labels = balanced_labels(gen.num_classes, EVAL_SAMPLES, gen.label_prior)
         rows.append((name, gen.generate(EVAL_SAMPLES, seed=1000 + gen.card["seed"], labels=labels)))
     print("| samples | max class probability < 0.5 | < 0.9 | mean |\n|---|---:|---:|---:|")
     for name, images in rows:

@@ -182,14 +182,14 @@ def score_toy(model, dataset, seed):
 def _load_and_score_mnist(run_dir, seed):
     """The run's sampling generator, and its scores on 5,000 samples against the 500 held-out digits."""
     from ganzoo.data import load_real_samples
+    from ganzoo.labels import balanced_labels
     from ganzoo.metrics import evaluate_samples
     from ganzoo.runs.train import load_run
 
     _, model = load_run(run_dir)
     # A conditional model: every digit equally often, then also scored per requested digit.
     # A model on clusters (a label prior) samples its clusters from their shares, as one generator.
-    labels = (None if model.num_classes is None or model.label_prior is not None
-              else np.arange(MNIST_EVAL_SAMPLES) % model.num_classes)
+    labels = balanced_labels(model.num_classes, MNIST_EVAL_SAMPLES, model.label_prior)
     fake = model.generate(MNIST_EVAL_SAMPLES, seed=1000 + seed, labels=labels)
     real, real_labels = load_real_samples("mnist_sample", 500, split="test", seed=seed, with_labels=True)
     scores = evaluate_samples(fake, real, feature_extractor="mnist")

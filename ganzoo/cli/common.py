@@ -175,17 +175,16 @@ def _load_sampler(source, trust_saved_model=False):
                              f"the name of a shipped pretrained generator ({', '.join(shipped) or 'none found'}).")
         source = str(shipped[source])
     if _is_run_dir(source):
+        from ganzoo.labels import balanced_labels
         from ganzoo.runs.train import load_run
 
         config, model = load_run(source)
-        k = None if model.label_prior is not None else model.num_classes
-
         def generate(n, seed, labels=None):  # as an export's: every class equally often by default
-            if k is not None and labels is None:
-                labels = [i % k for i in range(n)]
+            if labels is None:
+                labels = balanced_labels(model.num_classes, n, model.label_prior)
             return model.generate(n, seed=seed, labels=labels)
 
-        return generate, config.to_dict(), None if k is None else _run_class_names(config, model)
+        return generate, config.to_dict(), None if model.label_prior is not None else _run_class_names(config, model)
     from ganzoo.export import load_exported
 
     exported = load_exported(source, trust_saved_model=trust_saved_model)

@@ -93,8 +93,10 @@ def cmd_evaluate(args):
     data["dataset"] = args.dataset or data.get("dataset")
     if not data["dataset"]:
         raise UsageError("The export's model card names no dataset: pass --dataset.")
-    # A conditional generator: every class equally often (labels 0, 1, ..., K - 1, 0, ...).
-    labels = [i % len(class_names) for i in range(args.num_samples)] if class_names else None
+    from ganzoo.labels import balanced_labels
+
+    # A class-conditional generator: every class equally often (labels 0, 1, ..., K - 1, 0, ...).
+    labels = balanced_labels(len(class_names) if class_names else None, args.num_samples)
     fake = generate(args.num_samples, args.seed, labels=labels)
     real, toy, split = _real_samples(args, data, fake)
     toy_metrics = sorted(set(metrics or ()) & TOY_METRICS)

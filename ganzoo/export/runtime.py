@@ -18,7 +18,7 @@ from ganzoo.export.layout import (
     vouched_files,
 )
 from ganzoo.errors import ExportError
-from ganzoo.labels import prior_labels
+from ganzoo.labels import balanced_labels, prior_labels
 
 
 def _onnx_session(path):
@@ -181,7 +181,7 @@ class ExportedGenerator:
         if labels is None:
             if not self.num_classes:
                 raise ValueError(f"{self.path} has no model card giving its number of classes: pass labels=.")
-            return (np.arange(n) % self.num_classes).astype(np.int32)
+            return balanced_labels(self.num_classes, n)
         array = np.asarray(labels)
         if array.ndim == 0:
             array = np.full(n, array)

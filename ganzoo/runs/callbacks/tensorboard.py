@@ -8,6 +8,7 @@ import numpy as np
 from ganzoo.runs.callbacks.steps import StepAware, host_means, steps_done, steps_in_epoch
 from ganzoo.runs.callbacks.event_writer import EventWriter, hparams_summary, session_end_summary
 from ganzoo.images import sample_picture, write_png
+from ganzoo.labels import balanced_labels
 
 
 class TensorBoardLogger(StepAware):
@@ -151,8 +152,7 @@ class SampleQualityLogger(keras.callbacks.Callback):
         if (epoch + 1) % self.every:
             return
         # A conditional model: every class equally often; one with a label prior (clusters) draws them.
-        k = None if self.model.label_prior is not None else self.model.num_classes
-        labels = None if k is None else np.arange(self.num_samples) % k
+        labels = balanced_labels(self.model.num_classes, self.num_samples, self.model.label_prior)
         fake = self.model.generate(self.num_samples, seed=self.seed, labels=labels)
         # One feature pass serves both the metrics and the alarm.
         scores, alarm = evaluate_with_collapse_alarm(fake, self.real, feature_extractor=self.feature_extractor,
