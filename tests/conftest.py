@@ -1,8 +1,10 @@
 """The shared test harness: fixtures for the repository root, `python -m ganzoo` subprocesses,
 the in-process CLI, tiny models and data. Tests take these as fixtures, never `from conftest import`."""
 
+import contextlib
 import glob
 import os
+import signal
 import subprocess
 import sys
 
@@ -182,6 +184,28 @@ def subprocess_env_fixture():
 @pytest.fixture(scope="session", name="default_sigint")
 def default_sigint_fixture():
     return default_sigint
+
+
+@contextlib.contextmanager
+def _lock_held_elsewhere(run_dir):
+    """Another process holds `run_dir`'s run lock inside the block; yields that process."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from ganzoo.runs.files import RunLock; "
+                               "lock = RunLock(sys.argv[1]).acquire(); print('locked', flush=True); time.sleep(600)",
+         str(run_dir)], stdout=subprocess.PIPE, text=True, env=subprocess_env())
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        yield holder
+    finally:
+        holder.send_signal(signal.SIGKILL)  # a lock whose holder died never blocks the next run
+        holder.wait()
+
+
+@pytest.fixture(scope="session")
+def lock_held_elsewhere():
+    """`with lock_held_elsewhere(run_dir) as holder:` another process (`holder`, a Popen) holds the
+    run dir's lock."""
+    return _lock_held_elsewhere
 
 
 @pytest.fixture(scope="session")

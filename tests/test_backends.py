@@ -208,7 +208,7 @@ def test_cli_backend_is_recorded_and_a_resume_keeps_it(subprocess_env, tmp_path,
     resume itself under JAX: tests/test_train.py's resume test in the JAX pass of the test command)."""
     import json
 
-    from ganzoo.runs.train import check_resume_backend
+    from ganzoo.runs.record import check_resume_backend
 
     run = ["-m", "ganzoo", "train", "wgan_gp", "--dataset", "gaussian_ring", "--batch-size", "16", "--width", "4",
            "--latent-dim", "8", "--steps-per-epoch", "2", "--d-steps", "2", "--ema", "0.9", "--quiet",
@@ -244,7 +244,7 @@ def test_cli_trains_and_resumes_on_torch(subprocess_env, tmp_path):
     import json
 
     from ganzoo.errors import ConfigError
-    from ganzoo.runs.train import check_resume_backend
+    from ganzoo.runs.record import check_resume_backend
 
     pytest.importorskip("torch")
     run = tmp_path / "run"

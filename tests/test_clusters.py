@@ -46,6 +46,15 @@ def test_kmeans_finds_separated_blobs_with_their_sizes_and_is_seeded():
         clusters.assign(np.zeros((2, 4), "float32"))
 
 
+def test_kmeans_stopped_early_counts_the_images_as_its_centroids_assign_them():
+    # Overlapping clouds: Lloyd's iterations have not settled after one or two of them, and the
+    # prior a model samples from must be the shares the training batches are labelled with.
+    points = np.random.default_rng(1).normal(0, 1, (400, 2)).astype("float32")
+    for iterations in (0, 1, 2):
+        clusters = fit_clusters(points, 5, seed=0, max_iterations=iterations)
+        np.testing.assert_array_equal(clusters.counts, np.bincount(clusters.assign(points), minlength=5))
+
+
 def test_kmeans_refuses_what_it_cannot_cluster():
     points, _ = _blobs()
     with pytest.raises(ValueError, match="k must be an integer >= 2"):
@@ -132,7 +141,7 @@ def test_cli_fits_keeps_and_reuses_the_runs_clusters(run_main, tmp_path):
     assert code == 0, err
     clusters = ImageClusters.load(cluster_file(str(run_dir)))
     assert clusters.k == 5 and clusters.counts.sum() == 4500  # every training digit, at the run's 8x8
-    from ganzoo.runs.train import load_run
+    from ganzoo.runs.record import load_run
 
     _, model = load_run(str(run_dir))
     assert model.num_classes == 5
@@ -184,3 +193,23 @@ def test_a_damaged_cluster_file_stops_the_resume_and_is_kept(run_main, tmp_path)
     code, _, err = run_main([*args, "--epochs", "2"])
     assert code == 2 and "is not a readable cluster file" in err and "restore it from a backup" in err
     assert open(path, "rb").read() == b"not a cluster file"
+
+
+def test_a_locked_run_dir_is_refused_before_its_clusters_are_fit(run_main, tmp_path, lock_held_elsewhere,
+                                                                 monkeypatch):
+    import ganzoo.data.clusters
+
+    fits = []
+    real_fit = ganzoo.data.clusters.fit_clusters
+    monkeypatch.setattr(ganzoo.data.clusters, "fit_clusters", lambda *a, **k: fits.append(1) or real_fit(*a, **k))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    args = ["train", "dcgan", "--dataset", "mnist_sample", "--image-size", "8", "--batch-size", "8", "--width", "4",
+            "--latent-dim", "4", "--steps-per-epoch", "2", "--epochs", "1", "--quiet", "--run-dir", run_dir,
+            "--cluster-labels", "3"]
+    with lock_held_elsewhere(run_dir) as holder:
+        code, _, err = run_main(args)
+    assert code == 2 and f"PID {holder.pid}" in err, err
+    assert fits == [] and not os.path.exists(cluster_file(str(run_dir)))
+    assert run_main(args)[0] == 0 and fits == [1]  # the lock's holder gone, the run fits them once
+

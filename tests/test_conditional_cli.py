@@ -10,7 +10,7 @@ from PIL import Image
 
 def test_conditional_mnist_run_trains_resumes_exports_and_samples_per_class(tmp_path, run_main):
     from ganzoo.export import load_exported
-    from ganzoo.runs.train import load_run
+    from ganzoo.runs.record import load_run
 
     run = tmp_path / "run"
     args = ["train", "cdcgan_mnist_sample", "--run-dir", run, "--width", "4", "--batch-size", "8",

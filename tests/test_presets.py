@@ -42,7 +42,7 @@ def test_cli_pack_trains_resumes_and_exports_the_unpacked_generator(tmp_path, ca
     import numpy as np
 
     from ganzoo.cli.main import main
-    from ganzoo.runs.train import load_run
+    from ganzoo.runs.record import load_run
 
     run = tmp_path / "run"
     args = ["train", "gan", "--dataset", "gaussian_ring", "--run-dir", str(run), "--pack", "4", "--batch-size", "16",

@@ -1,7 +1,6 @@
 """The run lock: one `ganzoo train` per run directory; a second is refused naming the first's
 PID, and a lock whose holder died never blocks the next run."""
 
-import signal
 import subprocess
 import sys
 import time
@@ -11,20 +10,13 @@ import pytest
 from ganzoo.runs.files import RunLock
 
 
-def test_a_locked_run_dir_is_refused_naming_the_other_process(run, run_main, subprocess_env, snapshot, ring_argv):
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from ganzoo.runs.files import RunLock; "
-                               "lock = RunLock(sys.argv[1]).acquire(); print('locked', flush=True); time.sleep(600)",
-         str(run)], stdout=subprocess.PIPE, text=True, env=subprocess_env())
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+def test_a_locked_run_dir_is_refused_naming_the_other_process(run, run_main, lock_held_elsewhere, snapshot,
+                                                              ring_argv):
+    with lock_held_elsewhere(run) as holder:
         before = snapshot(run)
         code, _, err = run_main([*ring_argv, "--run-dir", run, "--epochs", "3"])
         assert code == 2 and f"PID {holder.pid}" in err and len(err.strip().splitlines()) == 1, err
         assert snapshot(run) == before
-    finally:
-        holder.send_signal(signal.SIGKILL)  # a lock whose holder died never blocks the next run
-        holder.wait()
     assert run_main([*ring_argv, "--run-dir", str(run), "--epochs", "3"])[0] == 0
     RunLock(run).acquire().release()  # and the run released its own lock
 

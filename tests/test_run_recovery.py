@@ -29,7 +29,7 @@ def test_early_stop_mid_epoch_records_the_true_step_and_resumes_exactly(tmp_path
     import dataclasses
 
     import ganzoo
-    from ganzoo.runs.train import load_run
+    from ganzoo.runs.record import load_run
 
     config = ganzoo.resolve_config("gan", dataset="gaussian_ring", epochs=3, steps_per_epoch=3, batch_size=16,
                                    width=4, latent_dim=8, quiet=True, run_dir=str(tmp_path / "stopped"))

@@ -147,7 +147,7 @@ def test_cli_trains_resumes_and_exports_sngan(tmp_path, run_main):
     code, _, err = run_main([*args, "--epochs", "2"])  # resumes
     assert code == 0, err
     assert json.loads((run / "config.json").read_text())["model"] == "sngan"
-    from ganzoo.runs.train import load_run
+    from ganzoo.runs.record import load_run
 
     _, model = load_run(str(run))
     assert type(model) is ganzoo.SNGAN and model.n_dis == 2 and int(model.g_optimizer.iterations.numpy()) == 4

@@ -141,7 +141,7 @@ def test_cli_export_then_sample_and_evaluate_the_export(tmp_path, capsys):
     assert "exists" in capsys.readouterr().err
     assert main(["sample", str(base), "--n", "4", "--out", str(tmp_path / "g.png")]) == 0
     from ganzoo.export import load_exported
-    from ganzoo.runs.train import load_run
+    from ganzoo.runs.record import load_run
 
     _, model = load_run(str(run))
     np.testing.assert_allclose(model.generate(5, seed=3), load_exported(str(base)).generate(5, seed=3), atol=1e-4)

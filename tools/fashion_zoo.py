@@ -47,7 +47,7 @@ def score_run(run_dir):
     """(model, config, scores) of a finished run: the protocol in the module docstring."""
     from ganzoo.data import load_real_samples
     from ganzoo.metrics import classifier_conditional_metrics, evaluate_samples
-    from ganzoo.runs.train import load_run
+    from ganzoo.runs.record import load_run
 
     config, model = load_run(run_dir)
     labels = balanced_labels(model.num_classes, EVAL_SAMPLES, model.label_prior)
@@ -123,7 +123,7 @@ def cmd_export(args):
     from ganzoo.images import sample_picture, write_png
     from ganzoo.export import export_generator
     from ganzoo.runs.finish import card_fields, class_names
-    from ganzoo.runs.train import load_run
+    from ganzoo.runs.record import load_run
 
     row = json.load(open(RESULTS))[f"{args.preset}_s{args.seed}"]
     config, model = load_run(row["run_dir"])

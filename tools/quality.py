@@ -139,7 +139,7 @@ def _budget_stop(minutes, cores=2):
 def run_toy(dataset, config_name, seed, steps, root, steps_per_epoch=1000):
     """Train one toy run and score 2,500 samples; returns a result dict."""
     import ganzoo
-    from ganzoo.runs.train import load_run
+    from ganzoo.runs.record import load_run
 
     preset, overrides = TOY_CONFIGS[config_name]
     preset = preset.format(dataset=dataset)
@@ -184,7 +184,7 @@ def _load_and_score_mnist(run_dir, seed):
     from ganzoo.data import load_real_samples
     from ganzoo.labels import balanced_labels
     from ganzoo.metrics import evaluate_samples
-    from ganzoo.runs.train import load_run
+    from ganzoo.runs.record import load_run
 
     _, model = load_run(run_dir)
     # A conditional model: every digit equally often, then also scored per requested digit.
@@ -342,7 +342,7 @@ def main(argv=None):
 
 def write_pictures(results, selected, directory):
     """Write `directory`/<key>.png for every selected (part, key) run in `results`; returns the paths."""
-    from ganzoo.runs.train import load_run
+    from ganzoo.runs.record import load_run
 
     os.makedirs(directory, exist_ok=True)
     paths = []
@@ -359,7 +359,7 @@ def write_pictures(results, selected, directory):
 def export_all(results, export_dir, mnist_width, mnist_minutes, toy_steps, which=("mnist", "ring", "grid"),
                mnist_models=("dcgan", "wgan_gp")):
     """Export the MNIST runs of `mnist_models` and the seed-0 gan_ema toy runs, with sample pictures."""
-    from ganzoo.runs.train import load_run
+    from ganzoo.runs.record import load_run
 
     targets = []
     for name in mnist_models if "mnist" in which else ():

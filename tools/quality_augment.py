@@ -141,7 +141,7 @@ def score(fake, dataset, seed):
 def score_run(run_dir):
     """A `ganzoo train` run of the same model scored as the rows are (say, a preset trained on all
     the data): its EMA generator's samples, seed 1000 + the run's seed."""
-    from ganzoo.runs.train import load_run
+    from ganzoo.runs.record import load_run
 
     config, model = load_run(run_dir)
     _, scores = score(model.generate(EVAL_SAMPLES, seed=1000 + config.seed), config.dataset, config.seed)

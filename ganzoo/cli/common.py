@@ -176,7 +176,7 @@ def _load_sampler(source, trust_saved_model=False):
         source = str(shipped[source])
     if _is_run_dir(source):
         from ganzoo.labels import balanced_labels
-        from ganzoo.runs.train import load_run
+        from ganzoo.runs.record import load_run
 
         config, model = load_run(source)
         def generate(n, seed, labels=None):  # as an export's: every class equally often by default

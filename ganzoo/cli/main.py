@@ -181,7 +181,7 @@ def cmd_export(args):
                          "leave it out to take the next one, or pass --overwrite.")
     from ganzoo.export import export_generator
     from ganzoo.runs.finish import card_fields, class_names
-    from ganzoo.runs.train import open_run
+    from ganzoo.runs.record import open_run
 
     config, model, ckpt_path, sha256 = open_run(args.run_dir)
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
@@ -254,7 +254,7 @@ def _check_before_importing_a_backend(args):
     backend = os.environ.get("KERAS_BACKEND")
     if args.command != "train" or not backend:
         return
-    from ganzoo.runs.train import check_resume_backend
+    from ganzoo.runs.record import check_resume_backend
 
     check_resume_backend(_run_dir_of(args), backend)
 

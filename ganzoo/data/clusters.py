@@ -121,6 +121,8 @@ def fit_clusters(images, k, seed=0, max_iterations=100):
             break
         labels = new
         centroids = _centroids(flat, labels, centroids, k)
+    else:  # stopped by max_iterations: count the images as the final centroids assign them
+        labels = _assign_all(flat, centroids)
     counts = np.bincount(labels, minlength=k)
     if counts.min() == 0:  # identical images beyond the k-th: fewer distinct points than clusters
         raise DatasetError(f"k-means could not fill {k} clusters ({int(np.sum(counts == 0))} stayed empty): "

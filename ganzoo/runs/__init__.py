@@ -1,6 +1,7 @@
 """A training run: the phases `ganzoo train` (and `ganzoo.train`) go through, and its files.
 
-    train.py        train(config): check, set up, fit with resume, finish; load_run / open_run
+    train.py        train(config): check, set up, fit with resume, finish
+    record.py       config.json (the saved config, resumes' changes, the resume checks); load_run / open_run
     setup.py        the model, mixed-precision policy and steps per epoch of a config
     finish.py       a finished run: its completion report, its one export, its model card fields
     files.py        the run directory: lock, config/history JSON, checkpoint names, latest.json

@@ -24,8 +24,9 @@ import numpy as np
 
 from ganzoo.runs.backend import is_chief, make_strategy, planned_backend, run_scope, with_backend, worker_index
 from ganzoo.errors import ConfigError, RunDirError, WorkerLost
-from ganzoo.config import TrainConfig, config_difference, validate_config
+from ganzoo.config import TrainConfig, validate_config
 from ganzoo.runs.finish import _export_once, _report_complete
+from ganzoo.runs.record import check_resume, config_record
 from ganzoo.runs.setup import (
     _check_batch_memory,
     _check_image_shape,
@@ -35,7 +36,7 @@ from ganzoo.runs.setup import (
     build_model,
     run_clusters,
 )
-from ganzoo.runs.files import RunLock, read_history, read_json, read_latest, remove_temporary_files
+from ganzoo.runs.files import RunLock, read_history, read_latest, remove_temporary_files
 from ganzoo.runs.signals import (
     Terminated,
     interrupt_handled,
@@ -71,71 +72,6 @@ def _prepare_run_dir(run_dir):
     remove_temporary_files(*(os.path.join(run_dir, sub) for sub in ("", "checkpoints", "samples")))
 
 
-#: config.json's record of the settings a resume changed: [{"step", field: [was, now], ...}].
-CHANGES_KEY = "changes"
-#: Fields a resume may change that change training itself, so each change is recorded.
-RECORDED_CHANGES = ("d_lr", "g_lr")
-
-
-def _read_saved_config(run_dir):
-    """The dict in RUN_DIR/config.json, or None when there is none."""
-    return read_json(os.path.join(run_dir, "config.json"),
-                     fix="restore it (its fields are the run's flags; TensorBoard shows them as text), or use "
-                         "a new --run-dir.")
-
-
-def _without_changes(saved):
-    return {k: v for k, v in saved.items() if k != CHANGES_KEY}
-
-
-def _config_record(config, saved, step):
-    """What config.json holds after a (re)start at `step`: the config, and the history of the
-    learning-rate changes resumes made."""
-    record = config.to_dict()
-    changes = list((saved or {}).get(CHANGES_KEY) or [])
-    if saved is not None:
-        changed = {k: [saved.get(k), record[k]] for k in RECORDED_CHANGES if saved.get(k) != record[k]}
-        if changed:
-            changes.append(dict(step=int(step), **changed))
-    if changes:
-        record[CHANGES_KEY] = changes
-    return record
-
-
-def check_resume_backend(run_dir, backend):
-    """ConfigError if `run_dir` holds a run trained on another Keras backend than `backend`.
-    Reads only config.json, so the CLI asks it before importing a backend."""
-    saved = _read_saved_config(run_dir)
-    if saved is not None:
-        _trained_on(run_dir, saved, backend)
-
-
-def _trained_on(run_dir, saved, backend):
-    """The backend of the saved config `saved`; ConfigError if it is not `backend`."""
-    trained_on = saved.get("backend") or "tensorflow"  # runs from before --backend were TensorFlow's
-    if trained_on != backend:
-        raise ConfigError(
-            f"{run_dir} was trained on the {trained_on} backend; this run is on {backend}. Resume it with "
-            f"--backend {trained_on} (the backends draw different noise, so a switched run would not be the "
-            "run its config.json describes), or use a new --run-dir.")
-    return trained_on
-
-
-def _check_resume(run_dir, config):
-    """The run dir's saved config (None for a new run); ConfigError if it differs from `config`."""
-    saved = _read_saved_config(run_dir)
-    if saved is None:
-        return None
-    trained_on = _trained_on(run_dir, saved, config.backend)
-    diff = config_difference(dict(_without_changes(saved), backend=trained_on), config.to_dict())
-    if diff:
-        raise ConfigError(
-            f"{run_dir} holds a run with a different config, so it cannot be resumed:\n" + "\n".join(diff)
-            + "\nUse a new --run-dir, or repeat the run's settings (see its config.json)."
-        )
-    return saved
-
-
 def train(config, callbacks=()):
     """Run (or resume) the training run `config` describes; returns the run's history dict.
 
@@ -161,7 +97,7 @@ def train(config, callbacks=()):
     saved, info, spe = _check_before_writing(dataclasses.replace(config, backend=config.backend or planned_backend()))
     config = with_backend(config)
     if config.backend != planned_backend():
-        _check_resume(config.run_dir, config)  # Keras chose another backend than its settings said
+        check_resume(config.run_dir, config)  # Keras chose another backend than its settings said
     with sigterm_as_interrupt():
         return _train(config, saved, info, spe, list(callbacks))
 
@@ -175,7 +111,7 @@ def _check_before_writing(config):
         if reason:
             raise ConfigError(f"{flag} {path} {reason}.")
     refuse_links(config.run_dir, RUN_OWN_NAMES, RunDirError)  # before any of them is read or written
-    saved = _check_resume(config.run_dir, config)
+    saved = check_resume(config.run_dir, config)
     read_latest(os.path.join(config.run_dir, "checkpoints"))  # a damaged latest.json stops us here
     read_history(config.run_dir, 0)  # and so does a damaged history.json
     info = dataset_info(config.dataset, image_size=config.image_size, data_dir=config.data_dir)
@@ -205,7 +141,6 @@ class _Run:
 def _train(config, saved, info, spe, callbacks):
     import keras
 
-    from ganzoo.runs.callbacks.steps import steps_done
 
     # The strategy first: joining several JAX processes must come before any JAX computation.
     strategy = make_strategy(config.strategy, config.batch_size)
@@ -217,27 +152,36 @@ def _train(config, saved, info, spe, callbacks):
             tf.config.experimental.enable_op_determinism()
         keras.utils.set_random_seed(config.seed)
         run = _Run(config, saved, info, spe, strategy)
-        run.clusters = run_clusters(config)  # before the data: it labels the batches
-        datasets = _datasets(config, run.clusters)
-        with RunLock(run.own_dir), run_scope(strategy):
-            _prepare_run_dir(run.own_dir)
-            _save_clusters(run)
-            model, ckpt_path = _prepare_model(run)
-            initial_step = steps_done(model)  # the optimizer's count, whatever a record says
-            history = read_history(config.run_dir, initial_step) if run.chief else {}
-            if initial_step >= config.epochs * spe:
-                _report_complete(config, saved, model, ckpt_path, spe, run.chief)
-                return history
-            if run.chief:
-                write_json(os.path.join(config.run_dir, "config.json"), _config_record(config, saved, initial_step))
-            guard, checkpointer, logger, all_callbacks = _make_callbacks(run, model, initial_step, history, callbacks)
-            try:
-                _fit_with_resume(run, model, datasets, initial_step, guard, checkpointer, all_callbacks)
-                return _finish(run, model, guard, checkpointer, logger)
-            finally:
-                logger.writer.close()  # writes what is queued, also after Ctrl-C or an error
+        with RunLock(run.own_dir):  # held before the clusters are fit: a second process stops at once
+            run.clusters = run_clusters(config)  # before the data: it labels the batches
+            datasets = _datasets(config, run.clusters)
+            with run_scope(strategy):
+                return _train_locked(run, datasets, callbacks)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def _train_locked(run, datasets, callbacks):
+    """Train `run` with its run dir's lock held: load or build the model, fit, finish."""
+    from ganzoo.runs.callbacks.steps import steps_done
+
+    config, saved, spe = run.config, run.saved, run.spe
+    _prepare_run_dir(run.own_dir)
+    _save_clusters(run)
+    model, ckpt_path = _prepare_model(run)
+    initial_step = steps_done(model)  # the optimizer's count, whatever a record says
+    history = read_history(config.run_dir, initial_step) if run.chief else {}
+    if initial_step >= config.epochs * spe:
+        _report_complete(config, saved, model, ckpt_path, spe, run.chief)
+        return history
+    if run.chief:
+        write_json(os.path.join(config.run_dir, "config.json"), config_record(config, saved, initial_step))
+    guard, checkpointer, logger, all_callbacks = _make_callbacks(run, model, initial_step, history, callbacks)
+    try:
+        _fit_with_resume(run, model, datasets, initial_step, guard, checkpointer, all_callbacks)
+        return _finish(run, model, guard, checkpointer, logger)
+    finally:
+        logger.writer.close()  # writes what is queued, also after Ctrl-C or an error
 
 
 def _prepare_model(run):
@@ -439,49 +383,3 @@ def _fit(model, datasets, start_step, callbacks, initial_epoch, epochs, steps, v
             cb.epoch_step_offset = epoch_step_offset
     model.fit(dataset, initial_epoch=initial_epoch, epochs=epochs, steps_per_epoch=steps,
               callbacks=list(callbacks), verbose=verbose, shuffle=False)
-
-
-def load_run(run_dir):
-    """(config, model) of a run directory's newest checkpoint that loads."""
-    config, model, _, _ = open_run(run_dir)
-    return config, model
-
-
-def open_run(run_dir):
-    """(config, model, checkpoint path, sha256 of the checkpoint loaded) of a run directory's
-    newest checkpoint that loads, checked against the run's config.json (model, seed, sizes,
-    classes and, where the dataset is at hand, the data's shape).
-
-    A damaged newest checkpoint falls back to the one before it, with a warning.
-
-    Raises:
-        RunDirError: no config.json, a damaged one, a checkpoint of another run, or checkpoints
-            of which none loads.
-        ConfigError: no checkpoint yet.
-    """
-    import ganzoo.models  # noqa: F401  (registers the model classes with Keras)
-    from ganzoo.runs.checkpoints import expected_by, open_newest_checkpoint
-
-    path = os.path.join(run_dir, "config.json")
-    saved = _read_saved_config(run_dir)
-    if saved is None:
-        raise RunDirError(f"{run_dir} has no config.json, so it is not a ganzoo run directory.")
-    config = TrainConfig.from_dict(_without_changes(saved), source=path)
-    info = _dataset_info_if_at_hand(config)
-    expect = expected_by(config, info and info["shape"], info and info.get("num_classes"))
-    model, ckpt_path, sha256 = open_newest_checkpoint(os.path.join(run_dir, "checkpoints"), expect=expect)
-    if model is None:
-        raise ConfigError(f"{run_dir} has no checkpoint yet (training saves one at the end of each epoch, and "
-                          "every --checkpoint-every steps): train it first.")
-    return config, model, ckpt_path, sha256
-
-
-def _dataset_info_if_at_hand(config):
-    """The run's dataset_info, or None when its data is not on this machine (a copied run dir)."""
-    from ganzoo.data import dataset_info
-    from ganzoo.errors import DatasetError
-
-    try:
-        return dataset_info(config.dataset, image_size=config.image_size, data_dir=config.data_dir)
-    except (DatasetError, ImportError, OSError):
-        return None
