@@ -277,7 +277,7 @@ def _check_regularizers(config):
             parse_augment_policy(config.augment_policy)
         except ValueError as e:
             raise ConfigError(f"--augment-policy: {e}") from None
-    if config.r1_every is not None and not config.r1:
+    if config.r1_every is not None and config.r1 is None:  # --r1 0 turns a preset's R1 off, with its interval
         raise ConfigError("--r1-every sets how often the R1 penalty is taken: add --r1 GAMMA.")
 
 

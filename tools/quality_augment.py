@@ -115,9 +115,9 @@ def cluster_diversity(found, cluster_of, train, train_labels, fake, seed, per_cl
     fake_clusters = prior_labels(found.prior, len(fake), 1000 + seed)  # as `generate` drew them
 
     def spread(images):
-        flat = images[:per_cluster].reshape(min(len(images), per_cluster), -1).astype(np.float64)
-        if len(flat) < 2:
+        if len(images) < 2:  # a small cluster may draw no sample, or one, of the EVAL_SAMPLES
             return np.nan
+        flat = images[:per_cluster].reshape(min(len(images), per_cluster), -1).astype(np.float64)
         d = np.sqrt(np.maximum(((flat[:, None] - flat[None]) ** 2).sum(-1), 0))
         return d[np.triu_indices(len(flat), 1)].mean()
 
