@@ -13,6 +13,7 @@ Usage:
     python tools/fashion_zoo.py score RUN_DIR --time-log LOG --train-command CMD  # score a run trained by hand
                                                                         # under `/usr/bin/time -v` (LOG)
     python tools/fashion_zoo.py export dcgan_fashion_mnist --seed 0     # -> exported_models/<preset>_pretrained
+                                        # (--replace-model when the preset's networks changed)
     python tools/fashion_zoo.py table                                   # markdown from the JSON
     python tools/fashion_zoo.py confidence                              # how class-typical samples are
 
@@ -139,11 +140,11 @@ def cmd_export(args):
                           "Fashion-MNIST classifier (fashion_fd is not Inception FID; precision/recall k=5)")
     name = f"{args.preset}_pretrained"
     path = export_generator(model, os.path.join(args.export_dir, name), version=1, overwrite=True, card=card,
-                            class_names=class_names(config, model))
-    if model.num_classes:  # one row of 8 per class
+                            class_names=class_names(config, model), replace_model=args.replace_model)
+    if model.num_classes and model.label_prior is None:  # one row of 8 per class
         labels = np.repeat(np.arange(model.num_classes), 8)
         picture = sample_picture(model.generate(len(labels), seed=0, labels=labels), columns=8)
-    else:
+    else:  # on k-means clusters: 64 samples, each drawing its cluster from the clusters' shares
         picture = sample_picture(model.generate(64, seed=0))
     png = os.path.join(args.export_dir, f"{name}_samples.png")
     write_png(picture, png)
@@ -243,6 +244,8 @@ def main():
     e.add_argument("preset")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--export-dir", default=os.path.join(ROOT, "exported_models"))
+    e.add_argument("--replace-model", action="store_true",
+                   help="the preset's networks changed (e.g. its number of clusters): replace the shipped model")
     sub.add_parser("table")
     sub.add_parser("confidence", help="how class-typical the shipped generators' samples are")
     args = parser.parse_args()
