@@ -29,6 +29,9 @@ CASES = {
     "dcgan_augment": ("DCGAN", (8, 8, 1), {"augment": "diffaugment", "augment_policy": "color,translation",
                                            "r1_gamma": 1.0, "r1_every": 2, "lecam_weight": 0.3}, {}),
     "sngan_ada": ("SNGAN", (8, 8, 1), {"n_dis": 2, "pack": 2, "augment": "ada", "ada_kimg": 1, "r1_gamma": 0.5}, {}),
+    # The recipe of dcgan_clusters_fashion_mnist: a conditional D (on clusters) with lazy R1, the
+    # gradient of D(x, label) with respect to x only.
+    "cdcgan_r1": ("DCGAN", (8, 8, 1), {"num_classes": 3, "r1_gamma": 1.0, "r1_every": 2}, {"ema_decay": 0.9}),
 }
 
 

@@ -196,7 +196,7 @@ def test_a_damaged_cluster_file_stops_the_resume_and_is_kept(run_main, tmp_path)
 
 
 def test_a_locked_run_dir_is_refused_before_its_clusters_are_fit(run_main, tmp_path, lock_held_elsewhere,
-                                                                 monkeypatch):
+                                                                 monkeypatch, snapshot):
     import ganzoo.data.clusters
 
     fits = []
@@ -208,7 +208,9 @@ def test_a_locked_run_dir_is_refused_before_its_clusters_are_fit(run_main, tmp_p
             "--latent-dim", "4", "--steps-per-epoch", "2", "--epochs", "1", "--quiet", "--run-dir", run_dir,
             "--cluster-labels", "3"]
     with lock_held_elsewhere(run_dir) as holder:
+        before = snapshot(run_dir)
         code, _, err = run_main(args)
+        assert snapshot(run_dir) == before  # nothing written, the lock file's PID included
     assert code == 2 and f"PID {holder.pid}" in err, err
     assert fits == [] and not os.path.exists(cluster_file(str(run_dir)))
     assert run_main(args)[0] == 0 and fits == [1]  # the lock's holder gone, the run fits them once

@@ -99,12 +99,9 @@ class RunLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            error = self._in_use(fd)
             os.close(fd)
-            raise RunDirError(
-                f"{self.run_dir} is in use by another training run (PID {holder}); wait for it to end or "
-                "stop it, or give another --run-dir."
-            ) from None
+            raise error from None
         try:  # and no link planted while we waited for the lock
             refuse_links(self.run_dir, RUN_OWN_NAMES, RunDirError)
             refuse_links(os.path.join(self.run_dir, "checkpoints"), _checkpoint_entries(self.run_dir), RunDirError)
@@ -115,6 +112,26 @@ class RunLock:
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
         return self
+
+    def refuse_if_held(self):
+        """RunDirError naming the holder when another process holds the lock now. Writes and
+        creates nothing, so it can come before work that may still fail on bad input (a run's
+        k-means); `acquire` stays the real guard."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return  # no lock file yet (a new run dir), or a link: acquire() answers that
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released when fd closes
+        except BlockingIOError:
+            raise self._in_use(fd) from None
+        finally:
+            os.close(fd)
+
+    def _in_use(self, fd):
+        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+        return RunDirError(f"{self.run_dir} is in use by another training run (PID {holder}); wait for it to end or "
+                           "stop it, or give another --run-dir.")
 
     def release(self):
         if self._fd is not None:

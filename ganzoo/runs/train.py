@@ -152,11 +152,11 @@ def _train(config, saved, info, spe, callbacks):
             tf.config.experimental.enable_op_determinism()
         keras.utils.set_random_seed(config.seed)
         run = _Run(config, saved, info, spe, strategy)
-        with RunLock(run.own_dir):  # held before the clusters are fit: a second process stops at once
-            run.clusters = run_clusters(config)  # before the data: it labels the batches
-            datasets = _datasets(config, run.clusters)
-            with run_scope(strategy):
-                return _train_locked(run, datasets, callbacks)
+        RunLock(run.own_dir).refuse_if_held()  # a second process stops before the k-means
+        run.clusters = run_clusters(config)  # before the data: it labels the batches
+        datasets = _datasets(config, run.clusters)  # bad data is answered before the run dir is written
+        with RunLock(run.own_dir), run_scope(strategy):
+            return _train_locked(run, datasets, callbacks)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
 
