@@ -109,9 +109,10 @@ def cluster_diversity(found, cluster_of, train, train_labels, fake, seed, per_cl
     common class is theirs) and how diverse G is within a cluster: the mean pixel distance between
     two samples drawn for the same cluster over that of two training images of the cluster,
     averaged over clusters (1: as diverse as the data; near 0: G collapsed within clusters)."""
+    from cluster_purity import purity as cluster_purity  # tools/, this script's directory
     from ganzoo.labels import prior_labels
 
-    purity = sum(np.bincount(train_labels[cluster_of == c]).max() for c in range(found.k)) / len(train)
+    purity = cluster_purity(cluster_of, train_labels, found.k)
     fake_clusters = prior_labels(found.prior, len(fake), 1000 + seed)  # as `generate` drew them
 
     def spread(images):

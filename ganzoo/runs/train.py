@@ -141,7 +141,6 @@ class _Run:
 def _train(config, saved, info, spe, callbacks):
     import keras
 
-
     # The strategy first: joining several JAX processes must come before any JAX computation.
     strategy = make_strategy(config.strategy, config.batch_size)
     previous_policy = _set_policy(config.mixed_precision)
