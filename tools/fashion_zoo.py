@@ -97,21 +97,30 @@ def _time_log_seconds(path):
 
 def _save(row):
     results = json.load(open(RESULTS)) if os.path.exists(RESULTS) else {}
-    results[f"{row['preset']}_s{row['seed']}"] = row
+    results[f"{row['preset']}_s{row['seed']}"] = row  # a row per preset (with its flags) and seed
     with open(RESULTS, "w") as f:
         json.dump(results, f, indent=2, sort_keys=True)
     print(json.dumps({k: v for k, v in row.items() if not isinstance(v, (list, dict))}), flush=True)
 
 
+# Thread settings that change a run's CPU time per step; recorded in its command when set.
+THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+
+
 def cmd_train(args):
-    run_dir = os.path.join(args.root, f"{args.preset}_s{args.seed}")
+    # A run with flags over its preset is its own row: "<preset> <flags>" (its run dir a slug of it).
+    label = " ".join([args.preset, *args.extra])
+    slug = re.sub(r"[^A-Za-z0-9._]+", "_", label.replace("--", "")).strip("_")
+    run_dir = os.path.join(args.root, f"{slug}_s{args.seed}")
     command = [sys.executable, "-m", "ganzoo", "train", args.preset, "--seed", str(args.seed), "--run-dir", run_dir,
                "--quiet", *args.extra]
     start = time.time()
     subprocess.run(command, check=True, cwd=ROOT)
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    shown = " ".join(["python3", "-m", *command[2:]])
-    _save(_row(run_dir, usage.ru_utime + usage.ru_stime, time.time() - start, shown))
+    env = [f"{k}={os.environ[k]}" for k in THREAD_VARIABLES if k in os.environ]
+    shown = " ".join([*env, "python3", "-m", *command[2:]])
+    row = _row(run_dir, usage.ru_utime + usage.ru_stime, time.time() - start, shown)
+    _save(dict(row, preset=label))
 
 
 def cmd_score(args):
