@@ -257,7 +257,11 @@ def main():
                    help="the preset's networks changed (e.g. its number of clusters): replace the shipped model")
     sub.add_parser("table")
     sub.add_parser("confidence", help="how class-typical the shipped generators' samples are")
-    args = parser.parse_args()
+    args, unknown = parser.parse_known_args()
+    if unknown and args.action != "train":
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.action == "train":  # `ganzoo train` flags, after `--` or not
+        args.extra = [a for a in args.extra + unknown if a != "--"]
     {"train": cmd_train, "score": cmd_score, "export": cmd_export, "table": cmd_table,
      "confidence": cmd_confidence}[args.action](args)
 
