@@ -231,6 +231,38 @@ def test_ema_generator_tracks_the_moving_average(tiny_model, image_dataset):
 
 
 @pytest.mark.both_backends
+def test_ema_generator_normalizes_with_its_own_batchnorm_statistics(tiny_model, image_dataset):
+    """The EMA generator's first BatchNorm layer holds the mean and variance of its own input
+    (the EMA weights' projection of z), not the live G's moving statistics; a later step
+    recomputes them."""
+    model = tiny_model(ganzoo.DCGAN)
+    model.compile(d_optimizer=keras.optimizers.Adam(0.05), g_optimizer=keras.optimizers.Adam(0.05),
+                  ema_decay=0.5, ema_warmup=False)
+    model.fit(image_dataset(n=32), epochs=2, verbose=0)  # 8 steps at a high rate: G and its EMA differ
+
+    def first_bn_stats(net):
+        bn = next(layer for layer in net.layers if isinstance(layer, keras.layers.BatchNormalization))
+        z = np.random.default_rng(1).standard_normal((20000, model.latent_dim)).astype("float32")
+        inputs = np.asarray(keras.Model(net.inputs, bn.input)(z)).reshape(20000, -1, bn.moving_mean.shape[0])
+        own = inputs.mean(axis=(0, 1)), inputs.var(axis=(0, 1))
+        return own, (np.asarray(bn.moving_mean), np.asarray(bn.moving_variance))
+
+    def assert_own(stats):
+        (own_mean, own_var), (mean, var) = stats
+        # within 5 standard errors of two estimates (10,240 and 20,000 samples)
+        assert np.all(np.abs(mean - own_mean) <= 5 * np.sqrt(own_var * (1 / 10240 + 1 / 20000)))
+        np.testing.assert_allclose(var, own_var, rtol=0.1)
+        return own_var
+
+    own_var = assert_own(first_bn_stats(model.ema_generator))
+    live = np.asarray(next(layer for layer in model.generator.layers
+                           if isinstance(layer, keras.layers.BatchNormalization)).moving_variance)
+    assert np.median(np.abs(live / own_var - 1)) > 0.5  # what the EMA generator held before: far off
+    model.fit(image_dataset(n=32, seed=1), epochs=1, verbose=0)
+    assert_own(first_bn_stats(model.ema_generator))
+
+
+@pytest.mark.both_backends
 def test_ema_warmup_ramps_the_decay_and_survives_save_load(tmp_path, tiny_model):
     """With warm-up the decay at step t is min(decay, (1 + t) / (10 + t)): step 1 copies G,
     step 2 keeps 2/11 of the average, so the initial weights are forgotten early."""
