@@ -101,6 +101,9 @@ class TrainConfig:
                                       metavar="N")
     lecam: Optional[float] = setting(None, "float", "LeCam regularization weight (0.3 in its authors' BigGAN runs)",
                                      valid=(lambda v: v >= 0, ">= 0"), metavar="WEIGHT")
+    lr_decay: Optional[float] = setting(None, "float", "hold both learning rates, then decay them linearly to 0 "
+                                                       "over the last F of the run's steps (0.5: the second half)",
+                                        valid=(lambda v: 0 < v <= 1, "in (0, 1], e.g. 0.5"), metavar="F")
     conditional: bool = setting(False, "bool", "class-conditional: train on the dataset's labels (p(x | y)); the "
                                                "classes and their names come from the dataset")
     cluster_labels: Optional[int] = setting(

@@ -238,3 +238,39 @@ def test_nan_guard_names_the_exact_step_inside_a_compiled_call_without_a_sync_pe
     model.fit(x, batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[guard])
     assert guard.failure and "diverged at step 6 (epoch 1)" in guard.failure, guard.failure
     assert "d_loss=nan" in guard.failure
+
+
+def event_scalars(log_dir, tag):
+    """[(step, value)] of one scalar tag in a run's TensorBoard events, in step order."""
+    from tensorflow.core.util import event_pb2
+    import tensorflow as tf
+
+    points = []
+    for path in glob.glob(os.path.join(log_dir, "events.out.tfevents.*")):
+        for record in tf.data.TFRecordDataset(path):
+            event = event_pb2.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                if value.tag == tag:
+                    number = value.simple_value if value.HasField("simple_value") else \
+                        tf.make_ndarray(value.tensor).item()
+                    points.append((event.step, number))
+    return sorted(points)
+
+
+@pytest.mark.both_backends
+def test_lr_decay_holds_then_falls_linearly_and_a_resume_stretches_it(tmp_path):
+    """--lr-decay 0.5: each epoch's rates are the line's value in the epoch's middle, held for the
+    first half of the run; a run resumed with more epochs decays towards its new end."""
+    from ganzoo.runs.callbacks.lr_decay import decay_factor
+
+    assert [decay_factor(s, 100, 0.5) for s in (0, 50, 75, 100, 120)] == [1.0, 1.0, 0.5, 0.0, 0.0]
+    assert decay_factor(25, 100, 1.0) == 0.75
+    run = str(tmp_path / "run")
+    args = ["train", "dcgan", "--dataset", "mnist_sample", "--run-dir", run, "--lr-decay", "0.5",
+            "--d-lr", "1e-3", "--g-lr", "2e-3", *TINY]
+    assert main([*args, "--epochs", "2"]) == 0  # 6 steps: epoch 2's middle (4.5) is half way down
+    assert main([*args, "--epochs", "4"]) == 0  # 12 steps: epochs 3 and 4 at 7.5 and 10.5
+    for tag, base in (("learning_rate/d", 1e-3), ("learning_rate/g", 2e-3)):
+        points = event_scalars(run_log_dir(run), tag)
+        assert [step for step, _ in points] == [3, 6, 9, 12]
+        np.testing.assert_allclose([v for _, v in points], [base, 0.5 * base, 0.75 * base, 0.25 * base], rtol=1e-6)

@@ -208,6 +208,15 @@ def _set_learning_rates(model, config):
             _inner(optimizer).learning_rate.assign(lr)
 
 
+def _lr_decay(config, model, spe):
+    """The `--lr-decay` schedule, from the config's learning rates (else the model's defaults)."""
+    from ganzoo.runs.callbacks.lr_decay import LinearDecay
+
+    defaults = [float(opt.get_config()["learning_rate"]) for opt in model.default_optimizers()]
+    bases = [lr if lr is not None else default for lr, default in zip((config.d_lr, config.g_lr), defaults)]
+    return LinearDecay(bases, spe, config.epochs * spe, config.lr_decay)
+
+
 def _make_callbacks(run, model, initial_step, history, callbacks):
     """(NaN guard, checkpointer, TensorBoard logger, every callback of the run in order)."""
     from ganzoo.runs.callbacks.checkpointer import Checkpointer
@@ -233,6 +242,8 @@ def _make_callbacks(run, model, initial_step, history, callbacks):
     # The checkpointer comes before the pictures: an interrupt while they are drawn must not
     # lose the epoch's checkpoint and history entry.
     all_callbacks = [guard, checkpointer, logger]
+    if config.lr_decay:
+        all_callbacks.insert(0, _lr_decay(config, model, spe))
     if config.eval_every and chief:
         all_callbacks.append(_quality_logger(config, run.info, logger.writer, spe))
     if run.info["kind"] == "toy" and chief:
