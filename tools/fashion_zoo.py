@@ -14,6 +14,7 @@ Usage:
                                                                         # under `/usr/bin/time -v` (LOG)
     python tools/fashion_zoo.py export dcgan_fashion_mnist --seed 0     # -> exported_models/<preset>_pretrained
                                         # (--replace-model when the preset's networks changed)
+    python tools/fashion_zoo.py rescore [ROW ...]                        # score runs again with this code
     python tools/fashion_zoo.py table                                   # markdown from the JSON
     python tools/fashion_zoo.py confidence                              # how class-typical samples are
 
@@ -127,6 +128,28 @@ def cmd_score(args):
     # A run resumed once has one log per part: their times add up.
     cpu, wall = (sum(part) for part in zip(*(_time_log_seconds(log) for log in args.time_log)))
     _save(_row(args.run_dir, cpu, wall, args.train_command))
+
+
+def cmd_rescore(args):
+    """Score finished runs again with the current code (a change to sampling moves every score):
+    the rows' metrics are replaced, their training budget kept; `scored_commit` records the code."""
+    results = json.load(open(RESULTS))
+    for key in args.rows or sorted(results):
+        row = results[key]
+        if not os.path.isdir(row["run_dir"]):
+            print(f"{key}: run dir {row['run_dir']} is gone; row left as it is", flush=True)
+            continue
+        model, _, scores = score_run(row["run_dir"])
+        from ganzoo.runs.callbacks.steps import steps_done
+
+        found = (int(steps_done(model)), int(model.generator.count_params()))
+        if found != (row["generator_steps"], row["generator_parameters"]):
+            print(f"{key}: run dir {row['run_dir']} now holds another run (steps, G parameters {found}); "
+                  "row left as it is", flush=True)
+            continue
+        before = row["fashion_fd"]
+        _save(dict(row, **scores, scored_commit=_commit()))
+        print(f"{key}: fashion_fd {before:.4f} -> {scores['fashion_fd']:.4f}", flush=True)
 
 
 def cmd_export(args):
@@ -255,6 +278,8 @@ def main():
     e.add_argument("--export-dir", default=os.path.join(ROOT, "exported_models"))
     e.add_argument("--replace-model", action="store_true",
                    help="the preset's networks changed (e.g. its number of clusters): replace the shipped model")
+    r = sub.add_parser("rescore", help="score finished runs again with the current code")
+    r.add_argument("rows", nargs="*", help="row keys (default: every row)")
     sub.add_parser("table")
     sub.add_parser("confidence", help="how class-typical the shipped generators' samples are")
     args, unknown = parser.parse_known_args()
@@ -262,7 +287,7 @@ def main():
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.action == "train":  # `ganzoo train` flags, after `--` or not
         args.extra = [a for a in args.extra + unknown if a != "--"]
-    {"train": cmd_train, "score": cmd_score, "export": cmd_export, "table": cmd_table,
+    {"train": cmd_train, "score": cmd_score, "rescore": cmd_rescore, "export": cmd_export, "table": cmd_table,
      "confidence": cmd_confidence}[args.action](args)
 
 
