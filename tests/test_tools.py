@@ -121,3 +121,16 @@ def test_quality_script_scores_a_conditional_mnist_run(tmp_path, run_tool):
 def test_augmentation_benchmark_runs_and_prints_ratios(run_tool):
     stdout = run_tool("benchmark_augment.py", "--quick")
     assert "plain" in stdout and "diffaugment" in stdout and "vs plain" in stdout
+
+
+@pytest.mark.slow  # a benchmark (~20 CPU-s); needs the Fashion-MNIST files
+def test_zoo_step_cost_times_each_variant_in_its_own_process(run_tool):
+    from ganzoo.data.sources import fashion_mnist
+
+    if fashion_mnist.find_directory() is None:
+        pytest.skip("needs Fashion-MNIST's idx files: apt-get install dataset-fashion-mnist")
+    stdout = run_tool("zoo_step_cost.py", "--variants", "threads=1,batch=16", "threads=2,batch=16,r1_every=2",
+                      "--steps", "10", "--repeats", "1")
+    rows = [line for line in stdout.splitlines() if line.startswith("| threads=")]
+    assert [row.split(" | ")[0] for row in rows] == ["| threads=1,batch=16", "| threads=2,batch=16,r1_every=2"]
+    assert all(float(row.split(" | ")[1].split()[0]) > 0 for row in rows)
