@@ -7,7 +7,7 @@ Usage:
 
 A variant is comma-separated `threads=N` (TF_NUM_INTRAOP_THREADS and TF_NUM_INTEROP_THREADS;
 0: TensorFlow's default, one per core), `batch=B`, `r1_every=N`, `spe=N` (steps per compiled
-call). Each timed run is its own process (thread pools are fixed when TensorFlow starts): the
+call), `bf16=1` (Keras' mixed_bfloat16 policy, `--mixed-precision bfloat16`). Each timed run is its own process (thread pools are fixed when TensorFlow starts): the
 networks, optimizers, EMA and R1 of `dcgan_clusters_fashion_mnist` (width 32, Adam(5e-4, 0.5),
 EMA 0.999, R1 gamma 1) on the 60,000 Fashion-MNIST training images with random cluster labels
 (the cost does not depend on them), `fit` on in-memory arrays without ganzoo train's callbacks;
@@ -24,17 +24,17 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_VARIANTS = ("threads=0,batch=64,r1_every=4", "threads=1,batch=64,r1_every=4", "threads=1,batch=64,r1_every=16",
-                    "threads=1,batch=32,r1_every=16")
+DEFAULT_VARIANTS = ("threads=0,batch=64", "threads=1,batch=64", "threads=1,batch=64,r1_every=16", "threads=1,batch=32",
+                    "threads=1,batch=64,bf16=1", "threads=1,batch=32,bf16=1")
 WARMUP = 100
 
 
 def parse_variant(text):
-    values = dict(threads=0, batch=64, r1_every=4, spe=1)
+    values = dict(threads=0, batch=64, r1_every=4, spe=1, bf16=0)
     for part in text.split(","):
         key, _, value = part.partition("=")
         if key not in values or not value.isdigit():
-            raise SystemExit(f"bad variant part {part!r}: use threads=N, batch=B, r1_every=N, spe=N")
+            raise SystemExit(f"bad variant part {part!r}: use threads=N, batch=B, r1_every=N, spe=N, bf16=0|1")
         values[key] = int(value)
     return values
 
@@ -49,6 +49,8 @@ def child(variant, steps):
     from ganzoo.data import load_real_samples
 
     v = parse_variant(variant)
+    if v["bf16"]:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
     images = load_real_samples("fashion_mnist", None, split="train")
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 50, len(images)).astype("int32")
