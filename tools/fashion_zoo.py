@@ -24,6 +24,7 @@ and seed, merged as runs finish).
 """
 
 import argparse
+import fcntl
 import json
 import os
 import re
@@ -97,10 +98,14 @@ def _time_log_seconds(path):
 
 
 def _save(row):
-    results = json.load(open(RESULTS)) if os.path.exists(RESULTS) else {}
-    results[f"{row['preset']}_s{row['seed']}"] = row  # a row per preset (with its flags) and seed
-    with open(RESULTS, "w") as f:
-        json.dump(results, f, indent=2, sort_keys=True)
+    # Under a lock: several trainings (or rescores) finish at once and each merges its row.
+    with open(RESULTS + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        results = json.load(open(RESULTS)) if os.path.exists(RESULTS) else {}
+        results[f"{row['preset']}_s{row['seed']}"] = row  # a row per preset (with its flags) and seed
+        with open(RESULTS + ".tmp", "w") as f:
+            json.dump(results, f, indent=2, sort_keys=True)
+        os.replace(RESULTS + ".tmp", RESULTS)
     print(json.dumps({k: v for k, v in row.items() if not isinstance(v, (list, dict))}), flush=True)
 
 
