@@ -10,6 +10,7 @@ conditional models also conditional accuracy and mean per-class fashion_fd.
 
 Usage:
     python tools/fashion_zoo.py train dcgan_fashion_mnist --seed 0      # `python -m ganzoo train` + score
+    python tools/fashion_zoo.py train PRESET --seed 0 -- --epochs 32    # flags over the preset: row "PRESET --epochs 32"
     python tools/fashion_zoo.py score RUN_DIR --time-log LOG --train-command CMD  # score a run trained by hand
                                                                         # under `/usr/bin/time -v` (LOG)
     python tools/fashion_zoo.py export dcgan_fashion_mnist --seed 0     # -> exported_models/<preset>_pretrained
@@ -18,9 +19,10 @@ Usage:
     python tools/fashion_zoo.py table                                   # markdown from the JSON
     python tools/fashion_zoo.py confidence                              # how class-typical samples are
 
-CPU time is the training process's user + system time (all its threads); steps per CPU-second
-divide generator steps by it. Results: tools/fashion_zoo_results.json (one entry per preset
-and seed, merged as runs finish).
+CPU time is the training process's user + system time (all its threads; TF_NUM_INTRAOP_THREADS
+and TF_NUM_INTEROP_THREADS, when set, are recorded in the row's command); steps per CPU-second
+divide generator steps by it. Results: tools/fashion_zoo_results.json (one entry per preset,
+with its flags, and seed, merged as runs finish).
 """
 
 import argparse
