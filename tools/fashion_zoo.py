@@ -140,6 +140,8 @@ def cmd_score(args):
 def cmd_rescore(args):
     """Score finished runs again with the current code (a change to sampling moves every score):
     the rows' metrics are replaced, their training budget kept; `scored_commit` records the code."""
+    from ganzoo.runs.callbacks.steps import steps_done
+
     results = json.load(open(RESULTS))
     for key in args.rows or sorted(results):
         row = results[key]
@@ -147,8 +149,6 @@ def cmd_rescore(args):
             print(f"{key}: run dir {row['run_dir']} is gone; row left as it is", flush=True)
             continue
         model, _, scores = score_run(row["run_dir"])
-        from ganzoo.runs.callbacks.steps import steps_done
-
         found = (int(steps_done(model)), int(model.generator.count_params()))
         if found != (row["generator_steps"], row["generator_parameters"]):
             print(f"{key}: run dir {row['run_dir']} now holds another run (steps, G parameters {found}); "
