@@ -26,7 +26,6 @@ with its flags, and seed, merged as runs finish).
 """
 
 import argparse
-import fcntl
 import json
 import os
 import re
@@ -100,14 +99,13 @@ def _time_log_seconds(path):
 
 
 def _save(row):
-    # Under a lock: several trainings (or rescores) finish at once and each merges its row.
-    with open(RESULTS + ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        results = json.load(open(RESULTS)) if os.path.exists(RESULTS) else {}
+    from quality_tables import merge_json  # tools/, this script's directory
+
+    # Several trainings (or rescores) finish at once: each merges its row under the file's lock.
+    def merge(results):
         results[f"{row['preset']}_s{row['seed']}"] = row  # a row per preset (with its flags) and seed
-        with open(RESULTS + ".tmp", "w") as f:
-            json.dump(results, f, indent=2, sort_keys=True)
-        os.replace(RESULTS + ".tmp", RESULTS)
+
+    merge_json(RESULTS, merge, indent=2)
     print(json.dumps({k: v for k, v in row.items() if not isinstance(v, (list, dict))}), flush=True)
 
 

@@ -37,23 +37,35 @@ def load_results(path):
     return {"toys": {}, "mnist": {}, "quickstart": {}}
 
 
-def save_results(path, results):
-    """Merge `results` into the JSON at `path`, keeping every run other processes merged meanwhile."""
+def merge_json(path, merge, indent=1):
+    """Re-read the JSON at `path` ({} when absent), apply `merge(current)` to it in place and write
+    it back atomically, all under `path`.lock: parallel tool processes share the file, and the lock
+    makes read-merge-write one step (two unlocked writers could each re-read before the other's
+    write, and the later drop a run). Returns the merged dict."""
     import fcntl
 
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    # Parallel quality.py processes share the file: the lock makes read-merge-write one step (two
-    # unlocked writers could each re-read before the other's write, and the later drop a run).
     with open(path + ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        current = load_results(path)
-        for part in ("toys", "mnist", "quickstart"):
-            current.setdefault(part, {}).update(results.get(part, {}))
+        current = {}
+        if os.path.exists(path):
+            with open(path) as f:
+                current = json.load(f)
+        merge(current)
         tmp = path + ".tmp"
         with open(tmp, "w") as f:
-            json.dump(current, f, indent=1, sort_keys=True)
+            json.dump(current, f, indent=indent, sort_keys=True)
         os.replace(tmp, path)
-    results.update(current)
+    return current
+
+
+def save_results(path, results):
+    """Merge `results` into the JSON at `path`, keeping every run other processes merged meanwhile."""
+    def merge(current):
+        for part in ("toys", "mnist", "quickstart"):
+            current.setdefault(part, {}).update(results.get(part, {}))
+
+    results.update(merge_json(path, merge))
 
 
 def mean_std(values):
