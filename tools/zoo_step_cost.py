@@ -18,15 +18,18 @@ variant once, then again); cells give the median and min..max over repeats.
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import spread  # noqa: E402  (tools/, this script's directory)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_VARIANTS = ("threads=0,batch=64", "threads=1,batch=64", "threads=1,batch=64,r1_every=16", "threads=1,batch=32",
                     "threads=1,batch=64,bf16=1", "threads=1,batch=32,bf16=1")
 WARMUP = 100
+ONE = "{:.1f}"  # one decimal in the table
 
 
 def parse_variant(text):
@@ -79,10 +82,6 @@ def child(variant, steps):
                           wall_ms=1000 * (timer.end[0] - timer.start[0]) / timed)), flush=True)
 
 
-def spread(values, fmt="{:.1f}"):
-    return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}..{fmt.format(max(values))})"
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS))
@@ -108,8 +107,8 @@ def main():
     print("| variant | CPU ms / step | steps / CPU-s | wall ms / step |\n|---|---:|---:|---:|")
     for variant, rows in results.items():
         cpu = [r["cpu_ms"] for r in rows]
-        print(f"| {variant} | {spread(cpu)} | {spread([1000 / c for c in cpu])} | "
-              f"{spread([r['wall_ms'] for r in rows])} |")
+        print(f"| {variant} | {spread(cpu, ONE)} | {spread([1000 / c for c in cpu], ONE)} | "
+              f"{spread([r['wall_ms'] for r in rows], ONE)} |")
 
 
 if __name__ == "__main__":
