@@ -17,16 +17,22 @@ from ganzoo.runs.train import run_log_dir
 TINY = ["--batch-size", "16", "--width", "4", "--latent-dim", "8", "--steps-per-epoch", "3", "--quiet"]
 
 
-def event_tags(log_dir):
+def summary_values(log_dir):
+    """(event, summary value) of every value in a run's TensorBoard event files."""
     from tensorflow.core.util import event_pb2
     import tensorflow as tf
 
-    tags = {}
     for path in glob.glob(os.path.join(log_dir, "events.out.tfevents.*")):
         for record in tf.data.TFRecordDataset(path):
             event = event_pb2.Event.FromString(record.numpy())
             for value in event.summary.value:
-                tags.setdefault(value.tag, value.metadata.plugin_data.plugin_name)
+                yield event, value
+
+
+def event_tags(log_dir):
+    tags = {}
+    for _, value in summary_values(log_dir):
+        tags.setdefault(value.tag, value.metadata.plugin_data.plugin_name)
     return tags
 
 
@@ -242,19 +248,11 @@ def test_nan_guard_names_the_exact_step_inside_a_compiled_call_without_a_sync_pe
 
 def event_scalars(log_dir, tag):
     """[(step, value)] of one scalar tag in a run's TensorBoard events, in step order."""
-    from tensorflow.core.util import event_pb2
     import tensorflow as tf
 
-    points = []
-    for path in glob.glob(os.path.join(log_dir, "events.out.tfevents.*")):
-        for record in tf.data.TFRecordDataset(path):
-            event = event_pb2.Event.FromString(record.numpy())
-            for value in event.summary.value:
-                if value.tag == tag:
-                    number = value.simple_value if value.HasField("simple_value") else \
-                        tf.make_ndarray(value.tensor).item()
-                    points.append((event.step, number))
-    return sorted(points)
+    return sorted((event.step, value.simple_value if value.HasField("simple_value") else
+                   tf.make_ndarray(value.tensor).item())
+                  for event, value in summary_values(log_dir) if value.tag == tag)
 
 
 @pytest.mark.both_backends
