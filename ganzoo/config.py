@@ -101,6 +101,12 @@ class TrainConfig:
                                       metavar="N")
     lecam: Optional[float] = setting(None, "float", "LeCam regularization weight (0.3 in its authors' BigGAN runs)",
                                      valid=(lambda v: v >= 0, ">= 0"), metavar="WEIGHT")
+    top_k: Optional[float] = setting(None, "float", "top-k training (Sinha et al. 2020): G learns from the share of "
+                                                    "each fake batch D scores highest, from 1 down by --top-k-decay "
+                                                    "per epoch to NU (0.5 in the paper)",
+                                     valid=(lambda v: 0 < v <= 1, "in (0, 1], e.g. 0.5"), metavar="NU")
+    top_k_decay: Optional[float] = setting(None, "float", "top-k's per-epoch factor on the kept share (0.99)",
+                                           valid=(lambda v: 0 < v <= 1, "in (0, 1], e.g. 0.99"), metavar="GAMMA")
     lr_decay: Optional[float] = setting(None, "float", "hold both learning rates, then decay them linearly to 0 "
                                                        "over the last F of the run's steps (0.5: the second half)",
                                         valid=(lambda v: 0 < v <= 1, "in (0, 1], e.g. 0.5"), metavar="F")
@@ -282,6 +288,8 @@ def _check_regularizers(config):
             raise ConfigError(f"--augment-policy: {e}") from None
     if config.r1_every is not None and config.r1 is None:  # --r1 0 turns a preset's R1 off, with its interval
         raise ConfigError("--r1-every sets how often the R1 penalty is taken: add --r1 GAMMA.")
+    if config.top_k_decay is not None and config.top_k is None:
+        raise ConfigError("--top-k-decay sets how fast top-k training's kept share falls: add --top-k NU.")
 
 
 def resolve_config(model_or_preset="dcgan", **overrides):

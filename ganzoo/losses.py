@@ -63,31 +63,59 @@ def saturated_fraction(fake_logits, probability=0.99):
     return ops.mean(ops.cast(ops.less(ops.cast(fake_logits, "float32"), threshold), "float32"))
 
 
-def minimax_generator_loss(fake_logits):
+def _mean(values, weights=None):
+    """mean(values), or the `weights`-weighted mean (top-k: 1 for the kept samples, 0 otherwise)."""
+    if weights is None:
+        return ops.mean(values)
+    weights = ops.reshape(ops.cast(weights, "float32"), ops.shape(values))
+    return ops.sum(weights * values) / ops.maximum(ops.sum(weights), 1.0)
+
+
+def top_k_weights(scores, fraction):
+    """1.0 for the ceil(fraction * n) highest of the n `scores`, 0.0 for the rest (no gradient).
+
+    Sinha et al. 2020, "Top-k Training of GANs: Improving GAN Performance by Throwing Away Bad
+    Samples": the generator's update uses only the fake samples the discriminator scores as most
+    real. `fraction` may be a tensor (a schedule's current value): k is computed in the graph, so
+    no retrace when it changes. At least one sample is kept; ties at the threshold are all kept.
+    """
+    flat = ops.reshape(ops.stop_gradient(ops.cast(scores, "float32")), (-1,))
+    n = ops.shape(flat)[0]
+    k = ops.clip(ops.ceil(ops.cast(fraction, "float32") * float(n) - 1e-4), 1.0, float(n))
+    descending = -ops.sort(-flat)
+    threshold = ops.take(descending, ops.cast(k, "int32") - 1)
+    return ops.reshape(ops.cast(ops.greater_equal(flat, threshold), "float32"), ops.shape(scores))
+
+
+def minimax_generator_loss(fake_logits, weights=None):
     """E_z[log(1 - D(G(z)))], the generator's side of the minimax game.
 
     Goodfellow et al. 2014, Eq. 1 and Algorithm 1. It saturates early in training, when D
     rejects samples with confidence and the gradient of log(1 - D) vanishes; see
     `non_saturating_generator_loss`.
 
+    `weights` (optional, one per logit): a weighted mean instead (see `top_k_weights`).
+
     Returns:
         Scalar, at most 0; the generator minimizes it.
     """
     fake_logits = ops.cast(fake_logits, "float32")
-    return -ops.mean(ops.softplus(fake_logits))
+    return -_mean(ops.softplus(fake_logits), weights)
 
 
-def non_saturating_generator_loss(fake_logits):
+def non_saturating_generator_loss(fake_logits, weights=None):
     """-E_z[log D(G(z))], the non-saturating generator loss.
 
     Goodfellow et al. 2014, Section 3: "rather than training G to minimize log(1 - D(G(z)))
     we can train G to maximize log D(G(z))", same fixed point, strong gradients early on.
 
+    `weights` (optional, one per logit): a weighted mean instead (see `top_k_weights`).
+
     Returns:
         Scalar, at least 0.
     """
     fake_logits = ops.cast(fake_logits, "float32")
-    return ops.mean(ops.softplus(-fake_logits))
+    return _mean(ops.softplus(-fake_logits), weights)
 
 
 def wasserstein_critic_loss(real_scores, fake_scores):
@@ -101,9 +129,10 @@ def wasserstein_critic_loss(real_scores, fake_scores):
     return ops.mean(fake_scores) - ops.mean(real_scores)
 
 
-def wasserstein_generator_loss(fake_scores):
-    """-E[f(G(z))]: the generator's Wasserstein loss (Gulrajani et al. 2017, Algorithm 1)."""
-    return -ops.mean(ops.cast(fake_scores, "float32"))
+def wasserstein_generator_loss(fake_scores, weights=None):
+    """-E[f(G(z))]: the generator's Wasserstein loss (Gulrajani et al. 2017, Algorithm 1);
+    `weights`: a weighted mean instead (see `top_k_weights`)."""
+    return -_mean(ops.cast(fake_scores, "float32"), weights)
 
 
 def gradient_penalty_from_gradients(gradients, epsilon=1e-12):
@@ -245,10 +274,11 @@ def tv_lower_bound(real_scores, fake_scores):
     return 1.0 - hinge_discriminator_loss(real_scores, fake_scores) / 2.0
 
 
-def hinge_generator_loss(fake_scores):
+def hinge_generator_loss(fake_scores, weights=None):
     """-E_z[D(G(z))]: the generator's side of the hinge game (Miyato et al. 2018, Eq. 17,
-    V_G = -E_z[D(G(z))], which G minimizes)."""
-    return -ops.mean(ops.cast(fake_scores, "float32"))
+    V_G = -E_z[D(G(z))], which G minimizes); `weights`: a weighted mean instead (see
+    `top_k_weights`)."""
+    return -_mean(ops.cast(fake_scores, "float32"), weights)
 
 
 def r1_penalty_from_gradients(gradients):

@@ -3,6 +3,7 @@
     base.py        GANBase: constructor, compile, networks, metrics, get_config, save/load
     game.py        the backend-neutral iteration: noise, D steps, G step, non-finite check
     fitting.py     fit/evaluate argument checks; sampling.py: generate, EMA weights
+    top_k.py       top-k training's per-epoch schedule (the callback `fit` adds)
     optimizers.py  the two optimizers, loss scaling, the EMA of G
     networks.py    MLP and DCGAN-style conv networks, conditional and spectral-normed
     gan.py, dcgan.py, wgan_gp.py, sngan.py   one model per file

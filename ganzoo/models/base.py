@@ -42,7 +42,8 @@ __all__ = ["GANBase", "packed_shape"]
 
 #: TrainConfig fields of the augmentation and regularizer options -> the constructor keyword of each.
 REGULARIZER_KEYWORDS = {"augment": "augment", "augment_policy": "augment_policy", "ada_target": "ada_target",
-                        "ada_kimg": "ada_kimg", "r1": "r1_gamma", "r1_every": "r1_every", "lecam": "lecam_weight"}
+                        "ada_kimg": "ada_kimg", "r1": "r1_gamma", "r1_every": "r1_every", "lecam": "lecam_weight",
+                        "top_k": "top_k", "top_k_decay": "top_k_decay"}
 
 
 @keras.saving.register_keras_serializable(package="ganzoo")
@@ -99,6 +100,11 @@ class GANBase(BackendStep, Game, Fitting, Sampling, keras.Model):
             only, scaled by N.
         lecam_weight: lambda of the LeCam regularizer (Tseng et al. 2021; 0.3 in the authors'
             BigGAN scripts) added to D's loss; 0: off. Logged as `lecam`.
+        top_k: top-k training (Sinha et al. 2020): the generator learns only from the fake
+            samples D scores highest, a share that starts at 1 and is multiplied by `top_k_decay`
+            at each epoch, down to `top_k` (0.5 in the paper); None: off. `fit` adds the schedule
+            (`ganzoo.models.top_k.TopKSchedule`); logged as `top_k`.
+        top_k_decay: the per-epoch factor of the kept share (0.99, the paper's).
     """
 
     default_latent_dim = 100
@@ -128,6 +134,8 @@ class GANBase(BackendStep, Game, Fitting, Sampling, keras.Model):
         r1_gamma=None,
         r1_every=None,
         lecam_weight=None,
+        top_k=None,
+        top_k_decay=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -168,7 +176,8 @@ class GANBase(BackendStep, Game, Fitting, Sampling, keras.Model):
         self.seed = seed
         self._check_networks()
         self.seed_generator = keras.random.SeedGenerator(seed, name="noise")
-        self._set_regularizers(augment, augment_policy, ada_target, ada_kimg, r1_gamma, r1_every, lecam_weight)
+        self._set_regularizers(augment, augment_policy, ada_target, ada_kimg, r1_gamma, r1_every, lecam_weight,
+                               top_k, top_k_decay)
         self.d_optimizer = None
         self.g_optimizer = None
         self._ema_generator = None
@@ -379,6 +388,8 @@ class GANBase(BackendStep, Game, Fitting, Sampling, keras.Model):
             r1_gamma=self.r1_gamma,
             r1_every=self.r1_every,
             lecam_weight=self.lecam_weight,
+            top_k=self.top_k,
+            top_k_decay=self.top_k_decay,
         )
         return config
 

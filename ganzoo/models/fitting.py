@@ -11,6 +11,8 @@ import sys
 import keras
 import numpy as np
 
+from ganzoo.models.top_k import with_top_k_schedule
+
 
 class _Spec:
     """The shape (None: unknown rank; None entries: unknown sizes) and dtype of a batch."""
@@ -56,8 +58,11 @@ class Fitting:
 
         The first batch's values are checked once: finite, and images (H, W, C) in [-1, 1] (for
         a dataset in the input pipeline, with no wait for the device); a non-finite value later
-        is the NaN guard's (`ganzoo train`). Empty data is refused.
+        is the NaN guard's (`ganzoo train`). Empty data is refused. A top-k model (`top_k`)
+        gets its schedule callback (`ganzoo.models.top_k.TopKSchedule`).
         """
+        if self.top_k is not None:
+            kwargs["callbacks"] = with_top_k_schedule(self, kwargs.get("callbacks"))
         if _is_dataset(x):
             self._check_labels_spec(x.element_spec)
             if int(x.cardinality()) == 0:

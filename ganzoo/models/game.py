@@ -17,6 +17,8 @@ from ganzoo import losses
 from ganzoo.config import parse_augment_policy
 
 AUGMENTS = ("diffaugment", "ada")
+#: Top-k training's per-epoch factor on the kept share (Sinha et al. 2020: gamma = 0.99).
+TOP_K_DECAY = 0.99
 
 
 def _as_shape(shape, name):
@@ -122,6 +124,19 @@ def _non_negative(value, name):
     return value
 
 
+def _fraction(value, name, example):
+    """None, or a number in (0, 1]."""
+    if value is None:
+        return None
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 0 < value <= 1:
+        raise ValueError(f"`{name}` must be in (0, 1], {example}; got {value!r}.")
+    return value
+
+
 class Game:
     """The backend-neutral half of `GANBase`'s train step (a mixin)."""
 
@@ -175,7 +190,8 @@ class Game:
         return noise
 
     # ------------------------------------------------- augmentation and regularizers
-    def _set_regularizers(self, augment, augment_policy, ada_target, ada_kimg, r1_gamma, r1_every, lecam_weight):
+    def _set_regularizers(self, augment, augment_policy, ada_target, ada_kimg, r1_gamma, r1_every, lecam_weight,
+                          top_k=None, top_k_decay=None):
         """Check and keep the options of `GANBase`; make the state variables they need (none when
         all are off, so a plain model's step, variables and checkpoints are unchanged)."""
         name = type(self).__name__
@@ -201,6 +217,12 @@ class Game:
         self.r1_gamma = _non_negative(0.0 if r1_gamma is None else r1_gamma, "r1_gamma")
         self.r1_every = _positive_int(1 if r1_every is None else r1_every, "r1_every")
         self.lecam_weight = _non_negative(0.0 if lecam_weight is None else lecam_weight, "lecam_weight")
+        self.top_k = _fraction(top_k, "top_k", "the smallest share of the fake batch G learns from, e.g. 0.5")
+        self.top_k_decay = _fraction(top_k_decay, "top_k_decay", "the per-epoch factor, e.g. 0.99")
+        if self.top_k_decay is not None and self.top_k is None:
+            raise ValueError(f"{name}: `top_k_decay` is the schedule of top-k training: set `top_k` too.")
+        if self.top_k is not None and self.top_k_decay is None:
+            self.top_k_decay = TOP_K_DECAY
         names = []
         if self.augment == "ada":
             names += ["ada_p", "ada_rt", "ada_signs", "ada_scores", "ada_steps"]
@@ -208,10 +230,12 @@ class Game:
             names += ["r1_steps"]
         if self.lecam_weight:
             names += ["lecam_real", "lecam_fake", "lecam_steps"]
+        if self.top_k is not None:
+            names += ["top_k"]  # the share kept now, set by the schedule (models/top_k.py) at each epoch
         # Model variables: saved with the model, restored on resume, threaded by the JAX step.
         self._game_variables = {
-            n: self.add_weight(shape=(), initializer="zeros", dtype="float32", trainable=False,
-                               aggregation="only_first_replica", name=n)
+            n: self.add_weight(shape=(), initializer="ones" if n == "top_k" else "zeros", dtype="float32",
+                               trainable=False, aggregation="only_first_replica", name=n)
             for n in names}
 
     #: Whether ADA's r_t = E[sign(D(x_real))] means something for this model's D (not for a critic).
@@ -226,11 +250,14 @@ class Game:
             names.append("lecam")
         if self.augment == "ada":
             names += ["ada_p", "ada_rt"]
+        if self.top_k is not None:
+            names.append("top_k")
         return names
 
     def _make_trackers(self):
         names = list(self.metric_names) + self.regularizer_metric_names()
-        return {n: (Latest(name=n) if n.startswith("ada_") else keras.metrics.Mean(name=n)) for n in names}
+        return {n: (Latest(name=n) if n.startswith("ada_") or n == "top_k" else keras.metrics.Mean(name=n))
+                for n in names}
 
     def game_state(self):
         """{name: current value} of the augmentation and regularizer state variables."""
@@ -307,6 +334,8 @@ class Game:
             state["ada_scores"] = ops.where(due, 0.0, count)
             state["ada_steps"] = ops.where(due, 0.0, steps)
             logs["ada_p"], logs["ada_rt"] = state["ada_p"], state["ada_rt"]
+        if self.top_k is not None:
+            logs["top_k"] = state["top_k"]
         return loss, logs, state
 
     # ---------------------------------------------------------------- packing
@@ -353,9 +382,15 @@ class Game:
 
     def generator_objective(self, d, fake, noise=None, state=None):
         """The generator's loss on the fake batch `fake` against the discriminator `d`, which
-        sees T(fake) when augmenting (`noise`: what `generator_noise` drew)."""
-        fake = self._augmented(fake, (noise or {}).get("aug_fake"), state or {})
-        return self.generator_loss(d(self._pack(fake)))
+        sees T(fake) when augmenting (`noise`: what `generator_noise` drew). With top-k training
+        only the share `state["top_k"]` of the fake batch (packs when packing) that D scores
+        highest counts (Sinha et al. 2020)."""
+        state = state or {}
+        fake = self._augmented(fake, (noise or {}).get("aug_fake"), state)
+        scores = d(self._pack(fake))
+        if self.top_k is None:
+            return self.generator_loss(scores)
+        return self.generator_loss(scores, losses.top_k_weights(scores, state["top_k"]))
 
     def discriminator_signals(self, real_scores, fake_scores):
         """{name: scalar} the discriminator step logs about the game from its scores (the
@@ -392,7 +427,9 @@ class Game:
         """
         raise NotImplementedError
 
-    def generator_loss(self, fake_scores):
+    def generator_loss(self, fake_scores, weights=None):
+        """The generator's loss: a mean over the fake scores, or a `weights`-weighted mean
+        (top-k: `losses.top_k_weights`); subclasses define it."""
         raise NotImplementedError
 
     def _check_extra_metrics(self, extra):

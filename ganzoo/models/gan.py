@@ -91,10 +91,10 @@ class GAN(GANBase):
         return {"js_lower_bound": losses.js_lower_bound(real_scores, fake_scores),
                 "d_saturation": losses.saturated_fraction(fake_scores)}
 
-    def generator_loss(self, fake_scores):
+    def generator_loss(self, fake_scores, weights=None):
         if self.generator_loss_name == "minimax":
-            return losses.minimax_generator_loss(fake_scores)
-        return losses.non_saturating_generator_loss(fake_scores)
+            return losses.minimax_generator_loss(fake_scores, weights)
+        return losses.non_saturating_generator_loss(fake_scores, weights)
 
     def get_config(self):
         config = super().get_config()

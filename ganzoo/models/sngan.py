@@ -90,8 +90,8 @@ class SNGAN(GANBase):
     def discriminator_signals(self, real_scores, fake_scores):
         return {"tv_lower_bound": losses.tv_lower_bound(real_scores, fake_scores)}
 
-    def generator_loss(self, fake_scores):
-        return losses.hinge_generator_loss(fake_scores)
+    def generator_loss(self, fake_scores, weights=None):
+        return losses.hinge_generator_loss(fake_scores, weights)
 
     def get_config(self):
         config = super().get_config()

@@ -119,8 +119,8 @@ class WGANGP(GANBase):
         critic_loss = losses.wasserstein_critic_loss(real_scores, fake_scores)
         return critic_loss + self.gp_weight * gp, {"gp": gp, "wasserstein": -critic_loss}
 
-    def generator_loss(self, fake_scores):
-        return losses.wasserstein_generator_loss(fake_scores)
+    def generator_loss(self, fake_scores, weights=None):
+        return losses.wasserstein_generator_loss(fake_scores, weights)
 
     def get_config(self):
         config = super().get_config()
