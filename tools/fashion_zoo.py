@@ -17,6 +17,8 @@ Usage:
                                         # (--replace-model when the preset's networks changed)
     python tools/fashion_zoo.py rescore [ROW ...]                        # score runs again with this code
     python tools/fashion_zoo.py table                                   # markdown from the JSON
+    python tools/fashion_zoo.py table --skip "--epochs 10"              # rows whose label does not match
+    python tools/fashion_zoo.py table --match "--epochs 10"             # only the rows whose label matches
     python tools/fashion_zoo.py confidence                              # how class-typical samples are
 
 CPU time is the training process's user + system time (all its threads; TF_NUM_INTRAOP_THREADS
@@ -205,6 +207,10 @@ def cmd_table(args):
     results = json.load(open(RESULTS))
     by_preset = {}
     for row in results.values():
+        if args.match is not None and not re.search(args.match, row["preset"]):
+            continue
+        if args.skip is not None and re.search(args.skip, row["preset"]):
+            continue
         by_preset.setdefault(row["preset"], []).append(row)
     header = ("| model (preset) | seeds | steps | batch | width | CPU-min | steps/CPU-s | "
               + " | ".join(c[1] for c in COLUMNS) + " |")
@@ -285,7 +291,9 @@ def main():
                    help="the preset's networks changed (e.g. its number of clusters): replace the shipped model")
     r = sub.add_parser("rescore", help="score finished runs again with the current code")
     r.add_argument("rows", nargs="*", help="row keys (default: every row)")
-    sub.add_parser("table")
+    t = sub.add_parser("table")
+    t.add_argument("--match", metavar="REGEX", help="only the rows whose label (preset and flags) matches")
+    t.add_argument("--skip", metavar="REGEX", help="leave out the rows whose label matches")
     sub.add_parser("confidence", help="how class-typical the shipped generators' samples are")
     args, unknown = parser.parse_known_args()
     if unknown and args.action != "train":
