@@ -84,16 +84,18 @@ PRESETS = {
     "dcgan_fashion_mnist": dict(_DCGAN, dataset="fashion_mnist", width=32, batch_size=64, d_lr=5e-4, g_lr=5e-4,
                                 ema=0.999, epochs=20),
     # The same DCGAN on 50 k-means clusters of the training images (no labels used; samples draw
-    # the cluster from its share), with a lazy R1 penalty on D (gamma 1, every 4th step). Without
-    # R1, 30 clusters collapsed G within each cluster (recall 0.00 at 4,000 steps); with it, 30 and
-    # 50 clusters halve the fashion_fd of 10 clusters (2.1 and 2.0 vs 4.3 at 4,000 steps). Batch 32
-    # in mixed bfloat16 (oneDNN's bf16 kernels on the CPU) for 32 epochs = 60,000 steps: within
-    # 30 CPU-minutes with one thread per TensorFlow pool (TF_NUM_INTRAOP_THREADS=1
-    # TF_NUM_INTEROP_THREADS=1), where batch 64 in float32 fits 20 epochs (18,740 steps) and scored
-    # worse. Measured in exported_models/README.md and tools/BENCHMARKS.md.
+    # the cluster from its share), with a lazy R1 penalty on D (every 4th step). Without R1, 30
+    # clusters collapsed G within each cluster (recall 0.00 at 4,000 steps); with it, 30 and 50
+    # clusters halve the fashion_fd of 10 clusters (2.1 and 2.0 vs 4.3 at 4,000 steps). R1's gamma
+    # 0.1: at 18,750 steps gamma 1 scored 1.16, 0.1 0.88, 0.01 collapsed (recall 0.00). Batch 32
+    # in mixed bfloat16 (oneDNN's bf16 kernels on the CPU), 10 steps per compiled call, for 32
+    # epochs = 60,000 steps: within 30 CPU-minutes with one thread per TensorFlow pool
+    # (TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1), where batch 64 in float32 fits 20
+    # epochs (18,740 steps) and scored worse. Measured in exported_models/README.md and
+    # tools/BENCHMARKS.md.
     "dcgan_clusters_fashion_mnist": dict(_DCGAN, dataset="fashion_mnist", width=32, batch_size=32, d_lr=5e-4,
-                                         g_lr=5e-4, ema=0.999, epochs=32, cluster_labels=50, r1=1.0, r1_every=4,
-                                         mixed_precision="bfloat16"),
+                                         g_lr=5e-4, ema=0.999, epochs=32, cluster_labels=50, r1=0.1, r1_every=4,
+                                         mixed_precision="bfloat16", steps_per_execution=10),
     "cdcgan_fashion_mnist": dict(_DCGAN, dataset="fashion_mnist", width=32, batch_size=64, d_lr=5e-4,
                                  g_lr=5e-4, ema=0.999, epochs=20, conditional=True),
     # WGAN-GP and SN-GAN: the papers' optimizers and 5 critic steps, width 32 for the CPU budget

@@ -116,7 +116,7 @@ def test_bad_augmentation_and_regularizer_settings_are_named(values, message):
 def test_r1_zero_turns_a_presets_lazy_r1_off():
     config = resolve_config("dcgan_clusters_fashion_mnist", r1=0.0)
     assert ganzoo.DCGAN.config_kwargs(config)["r1_gamma"] == 0.0
-    assert resolve_config("dcgan_clusters_fashion_mnist").r1 == 1.0
+    assert resolve_config("dcgan_clusters_fashion_mnist").r1 == 0.1
 
 
 def test_a_resume_with_another_augmentation_setting_is_named():
