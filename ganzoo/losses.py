@@ -78,6 +78,7 @@ def top_k_weights(scores, fraction):
     Samples": the generator's update uses only the fake samples the discriminator scores as most
     real. `fraction` may be a tensor (a schedule's current value): k is computed in the graph, so
     no retrace when it changes. At least one sample is kept; ties at the threshold are all kept.
+    Under a distribution strategy each replica keeps the share of its own slice of the batch.
     """
     flat = ops.reshape(ops.stop_gradient(ops.cast(scores, "float32")), (-1,))
     n = ops.shape(flat)[0]

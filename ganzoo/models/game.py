@@ -407,6 +407,8 @@ class Game:
         (n = batch / pack), so the per-sample gradient is n times the batch loss's. With packing,
         each sample's gradient is its slice of its pack's. With batch norm in D the samples'
         scores depend on each other and this is the batch loss's gradient, as G receives it.
+        With top-k training the dropped samples' gradients are 0 and the kept ones' n / k times
+        theirs, so the value is the mean gradient norm over the k samples G learns from.
         """
         grads = ops.cast(fake_grads, "float32")
         batch = ops.shape(grads)[0]
