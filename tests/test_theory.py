@@ -168,7 +168,7 @@ def test_generator_gradient_norm_is_unscaled_under_float16_loss_scaling():
 
 
 def test_finite_mean_leaves_out_non_finite_values():
-    from ganzoo.models.game import FiniteMean
+    from ganzoo.models.trackers import FiniteMean
 
     mean = FiniteMean()
     for value in (1.0, float("inf"), 3.0, float("nan")):

@@ -104,7 +104,7 @@ def _signal_loop(model, scores, fake_grads, with_signals):
     import keras
     import tensorflow as tf
 
-    from ganzoo.models.game import FiniteMean, FirstNonFinite
+    from ganzoo.models.trackers import FiniteMean, FirstNonFinite
 
     k = model.d_steps
     trackers = {name: (FiniteMean if name == "g_grad_norm" else keras.metrics.Mean)(name=name)

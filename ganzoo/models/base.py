@@ -20,7 +20,8 @@ import keras
 from keras import ops
 
 from ganzoo.models.fitting import Fitting
-from ganzoo.models.game import FiniteMean, FirstNonFinite, Game, _as_shape, _positive_int, packed_shape
+from ganzoo.models.game import Game, _as_shape, _positive_int, packed_shape
+from ganzoo.models.trackers import FiniteMean, FirstNonFinite
 from ganzoo.models.networks import _num_classes
 
 if keras.backend.backend() == "tensorflow":

@@ -16,7 +16,7 @@ import keras
 from keras import ops
 
 from ganzoo.models.backends.jax_multistep import MultiStep
-from ganzoo.models.game import tracker_update
+from ganzoo.models.trackers import tracker_update
 
 LossScaleOptimizer = keras.optimizers.LossScaleOptimizer
 

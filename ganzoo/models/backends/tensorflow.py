@@ -9,7 +9,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from ganzoo.models.game import tracker_update
+from ganzoo.models.trackers import tracker_update
 
 LossScaleOptimizer = keras.optimizers.LossScaleOptimizer
 

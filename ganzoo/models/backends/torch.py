@@ -20,7 +20,7 @@ import keras
 import torch
 
 from ganzoo.losses import input_gradients
-from ganzoo.models.game import tracker_update
+from ganzoo.models.trackers import tracker_update
 
 LossScaleOptimizer = keras.optimizers.LossScaleOptimizer
 
