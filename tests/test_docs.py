@@ -52,3 +52,30 @@ def test_python_block_runs_as_written(doc, line, code, tmp_path, subprocess_env,
                           env=subprocess_env(), timeout=1800)
     assert proc.returncode == 0, f"{doc}:{line} failed:\n{proc.stderr[-3000:]}"
     assert set(os.listdir(os.path.join(repo_root, "exported_models"))) == before  # nothing written to the clone
+
+
+TABLE_DOCS = DOCS + (os.path.join("tools", "BENCHMARKS.md"),)
+SEPARATOR = re.compile(r"^\|(\s*:?-+:?\s*\|)+\s*$")
+
+
+def table_cells(line):
+    return len(re.split(r"(?<!\\)\|", line.strip())) - 2
+
+
+@pytest.mark.parametrize("doc", TABLE_DOCS)
+def test_markdown_tables_render(doc, repo_root):
+    """Each table is a header, a separator row and rows of the header's width: a pasted table
+    with literal "\\n" or a lost separator renders as one line of text."""
+    lines = open(os.path.join(repo_root, doc), encoding="utf-8").read().split("\n")
+    start = None
+    for i, line in enumerate(lines + [""]):
+        if line.startswith("|") and start is None:
+            start = i
+        elif not line.startswith("|") and start is not None:
+            table, start = lines[start:i], None
+            where = f"{doc}:{i - len(table) + 1}"
+            assert "\\n" not in table[0], f"{where}: a literal \\n in a table"
+            assert len(table) >= 2 and SEPARATOR.match(table[1]), f"{where}: no |---| row under the header"
+            width = table_cells(table[0])
+            bad = [j + i - len(table) + 1 for j, row in enumerate(table) if table_cells(row) != width]
+            assert not bad, f"{where}: rows of another width than the header's {width} cells at lines {bad}"
