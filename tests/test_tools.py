@@ -134,3 +134,17 @@ def test_zoo_step_cost_times_each_variant_in_its_own_process(run_tool):
     rows = [line for line in stdout.splitlines() if line.startswith("| threads=")]
     assert [row.split(" | ")[0] for row in rows] == ["| threads=1,batch=16", "| threads=2,batch=16,r1_every=2"]
     assert all(float(row.split(" | ")[1].split()[0]) > 0 for row in rows)
+
+
+@pytest.mark.slow  # a profile (~30 CPU-s); needs the Fashion-MNIST files
+def test_zoo_step_cost_profiles_the_op_types_of_a_step(run_tool):
+    from ganzoo.data.sources import fashion_mnist
+
+    if fashion_mnist.find_directory() is None:
+        pytest.skip("needs Fashion-MNIST's idx files: apt-get install dataset-fashion-mnist")
+    stdout = run_tool("zoo_step_cost.py", "--profile", "batch=16,spe=5", "--steps", "10")
+    header, *ops = [line for line in stdout.splitlines() if "ms/step" in line or "busy thread time" in line]
+    assert header.startswith("batch=16,spe=5: busy thread time") and float(header.split()[4]) > 0
+    names = [line.split()[0] for line in ops]
+    assert any("Conv2DBackpropFilter" in n for n in names), names  # D's and G's weight gradients ran
+    assert any("BatchMatMul" in n for n in names), names  # the projection discriminator's dot product

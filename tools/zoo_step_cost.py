@@ -3,6 +3,7 @@ that change it: TensorFlow's thread pools, the batch size, how often the lazy R1
 
 Usage:
     python tools/zoo_step_cost.py                                   # the default variants, 3 repeats
+    python tools/zoo_step_cost.py --profile threads=1,batch=32,bf16=1,spe=10 --steps 100   # op types
     python tools/zoo_step_cost.py --variants threads=1,batch=32 threads=0 --steps 400 --repeats 5
 
 A variant is comma-separated `threads=N` (TF_NUM_INTRAOP_THREADS and TF_NUM_INTEROP_THREADS;
@@ -42,8 +43,8 @@ def parse_variant(text):
     return values
 
 
-def child(variant, steps):
-    """One timed run in this process: prints a JSON line."""
+def build(variant):
+    """(model, images, labels, rng, parsed variant) of one variant: the preset's networks on the training images."""
     import numpy as np
     import keras
 
@@ -62,6 +63,14 @@ def child(variant, steps):
     model.compile(d_optimizer=keras.optimizers.Adam(5e-4, beta_1=0.5),
                   g_optimizer=keras.optimizers.Adam(5e-4, beta_1=0.5), ema_decay=0.999,
                   steps_per_execution=v["spe"], jit_compile=False)
+    return model, images, labels, rng, v
+
+
+def child(variant, steps):
+    """One timed run in this process: prints a JSON line."""
+    import keras
+
+    model, images, labels, rng, v = build(variant)
 
     class Timer(keras.callbacks.Callback):
         start = None
@@ -82,13 +91,44 @@ def child(variant, steps):
                           wall_ms=1000 * (timer.end[0] - timer.start[0]) / timed)), flush=True)
 
 
+def profile_child(variant, steps, top=25):
+    """Where one variant's step time goes: TensorFlow's profiler over `steps` steps after the
+    warm-up, busy thread time per op type (tools/profile_step.py's summary)."""
+    import glob
+    import tempfile
+
+    import tensorflow as tf
+    from profile_step import op_stats, summarize
+
+    model, images, labels, rng, v = build(variant)
+
+    def run(n):
+        rows = rng.integers(0, len(images), n * v["batch"])
+        model.fit(images[rows], labels[rows], batch_size=v["batch"], epochs=1, shuffle=False, verbose=0)
+
+    run(WARMUP)
+    with tempfile.TemporaryDirectory() as logdir:
+        tf.profiler.experimental.start(logdir)
+        try:
+            run(steps)
+        finally:
+            tf.profiler.experimental.stop()
+        paths = glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)
+        print(summarize(variant, op_stats(paths[0]), steps, top)[0])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS))
     parser.add_argument("--steps", type=int, default=400, help="timed steps per run (after 100 warm-up steps)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--profile", metavar="VARIANT",
+                        help="instead of timing: profile --steps steps of VARIANT in this process (its threads= is "
+                             "not applied: set TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS) and list the op types")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.profile:
+        return profile_child(args.profile, args.steps)
     if args.child:
         return child(args.child, args.steps)
     results = {v: [] for v in args.variants}
