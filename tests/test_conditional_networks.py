@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from ganzoo.layers import SpectralNorm
+from ganzoo.layers import RowDot, SpectralNorm
 from ganzoo.models.networks import (build_conv_discriminator, build_conv_generator, build_mlp_discriminator,
                                     build_mlp_generator, build_sn_conv_discriminator)
 
@@ -71,16 +71,31 @@ def test_projection_discriminator_is_psi_of_phi_plus_embedding_dot_phi(name):
     assert np.abs(expected - psi[:, 0]).max() > 1e-2  # the label's term is really there
 
 
+def test_row_dot_is_keras_dot_without_its_batch_matmul(tmp_path):
+    """The projection's embed(y) . phi(x): the same values as Keras' Dot(axes=1), which earlier
+    versions used (their saved models keep it and still load), as a multiply and a sum."""
+    rng = np.random.default_rng(2)
+    a, b = (rng.normal(size=(7, 33)).astype("float32") for _ in range(2))
+    got = keras.ops.convert_to_numpy(RowDot()([a, b]))
+    np.testing.assert_allclose(got, keras.ops.convert_to_numpy(keras.layers.Dot(axes=1)([a, b])), rtol=1e-5, atol=1e-5)
+    assert got.shape == (7, 1)
+    d = DISCRIMINATORS["conv"]()
+    assert isinstance(d.get_layer("projection"), RowDot)
+    d.save(tmp_path / "d.keras")
+    assert isinstance(keras.saving.load_model(tmp_path / "d.keras").get_layer("projection"), RowDot)
+
+
 def test_conditional_networks_save_load_and_reject_bad_num_classes(tmp_path):
     g = GENERATORS["conv"]()
     g.save(tmp_path / "g.keras")
     loaded = keras.models.load_model(tmp_path / "g.keras")
     z, y = np.ones((2, 4), "float32"), np.array([0, 2], "int32")
-    np.testing.assert_allclose(loaded([z, y]), g([z, y]), atol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded([z, y])), keras.ops.convert_to_numpy(g([z, y])), atol=1e-6)
     d = DISCRIMINATORS["sn_conv"]()
     d.save(tmp_path / "d.keras")
     x = np.zeros((2, 8, 8, 1), "float32")
-    np.testing.assert_allclose(keras.models.load_model(tmp_path / "d.keras")([x, y]), d([x, y]), atol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(keras.models.load_model(tmp_path / "d.keras")([x, y])),
+                               keras.ops.convert_to_numpy(d([x, y])), atol=1e-6)
     for bad in (1, 0, 2.5, True):
         with pytest.raises(ValueError, match="num_classes"):
             build_mlp_generator(2, (2,), num_classes=bad)

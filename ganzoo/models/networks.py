@@ -18,7 +18,7 @@ import math
 import keras
 import numpy as np
 
-from ganzoo.layers import Maxout, SpectralNorm, batch_norm as batch_norm_layer, dcgan_init, float32_output
+from ganzoo.layers import Maxout, RowDot, SpectralNorm, batch_norm as batch_norm_layer, dcgan_init, float32_output
 
 
 def _latent_inputs(latent_dim, num_classes, embedding_dim):
@@ -49,7 +49,7 @@ def _scored(x_in, features, score_layer, num_classes, spectral_norm, name):
     label = keras.Input((), dtype="int32", name="label")
     embed = keras.layers.Embedding(_num_classes(num_classes), features.shape[-1], name="class_embedding")
     embedded = _sn(embed, spectral_norm, dtype="float32")(label)
-    projection = keras.layers.Dot(axes=1, dtype="float32", name="projection")([embedded, features])
+    projection = RowDot(dtype="float32", name="projection")([embedded, features])
     score = keras.layers.Add(dtype="float32", name="conditional_score")([score, projection])
     return keras.Model([x_in, label], score, name=name)
 
