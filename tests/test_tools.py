@@ -123,12 +123,19 @@ def test_augmentation_benchmark_runs_and_prints_ratios(run_tool):
     assert "plain" in stdout and "diffaugment" in stdout and "vs plain" in stdout
 
 
-@pytest.mark.slow  # a benchmark (~20 CPU-s); needs the Fashion-MNIST files
-def test_zoo_step_cost_times_each_variant_in_its_own_process(run_tool):
+def _has_fashion_files():
     from ganzoo.data.sources import fashion_mnist
 
-    if fashion_mnist.find_directory() is None:
-        pytest.skip("needs Fashion-MNIST's idx files: apt-get install dataset-fashion-mnist")
+    return fashion_mnist.find_directory() is not None
+
+
+needs_fashion_files = pytest.mark.skipif("not _has_fashion_files()",
+                                         reason="needs Fashion-MNIST's idx files: apt-get install dataset-fashion-mnist")
+
+
+@pytest.mark.slow  # a benchmark (~20 CPU-s)
+@needs_fashion_files
+def test_zoo_step_cost_times_each_variant_in_its_own_process(run_tool):
     stdout = run_tool("zoo_step_cost.py", "--variants", "threads=1,batch=16", "threads=2,batch=16,r1_every=2",
                       "--steps", "10", "--repeats", "1")
     rows = [line for line in stdout.splitlines() if line.startswith("| threads=")]
@@ -136,12 +143,9 @@ def test_zoo_step_cost_times_each_variant_in_its_own_process(run_tool):
     assert all(float(row.split(" | ")[1].split()[0]) > 0 for row in rows)
 
 
-@pytest.mark.slow  # a profile (~30 CPU-s); needs the Fashion-MNIST files
+@pytest.mark.slow  # a profile (~30 CPU-s)
+@needs_fashion_files
 def test_zoo_step_cost_profiles_the_op_types_of_a_step(run_tool):
-    from ganzoo.data.sources import fashion_mnist
-
-    if fashion_mnist.find_directory() is None:
-        pytest.skip("needs Fashion-MNIST's idx files: apt-get install dataset-fashion-mnist")
     stdout = run_tool("zoo_step_cost.py", "--profile", "batch=16,spe=5", "--steps", "10")
     header, *ops = [line for line in stdout.splitlines() if "ms/step" in line or "busy thread time" in line]
     assert header.startswith("batch=16,spe=5: busy thread time") and float(header.split()[4]) > 0

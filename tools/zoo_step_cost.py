@@ -93,28 +93,24 @@ def child(variant, steps):
 
 def profile_child(variant, steps, top=25):
     """Where one variant's step time goes: TensorFlow's profiler over `steps` steps after the
-    warm-up, busy thread time per op type (tools/profile_step.py's summary)."""
-    import glob
+    warm-up, busy thread time per op type (tools/profile_step.py's `profile` and summary)."""
     import tempfile
 
-    import tensorflow as tf
-    from profile_step import op_stats, summarize
+    from profile_step import profile, summarize
 
     model, images, labels, rng, v = build(variant)
 
-    def run(n):
-        rows = rng.integers(0, len(images), n * v["batch"])
-        model.fit(images[rows], labels[rows], batch_size=v["batch"], epochs=1, shuffle=False, verbose=0)
+    class Runner:  # what profile_step.profile drives: run(n) trains n steps
+        spe = v["spe"]
 
-    run(WARMUP)
+        @staticmethod
+        def run(n):
+            rows = rng.integers(0, len(images), n * v["batch"])
+            model.fit(images[rows], labels[rows], batch_size=v["batch"], epochs=1, shuffle=False, verbose=0)
+
+    Runner.run(WARMUP)
     with tempfile.TemporaryDirectory() as logdir:
-        tf.profiler.experimental.start(logdir)
-        try:
-            run(steps)
-        finally:
-            tf.profiler.experimental.stop()
-        paths = glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)
-        print(summarize(variant, op_stats(paths[0]), steps, top)[0])
+        print(summarize(variant, profile(Runner, steps, logdir), steps, top)[0])
 
 
 def main():
