@@ -48,6 +48,30 @@ def test_update_model_variables_moving_average_is_called_after_each_step():
     assert calls == [2], _changed(name, "the optimizer's step no longer calls the instance's replacement")
 
 
+def test_backend_update_step_updates_the_variables_and_adam_keeps_two_slots():
+    name = "BaseOptimizer._backend_update_step"
+    parameters = list(inspect.signature(keras.optimizers.Optimizer._backend_update_step).parameters)
+    assert parameters == ["self", "grads", "trainable_variables", "learning_rate"], _changed(name, f"{parameters}")
+    optimizer, variables = _ema_optimizer()
+    keras_update = keras_internals.update_step(optimizer)
+    calls = []
+
+    def update(grads, trainable_variables, learning_rate):
+        calls.append(len(trainable_variables))
+        keras_update(grads, trainable_variables, learning_rate)
+
+    keras_internals.replace_update_step(optimizer, update)
+    optimizer.apply([keras.ops.ones(3), keras.ops.ones(2)], variables)
+    assert calls == [2], _changed(name, "the optimizer's step no longer calls the instance's replacement")
+    assert np.allclose(keras.ops.convert_to_numpy(variables[0]), 0.9), _changed(name, "Keras' update did not step")
+    name = "Adam._momentums / _velocities / _get_variable_index"
+    m, v = keras_internals.adam_slots(optimizer, variables[1])
+    assert tuple(m.shape) == tuple(v.shape) == (2,), _changed(name, "not the variable's shape")
+    # After one step from m = v = 0 with g = 1: m = 1 - beta_1, v = 1 - beta_2.
+    assert np.allclose(keras.ops.convert_to_numpy(m), 0.1), _changed(name, "m is not the first moment")
+    assert np.allclose(keras.ops.convert_to_numpy(v), 0.001), _changed(name, "v is not the second moment")
+
+
 @pytest.mark.skipif(keras.backend.backend() != "jax", reason="Keras' JAX trainer (the JAX pass of the tests)")
 def test_the_jax_trainer_threads_model_optimizer_variables_as_the_state():
     import ganzoo
@@ -88,7 +112,7 @@ def test_no_private_keras_name_outside_keras_internals(repo_root):
 
     private = re.compile(r"keras\.src|_model_variables_moving_average|_update_model_variables_moving_average|"
                          r"_get_jax_state|_purge_model_variables|jax_state_sync|_should_torch_compile|\b_async_train\b|"
-                         r"\._value\b")
+                         r"\._value\b|_backend_update_step|_momentums|_velocities|_get_variable_index")
     found = []
     for folder, _, files in os.walk(os.path.join(repo_root, "ganzoo")):
         for file in files:

@@ -473,7 +473,10 @@ MIRRORED_SCRIPT = textwrap.dedent("""
              # T's draws sliced per replica; ADA's sign counts, LeCam's anchors summed across replicas;
              # R1 inside a cond every 2nd D step.
              "dcgan_augment": (ganzoo.DCGAN, (8, 8, 1), {"augment": "ada", "ada_kimg": 1, "lecam_weight": 0.3,
-                                                         "r1_gamma": 1.0, "r1_every": 2})}
+                                                         "r1_gamma": 1.0, "r1_every": 2}),
+             # Adam: fused (one ResourceApplyAdam a variable) without a strategy; Keras' own
+             # update under the mirrored one.
+             "dcgan_adam": (ganzoo.DCGAN, (8, 8, 1), {})}
     # One model per process: collective ops of synchronized batch norm from several
     # strategies in one process were seen to pair up out of order.
     for name in sys.argv[1:]:
@@ -481,13 +484,16 @@ MIRRORED_SCRIPT = textwrap.dedent("""
         x = np.random.default_rng(0).uniform(-1, 1, (64,) + shape).astype("float32")
         ds = tf.data.Dataset.from_tensor_slices(x).batch(16, drop_remainder=True)
         init, models = None, []
-        for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"),
-                         tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])):
+        adam = name.endswith("_adam")
+        single = tf.distribute.get_strategy() if adam else tf.distribute.OneDeviceStrategy("/cpu:0")
+        for strategy in (single, tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])):
             with strategy.scope():
                 m = cls(data_shape=shape, latent_dim=4, width=8, seed=3, **kw)
                 if "ada_p" in m._game_variables:
                     m._game_variables["ada_p"].assign(0.5)
-                m.compile(d_optimizer=keras.optimizers.SGD(0.1), g_optimizer=keras.optimizers.SGD(0.1))
+                optimizer = (lambda: keras.optimizers.Adam(1e-3, beta_1=0.5)) if adam else (
+                    lambda: keras.optimizers.SGD(0.1))
+                m.compile(d_optimizer=optimizer(), g_optimizer=optimizer())
             if init is None:
                 init = m.get_weights()
             else:
@@ -506,6 +512,7 @@ MIRRORED_SCRIPT = textwrap.dedent("""
 @pytest.mark.parametrize("name", [pytest.param("gan", marks=pytest.mark.slow), "dcgan",
                                   pytest.param("wgan_gp", marks=pytest.mark.slow),
                                   pytest.param("gan_pack", marks=pytest.mark.slow), "wgan_gp_pack", "sngan",
+                                  "dcgan_adam",
                                   # ADA, LeCam and lazy R1 under two replicas (~3 CPU-minutes)
                                   pytest.param("dcgan_augment", marks=pytest.mark.slow)])
 def test_mirrored_strategy_steps_equal_single_device_steps(name):

@@ -36,7 +36,7 @@ else:
         f"{keras.backend.backend()!r}. Set KERAS_BACKEND to one of them (or `ganzoo train --backend ...`)."
     )
 
-from ganzoo.models.optimizers import _loss_scaled, _use_ema
+from ganzoo.models.optimizers import _inner, _loss_scaled, _use_ema, fuse_adam
 from ganzoo.models.sampling import Sampling, _label_prior
 
 __all__ = ["GANBase", "packed_shape"]
@@ -338,6 +338,8 @@ class GANBase(BackendStep, Game, Fitting, Sampling, keras.Model):
         if self.dtype_policy.name == "mixed_float16":
             d_optimizer = _loss_scaled(d_optimizer, "d_loss_scale")
             g_optimizer = _loss_scaled(g_optimizer, "g_loss_scale")
+        for optimizer in (d_optimizer, g_optimizer):
+            fuse_adam(_inner(optimizer))
         self.d_optimizer = self.g_optimizer = None  # (on JAX, `optimizer` names both: none while compiling)
         super().compile(optimizer=None, jit_compile=jit_compile, steps_per_execution=steps_per_execution,
                         run_eagerly=run_eagerly, **kwargs)

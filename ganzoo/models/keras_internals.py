@@ -8,6 +8,11 @@ names the private name that changed. Before raising the pin, run that file on th
                                          the weights that `use_ema=True` keeps (read for sampling)
     replace_ema_update(optimizer, fn)    BaseOptimizer._update_model_variables_moving_average: the
                                          per-step EMA update (replaced by the warmed-up decay)
+    update_step(optimizer)               BaseOptimizer._backend_update_step: the per-step update of
+    replace_update_step(optimizer, fn)   every variable (after clipping and weight decay), and
+                                         replacing it
+    adam_slots(optimizer, variable)      Adam._momentums / _velocities at
+                                         BaseOptimizer._get_variable_index(variable)
     jax_train_state(model)               the state JAXTrainer._get_jax_state hands `train_step`
                                          (trainable, non-trainable, optimizer, metric values)
     callbacks_run_async(callbacks)       CallbackList._async_train (the tests: callbacks on a
@@ -30,6 +35,25 @@ def replace_ema_update(optimizer, update):
     """Make `optimizer` call `update(trainable_variables)` instead of Keras' EMA update after
     each step (Keras calls it from `apply` when `use_ema` is on)."""
     optimizer._update_model_variables_moving_average = update
+
+
+def update_step(optimizer):
+    """The function `optimizer` calls as `update(grads, trainable_variables, learning_rate)` to
+    update its variables (after unscaling, clipping and weight decay; before the EMA and the
+    iteration count): Keras' own (a bound method) unless replaced."""
+    return optimizer._backend_update_step
+
+
+def replace_update_step(optimizer, update):
+    """Make `optimizer` call `update(grads, trainable_variables, learning_rate)` (see
+    `update_step`) instead of its current update."""
+    optimizer._backend_update_step = update
+
+
+def adam_slots(optimizer, variable):
+    """(first moment m, second moment v): the slots a built Keras Adam keeps for `variable`."""
+    index = optimizer._get_variable_index(variable)
+    return optimizer._momentums[index], optimizer._velocities[index]
 
 
 def jax_train_state(model):
