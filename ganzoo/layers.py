@@ -21,57 +21,11 @@ def batch_norm(name=None):
         import tensorflow as tf
 
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    return FusedBatchNormalization(
+    return keras.layers.BatchNormalization(
         gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02),
         synchronized=replicas > 1,
         name=name,
     )
-
-
-#: The smallest epsilon TensorFlow's fused batch norm takes (it raises smaller ones to this).
-_FUSED_MIN_EPSILON = 1.001e-5
-
-
-@keras.saving.register_keras_serializable(package="ganzoo")
-class FusedBatchNormalization(keras.layers.BatchNormalization):
-    """Keras' BatchNormalization whose training-mode step on TensorFlow is one fused kernel.
-
-    In training mode Keras normalizes with a dozen separate ops (moments, then scale and
-    shift, each in float32 between casts from and to bfloat16), and as many again for the
-    gradient; TensorFlow's FusedBatchNormV3 (and FusedBatchNormGradV3) do it in one op each,
-    statistics in float32 whatever the input's dtype. The same function: the batch's mean and
-    biased variance normalize, the moving statistics move by `momentum` with the biased
-    variance, and the gradients (second order too, as R1 needs) are batch norm's. Channels-last
-    images (rank 4) and feature vectors (rank 2, normalized per feature) are fused; inference
-    mode, other backends, masks, renorm, synchronized (multi-replica) statistics, other axes,
-    and an epsilon below 1.001e-5 run Keras' own call.
-    """
-
-    def _fused(self, inputs, training, mask):
-        rank = len(inputs.shape)
-        return (keras.backend.backend() == "tensorflow" and training is True and self.trainable and mask is None
-                and not self.renorm and not self.synchronized and rank in (2, 4) and self.axis in (-1, rank - 1)
-                and self.epsilon >= _FUSED_MIN_EPSILON
-                and keras.backend.standardize_dtype(inputs.dtype) in ("float16", "bfloat16", "float32"))
-
-    def call(self, inputs, training=None, mask=None):
-        if not self._fused(inputs, training, mask):
-            return super().call(inputs, training=training, mask=mask)
-        import tensorflow as tf
-
-        channels = inputs.shape[-1]
-        x = inputs if len(inputs.shape) == 4 else tf.reshape(inputs, [-1, 1, 1, channels])
-        gamma = tf.cast(self.gamma, "float32") if self.scale else tf.ones([channels], "float32")
-        beta = tf.cast(self.beta, "float32") if self.center else tf.zeros([channels], "float32")
-        outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(x, gamma, beta, epsilon=self.epsilon,
-                                                                  data_format="NHWC", is_training=True)
-        # The kernel returns the unbiased variance for the moving average; Keras moves it by the
-        # biased one (the one that normalized).
-        count = tf.cast(tf.size(x) // channels, "float32")
-        variance = variance * (count - 1.0) / tf.maximum(count, 1.0)
-        self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
-        self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
-        return ops.cast(tf.reshape(outputs, tf.shape(inputs)), self.compute_dtype)
 
 
 def float32_output(activation, name):

@@ -48,7 +48,9 @@ def fuse_adam(optimizer):
     (1 - b1) g, v <- b2 v + (1 - b2) g^2, w <- w - lr sqrt(1 - b2^t) / (1 - b1^t) m /
     (sqrt(v) + eps), equal to Keras' to float32 rounding. Left to Keras (unchanged): other
     backends (JAX fuses the update itself under XLA), subclasses (AdamW, ...), `amsgrad`,
-    variables other than float32, and steps under a `tf.distribute` strategy. Returns
+    variables other than float32, embeddings' sparse gradients (IndexedSlices: Keras squares
+    each lookup's gradient into the second moment, not their sum, and that is kept), and steps
+    under a `tf.distribute` strategy. Returns
     whether the update is fused. Nothing is saved differently: the optimizer stays an `Adam`.
     """
     if keras.backend.backend() != "tensorflow" or type(optimizer) is not keras.optimizers.Adam or optimizer.amsgrad:
@@ -67,9 +69,16 @@ def fuse_adam(optimizer):
                          lr=ops.cast(learning_rate, "float32"), beta1=beta_1, beta2=beta_2,
                          epsilon=ops.cast(optimizer.epsilon, "float32"))
         for grad, variable in zip(grads, trainable_variables):
+            if isinstance(grad, tf.IndexedSlices):
+                # An embedding's gradient: Keras' own update, which squares each lookup's
+                # gradient before summing a row's lookups into Adam's second moment (a dense
+                # gradient would square their sum; where a label's real and fake lookups cancel,
+                # as in the projection discriminator, the two differ widely).
+                optimizer.update_step(grad, variable, learning_rate)
+                continue
             m, v = adam_slots(optimizer, variable)
             tf.raw_ops.ResourceApplyAdam(var=variable.handle, m=m.handle, v=v.handle,
-                                         grad=tf.cast(tf.convert_to_tensor(grad), "float32"), **constants)
+                                         grad=tf.cast(grad, "float32"), **constants)
 
     keras_update = update_step(optimizer)
     update.fused_adam = True
