@@ -12,16 +12,20 @@ from ganzoo.models.optimizers import fuse_adam, is_fused_adam
 pytestmark = pytest.mark.tensorflow_only
 
 
+def _start():
+    """The three variables' starting values: a dense matrix, a vector and a 6-row embedding table."""
+    rng = np.random.default_rng(0)
+    return [rng.normal(size=(3, 4)).astype("float32"), rng.normal(size=5).astype("float32"),
+            rng.normal(size=(6, 2)).astype("float32")]
+
+
 def _trained(fused, steps=6, rows=(1, 4, 2), **adam):
     """Weights of a dense matrix, a vector and an embedding table (its gradient IndexedSlices of
     `rows`) after `steps` Adam steps inside a tf.function, from fixed gradients; and the dense
     gradients of those steps."""
     import tensorflow as tf
 
-    rng = np.random.default_rng(0)
-    variables = [keras.Variable(rng.normal(size=(3, 4)).astype("float32")),
-                 keras.Variable(rng.normal(size=5).astype("float32")),
-                 keras.Variable(rng.normal(size=(6, 2)).astype("float32"))]
+    variables = [keras.Variable(value) for value in _start()]
     optimizer = keras.optimizers.Adam(1e-2, beta_1=0.5, **adam)
     optimizer.build(variables)
     if fused:
@@ -47,8 +51,7 @@ def _trained(fused, steps=6, rows=(1, 4, 2), **adam):
 
 def _adam_reference(grads, lr=1e-2, beta_1=0.5, beta_2=0.999, epsilon=1e-7):
     """Kingma & Ba's Adam in float64 on the dense gradients (Keras' epsilon placement)."""
-    rng = np.random.default_rng(0)
-    weights = [rng.normal(size=(3, 4)), rng.normal(size=5), rng.normal(size=(6, 2))]
+    weights = [w.astype(np.float64) for w in _start()]
     m = [np.zeros_like(w) for w in weights]
     v = [np.zeros_like(w) for w in weights]
     for t, step in enumerate(grads, 1):
@@ -66,9 +69,7 @@ def test_fused_adam_updates_the_weights_as_keras_adam():
         np.testing.assert_allclose(ours, theirs, rtol=0, atol=2e-6)
         np.testing.assert_allclose(ours, reference, rtol=0, atol=2e-6)
     # The rows the embedding's gradient never touched stay where they started.
-    start = np.random.default_rng(0)
-    start.normal(size=(3, 4)), start.normal(size=5)
-    table = start.normal(size=(6, 2)).astype("float32")
+    table = _start()[2]
     np.testing.assert_array_equal(fused_weights[2][[0, 3, 5]], table[[0, 3, 5]])
     assert not np.allclose(fused_weights[2][[1, 2, 4]], table[[1, 2, 4]])
 

@@ -50,8 +50,8 @@ def fuse_adam(optimizer):
     backends (JAX fuses the update itself under XLA), subclasses (AdamW, ...), `amsgrad`,
     variables other than float32, embeddings' sparse gradients (IndexedSlices: Keras squares
     each lookup's gradient into the second moment, not their sum, and that is kept), and steps
-    under a `tf.distribute` strategy. Returns
-    whether the update is fused. Nothing is saved differently: the optimizer stays an `Adam`.
+    under a `tf.distribute` strategy. Returns whether the update is fused. Nothing is saved
+    differently: the optimizer stays an `Adam`.
     """
     if keras.backend.backend() != "tensorflow" or type(optimizer) is not keras.optimizers.Adam or optimizer.amsgrad:
         return False
