@@ -83,6 +83,10 @@ class TrainConfig:
                                          valid=(lambda v: v >= 0, ">= 0"))
     generator_loss: Optional[str] = setting(None, "str", "gan and dcgan: the generator's loss",
                                             choices=("non_saturating", "minimax"))
+    d_norm: Optional[str] = setting(None, "str", "dcgan: the discriminator's normalization on image data: batch (batch "
+                                                 "norm on every conv but the first, the paper's) or none (each "
+                                                 "example scored on its own, as the R1 penalty assumes)",
+                                    choices=("batch", "none"))
     pack: Optional[int] = setting(None, "int", "PacGAN packing: the discriminator judges M samples at once "
                                                "(batch size a multiple of M)", metavar="M")
     augment: Optional[str] = setting(None, "str", "augment what D sees, real and generated, in both players' steps: "

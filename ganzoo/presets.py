@@ -28,6 +28,9 @@ MODEL_ONLY_FIELDS = {
     "gp_weight": (("wgan_gp",), {"sngan": "SN-GAN bounds D by spectral normalization"}),
     "generator_loss": (("gan", "dcgan"), {"wgan_gp": "WGAN-GP uses the Wasserstein loss",
                                           "sngan": "SN-GAN uses the hinge loss"}),
+    "d_norm": (("dcgan",), {"gan": "GAN's MLP discriminator has no normalization to choose",
+                            "wgan_gp": "the WGAN-GP critic has no batch norm (its penalty is per example)",
+                            "sngan": "SN-GAN normalizes D spectrally"}),
 }
 
 

@@ -21,6 +21,10 @@ class DCGAN(GAN):
     Args:
         See `GAN`; `width` is the channel count of the conv layer at the highest resolution
         (default 64; channels double towards 4x4 / 7x7).
+        d_norm: the default discriminator's normalization on image data: "batch" (the paper's:
+            batch norm on every conv but the input layer's) or "none" (no normalization, so
+            each example is scored on its own, as per-example penalties such as R1 assume;
+            the discriminator of Mescheder et al. 2018's R1 experiments has none).
 
     Example:
         >>> model = ganzoo.DCGAN(data_shape=(28, 28, 1))
@@ -31,6 +35,16 @@ class DCGAN(GAN):
 
     default_latent_dim = 100
     default_conv_width = 64
+    D_NORMS = ("batch", "none")
+    config_keywords = {**GAN.config_keywords, "d_norm": "d_norm"}
+
+    def __init__(self, generator=None, discriminator=None, latent_dim=None, data_shape=None, d_norm="batch",
+                 **kwargs):
+        if d_norm not in self.D_NORMS:
+            raise ValueError(f"`d_norm` must be one of {self.D_NORMS} (the discriminator's normalization); "
+                             f"got {d_norm!r}.")
+        self.d_norm = d_norm
+        super().__init__(generator, discriminator, latent_dim, data_shape, **kwargs)
 
     def build_generator(self, latent_dim, data_shape):
         if len(data_shape) == 1:
@@ -40,4 +54,10 @@ class DCGAN(GAN):
     def build_discriminator(self, data_shape):
         if len(data_shape) == 1:
             return super().build_discriminator(data_shape)
-        return build_conv_discriminator(data_shape, filters=self.width or self.default_conv_width, num_classes=self.num_classes)
+        return build_conv_discriminator(data_shape, filters=self.width or self.default_conv_width,
+                                        batch_norm_layers=self.d_norm == "batch", num_classes=self.num_classes)
+
+    def get_config(self):
+        config = super().get_config()
+        config["d_norm"] = self.d_norm
+        return config
