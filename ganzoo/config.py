@@ -63,8 +63,11 @@ class TrainConfig:
     jit_compile: str = setting("auto", "str", "XLA: auto (where a GPU is present; never on torch, where on "
                                               "means torch.compile), on or off",
                                choices=("auto", "on", "off"))
-    mixed_precision: str = setting("off", "str", "mixed-precision compute dtype",
-                                   choices=("off", "float16", "bfloat16"))
+    mixed_precision: str = setting("off", "str", "mixed-precision compute dtype; auto: bfloat16 where the "
+                                                 "hardware runs it natively (a GPU of compute capability 8.0 or "
+                                                 "newer, a CPU with AVX512_BF16, AMX or Arm BF16), float32 "
+                                                 "elsewhere",
+                                   choices=("off", "float16", "bfloat16", "auto"))
     strategy: str = setting("default", "str", "several devices: mirrored or multi_worker (tf.distribute, TensorFlow; "
                                               "multi_worker reads TF_CONFIG), data_parallel (keras.distribution, "
                                               "JAX: every device of every process)",

@@ -92,14 +92,16 @@ PRESETS = {
     # clusters halve the fashion_fd of 10 clusters (2.1 and 2.0 vs 4.3 at 4,000 steps). R1's gamma
     # 0.1: at 18,750 steps gamma 1 scored 1.16, 0.1 0.88, 0.01 collapsed (recall 0.00); over the
     # whole budget 0.1 scored 0.49 +- 0.08, 0.2 0.50 +- 0.04, 0.05 0.55 +- 0.15 and 1 0.72 +- 0.04
-    # (3 seeds). Batch 32 in mixed bfloat16 (oneDNN's bf16 kernels on the CPU), 10 steps per
-    # compiled call, for 32 epochs = 60,000 steps: within 30 CPU-minutes with one thread per
-    # TensorFlow pool (TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1), where batch 64 in
-    # float32 fits 20 epochs (18,740 steps) and scored worse. Measured in exported_models/README.md
-    # and tools/BENCHMARKS.md.
+    # (3 seeds). Batch 32 in mixed bfloat16 where it is native (`auto`: oneDNN's bf16 kernels on a
+    # CPU with AMX or AVX512_BF16; on an AVX2-only CPU bf16 is emulated, 8.6x a float32 step, so
+    # there it trains in float32), 10 steps per compiled call, for 32 epochs = 60,000 steps:
+    # within 30 CPU-minutes on a CPU with AMX, one thread per TensorFlow pool
+    # (TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1), where batch 64 in float32 fits 20 epochs
+    # (18,740 steps) and scored worse. Measured in exported_models/README.md and
+    # tools/BENCHMARKS.md.
     "dcgan_clusters_fashion_mnist": dict(_DCGAN, dataset="fashion_mnist", width=32, batch_size=32, d_lr=5e-4,
                                          g_lr=5e-4, ema=0.999, epochs=32, cluster_labels=50, r1=0.1, r1_every=4,
-                                         mixed_precision="bfloat16", steps_per_execution=10),
+                                         mixed_precision="auto", steps_per_execution=10),
     "cdcgan_fashion_mnist": dict(_DCGAN, dataset="fashion_mnist", width=32, batch_size=64, d_lr=5e-4,
                                  g_lr=5e-4, ema=0.999, epochs=20, conditional=True),
     # WGAN-GP and SN-GAN: the papers' optimizers and 5 critic steps, width 32 for the CPU budget

@@ -171,3 +171,63 @@ def has_gpu():
     import tensorflow as tf
 
     return bool(tf.config.list_physical_devices("GPU"))
+
+
+#: /proc/cpuinfo flags of CPUs with bfloat16 arithmetic (x86: AVX512_BF16, AMX; Arm: BF16), which
+#: oneDNN's bf16 kernels use; without them it converts to float32 around every op.
+CPU_BFLOAT16_FLAGS = ("amx_bf16", "avx512_bf16", "bf16")
+
+
+def cpu_flags(cpuinfo="/proc/cpuinfo"):
+    """The CPU's feature flags from `cpuinfo` (Linux: "flags" on x86, "Features" on Arm), or None
+    where they cannot be read (another OS)."""
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() in ("flags", "Features"):
+                    return set(value.split())
+    except OSError:
+        return None
+    return None
+
+
+def gpu_compute_capability():
+    """The first GPU's CUDA compute capability as (major, minor), or None where it cannot be read."""
+    import keras
+
+    try:
+        if keras.backend.backend() == "jax":
+            import jax
+
+            gpu = next(d for d in jax.devices() if d.platform == "gpu")
+            return tuple(int(p) for p in str(gpu.compute_capability).split(".")[:2])
+        if keras.backend.backend() == "torch":
+            import torch
+
+            return tuple(torch.cuda.get_device_capability())
+        import tensorflow as tf
+
+        details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
+        return tuple(details["compute_capability"])
+    except (AttributeError, KeyError, IndexError, StopIteration, TypeError, ValueError, RuntimeError):
+        return None
+
+
+def native_bfloat16(cpuinfo="/proc/cpuinfo"):
+    """Whether the device training runs on computes in bfloat16 natively: (True, False or None
+    when it cannot tell, the reason in words)."""
+    if has_gpu():
+        capability = gpu_compute_capability()
+        if capability is None:
+            return None, "the GPU's compute capability could not be read"
+        native = tuple(capability) >= (8, 0)
+        return native, (f"a GPU of compute capability {capability[0]}.{capability[1]}"
+                        + ("" if native else " (bfloat16 is native from 8.0)"))
+    flags = cpu_flags(cpuinfo)
+    if flags is None:
+        return None, "this CPU's instruction set could not be read"
+    found = [flag for flag in CPU_BFLOAT16_FLAGS if flag in flags]
+    if found:
+        return True, f"a CPU with {found[0].upper()}"
+    return False, "a CPU without AVX512_BF16, AMX or Arm BF16"

@@ -4,7 +4,7 @@ length, each checked before anything is written (used by `ganzoo.runs.train`).""
 import os
 import warnings
 
-from ganzoo.runs.backend import has_gpu
+from ganzoo.runs.backend import has_gpu, native_bfloat16
 from ganzoo.errors import ConfigError
 
 
@@ -65,9 +65,28 @@ def run_clusters(config):
     return fit_clusters(images, config.cluster_labels, seed=config.seed)
 
 
+def resolve_mixed_precision(mixed_precision, cpuinfo="/proc/cpuinfo"):
+    """The precision a run computes in: `auto` becomes bfloat16 where the device runs it natively
+    and off elsewhere (said on stdout); bfloat16 where it is not native is warned about."""
+    if mixed_precision not in ("auto", "bfloat16"):
+        return mixed_precision
+    native, why = native_bfloat16(cpuinfo)
+    if mixed_precision == "auto":
+        chosen = "bfloat16" if native else "off"
+        print(f"--mixed-precision auto: {'mixed bfloat16' if native else 'float32'} on {why}.", flush=True)
+        return chosen
+    if native is False:
+        warnings.warn(
+            f"--mixed-precision bfloat16 on {why}: bfloat16 is emulated there, and a step can take several "
+            "times as long as in float32 (8.6x for dcgan_clusters_fashion_mnist on an AVX2 AMD EPYC). Use "
+            "--mixed-precision auto (bfloat16 only where it is native) or off.", stacklevel=3)
+    return mixed_precision
+
+
 def _set_policy(mixed_precision):
     import keras
 
+    mixed_precision = resolve_mixed_precision(mixed_precision)
     policy = {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}[mixed_precision]
     if mixed_precision == "float16":
         if not has_gpu():
