@@ -48,6 +48,8 @@ def test_flags_parse_into_the_configs_fields():
     ({"export_dir": "x", "pack": 3, "batch_size": 64}, "--batch-size must be a multiple of it; got 64."),
     ({"model": "gan", "gp_weight": 1.0}, "--gp-weight applies to wgan_gp only."),
     ({"model": "wgan_gp", "generator_loss": "minimax"}, "--generator-loss applies to gan and dcgan"),
+    ({"model": "sngan", "d_norm": "none"}, "--d-norm applies to dcgan only; SN-GAN normalizes D spectrally."),
+    ({"d_norm": "layer"}, "--d-norm must be one of batch, none; got 'layer'."),
 ])
 def test_validation_comes_from_the_declarations(values, message):
     with pytest.raises(ConfigError) as error:
@@ -61,6 +63,8 @@ def test_models_map_config_fields_to_their_own_keywords():
     gan = ganzoo.GAN.config_kwargs(resolve_config("gan", d_steps=2, generator_loss="minimax"))
     assert gan["d_steps"] == 2 and gan["generator_loss"] == "minimax" and "n_critic" not in gan
     assert "generator_loss" not in ganzoo.DCGAN.config_kwargs(resolve_config("dcgan"))  # None: the model's default
+    assert ganzoo.DCGAN.config_kwargs(resolve_config("dcgan", d_norm="none"))["d_norm"] == "none"
+    assert "d_norm" not in ganzoo.DCGAN.config_kwargs(resolve_config("dcgan"))
     assert (ganzoo.GAN.default_d_steps, ganzoo.WGANGP.default_d_steps) == (1, 5)
     assert ganzoo.WGANGP(data_shape=(2,), width=4).n_critic == 5
     sngan = ganzoo.SNGAN.config_kwargs(resolve_config("sngan", d_steps=2))

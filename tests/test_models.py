@@ -111,6 +111,28 @@ def test_minimax_and_non_saturating_generator_losses_are_selectable(tiny_model, 
     assert np.all(np.isfinite(mm.fit(image_dataset(shape=(2,)), epochs=1, verbose=0).history["g_loss"]))
 
 
+def test_dcgan_without_batch_norm_scores_each_example_on_its_own(tiny_model, tmp_path):
+    # Training-mode batch norm makes D's score of an example depend on the rest of its batch;
+    # d_norm="none" (for per-example penalties such as R1) must not.
+    x = np.random.default_rng(0).uniform(-1, 1, (3, 16, 16, 1)).astype("float32")  # 16x16: two convs
+
+    def first_score(model, others):
+        batch = np.concatenate([x[:1], others])
+        return keras.ops.convert_to_numpy(model.discriminator(batch, training=True))[0, 0]
+
+    for d_norm, depends in (("batch", True), ("none", False)):
+        model = tiny_model(ganzoo.DCGAN, (16, 16, 1), d_norm=d_norm)
+        gap = abs(first_score(model, x[1:2]) - first_score(model, x[2:3] * 3.0))
+        assert bool(gap > 1e-3) is depends, (d_norm, gap)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.discriminator.layers)
+    assert any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.generator.layers)
+    model.compile()
+    model.save(tmp_path / "m.keras")
+    assert keras.saving.load_model(tmp_path / "m.keras").d_norm == "none"
+    with pytest.raises(ValueError, match="`d_norm` must be one of"):
+        tiny_model(ganzoo.DCGAN, (16, 16, 1), d_norm="spectral")
+
+
 @pytest.mark.both_backends
 def test_k_discriminator_steps_per_generator_step_each_on_its_own_batch(tiny_model, image_dataset):
     model = tiny_model(ganzoo.GAN, (2,), d_steps=3)

@@ -79,7 +79,22 @@ def _row(run_dir, cpu_seconds, wall_seconds, command):
                 wall_seconds=round(wall_seconds, 1) if wall_seconds else None,
                 steps_per_cpu_second=round(steps / cpu_seconds, 2),
                 generator_parameters=int(model.generator.count_params()), commit=_commit(),
-                machine=f"{os.cpu_count()}-core CPU VM, shared (load average {os.getloadavg()[0]:.1f} at scoring)")
+                machine=f"{os.cpu_count()}-core CPU VM ({_cpu()}), shared (load average {os.getloadavg()[0]:.1f} "
+                        "at scoring)")
+
+
+def _cpu():
+    """The CPU's model name and whether it computes in bfloat16 (the zoo's CPU time depends on both)."""
+    from ganzoo.runs.backend import native_bfloat16
+
+    name = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            name = next((line.partition(":")[2].strip() for line in f if line.startswith("model name")), name)
+    except OSError:
+        pass
+    native, why = native_bfloat16()
+    return f"{name}, {why}" if native is not None else name
 
 
 def _commit():
