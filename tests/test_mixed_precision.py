@@ -34,7 +34,7 @@ def test_cpu_flags_are_read_on_x86_and_arm(tmp_path):
     (AMX, True, "bfloat16", "mixed bfloat16 on a CPU with AMX_BF16"),
     (ARM, True, "bfloat16", "mixed bfloat16 on a CPU with BF16"),
     (AVX2, False, "off", "float32 on a CPU without AVX512_BF16, AMX or Arm BF16"),
-    (None, None, "off", "float32 on this CPU's instruction set could not be read"),
+    (None, None, "off", "float32 (this CPU's instruction set could not be read)"),
 ])
 def test_auto_takes_bfloat16_only_where_the_cpu_has_it(tmp_path, capsys, text, native, chosen, said):
     cpuinfo = _cpuinfo(tmp_path, text) if text else str(tmp_path / "missing")

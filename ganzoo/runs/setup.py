@@ -73,7 +73,8 @@ def resolve_mixed_precision(mixed_precision, cpuinfo="/proc/cpuinfo"):
     native, why = native_bfloat16(cpuinfo)
     if mixed_precision == "auto":
         chosen = "bfloat16" if native else "off"
-        print(f"--mixed-precision auto: {'mixed bfloat16' if native else 'float32'} on {why}.", flush=True)
+        said = f"mixed bfloat16 on {why}" if native else (f"float32 on {why}" if native is False else f"float32 ({why})")
+        print(f"--mixed-precision auto: {said}.", flush=True)
         return chosen
     if native is False:
         warnings.warn(
