@@ -85,14 +85,9 @@ def _row(run_dir, cpu_seconds, wall_seconds, command):
 
 def _cpu():
     """The CPU's model name and whether it computes in bfloat16 (the zoo's CPU time depends on both)."""
-    from ganzoo.runs.backend import native_bfloat16
+    from ganzoo.runs.backend import cpuinfo_field, native_bfloat16
 
-    name = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            name = next((line.partition(":")[2].strip() for line in f if line.startswith("model name")), name)
-    except OSError:
-        pass
+    name = cpuinfo_field(("model name",)) or "unknown CPU"
     native, why = native_bfloat16()
     return f"{name}, {why}" if native is not None else name
 

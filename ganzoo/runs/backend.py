@@ -178,18 +178,25 @@ def has_gpu():
 CPU_BFLOAT16_FLAGS = ("amx_bf16", "avx512_bf16", "bf16")
 
 
-def cpu_flags(cpuinfo="/proc/cpuinfo"):
-    """The CPU's feature flags from `cpuinfo` (Linux: "flags" on x86, "Features" on Arm), or None
-    where they cannot be read (another OS)."""
+def cpuinfo_field(keys, cpuinfo="/proc/cpuinfo"):
+    """The value of the first of `keys` in `cpuinfo` (Linux's /proc/cpuinfo, first processor), or
+    None where it has none of them or cannot be read (another OS)."""
     try:
         with open(cpuinfo, encoding="utf-8", errors="replace") as f:
             for line in f:
                 key, _, value = line.partition(":")
-                if key.strip() in ("flags", "Features"):
-                    return set(value.split())
+                if key.strip() in keys:
+                    return value.strip()
     except OSError:
         return None
     return None
+
+
+def cpu_flags(cpuinfo="/proc/cpuinfo"):
+    """The CPU's feature flags from `cpuinfo` (Linux: "flags" on x86, "Features" on Arm), or None
+    where they cannot be read (another OS)."""
+    flags = cpuinfo_field(("flags", "Features"), cpuinfo)
+    return None if flags is None else set(flags.split())
 
 
 def gpu_compute_capability():
