@@ -53,6 +53,8 @@ def test_bfloat16_asked_for_where_it_is_emulated_is_warned_about_and_kept(tmp_pa
         warnings.simplefilter("error")
         assert resolve_mixed_precision("bfloat16", _cpuinfo(tmp_path, AMX)) == "bfloat16"
         assert resolve_mixed_precision("off", _cpuinfo(tmp_path, AVX2)) == "off"
+    with pytest.warns(UserWarning, match="float16 on a machine without a GPU: CPUs emulate float16"):
+        assert resolve_mixed_precision("float16", _cpuinfo(tmp_path, AMX)) == "float16"
 
 
 def test_the_bfloat16_preset_asks_for_auto():
