@@ -60,3 +60,39 @@ def test_bfloat16_asked_for_where_it_is_emulated_is_warned_about_and_kept(tmp_pa
 def test_the_bfloat16_preset_asks_for_auto():
     assert resolve_config("dcgan_clusters_fashion_mnist").mixed_precision == "auto"
     assert resolve_config("dcgan", mixed_precision="auto").mixed_precision == "auto"
+
+
+def test_config_record_keeps_the_policy_each_restart_computed_in():
+    from ganzoo.runs.record import config_record, without_records
+
+    config = resolve_config(preset="gan_gaussian_ring", mixed_precision="auto")
+    first = config_record(config, None, 0, "mixed_bfloat16")
+    assert first["computed_in"] == [{"step": 0, "policy": "mixed_bfloat16"}]
+    assert config_record(config, first, 300, "mixed_bfloat16")["computed_in"] == first["computed_in"]
+    moved = config_record(config, first, 600, "float32")  # resumed on a CPU without native bf16
+    assert moved["computed_in"] == [{"step": 0, "policy": "mixed_bfloat16"}, {"step": 600, "policy": "float32"}]
+    assert without_records(moved) == config.to_dict()
+
+
+@pytest.mark.filterwarnings("ignore:--mixed-precision bfloat16 on:UserWarning")
+@pytest.mark.parametrize("asked", ["auto", "bfloat16"])
+def test_a_run_and_its_export_card_say_what_precision_it_computed_in(tmp_path, run_main, tiny_args, asked):
+    """The config keeps the flag as asked (a resume repeats it); config.json's record and the card
+    of an export made later from the run directory say which policy the steps ran in."""
+    import json
+
+    policy = {"bfloat16": "mixed_bfloat16", "off": "float32"}[resolve_mixed_precision(asked)]
+    run = tmp_path / "run"
+    argv = ["train", "gan", "--dataset", "gaussian_ring", *tiny_args, "--run-dir", str(run),
+            "--mixed-precision", asked, "--epochs", "1"]
+    code, _, err = run_main(argv)
+    assert code == 0, err
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["mixed_precision"] == asked and saved["computed_in"] == [{"step": 0, "policy": policy}]
+    code, _, err = run_main([*argv[:-1], "2"])  # resumed on the same machine: one entry still
+    assert code == 0, err
+    assert json.loads((run / "config.json").read_text())["computed_in"] == [{"step": 0, "policy": policy}]
+    code, _, err = run_main(["export", str(run), "--out", str(tmp_path / "export"), "--format", "onnx"])
+    assert code == 0, err
+    card = json.loads((tmp_path / "export" / "1" / "model.json").read_text())
+    assert card["computed_in"] == [{"step": 0, "policy": policy}] and card["config"]["mixed_precision"] == asked

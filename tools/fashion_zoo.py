@@ -177,7 +177,7 @@ def cmd_export(args):
 
     row = json.load(open(RESULTS))[f"{args.preset}_s{args.seed}"]
     config, model = load_run(row["run_dir"])
-    card = card_fields(config, model)
+    card = card_fields(config, model, run_dir=row["run_dir"])
     card["metrics"] = {k: v for k, v in row.items() if isinstance(v, float) and k not in (
         "cpu_seconds", "wall_seconds", "steps_per_cpu_second")}
     card["training_budget"] = {k: row[k] for k in ("cpu_seconds", "wall_seconds", "generator_steps", "epochs",

@@ -244,7 +244,7 @@ def _export(model, config, directory, result):
     from ganzoo.export import export_generator
     from ganzoo.runs.finish import card_fields, class_names
 
-    card = card_fields(config, model)
+    card = card_fields(config, model, run_dir=config.run_dir)
     card["metrics"] = {k: v for k, v in result.items()
                        if isinstance(v, float) and k not in ("seconds", "cpu_seconds", "steps_per_second",
                                                              "minutes_budget")}

@@ -187,7 +187,7 @@ def cmd_export(args):
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
     checkpoint = {"file": os.path.basename(ckpt_path), "sha256": sha256}
     path = export_generator(model, args.out, version=args.version, formats=formats, overwrite=args.overwrite,
-                            card=card_fields(config, model, checkpoint=checkpoint),
+                            card=card_fields(config, model, checkpoint=checkpoint, run_dir=args.run_dir),
                             class_names=class_names(config, model), replace_model=args.replace_model)
     print(f"Exported to {path}", flush=True)
     return 0

@@ -25,7 +25,8 @@ def _export_once(config, model, ckpt_path, export_dir, export=True):
     if existing:
         print(f"Its export: {existing}", flush=True)
     elif export:
-        card = card_fields(config, model, checkpoint={"file": os.path.basename(ckpt_path), "sha256": sha256})
+        card = card_fields(config, model, checkpoint={"file": os.path.basename(ckpt_path), "sha256": sha256},
+                           run_dir=config.run_dir)
         path = export_generator(model, export_dir, card=card, class_names=class_names(config, model))
         print(f"Exported the generator to {path}", flush=True)
     return existing
@@ -42,11 +43,13 @@ def class_names(config, model):
     return [str(n) for n in names] if len(names) == model.num_classes else None
 
 
-def card_fields(config, model, checkpoint=None):
+def card_fields(config, model, checkpoint=None, run_dir=None):
     """Model-card fields of a run, for exports; `checkpoint` ({"file", "sha256"}) names the
-    checkpoint exported, so that a re-run can tell it is exported already."""
+    checkpoint exported, so that a re-run can tell it is exported already; `run_dir` (the run's
+    directory, where it is at hand) adds the dtype policies training computed in."""
     from ganzoo.runs.callbacks.steps import steps_done
     from ganzoo.data import dataset_info
+    from ganzoo.runs.record import computed_in
 
     fields = {"dataset": config.dataset, "preset": config.preset, "seed": config.seed,
               "data_shape": list(model.data_shape), "config": config.to_dict(),
@@ -54,4 +57,6 @@ def card_fields(config, model, checkpoint=None):
                                    data_dir=config.data_dir)["kind"]}
     if checkpoint:
         fields["checkpoint"] = dict(checkpoint, step=steps_done(model))
+    if run_dir and computed_in(run_dir):
+        fields["computed_in"] = computed_in(run_dir)
     return fields

@@ -16,6 +16,10 @@ from ganzoo.runs.files import read_json
 CHANGES_KEY = "changes"
 #: Fields a resume may change that change training itself, so each change is recorded.
 RECORDED_CHANGES = ("d_lr", "g_lr")
+#: config.json's record of the Keras dtype policy each (re)start computed in, [{"step", "policy"}]:
+#: what `--mixed-precision auto` resolved to on the machine that ran it (a run started in bfloat16
+#: on one machine may go on in float32 on another).
+PRECISION_KEY = "computed_in"
 
 
 def read_saved_config(run_dir):
@@ -25,13 +29,15 @@ def read_saved_config(run_dir):
                          "a new --run-dir.")
 
 
-def without_changes(saved):
-    return {k: v for k, v in saved.items() if k != CHANGES_KEY}
+def without_records(saved):
+    """The settings of a saved config.json, without the records a (re)start adds to them."""
+    return {k: v for k, v in saved.items() if k not in (CHANGES_KEY, PRECISION_KEY)}
 
 
-def config_record(config, saved, step):
-    """What config.json holds after a (re)start at `step`: the config, and the history of the
-    learning-rate changes resumes made."""
+def config_record(config, saved, step, policy=None):
+    """What config.json holds after a (re)start at `step`: the config, the history of the
+    learning-rate changes resumes made, and of the dtype policy (`policy`, Keras' name) each
+    (re)start computed in, an entry where it changed."""
     record = config.to_dict()
     changes = list((saved or {}).get(CHANGES_KEY) or [])
     if saved is not None:
@@ -40,7 +46,18 @@ def config_record(config, saved, step):
             changes.append(dict(step=int(step), **changed))
     if changes:
         record[CHANGES_KEY] = changes
+    computed_in = list((saved or {}).get(PRECISION_KEY) or [])
+    if policy and (not computed_in or computed_in[-1].get("policy") != policy):
+        computed_in.append({"step": int(step), "policy": policy})
+    if computed_in:
+        record[PRECISION_KEY] = computed_in
     return record
+
+
+def computed_in(run_dir):
+    """config.json's record of the dtype policies a run computed in ([{"step", "policy"}]; [] for
+    runs from before it was kept)."""
+    return list((read_saved_config(run_dir) or {}).get(PRECISION_KEY) or [])
 
 
 def check_resume_backend(run_dir, backend):
@@ -68,7 +85,7 @@ def check_resume(run_dir, config):
     if saved is None:
         return None
     trained_on = _trained_on(run_dir, saved, config.backend)
-    diff = config_difference(dict(without_changes(saved), backend=trained_on), config.to_dict())
+    diff = config_difference(dict(without_records(saved), backend=trained_on), config.to_dict())
     if diff:
         raise ConfigError(
             f"{run_dir} holds a run with a different config, so it cannot be resumed:\n" + "\n".join(diff)
@@ -102,7 +119,7 @@ def open_run(run_dir):
     saved = read_saved_config(run_dir)
     if saved is None:
         raise RunDirError(f"{run_dir} has no config.json, so it is not a ganzoo run directory.")
-    config = TrainConfig.from_dict(without_changes(saved), source=path)
+    config = TrainConfig.from_dict(without_records(saved), source=path)
     info = _dataset_info_if_at_hand(config)
     expect = expected_by(config, info and info["shape"], info and info.get("num_classes"))
     model, ckpt_path, sha256 = open_newest_checkpoint(os.path.join(run_dir, "checkpoints"), expect=expect)

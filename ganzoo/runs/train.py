@@ -162,6 +162,8 @@ def _train(config, saved, info, spe, callbacks):
 
 def _train_locked(run, datasets, callbacks):
     """Train `run` with its run dir's lock held: load or build the model, fit, finish."""
+    import keras
+
     from ganzoo.runs.callbacks.steps import steps_done
 
     config, saved, spe = run.config, run.saved, run.spe
@@ -174,7 +176,8 @@ def _train_locked(run, datasets, callbacks):
         _report_complete(config, saved, model, ckpt_path, spe, run.chief)
         return history
     if run.chief:
-        write_json(os.path.join(config.run_dir, "config.json"), config_record(config, saved, initial_step))
+        write_json(os.path.join(config.run_dir, "config.json"),
+                   config_record(config, saved, initial_step, keras.mixed_precision.global_policy().name))
     guard, checkpointer, logger, all_callbacks = _make_callbacks(run, model, initial_step, history, callbacks)
     try:
         _fit_with_resume(run, model, datasets, initial_step, guard, checkpointer, all_callbacks)
