@@ -67,6 +67,16 @@ class RowDot(keras.layers.Layer):
     and a sum is the same arithmetic in two elementwise kernels.
     """
 
+    def build(self, input_shapes):
+        shapes = [tuple(shape) for shape in input_shapes]
+        if len(shapes) != 2 or any(len(shape) != 2 for shape in shapes):
+            raise ValueError(f"RowDot takes two (batch, d) inputs; got shapes {shapes}.")
+        (_, d_a), (_, d_b) = shapes
+        if d_a is not None and d_b is not None and d_a != d_b:
+            raise ValueError(f"RowDot's inputs must have the same width d; got shapes {shapes} "
+                             "(a multiply would broadcast them into a wrong dot product).")
+        super().build(input_shapes)
+
     def call(self, inputs):
         a, b = inputs
         return ops.sum(ops.multiply(a, b), axis=-1, keepdims=True)

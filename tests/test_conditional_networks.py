@@ -1,6 +1,8 @@
 """Class-conditional networks: generators on [z, label] (the label's embedding joined to z,
 Mirza & Osindero 2014) and projection discriminators on [x, label] (Miyato & Koyama 2018)."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -83,6 +85,17 @@ def test_row_dot_is_keras_dot_without_its_batch_matmul(tmp_path):
     assert isinstance(d.get_layer("projection"), RowDot)
     d.save(tmp_path / "d.keras")
     assert isinstance(keras.saving.load_model(tmp_path / "d.keras").get_layer("projection"), RowDot)
+
+
+@pytest.mark.parametrize("shapes, says", [([(4, 8), (4, 1)], "same width"), ([(4, 8), (4, 2, 4)], "two (batch, d)"),
+                                           ([(4, 8)], "two (batch, d)")])
+def test_row_dot_refuses_inputs_a_multiply_would_broadcast(shapes, says):
+    """A (batch, 1) score beside (batch, d) features would broadcast into a sum over d copies:
+    refused by name, as Keras' Dot refuses it."""
+    with pytest.raises(ValueError, match=re.escape(says)):
+        RowDot()([np.zeros(shape, "float32") for shape in shapes])
+    with pytest.raises(ValueError):
+        keras.layers.Dot(axes=1)([np.zeros(shape, "float32") for shape in shapes])
 
 
 def test_conditional_networks_save_load_and_reject_bad_num_classes(tmp_path):
