@@ -113,17 +113,26 @@ def profile_child(variant, steps, top=25):
         print(summarize(variant, profile(Runner, steps, logdir), steps, top)[0])
 
 
+def _set_threads(env, threads):
+    """TensorFlow's two thread pools in `env`: `threads` each, or TensorFlow's default for 0."""
+    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        env.pop(name, None)
+        if threads:
+            env[name] = str(threads)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS))
     parser.add_argument("--steps", type=int, default=400, help="timed steps per run (after 100 warm-up steps)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--profile", metavar="VARIANT",
-                        help="instead of timing: profile --steps steps of VARIANT in this process (its threads= is "
-                             "not applied: set TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS) and list the op types")
+                        help="instead of timing: profile --steps steps of VARIANT in this process and list the op "
+                             "types (its threads=N sets both TensorFlow pools, as in a timed run)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.profile:
+        _set_threads(os.environ, parse_variant(args.profile)["threads"])  # before TensorFlow is imported
         return profile_child(args.profile, args.steps)
     if args.child:
         return child(args.child, args.steps)
@@ -132,10 +141,7 @@ def main():
         for variant in args.variants:
             threads = parse_variant(variant)["threads"]
             env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-            for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
-                env.pop(name, None)
-                if threads:
-                    env[name] = str(threads)
+            _set_threads(env, threads)
             out = subprocess.run([sys.executable, __file__, "--child", variant, "--steps", str(args.steps)],
                                  env=env, capture_output=True, text=True, check=True).stdout
             results[variant].append(json.loads(out.strip().splitlines()[-1]))
