@@ -57,6 +57,7 @@ def card_fields(config, model, checkpoint=None, run_dir=None):
                                    data_dir=config.data_dir)["kind"]}
     if checkpoint:
         fields["checkpoint"] = dict(checkpoint, step=steps_done(model))
-    if run_dir and computed_in(run_dir):
-        fields["computed_in"] = computed_in(run_dir)
+    policies = computed_in(run_dir) if run_dir else []
+    if policies:
+        fields["computed_in"] = policies
     return fields
