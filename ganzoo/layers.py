@@ -68,6 +68,9 @@ class RowDot(keras.layers.Layer):
     """
 
     def build(self, input_shapes):
+        if not all(isinstance(shape, (list, tuple)) for shape in input_shapes):
+            raise ValueError(f"RowDot takes a list of two (batch, d) inputs; got one input of shape "
+                             f"{tuple(input_shapes)}. Call it as RowDot()([a, b]).")
         shapes = [tuple(shape) for shape in input_shapes]
         if len(shapes) != 2 or any(len(shape) != 2 for shape in shapes):
             raise ValueError(f"RowDot takes two (batch, d) inputs; got shapes {shapes}.")

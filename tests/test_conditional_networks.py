@@ -112,3 +112,8 @@ def test_conditional_networks_save_load_and_reject_bad_num_classes(tmp_path):
     for bad in (1, 0, 2.5, True):
         with pytest.raises(ValueError, match="num_classes"):
             build_mlp_generator(2, (2,), num_classes=bad)
+
+
+def test_row_dot_called_on_one_tensor_says_it_takes_a_list():
+    with pytest.raises(ValueError, match=re.escape("got one input of shape (4, 8). Call it as RowDot()([a, b])")):
+        RowDot()(np.zeros((4, 8), "float32"))
