@@ -90,6 +90,10 @@ class TrainConfig:
                                                  "norm on every conv but the first, the paper's) or none (each "
                                                  "example scored on its own, as the R1 penalty assumes)",
                                     choices=("batch", "none"))
+    minibatch_std: Optional[int] = setting(None, "int", "dcgan: a minibatch standard deviation channel in the "
+                                                        "discriminator (Karras et al. 2018) over groups of N samples "
+                                                        "(4 in their code); batch size a multiple of N",
+                                           metavar="N", valid=(lambda v: v >= 2, ">= 2"))
     pack: Optional[int] = setting(None, "int", "PacGAN packing: the discriminator judges M samples at once "
                                                "(batch size a multiple of M)", metavar="M")
     augment: Optional[str] = setting(None, "str", "augment what D sees, real and generated, in both players' steps: "
@@ -245,6 +249,12 @@ def validate_config(config):
     if config.pack is not None and config.batch_size % config.pack:
         raise ConfigError(f"--pack {config.pack} joins {config.pack} samples per discriminator input: --batch-size "
                           f"must be a multiple of it; got {config.batch_size}.")
+    inputs = config.batch_size // (config.pack or 1)
+    if config.minibatch_std is not None and inputs % config.minibatch_std:
+        packed = f" ({inputs} packs of {config.pack})" if (config.pack or 1) > 1 else ""
+        raise ConfigError(f"--minibatch-std {config.minibatch_std} groups the discriminator's inputs by "
+                          f"{config.minibatch_std}: their number per batch{packed} must be a multiple of it; got "
+                          f"--batch-size {config.batch_size}.")
 
 
 #: The transforms an augmentation policy may name (`ganzoo.augment` implements them).

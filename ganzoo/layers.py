@@ -88,6 +88,54 @@ class RowDot(keras.layers.Layer):
         return (input_shapes[0][0], 1)
 
 
+@keras.saving.register_keras_serializable(package="ganzoo")
+class MinibatchStdDev(keras.layers.Layer):
+    """The minibatch standard deviation (Karras et al. 2018, "Progressive Growing of GANs",
+    Section 3): one more feature map saying how much the samples of a group differ.
+
+    The batch is split into groups of `group_size` samples (sample i in group i mod
+    batch/group_size, as in the authors' code); per group, the standard deviation over its
+    samples of every feature at every position, averaged over features and positions, is one
+    number, appended as a constant channel to each of the group's samples. A generator that
+    collapses makes its groups less varied than real ones, and D reads that directly. Put it
+    after D's last batch norm: batch norm's statistics are the whole batch's, so a layer after
+    it would normalize the real and fake batches' levels of this feature to the same value.
+
+    Takes (batch, H, W, C), returns (batch, H, W, C + 1), computed in float32. The group is
+    min(group_size, batch) samples; the batch must be a multiple of it.
+    """
+
+    def __init__(self, group_size=4, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 2:
+            raise ValueError(f"MinibatchStdDev's group_size must be an int >= 2; got {group_size!r}.")
+        self.group_size = group_size
+
+    def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(f"MinibatchStdDev takes (batch, H, W, C) feature maps; got shape {tuple(input_shape)}.")
+        super().build(input_shape)
+
+    def call(self, x):
+        n, h, w, c = x.shape
+        group = self.group_size if n is None else min(self.group_size, n)
+        if n is not None and n % group:
+            raise ValueError(f"MinibatchStdDev groups {group} samples: the batch ({n}) must be a multiple of "
+                             f"it. Use a batch size that is a multiple of {group}.")
+        y = ops.reshape(ops.cast(x, "float32"), (group, -1, h, w, c))
+        y = y - ops.mean(y, axis=0, keepdims=True)
+        y = ops.sqrt(ops.mean(ops.square(y), axis=0) + 1e-8)  # (batch / group, H, W, C)
+        y = ops.mean(y, axis=(1, 2, 3), keepdims=True)
+        y = ops.tile(y, (group, h, w, 1))  # row j * batch/group + i is group i's, as reshape split them
+        return ops.concatenate([x, ops.cast(y, x.dtype)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (input_shape[-1] + 1,)
+
+    def get_config(self):
+        return {**super().get_config(), "group_size": self.group_size}
+
+
 def _l2_normalize(x, epsilon=1e-12):
     return x / ops.sqrt(ops.sum(ops.square(x)) + epsilon)
 

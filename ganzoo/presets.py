@@ -31,6 +31,9 @@ MODEL_ONLY_FIELDS = {
     "d_norm": (("dcgan",), {"gan": "GAN's MLP discriminator has no normalization to choose",
                             "wgan_gp": "the WGAN-GP critic has no batch norm (its penalty is per example)",
                             "sngan": "SN-GAN normalizes D spectrally"}),
+    "minibatch_std": (("dcgan",), {"gan": "GAN's MLP discriminator has no feature maps to add it to",
+                                   "wgan_gp": "the WGAN-GP critic's penalty is per example",
+                                   "sngan": "SN-GAN's discriminator is the paper's standard CNN"}),
 }
 
 

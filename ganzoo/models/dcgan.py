@@ -25,6 +25,11 @@ class DCGAN(GAN):
             batch norm on every conv but the input layer's) or "none" (no normalization, so
             each example is scored on its own, as per-example penalties such as R1 assume;
             the discriminator of Mescheder et al. 2018's R1 experiments has none).
+        minibatch_std: a group size (e.g. 4): the default discriminator on image data gets a
+            minibatch standard deviation channel after its last conv block (Karras et al. 2018;
+            `ganzoo.layers.MinibatchStdDev`), so it sees how varied each group of samples is.
+            The batch (samples per discriminator input, after packing) must be a multiple of
+            it. None: off (the paper's network).
 
     Example:
         >>> model = ganzoo.DCGAN(data_shape=(28, 28, 1))
@@ -36,14 +41,17 @@ class DCGAN(GAN):
     default_latent_dim = 100
     default_conv_width = 64
     D_NORMS = ("batch", "none")
-    config_keywords = {**GAN.config_keywords, "d_norm": "d_norm"}
+    config_keywords = {**GAN.config_keywords, "d_norm": "d_norm", "minibatch_std": "minibatch_std"}
 
     def __init__(self, generator=None, discriminator=None, latent_dim=None, data_shape=None, d_norm="batch",
-                 **kwargs):
+                 minibatch_std=None, **kwargs):
         if d_norm not in self.D_NORMS:
             raise ValueError(f"`d_norm` must be one of {self.D_NORMS} (the discriminator's normalization); "
                              f"got {d_norm!r}.")
-        self.d_norm = d_norm
+        if minibatch_std is not None and (isinstance(minibatch_std, bool) or not isinstance(minibatch_std, int)
+                                          or minibatch_std < 2):
+            raise ValueError(f"`minibatch_std` must be a group size, an int >= 2, or None (off); got {minibatch_std!r}.")
+        self.d_norm, self.minibatch_std = d_norm, minibatch_std
         super().__init__(generator, discriminator, latent_dim, data_shape, **kwargs)
 
     def build_generator(self, latent_dim, data_shape):
@@ -55,9 +63,11 @@ class DCGAN(GAN):
         if len(data_shape) == 1:
             return super().build_discriminator(data_shape)
         return build_conv_discriminator(data_shape, filters=self.width or self.default_conv_width,
-                                        batch_norm_layers=self.d_norm == "batch", num_classes=self.num_classes)
+                                        batch_norm_layers=self.d_norm == "batch", num_classes=self.num_classes,
+                                        minibatch_std=self.minibatch_std)
 
     def get_config(self):
         config = super().get_config()
         config["d_norm"] = self.d_norm
+        config["minibatch_std"] = self.minibatch_std
         return config

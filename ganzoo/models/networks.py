@@ -18,7 +18,7 @@ import math
 import keras
 import numpy as np
 
-from ganzoo.layers import Maxout, RowDot, SpectralNorm, batch_norm as batch_norm_layer, dcgan_init, float32_output
+from ganzoo.layers import Maxout, MinibatchStdDev, RowDot, SpectralNorm, batch_norm as batch_norm_layer, dcgan_init, float32_output
 
 
 def _latent_inputs(latent_dim, num_classes, embedding_dim):
@@ -192,13 +192,15 @@ def build_conv_generator(latent_dim, image_shape, filters=64, kernel_size=4, num
 
 
 def build_conv_discriminator(image_shape, filters=64, kernel_size=4, batch_norm_layers=True, num_classes=None,
-                             name="discriminator"):
+                             minibatch_std=None, name="discriminator"):
     """DCGAN discriminator: strided convs with LeakyReLU(0.2), no pooling, one linear output.
 
     Batch norm on every conv but the input layer's (Radford et al., Section 3), or none with
     `batch_norm_layers=False` (the WGAN-GP critic: the penalty is per example, and batch
     norm would couple the examples). `num_classes`: the projection discriminator on
-    [x, label] (see the module docstring).
+    [x, label] (see the module docstring). `minibatch_std`: a group size; the last conv's
+    features get a minibatch standard deviation channel (`MinibatchStdDev`, after the last
+    batch norm) before the output.
     """
     bh, bw, strides = conv_plan(image_shape)
     strides = strides[::-1] or [(1, 1)]
@@ -211,6 +213,8 @@ def build_conv_discriminator(image_shape, filters=64, kernel_size=4, batch_norm_
         if batch_norm_layers and i > 0:
             x = batch_norm_layer(f"bn_{i}")(x)
         x = keras.layers.LeakyReLU(0.2, name=f"lrelu_{i}")(x)
+    if minibatch_std:
+        x = MinibatchStdDev(minibatch_std, name="minibatch_std")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     score = keras.layers.Dense(1, kernel_initializer=dcgan_init(), dtype="float32", name="score")
     return _scored(x_in, x, score, num_classes, False, name)
