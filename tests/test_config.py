@@ -50,6 +50,10 @@ def test_flags_parse_into_the_configs_fields():
     ({"model": "wgan_gp", "generator_loss": "minimax"}, "--generator-loss applies to gan and dcgan"),
     ({"model": "sngan", "d_norm": "none"}, "--d-norm applies to dcgan only; SN-GAN normalizes D spectrally."),
     ({"d_norm": "layer"}, "--d-norm must be one of batch, none; got 'layer'."),
+    ({"minibatch_std": 1}, "--minibatch-std must be >= 2; got 1."),
+    ({"model": "sngan", "minibatch_std": 4}, "--minibatch-std applies to dcgan only"),
+    ({"batch_size": 30, "minibatch_std": 4}, "their number per batch must be a multiple of it; got --batch-size 30."),
+    ({"batch_size": 32, "pack": 2, "minibatch_std": 3}, "their number per batch (16 packs of 2) must be a multiple"),
 ])
 def test_validation_comes_from_the_declarations(values, message):
     with pytest.raises(ConfigError) as error:
@@ -65,6 +69,7 @@ def test_models_map_config_fields_to_their_own_keywords():
     assert "generator_loss" not in ganzoo.DCGAN.config_kwargs(resolve_config("dcgan"))  # None: the model's default
     assert ganzoo.DCGAN.config_kwargs(resolve_config("dcgan", d_norm="none"))["d_norm"] == "none"
     assert "d_norm" not in ganzoo.DCGAN.config_kwargs(resolve_config("dcgan"))
+    assert ganzoo.DCGAN.config_kwargs(resolve_config("dcgan", minibatch_std=4))["minibatch_std"] == 4
     assert (ganzoo.GAN.default_d_steps, ganzoo.WGANGP.default_d_steps) == (1, 5)
     assert ganzoo.WGANGP(data_shape=(2,), width=4).n_critic == 5
     sngan = ganzoo.SNGAN.config_kwargs(resolve_config("sngan", d_steps=2))

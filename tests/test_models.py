@@ -2,6 +2,7 @@
 precision, tf.distribute and bad input. Tiny shapes throughout."""
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -131,6 +132,62 @@ def test_dcgan_without_batch_norm_scores_each_example_on_its_own(tiny_model, tmp
     assert keras.saving.load_model(tmp_path / "m.keras").d_norm == "none"
     with pytest.raises(ValueError, match="`d_norm` must be one of"):
         tiny_model(ganzoo.DCGAN, (16, 16, 1), d_norm="spectral")
+
+
+def _minibatch_std_reference(x, group):
+    """The authors' layer in numpy: sample i in group i mod (batch / group); per group the std over
+    its samples at every feature and position (+1e-8 under the root), averaged, appended."""
+    out = np.concatenate([x, np.zeros(x.shape[:-1] + (1,), x.dtype)], axis=-1)
+    groups = len(x) // group
+    for i in range(groups):
+        members = np.arange(len(x)) % groups == i
+        out[members, ..., -1] = np.sqrt(x[members].var(axis=0) + 1e-8).mean()
+    return out
+
+
+@pytest.mark.both_backends
+def test_minibatch_std_appends_each_groups_spread_as_the_authors_layer():
+    from ganzoo.layers import MinibatchStdDev
+
+    x = np.random.default_rng(0).standard_normal((8, 3, 3, 2)).astype("float32")
+    x[1::2] *= 0.01  # group 1 (samples 1, 3, 5, 7) nearly collapsed
+    got = keras.ops.convert_to_numpy(MinibatchStdDev(4)(x))
+    np.testing.assert_allclose(got, _minibatch_std_reference(x, 4), rtol=1e-5, atol=1e-6)
+    assert got[1, 0, 0, -1] < 0.05 * got[0, 0, 0, -1]  # the collapsed group reads as one
+    # A batch smaller than the group is one group; a batch not a multiple of it is refused by name.
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(MinibatchStdDev(4)(x[:2])),
+                               _minibatch_std_reference(x[:2], 2), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=re.escape("the batch (6) must be a multiple of it")):
+        MinibatchStdDev(4)(x[:6])
+    with pytest.raises(ValueError, match="group_size must be an int >= 2"):
+        MinibatchStdDev(1)
+    with pytest.raises(ValueError, match=re.escape("takes (batch, H, W, C) feature maps; got shape (8, 18)")):
+        MinibatchStdDev(4)(x.reshape(8, 18))
+
+
+def test_dcgan_minibatch_std_lets_d_see_a_groups_spread_and_survives_saving(tiny_model, image_dataset, tmp_path):
+    # 16x16: D's last conv block is 4x4; the minibatch_std channel comes after its batch norm.
+    model = tiny_model(ganzoo.DCGAN, (16, 16, 1), minibatch_std=4)
+    names = [layer.name for layer in model.discriminator.layers]
+    assert names.index("minibatch_std") == names.index("flatten") - 1
+    assert names.index("minibatch_std") > max(i for i, n in enumerate(names) if n.startswith("bn_"))
+    x = np.random.default_rng(1).uniform(-1, 1, (8, 16, 16, 1)).astype("float32")
+    varied = keras.ops.convert_to_numpy(model.discriminator(x, training=True))
+    collapsed = keras.ops.convert_to_numpy(model.discriminator(np.repeat(x[:1], 8, axis=0), training=True))
+    plain = tiny_model(ganzoo.DCGAN, (16, 16, 1))
+    assert model.discriminator.get_layer("score").kernel.shape[0] == plain.discriminator.get_layer(
+        "score").kernel.shape[0] + 4 * 4  # one more channel at each of the 4x4 positions
+    assert not np.allclose(varied[0], collapsed[0])
+    model.compile()
+    history = model.fit(image_dataset(n=32, shape=(16, 16, 1), batch=8), epochs=1, verbose=0)
+    assert np.all(np.isfinite(history.history["d_loss"]))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert loaded.minibatch_std == 4
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded.discriminator(x, training=False)),
+                               keras.ops.convert_to_numpy(model.discriminator(x, training=False)), rtol=1e-5)
+    with pytest.raises(ValueError, match="`minibatch_std` must be a group size"):
+        tiny_model(ganzoo.DCGAN, (16, 16, 1), minibatch_std=1)
 
 
 @pytest.mark.both_backends
