@@ -188,6 +188,8 @@ def test_dcgan_minibatch_std_lets_d_see_a_groups_spread_and_survives_saving(tiny
                                keras.ops.convert_to_numpy(model.discriminator(x, training=False)), rtol=1e-5)
     with pytest.raises(ValueError, match="`minibatch_std` must be a group size"):
         tiny_model(ganzoo.DCGAN, (16, 16, 1), minibatch_std=1)
+    with pytest.raises(ValueError, match=re.escape("data_shape (2,) is vector data. Leave out minibatch_std")):
+        tiny_model(ganzoo.DCGAN, (2,), minibatch_std=4)
 
 
 @pytest.mark.both_backends

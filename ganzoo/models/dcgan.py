@@ -61,6 +61,9 @@ class DCGAN(GAN):
 
     def build_discriminator(self, data_shape):
         if len(data_shape) == 1:
+            if self.minibatch_std:
+                raise ValueError(f"`minibatch_std` adds a feature map to the default discriminator on image data; "
+                                 f"data_shape {tuple(data_shape)} is vector data. Leave out minibatch_std.")
             return super().build_discriminator(data_shape)
         return build_conv_discriminator(data_shape, filters=self.width or self.default_conv_width,
                                         batch_norm_layers=self.d_norm == "batch", num_classes=self.num_classes,
