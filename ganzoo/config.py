@@ -118,6 +118,10 @@ class TrainConfig:
                                      valid=(lambda v: 0 < v <= 1, "in (0, 1], e.g. 0.5"), metavar="NU")
     top_k_decay: Optional[float] = setting(None, "float", "top-k's per-epoch factor on the kept share (0.99)",
                                            valid=(lambda v: 0 < v <= 1, "in (0, 1], e.g. 0.99"), metavar="GAMMA")
+    mode_seeking: Optional[float] = setting(None, "float", "mode-seeking regularization (Mao et al. 2019) weight: "
+                                                           "G's loss gains LAMBDA / (image distance per latent "
+                                                           "distance of the batch's same-label fakes)",
+                                            valid=(lambda v: v >= 0, ">= 0, e.g. 1"), metavar="LAMBDA")
     lr_decay: Optional[float] = setting(None, "float", "hold both learning rates, then decay them linearly to 0 "
                                                        "over the last F of the run's steps (0.5: the second half)",
                                         valid=(lambda v: 0 < v <= 1, "in (0, 1], e.g. 0.5"), metavar="F")

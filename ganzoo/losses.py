@@ -305,6 +305,50 @@ def r1_penalty(discriminator, real, training=True):
     return r1_penalty_from_gradients(input_gradients(discriminator, real, training))
 
 
+def mode_seeking_ratio(samples, z, labels=None, epsilon=1e-8):
+    """(ratio, pairs) of mode-seeking regularization over the batch's pairs of samples.
+
+    Mao et al. 2019, "Mode Seeking Generative Adversarial Networks for Diverse Image Synthesis",
+    Eq. 3: G maximizes d_I(G(c, z1), G(c, z2)) / d_z(z1, z2), the distance between two samples of
+    the same condition c per unit distance of their latent codes, so that different z do not
+    map to one image (a collapse within a class the adversarial loss alone does not see). Here the
+    pairs are every pair i < j of the batch with equal `labels` (every pair when `labels` is
+    None): the batch's fakes are drawn for the real batch's labels, so no extra generator pass
+    is needed. `ratio` = sum over pairs of d_I / sum over pairs of d_z (the paper's ratio of
+    means), with d the root-mean-square difference (the paper's mean absolute difference would
+    need a (n, n, features) tensor; this needs (n, n), from the Gram matrix), `epsilon` inside
+    the square root so a collapsed pair has a finite gradient. `pairs` is their number
+    (a float; 0.0 when no two samples share a label, and then `ratio` is 0.0).
+
+    Args:
+        samples: (batch, ...) generated samples.
+        z: (batch, ...) their latent codes.
+        labels: (batch,) int labels, or None (unconditional).
+    """
+    def rms_distances(x):
+        x = ops.reshape(ops.cast(x, "float32"), (ops.shape(x)[0], -1))
+        squares = ops.sum(ops.square(x), axis=1)
+        squared = squares[:, None] + squares[None, :] - 2.0 * ops.matmul(x, ops.transpose(x))
+        return ops.sqrt(ops.maximum(squared, 0.0) / ops.cast(ops.shape(x)[1], "float32") + epsilon)
+
+    n = ops.shape(samples)[0]
+    upper = ops.triu(ops.ones((n, n), "float32"), k=1)
+    if labels is not None:
+        labels = ops.reshape(labels, (-1,))
+        upper = upper * ops.cast(ops.equal(labels[:, None], labels[None, :]), "float32")
+    pairs = ops.sum(upper)
+    image_distance = ops.sum(upper * rms_distances(samples))
+    latent_distance = ops.sum(upper * rms_distances(ops.stop_gradient(z)))
+    ratio = image_distance / ops.maximum(latent_distance, epsilon)
+    return ops.where(pairs > 0, ratio, 0.0), pairs
+
+
+def mode_seeking_loss(ratio, pairs, epsilon=1e-5):
+    """The generator's mode-seeking term 1 / (ratio + epsilon) (Mao et al. 2019, as the authors'
+    code: minimizing it maximizes the ratio), 0.0 when the batch had no pair."""
+    return ops.where(pairs > 0, 1.0 / (ratio + epsilon), 0.0)
+
+
 def lecam_regularization(real_scores, fake_scores, anchor_real, anchor_fake):
     """The LeCam regularizer of D: E[relu(D(x) - alpha_F)^2] + E[relu(alpha_R - D(G(z)))^2].
 

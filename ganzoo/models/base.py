@@ -45,7 +45,7 @@ __all__ = ["GANBase", "packed_shape"]
 #: TrainConfig fields of the augmentation and regularizer options -> the constructor keyword of each.
 REGULARIZER_KEYWORDS = {"augment": "augment", "augment_policy": "augment_policy", "ada_target": "ada_target",
                         "ada_kimg": "ada_kimg", "r1": "r1_gamma", "r1_every": "r1_every", "lecam": "lecam_weight",
-                        "top_k": "top_k", "top_k_decay": "top_k_decay"}
+                        "top_k": "top_k", "top_k_decay": "top_k_decay", "mode_seeking": "mode_seeking"}
 
 
 @keras.saving.register_keras_serializable(package="ganzoo")
@@ -107,6 +107,11 @@ class GANBase(BackendStep, Game, Fitting, Sampling, NetworkChecks, keras.Model):
             at each epoch, down to `top_k` (0.5 in the paper); None: off. `fit` adds the schedule
             (`ganzoo.models.top_k.TopKSchedule`); logged as `top_k`.
         top_k_decay: the per-epoch factor of the kept share (0.99, the paper's).
+        mode_seeking: lambda of mode-seeking regularization (Mao et al. 2019; 1 in the authors'
+            DCGAN experiments) added to G's loss: lambda / (ratio + 1e-5), ratio the distance
+            between the batch's fakes of equal label (any two when unconditional) per unit
+            distance of their z (`ganzoo.losses.mode_seeking_ratio`); 0: off. Logged as
+            `mode_seeking` (the ratio).
     """
 
     default_latent_dim = 100
@@ -138,6 +143,7 @@ class GANBase(BackendStep, Game, Fitting, Sampling, NetworkChecks, keras.Model):
         lecam_weight=None,
         top_k=None,
         top_k_decay=None,
+        mode_seeking=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -179,7 +185,7 @@ class GANBase(BackendStep, Game, Fitting, Sampling, NetworkChecks, keras.Model):
         self._check_networks()
         self.seed_generator = keras.random.SeedGenerator(seed, name="noise")
         self._set_regularizers(augment, augment_policy, ada_target, ada_kimg, r1_gamma, r1_every, lecam_weight,
-                               top_k, top_k_decay)
+                               top_k, top_k_decay, mode_seeking)
         self.d_optimizer = None
         self.g_optimizer = None
         self._ema_generator = None
@@ -332,6 +338,7 @@ class GANBase(BackendStep, Game, Fitting, Sampling, NetworkChecks, keras.Model):
             lecam_weight=self.lecam_weight,
             top_k=self.top_k,
             top_k_decay=self.top_k_decay,
+            mode_seeking=self.mode_seeking,
         )
         return config
 

@@ -124,7 +124,7 @@ class Game:
 
     # ------------------------------------------------- augmentation and regularizers
     def _set_regularizers(self, augment, augment_policy, ada_target, ada_kimg, r1_gamma, r1_every, lecam_weight,
-                          top_k=None, top_k_decay=None):
+                          top_k=None, top_k_decay=None, mode_seeking=None):
         """Check and keep the options of `GANBase`; make the state variables they need (none when
         all are off, so a plain model's step, variables and checkpoints are unchanged)."""
         name = type(self).__name__
@@ -150,6 +150,7 @@ class Game:
         self.r1_gamma = _non_negative(0.0 if r1_gamma is None else r1_gamma, "r1_gamma")
         self.r1_every = _positive_int(1 if r1_every is None else r1_every, "r1_every")
         self.lecam_weight = _non_negative(0.0 if lecam_weight is None else lecam_weight, "lecam_weight")
+        self.mode_seeking = _non_negative(0.0 if mode_seeking is None else mode_seeking, "mode_seeking")
         self.top_k = _fraction(top_k, "top_k", "the smallest share of the fake batch G learns from, e.g. 0.5")
         self.top_k_decay = _fraction(top_k_decay, "top_k_decay", "the per-epoch factor, e.g. 0.99")
         if self.top_k_decay is not None and self.top_k is None:
@@ -185,6 +186,8 @@ class Game:
             names += ["ada_p", "ada_rt"]
         if self.top_k is not None:
             names.append("top_k")
+        if self.mode_seeking:
+            names.append("mode_seeking")
         return names
 
     def _make_trackers(self):
@@ -324,6 +327,21 @@ class Game:
         if self.top_k is None:
             return self.generator_loss(scores)
         return self.generator_loss(scores, losses.top_k_weights(scores, state["top_k"]))
+
+    def generator_regularized(self, loss, fake, z, labels=None):
+        """(the generator's loss with mode-seeking regularization added, its logs).
+
+        `fake` = G(z) (or G(z, labels)), the batch the loss was taken on. Mode seeking (Mao et al.
+        2019) adds mode_seeking * 1 / (ratio + 1e-5), ratio the image distance per unit latent
+        distance over the pairs of `fake` with equal labels (`losses.mode_seeking_ratio`),
+        logged as `mode_seeking` (the ratio, averaged over the batches that had a pair).
+        Without it: (loss, {}).
+        """
+        if not self.mode_seeking:
+            return loss, {}
+        ratio, pairs = losses.mode_seeking_ratio(fake, z, labels)
+        loss = loss + self.mode_seeking * losses.mode_seeking_loss(ratio, pairs)
+        return loss, {"mode_seeking": (ratio, ops.cast(pairs > 0, "float32"))}
 
     def discriminator_signals(self, real_scores, fake_scores):
         """{name: scalar} the discriminator step logs about the game from its scores (the

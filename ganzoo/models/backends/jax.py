@@ -175,21 +175,22 @@ class JaxStep(MultiStep):
         (_, (logs, s.d_nt, s.game)), grads = jax.value_and_grad(loss_fn, has_aux=True)(s.d_tv)
         s.d_tv, s.d_opt = self.d_optimizer.stateless_apply(s.d_opt, grads, s.d_tv)
         s.record(logs)
-        return fake, pullback
+        return fake, pullback, noise["z"]
 
-    def _generator_step(self, s, fake, pullback, labels):
+    def _generator_step(self, s, fake, pullback, z, labels):
         noise = s.draw(self.generator_noise, fake.shape[0])
 
         def loss_fn(fake):
             d = self._critic(s, s.d_tv, labels)
             g_loss = self.generator_objective(d, fake, noise, s.game)
-            return _scaled(g_loss, self.g_optimizer, s.g_opt), (g_loss, d.non_trainable)
+            g_loss, g_logs = self.generator_regularized(g_loss, fake, z, labels)
+            return _scaled(g_loss, self.g_optimizer, s.g_opt), (g_loss, g_logs, d.non_trainable)
 
-        (_, (g_loss, s.d_nt)), fake_grads = jax.value_and_grad(loss_fn, has_aux=True)(fake)
+        (_, (g_loss, g_logs, s.d_nt)), fake_grads = jax.value_and_grad(loss_fn, has_aux=True)(fake)
         (grads,) = pullback(fake_grads)
         loss_scale = _scaled(ops.ones(()), self.g_optimizer, s.g_opt)  # the scale this step's loss had
         s.g_tv, s.g_opt = self.g_optimizer.stateless_apply(s.g_opt, grads, s.g_tv)
-        s.record({"g_loss": g_loss, **self.generator_signals(fake_grads, loss_scale)})
+        s.record({"g_loss": g_loss, **g_logs, **self.generator_signals(fake_grads, loss_scale)})
 
     def train_step(self, state, data):
         """One iteration of Algorithm 1: k discriminator (critic) steps, then one generator step."""
@@ -201,16 +202,17 @@ class JaxStep(MultiStep):
             # 1. Discriminator step on the real batch and a fake batch G(z), z ~ N(0, I).
             # 2. The generator's loss is taken on the same fake batch (its pullback through G
             #    kept), scored by the updated D: one G forward per iteration.
-            fake, pullback = self._discriminator_step(s, real, labels)
+            fake, pullback, z = self._discriminator_step(s, real, labels)
         else:
             # 1. k discriminator steps, step i on real batch i (unrolled).
             for i in range(self.d_steps):
                 self._discriminator_step(s, real[:, i], self._labels_of_step(labels, i))
             # 2. The generator's loss on a fresh z ~ N(0, I), for the last critic batch's classes.
             g_labels = self._labels_of_step(labels, -1)
-            fake, pullback = self._generator_vjp(s, s.draw(self._latent, real.shape[0]), g_labels)
+            z = s.draw(self._latent, real.shape[0])
+            fake, pullback = self._generator_vjp(s, z, g_labels)
         # 3. Update G by the gradient of its loss.
-        self._generator_step(s, fake, pullback, g_labels)
+        self._generator_step(s, fake, pullback, z, g_labels)
         return s.results(), s.pack()
 
     # ------------------------------------------- Keras' JAX trainer, two optimizers

@@ -131,7 +131,8 @@ class TensorFlowStep:
         return watched_grads
 
     def _discriminator_step(self, real, labels):
-        """One discriminator (critic) update on `real` and a fresh fake batch; returns the fake."""
+        """One discriminator (critic) update on `real` and a fresh fake batch; returns the fake
+        and its z."""
         noise = self._replica_noise(ops.shape(real)[0])
         fake = self._g_forward(noise["z"], labels)
         with tf.GradientTape() as tape:
@@ -141,7 +142,7 @@ class TensorFlowStep:
         self._update(tape, loss_for_grad, self.discriminator, self.d_optimizer)
         self._assign_game_state(state)
         self._record(logs)
-        return fake
+        return fake, noise["z"]
 
     def train_step(self, data):
         """One iteration of Algorithm 1: k discriminator (critic) steps, then one generator step."""
@@ -159,11 +160,12 @@ class TensorFlowStep:
         if self.d_steps == 1:
             with tf.GradientTape() as g_tape:
                 # 1. Discriminator step on the real batch and a fake batch G(z), z ~ N(0, I).
-                fake = self._discriminator_step(real, labels)
+                fake, z = self._discriminator_step(real, labels)
                 # 2. Generator loss on the same fake batch (recorded on this tape), scored by
                 #    the updated D: one G forward per iteration, updates still alternate.
                 noise = self._replica_noise(ops.shape(real)[0], self.generator_noise)
                 g_loss = self.generator_objective(self._critic(labels), fake, noise, self.game_state())
+                g_loss, g_logs = self.generator_regularized(g_loss, fake, z, labels)
                 g_loss_for_grad = self._scaled(g_loss, self.g_optimizer)
         else:
             # 1. k discriminator steps, step i on real batch i (unrolled: no control flow, so it
@@ -173,14 +175,17 @@ class TensorFlowStep:
             g_labels = self._labels_of_step(labels, -1)  # the last critic batch's classes
             with tf.GradientTape() as g_tape:
                 # 2. Generator loss on a fresh z ~ N(0, I).
-                fake = self._g_forward(self._replica_latent(ops.shape(real)[0]), g_labels)
+                z = self._replica_latent(ops.shape(real)[0])
+                fake = self._g_forward(z, g_labels)
                 noise = self._replica_noise(ops.shape(real)[0], self.generator_noise)
                 g_loss = self.generator_objective(self._critic(g_labels), fake, noise, self.game_state())
+                g_loss, g_logs = self.generator_regularized(g_loss, fake, z, g_labels)
                 g_loss_for_grad = self._scaled(g_loss, self.g_optimizer)
         # 3. Update G by the gradient of its loss; the same backward pass gives the loss's
         #    gradient at the fakes (`g_grad_norm`).
         (fake_grads,) = self._update(g_tape, g_loss_for_grad, self.generator, self.g_optimizer, watched=[fake])
         self._trackers["g_loss"].update_state(g_loss)
+        self._record(g_logs)
         for key, value in self.generator_signals(fake_grads, self._scaled(ops.ones(()), self.g_optimizer)).items():
             self._trackers[key].update_state(value)
         return self._step_results()

@@ -87,7 +87,8 @@ class TorchStep:
 
     def _discriminator_step(self, real, labels, keep_fake_graph=False):
         """One discriminator (critic) update on `real` and a fresh fake batch; returns the fake
-        (with its graph through G when `keep_fake_graph`, for the generator step to reuse)."""
+        (with its graph through G when `keep_fake_graph`, for the generator step to reuse) and
+        its z."""
         noise = self.discriminator_noise(real.shape[0])
         with torch.set_grad_enabled(keep_fake_graph):
             fake = self._g_forward(noise["z"], labels)
@@ -99,7 +100,7 @@ class TorchStep:
             for name, value in state.items():
                 self._game_variables[name].assign(value.detach())
         self._record(logs)
-        return fake
+        return fake, noise["z"]
 
     def train_step(self, data):
         """One iteration of Algorithm 1: k discriminator (critic) steps, then one generator step."""
@@ -107,7 +108,7 @@ class TorchStep:
         real, labels = self._real_batch(data)  # labels: None, or int32 (batch,) / (batch, k)
         if self.d_steps == 1:
             # 1. Discriminator step on the real batch and a fake batch G(z), z ~ N(0, I).
-            fake = self._discriminator_step(real, labels, keep_fake_graph=True)
+            fake, z = self._discriminator_step(real, labels, keep_fake_graph=True)
             g_labels = labels
             # 2. The generator's loss on the same fake batch (its graph through G kept), scored
             #    by the updated D: one G forward per iteration, updates still alternate.
@@ -117,13 +118,15 @@ class TorchStep:
                 self._discriminator_step(real[:, i], self._labels_of_step(labels, i))
             g_labels = self._labels_of_step(labels, -1)  # the last critic batch's classes
             # 2. The generator's loss on a fresh z ~ N(0, I).
-            fake = self._g_forward(self._latent(real.shape[0]), g_labels)
+            z = self._latent(real.shape[0])
+            fake = self._g_forward(z, g_labels)
         noise = self.generator_noise(real.shape[0])
         g_loss = self.generator_objective(self._critic(g_labels), fake, noise, self.game_state())
+        g_loss, g_logs = self.generator_regularized(g_loss, fake, z, g_labels)
         # 3. Update G by the gradient of its loss; the same backward pass gives the loss's
         #    gradient at the fakes (`g_grad_norm`).
         (fake_grads,), loss_scale = self._update(g_loss, self.generator, self.g_optimizer, watched=[fake])
-        self._record({"g_loss": g_loss, **self.generator_signals(fake_grads, loss_scale)})
+        self._record({"g_loss": g_loss, **g_logs, **self.generator_signals(fake_grads, loss_scale)})
         return self._step_results()
 
     def _step_results(self):
