@@ -233,10 +233,11 @@ def validate_config(config):
     problem = model_field_problem(config.model, config)
     if problem:
         raise ConfigError(problem)
-    if config.conditional and (config.pack or 1) > 1:
+    pack = config.pack or 1
+    if config.conditional and pack > 1:
         raise ConfigError("--conditional and --pack do not combine: a pack of M samples has M labels and the "
                           "projection discriminator scores one. Leave out --pack.")
-    if config.cluster_labels and (config.conditional or (config.pack or 1) > 1):
+    if config.cluster_labels and (config.conditional or pack > 1):
         other = "--conditional (the dataset's labels)" if config.conditional else "--pack"
         raise ConfigError(f"--cluster-labels {config.cluster_labels} conditions on k-means clusters and does not "
                           f"combine with {other}. Use one of them (--cluster-labels 0 turns a preset's clusters off).")
@@ -253,9 +254,9 @@ def validate_config(config):
     if config.pack is not None and config.batch_size % config.pack:
         raise ConfigError(f"--pack {config.pack} joins {config.pack} samples per discriminator input: --batch-size "
                           f"must be a multiple of it; got {config.batch_size}.")
-    inputs = config.batch_size // (config.pack or 1)
+    inputs = config.batch_size // pack
     if config.minibatch_std is not None and inputs % config.minibatch_std:
-        packed = f" ({inputs} packs of {config.pack})" if (config.pack or 1) > 1 else ""
+        packed = f" ({inputs} packs of {pack})" if pack > 1 else ""
         raise ConfigError(f"--minibatch-std {config.minibatch_std} groups the discriminator's inputs by "
                           f"{config.minibatch_std}: their number per batch{packed} must be a multiple of it; got "
                           f"--batch-size {config.batch_size}.")

@@ -88,6 +88,11 @@ class RowDot(keras.layers.Layer):
         return (input_shapes[0][0], 1)
 
 
+def is_group_size(value):
+    """Whether `value` is a minibatch-std group size: an int >= 2 (not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 2
+
+
 @keras.saving.register_keras_serializable(package="ganzoo")
 class MinibatchStdDev(keras.layers.Layer):
     """The minibatch standard deviation (Karras et al. 2018, "Progressive Growing of GANs",
@@ -107,7 +112,7 @@ class MinibatchStdDev(keras.layers.Layer):
 
     def __init__(self, group_size=4, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 2:
+        if not is_group_size(group_size):
             raise ValueError(f"MinibatchStdDev's group_size must be an int >= 2; got {group_size!r}.")
         self.group_size = group_size
 

@@ -3,6 +3,7 @@ Generative Adversarial Networks"."""
 
 import keras
 
+from ganzoo.layers import is_group_size
 from ganzoo.models.gan import GAN
 from ganzoo.models.networks import build_conv_discriminator, build_conv_generator
 
@@ -48,8 +49,7 @@ class DCGAN(GAN):
         if d_norm not in self.D_NORMS:
             raise ValueError(f"`d_norm` must be one of {self.D_NORMS} (the discriminator's normalization); "
                              f"got {d_norm!r}.")
-        if minibatch_std is not None and (isinstance(minibatch_std, bool) or not isinstance(minibatch_std, int)
-                                          or minibatch_std < 2):
+        if minibatch_std is not None and not is_group_size(minibatch_std):
             raise ValueError(f"`minibatch_std` must be a group size, an int >= 2, or None (off); got {minibatch_std!r}.")
         self.d_norm, self.minibatch_std = d_norm, minibatch_std
         super().__init__(generator, discriminator, latent_dim, data_shape, **kwargs)
