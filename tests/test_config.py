@@ -54,9 +54,6 @@ def test_flags_parse_into_the_configs_fields():
     ({"model": "sngan", "minibatch_std": 4}, "--minibatch-std applies to dcgan only"),
     ({"batch_size": 30, "minibatch_std": 4}, "their number per batch must be a multiple of it; got --batch-size 30."),
     ({"batch_size": 32, "pack": 2, "minibatch_std": 3}, "their number per batch (16 packs of 2) must be a multiple"),
-    ({"g_head": 0}, "--g-head must be >= 1; got 0."),
-    ({"model": "gan", "g_head": 8}, "--g-head applies to dcgan only; GAN's generator is an MLP."),
-    ({"model": "wgan_gp", "g_head": 8}, "--g-head applies to dcgan only."),
 ])
 def test_validation_comes_from_the_declarations(values, message):
     with pytest.raises(ConfigError) as error:
@@ -73,7 +70,6 @@ def test_models_map_config_fields_to_their_own_keywords():
     assert ganzoo.DCGAN.config_kwargs(resolve_config("dcgan", d_norm="none"))["d_norm"] == "none"
     assert "d_norm" not in ganzoo.DCGAN.config_kwargs(resolve_config("dcgan"))
     assert ganzoo.DCGAN.config_kwargs(resolve_config("dcgan", minibatch_std=4))["minibatch_std"] == 4
-    assert ganzoo.DCGAN.config_kwargs(resolve_config("dcgan", g_head=16))["g_head"] == 16
     assert (ganzoo.GAN.default_d_steps, ganzoo.WGANGP.default_d_steps) == (1, 5)
     assert ganzoo.WGANGP(data_shape=(2,), width=4).n_critic == 5
     sngan = ganzoo.SNGAN.config_kwargs(resolve_config("sngan", d_steps=2))

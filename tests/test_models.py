@@ -193,31 +193,6 @@ def test_dcgan_minibatch_std_lets_d_see_a_groups_spread_and_survives_saving(tiny
 
 
 @pytest.mark.both_backends
-def test_dcgan_g_head_gives_the_output_resolution_features_of_its_own(tiny_model, image_dataset, tmp_path):
-    model = tiny_model(ganzoo.DCGAN, (16, 16, 1), g_head=6)
-    g = model.generator
-    # The last transposed conv makes 6 maps at the image's resolution; a 3x3 conv makes the image.
-    assert g.get_layer("deconv_head").output.shape[1:] == (16, 16, 6)
-    assert g.get_layer("conv_out").kernel.shape == (3, 3, 6, 1)
-    assert [layer.name for layer in g.layers][-5:] == ["deconv_head", "bn_head", "relu_head", "conv_out", "tanh"]
-    plain = tiny_model(ganzoo.DCGAN, (16, 16, 1)).generator
-    assert "deconv_out" in [layer.name for layer in plain.layers] and "conv_out" not in [layer.name for layer in plain.layers]
-    model.compile()
-    history = model.fit(image_dataset(n=32, shape=(16, 16, 1), batch=8), epochs=1, verbose=0)
-    assert np.all(np.isfinite(history.history["g_loss"]))
-    images = model.generate(4, seed=0)
-    assert images.shape == (4, 16, 16, 1) and np.abs(images).max() <= 1.0
-    model.save(tmp_path / "m.keras")
-    loaded = keras.saving.load_model(tmp_path / "m.keras")
-    assert loaded.g_head == 6
-    np.testing.assert_allclose(loaded.generate(4, seed=0), images, rtol=1e-5, atol=1e-6)
-    with pytest.raises(ValueError, match="`g_head` must be a number of feature maps"):
-        tiny_model(ganzoo.DCGAN, (16, 16, 1), g_head=0)
-    with pytest.raises(ValueError, match=re.escape("data_shape (2,) is vector data. Leave out g_head")):
-        tiny_model(ganzoo.DCGAN, (2,), g_head=4)
-
-
-@pytest.mark.both_backends
 def test_k_discriminator_steps_per_generator_step_each_on_its_own_batch(tiny_model, image_dataset):
     model = tiny_model(ganzoo.GAN, (2,), d_steps=3)
     model.compile()
