@@ -94,9 +94,6 @@ class TrainConfig:
                                                         "discriminator (Karras et al. 2018) over groups of N samples "
                                                         "(4 in their code); batch size a multiple of N",
                                            metavar="N", valid=(lambda v: v >= 2, ">= 2"))
-    g_head: Optional[int] = setting(None, "int", "dcgan: the generator's last transposed conv makes N feature maps "
-                                                 "(batch norm, ReLU) and a 3x3 conv maps them to the image",
-                                    metavar="N", valid=(lambda v: v >= 1, ">= 1"))
     pack: Optional[int] = setting(None, "int", "PacGAN packing: the discriminator judges M samples at once "
                                                "(batch size a multiple of M)", metavar="M")
     augment: Optional[str] = setting(None, "str", "augment what D sees, real and generated, in both players' steps: "

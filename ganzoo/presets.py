@@ -34,7 +34,6 @@ MODEL_ONLY_FIELDS = {
     "minibatch_std": (("dcgan",), {"gan": "GAN's MLP discriminator has no feature maps to add it to",
                                    "wgan_gp": "the WGAN-GP critic's penalty is per example",
                                    "sngan": "SN-GAN's discriminator is the paper's standard CNN"}),
-    "g_head": (("dcgan",), {"gan": "GAN's generator is an MLP"}),
 }
 
 

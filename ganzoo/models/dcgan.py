@@ -42,29 +42,22 @@ class DCGAN(GAN):
     default_latent_dim = 100
     default_conv_width = 64
     D_NORMS = ("batch", "none")
-    config_keywords = {**GAN.config_keywords, "d_norm": "d_norm", "minibatch_std": "minibatch_std",
-                       "g_head": "g_head"}
+    config_keywords = {**GAN.config_keywords, "d_norm": "d_norm", "minibatch_std": "minibatch_std"}
 
     def __init__(self, generator=None, discriminator=None, latent_dim=None, data_shape=None, d_norm="batch",
-                 minibatch_std=None, g_head=None, **kwargs):
+                 minibatch_std=None, **kwargs):
         if d_norm not in self.D_NORMS:
             raise ValueError(f"`d_norm` must be one of {self.D_NORMS} (the discriminator's normalization); "
                              f"got {d_norm!r}.")
         if minibatch_std is not None and not is_group_size(minibatch_std):
             raise ValueError(f"`minibatch_std` must be a group size, an int >= 2, or None (off); got {minibatch_std!r}.")
-        if g_head is not None and (isinstance(g_head, bool) or not isinstance(g_head, int) or g_head < 1):
-            raise ValueError(f"`g_head` must be a number of feature maps, an int >= 1, or None (off); got {g_head!r}.")
-        self.d_norm, self.minibatch_std, self.g_head = d_norm, minibatch_std, g_head
+        self.d_norm, self.minibatch_std = d_norm, minibatch_std
         super().__init__(generator, discriminator, latent_dim, data_shape, **kwargs)
 
     def build_generator(self, latent_dim, data_shape):
         if len(data_shape) == 1:
-            if self.g_head:
-                raise ValueError(f"`g_head` adds feature maps at the image's resolution to the default generator; "
-                                 f"data_shape {tuple(data_shape)} is vector data. Leave out g_head.")
             return super().build_generator(latent_dim, data_shape)
-        return build_conv_generator(latent_dim, data_shape, filters=self.width or self.default_conv_width,
-                                    num_classes=self.num_classes, head_channels=self.g_head)
+        return build_conv_generator(latent_dim, data_shape, filters=self.width or self.default_conv_width, num_classes=self.num_classes)
 
     def build_discriminator(self, data_shape):
         if len(data_shape) == 1:
@@ -80,5 +73,4 @@ class DCGAN(GAN):
         config = super().get_config()
         config["d_norm"] = self.d_norm
         config["minibatch_std"] = self.minibatch_std
-        config["g_head"] = self.g_head
         return config

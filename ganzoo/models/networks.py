@@ -159,17 +159,14 @@ def conv_plan(image_shape):
 
 
 def build_conv_generator(latent_dim, image_shape, filters=64, kernel_size=4, num_classes=None, embedding_dim=None,
-                         head_channels=None, name="generator"):
+                         name="generator"):
     """DCGAN generator: project z, then transposed convs with batch norm + ReLU, tanh output.
 
     Channels double towards the lowest resolution: `filters` at the resolution just below
     the output, so 64x64x3 with filters=128 is 4x4x1024 -> 8x8x512 -> 16x16x256 -> 32x32x128
     -> 64x64x3, the paper's Figure 1. Transposed convs, not UpSampling2D, so the gradients
     compile under XLA. `num_classes`, `embedding_dim`: a conditional generator on [z, label]
-    (see the module docstring). `head_channels`: the last transposed conv makes that many
-    feature maps at the output's resolution (batch norm, ReLU) and a 3x3 conv maps them to
-    the image, so the full resolution has features of its own, not one linear layer from the
-    resolution below (None: the paper's network).
+    (see the module docstring).
     """
     bh, bw, strides = conv_plan(image_shape)  # first: it explains a shape that is not (H, W, C)
     h, w, c = image_shape
@@ -187,16 +184,9 @@ def build_conv_generator(latent_dim, image_shape, filters=64, kernel_size=4, num
                                          name=f"deconv_{i}")(x)
         x = batch_norm_layer(f"bn_{i}")(x)
         x = keras.layers.ReLU(name=f"relu_{i}")(x)
-    if head_channels:
-        x = keras.layers.Conv2DTranspose(head_channels, kernel_size, strides=strides[-1] if n else 1, padding="same",
-                                         use_bias=False, kernel_initializer=dcgan_init(), name="deconv_head")(x)
-        x = batch_norm_layer("bn_head")(x)
-        x = keras.layers.ReLU(name="relu_head")(x)
-        x = keras.layers.Conv2D(c, 3, padding="same", kernel_initializer=dcgan_init(), name="conv_out")(x)
-    else:
-        # No batch norm on the output layer (Radford et al., Section 3).
-        x = keras.layers.Conv2DTranspose(c, kernel_size, strides=strides[-1] if n else 1, padding="same",
-                                         kernel_initializer=dcgan_init(), name="deconv_out")(x)
+    # No batch norm on the output layer (Radford et al., Section 3).
+    x = keras.layers.Conv2DTranspose(c, kernel_size, strides=strides[-1] if n else 1, padding="same",
+                                     kernel_initializer=dcgan_init(), name="deconv_out")(x)
     x = float32_output("tanh", "tanh")(x)
     return keras.Model(inputs, x, name=name)
 
