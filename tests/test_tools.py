@@ -152,3 +152,29 @@ def test_zoo_step_cost_profiles_the_op_types_of_a_step(run_tool):
     names = [line.split()[0] for line in ops]
     assert any("Conv2DBackpropFilter" in n for n in names), names  # D's and G's weight gradients ran
     assert not any("BatchMatMul" in n for n in names), names  # the projection's dot: a multiply and a sum
+
+
+@pytest.mark.slow  # trains 20 steps and scores 10,000 samples twice (~1.5 CPU-min)
+@needs_fashion_files
+def test_fashion_zoo_keeps_a_runs_budget_so_its_row_can_be_scored_again(tmp_path, run_tool):
+    results = tmp_path / "results.json"
+    run_tool("fashion_zoo.py", "train", "dcgan_fashion_mnist", "--root", tmp_path, "--results", results, "--",
+             "--epochs", "1", "--steps-per-epoch", "20")
+    label = "dcgan_fashion_mnist --epochs 1 --steps-per-epoch 20"
+    row = json.loads(results.read_text())[f"{label}_s0"]
+    run_dir = row["run_dir"]
+    budget = json.loads((tmp_path / os.path.basename(run_dir) / "zoo_budget.json").read_text())
+    assert budget["label"] == label and budget["cpu_seconds"] > 0 and "--steps-per-epoch 20" in budget["command"]
+    assert row["generator_steps"] == 20 and row["cpu_seconds"] == round(budget["cpu_seconds"], 1)
+    # As when a scoring failed after the training: the row is gone, `score RUN_DIR` makes it again
+    # with the training's own CPU time and command.
+    results.write_text("{}")
+    run_tool("fashion_zoo.py", "score", run_dir, "--results", results)
+    again = json.loads(results.read_text())[f"{label}_s0"]
+    assert {k: again[k] for k in ("cpu_seconds", "command", "generator_steps", "fashion_fd")} == \
+        {k: row[k] for k in ("cpu_seconds", "command", "generator_steps", "fashion_fd")}
+    # A run with neither the budget file nor a time log is refused with the way out.
+    os.remove(os.path.join(run_dir, "zoo_budget.json"))
+    proc = subprocess.run([sys.executable, "tools/fashion_zoo.py", "score", run_dir, "--results", results],
+                          capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert proc.returncode != 0 and "give --time-log and --train-command" in proc.stderr

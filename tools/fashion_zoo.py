@@ -11,6 +11,8 @@ conditional models also conditional accuracy and mean per-class fashion_fd.
 Usage:
     python tools/fashion_zoo.py train dcgan_fashion_mnist --seed 0      # `python -m ganzoo train` + score
     python tools/fashion_zoo.py train PRESET --seed 0 -- --epochs 32    # flags over the preset: row "PRESET --epochs 32"
+    python tools/fashion_zoo.py score RUN_DIR                           # score a `train` run again (its
+                                                                        # zoo_budget.json: e.g. scoring failed)
     python tools/fashion_zoo.py score RUN_DIR --time-log LOG --train-command CMD  # score a run trained by hand
                                                                         # under `/usr/bin/time -v` (LOG)
     python tools/fashion_zoo.py export dcgan_fashion_mnist --seed 0     # -> exported_models/<preset>_pretrained
@@ -46,6 +48,7 @@ from ganzoo.labels import balanced_labels  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "tools", "fashion_zoo_results.json")
 EVAL_SAMPLES = 10000
+BUDGET_FILE = "zoo_budget.json"  # in a run dir: its training's label, CPU and wall seconds, command
 KEY = "fashion_mnist"
 
 
@@ -110,14 +113,14 @@ def _time_log_seconds(path):
     return user + system, sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
 
 
-def _save(row):
+def _save(row, results_path=RESULTS):
     from quality_tables import merge_json  # tools/, this script's directory
 
     # Several trainings (or rescores) finish at once: each merges its row under the file's lock.
     def merge(results):
         results[f"{row['preset']}_s{row['seed']}"] = row  # a row per preset (with its flags) and seed
 
-    merge_json(RESULTS, merge, indent=2)
+    merge_json(results_path, merge, indent=2)
     print(json.dumps({k: v for k, v in row.items() if not isinstance(v, (list, dict))}), flush=True)
 
 
@@ -137,14 +140,32 @@ def cmd_train(args):
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     env = [f"{k}={os.environ[k]}" for k in THREAD_VARIABLES if k in os.environ]
     shown = " ".join([*env, "python3", "-m", *command[2:]])
-    row = _row(run_dir, usage.ru_utime + usage.ru_stime, time.time() - start, shown)
-    _save(dict(row, preset=label))
+    budget = dict(label=label, cpu_seconds=usage.ru_utime + usage.ru_stime, wall_seconds=time.time() - start,
+                  command=shown)
+    # Kept before scoring: the training's CPU time is measured once, and a scoring that fails
+    # (a changed loader, a missing test set) must not lose it. `score RUN_DIR` reads it back.
+    with open(os.path.join(run_dir, BUDGET_FILE), "w") as f:
+        json.dump(budget, f, indent=2)
+    row = _row(run_dir, budget["cpu_seconds"], budget["wall_seconds"], shown)
+    _save(dict(row, preset=label), args.results)
 
 
 def cmd_score(args):
-    # A run resumed once has one log per part: their times add up.
-    cpu, wall = (sum(part) for part in zip(*(_time_log_seconds(log) for log in args.time_log)))
-    _save(_row(args.run_dir, cpu, wall, args.train_command))
+    if args.time_log:
+        if not args.train_command:
+            raise SystemExit("fashion_zoo.py score: --time-log needs --train-command (the command it timed, for "
+                             "the record).")
+        # A run resumed once has one log per part: their times add up.
+        cpu, wall = (sum(part) for part in zip(*(_time_log_seconds(log) for log in args.time_log)))
+        _save(_row(args.run_dir, cpu, wall, args.train_command), args.results)
+        return
+    path = os.path.join(args.run_dir, BUDGET_FILE)
+    if not os.path.isfile(path):
+        raise SystemExit(f"fashion_zoo.py score: {path} does not exist (`fashion_zoo.py train` writes it when the "
+                         "training ends). For a run trained by hand give --time-log and --train-command.")
+    budget = json.load(open(path))
+    row = _row(args.run_dir, budget["cpu_seconds"], budget["wall_seconds"], budget["command"])
+    _save(dict(row, preset=budget["label"]), args.results)
 
 
 def cmd_rescore(args):
@@ -287,12 +308,15 @@ def main():
     t.add_argument("preset")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--root", default=os.path.join(ROOT, "runs", "fashion"))
+    t.add_argument("--results", default=RESULTS, help="the JSON file the row is merged into")
     t.add_argument("extra", nargs="*", help="more `ganzoo train` flags (after --)")
-    s = sub.add_parser("score")
+    s = sub.add_parser("score", help="score a finished run: one `train` trained (its zoo_budget.json), or one "
+                                     "trained by hand under `/usr/bin/time -v` (--time-log, --train-command)")
     s.add_argument("run_dir")
-    s.add_argument("--time-log", required=True, action="append",
+    s.add_argument("--time-log", action="append",
                    help="the `/usr/bin/time -v` output of the training command (repeat for a resumed run)")
-    s.add_argument("--train-command", required=True, help="the training command, for the record")
+    s.add_argument("--train-command", help="the training command, for the record")
+    s.add_argument("--results", default=RESULTS, help="the JSON file the row is merged into")
     e = sub.add_parser("export")
     e.add_argument("preset")
     e.add_argument("--seed", type=int, default=0)
