@@ -32,6 +32,12 @@ CASES = {
     # The recipe of dcgan_clusters_fashion_mnist: a conditional D (on clusters) with lazy R1, the
     # gradient of D(x, label) with respect to x only.
     "cdcgan_r1": ("DCGAN", (8, 8, 1), {"num_classes": 3, "r1_gamma": 1.0, "r1_every": 2}, {"ema_decay": 0.9}),
+    # Mode seeking over the same-label pairs of the fake batch: G's loss on the D step's fake and
+    # z (one critic step), and on a fresh z after k = 2 critic steps. A small lambda: at init the
+    # ratio is ~0.05, so the term's gradient scales float32 rounding by 1 / ratio^2 (~400); at
+    # lambda 1 the backends drifted 4e-5 apart in 3 steps (in weights of size ~7).
+    "cdcgan_mode_seeking": ("DCGAN", (8, 8, 1), {"num_classes": 3, "mode_seeking": 0.05}, {}),
+    "wgan_gp_mode_seeking": ("WGANGP", (8, 8, 1), {"n_critic": 2, "mode_seeking": 0.05}, {}),
 }
 
 
