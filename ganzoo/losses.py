@@ -339,8 +339,8 @@ def mode_seeking_ratio(samples, z, labels=None, epsilon=1e-8):
     pairs = ops.sum(upper)
     image_distance = ops.sum(upper * rms_distances(samples))
     latent_distance = ops.sum(upper * rms_distances(ops.stop_gradient(z)))
-    ratio = image_distance / ops.maximum(latent_distance, epsilon)
-    return ops.where(pairs > 0, ratio, 0.0), pairs
+    # No pair: both sums are 0, so the ratio is 0.
+    return image_distance / ops.maximum(latent_distance, epsilon), pairs
 
 
 def mode_seeking_loss(ratio, pairs, epsilon=1e-5):
