@@ -329,14 +329,11 @@ class Game:
         return self.generator_loss(scores, losses.top_k_weights(scores, state["top_k"]))
 
     def generator_regularized(self, loss, fake, z, labels=None):
-        """(the generator's loss with mode-seeking regularization added, its logs).
+        """(G's loss plus mode seeking (Mao et al. 2019), its logs); (loss, {}) without it.
 
-        `fake` = G(z) (or G(z, labels)), the batch the loss was taken on. Mode seeking (Mao et al.
-        2019) adds mode_seeking * 1 / (ratio + 1e-5), ratio the image distance per unit latent
-        distance over the pairs of `fake` with equal labels (`losses.mode_seeking_ratio`),
-        logged as `mode_seeking` (the ratio, averaged over the batches that had a pair).
-        Without it: (loss, {}).
-        """
+        `fake` = G(z) (or G(z, labels)), the batch the loss was taken on. The term is mode_seeking
+        / (ratio + 1e-5), ratio as `losses.mode_seeking_ratio` over the pairs of equal label,
+        logged as `mode_seeking` (averaged over the batches that had a pair)."""
         if not self.mode_seeking:
             return loss, {}
         ratio, pairs = losses.mode_seeking_ratio(fake, z, labels)
