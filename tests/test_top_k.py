@@ -52,9 +52,10 @@ def test_the_generator_objective_counts_only_the_kept_share(cls, tiny_model):
 
     state = model.game_state()
     assert float(numpy(state["top_k"])) == 1.0  # the schedule starts with the whole batch
-    assert float(model.generator_objective(d, fake, {}, state)) == pytest.approx(float(model.generator_loss(SCORES)))
+    loss, logs = model.generator_objective(d, fake, None, noise={}, state=state)
+    assert float(loss) == pytest.approx(float(model.generator_loss(SCORES))) and logs == {}
     state["top_k"] = ops.convert_to_tensor(0.5)
-    kept = float(model.generator_objective(d, fake, {}, state))
+    kept = float(model.generator_objective(d, fake, None, noise={}, state=state)[0])
     assert kept == pytest.approx(float(model.generator_loss(SCORES[[0, 2]])), rel=1e-6)
     assert kept != pytest.approx(float(model.generator_loss(SCORES)))
 

@@ -316,24 +316,20 @@ class Game:
         logs.update(self.discriminator_signals(real_scores, fake_scores))
         return loss, logs, state
 
-    def generator_objective(self, d, fake, noise=None, state=None):
-        """The generator's loss on the fake batch `fake` against the discriminator `d`, which
-        sees T(fake) when augmenting (`noise`: what `generator_noise` drew). With top-k training
-        only the share `state["top_k"]` of the fake batch (packs when packing) that D scores
-        highest counts (Sinha et al. 2020)."""
+    def generator_objective(self, d, fake, z, labels=None, noise=None, state=None):
+        """(loss, logs) of the generator step on the fake batch `fake` = G(z) (or G(z, labels))
+        against the discriminator `d`, which sees T(fake) when augmenting (`noise`: what
+        `generator_noise` drew). With top-k training only the share `state["top_k"]` of the fake
+        batch (packs when packing) that D scores highest counts (Sinha et al. 2020). With mode
+        seeking (Mao et al. 2019) the loss gains mode_seeking / (ratio + 1e-5), ratio as
+        `losses.mode_seeking_ratio` over the pairs of equal label, logged as `mode_seeking`
+        (averaged over the batches that had a pair); `logs` is {} without it."""
         state = state or {}
-        fake = self._augmented(fake, (noise or {}).get("aug_fake"), state)
-        scores = d(self._pack(fake))
+        scores = d(self._pack(self._augmented(fake, (noise or {}).get("aug_fake"), state)))
         if self.top_k is None:
-            return self.generator_loss(scores)
-        return self.generator_loss(scores, losses.top_k_weights(scores, state["top_k"]))
-
-    def generator_regularized(self, loss, fake, z, labels=None):
-        """(G's loss plus mode seeking (Mao et al. 2019), its logs); (loss, {}) without it.
-
-        `fake` = G(z) (or G(z, labels)), the batch the loss was taken on. The term is mode_seeking
-        / (ratio + 1e-5), ratio as `losses.mode_seeking_ratio` over the pairs of equal label,
-        logged as `mode_seeking` (averaged over the batches that had a pair)."""
+            loss = self.generator_loss(scores)
+        else:
+            loss = self.generator_loss(scores, losses.top_k_weights(scores, state["top_k"]))
         if not self.mode_seeking:
             return loss, {}
         ratio, pairs = losses.mode_seeking_ratio(fake, z, labels)

@@ -182,8 +182,7 @@ class JaxStep(MultiStep):
 
         def loss_fn(fake):
             d = self._critic(s, s.d_tv, labels)
-            g_loss = self.generator_objective(d, fake, noise, s.game)
-            g_loss, g_logs = self.generator_regularized(g_loss, fake, z, labels)
+            g_loss, g_logs = self.generator_objective(d, fake, z, labels, noise, s.game)
             return _scaled(g_loss, self.g_optimizer, s.g_opt), (g_loss, g_logs, d.non_trainable)
 
         (_, (g_loss, g_logs, s.d_nt)), fake_grads = jax.value_and_grad(loss_fn, has_aux=True)(fake)

@@ -164,8 +164,8 @@ class TensorFlowStep:
                 # 2. Generator loss on the same fake batch (recorded on this tape), scored by
                 #    the updated D: one G forward per iteration, updates still alternate.
                 noise = self._replica_noise(ops.shape(real)[0], self.generator_noise)
-                g_loss = self.generator_objective(self._critic(labels), fake, noise, self.game_state())
-                g_loss, g_logs = self.generator_regularized(g_loss, fake, z, labels)
+                g_loss, g_logs = self.generator_objective(self._critic(labels), fake, z, labels, noise,
+                                                          self.game_state())
                 g_loss_for_grad = self._scaled(g_loss, self.g_optimizer)
         else:
             # 1. k discriminator steps, step i on real batch i (unrolled: no control flow, so it
@@ -178,8 +178,8 @@ class TensorFlowStep:
                 z = self._replica_latent(ops.shape(real)[0])
                 fake = self._g_forward(z, g_labels)
                 noise = self._replica_noise(ops.shape(real)[0], self.generator_noise)
-                g_loss = self.generator_objective(self._critic(g_labels), fake, noise, self.game_state())
-                g_loss, g_logs = self.generator_regularized(g_loss, fake, z, g_labels)
+                g_loss, g_logs = self.generator_objective(self._critic(g_labels), fake, z, g_labels, noise,
+                                                          self.game_state())
                 g_loss_for_grad = self._scaled(g_loss, self.g_optimizer)
         # 3. Update G by the gradient of its loss; the same backward pass gives the loss's
         #    gradient at the fakes (`g_grad_norm`).

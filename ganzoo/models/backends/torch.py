@@ -121,8 +121,8 @@ class TorchStep:
             z = self._latent(real.shape[0])
             fake = self._g_forward(z, g_labels)
         noise = self.generator_noise(real.shape[0])
-        g_loss = self.generator_objective(self._critic(g_labels), fake, noise, self.game_state())
-        g_loss, g_logs = self.generator_regularized(g_loss, fake, z, g_labels)
+        g_loss, g_logs = self.generator_objective(self._critic(g_labels), fake, z, g_labels, noise,
+                                                  self.game_state())
         # 3. Update G by the gradient of its loss; the same backward pass gives the loss's
         #    gradient at the fakes (`g_grad_norm`).
         (fake_grads,), loss_scale = self._update(g_loss, self.generator, self.g_optimizer, watched=[fake])
