@@ -131,6 +131,10 @@ class TrainConfig:
         None, "int", "no labels needed: condition G and D on K k-means clusters of the training images (30 for "
                      "28x28 digits); samples draw the cluster from its share of the images; 0: off",
         valid=(lambda v: v == 0 or v >= 2, "0 (off) or an integer of at least 2, e.g. 30"), metavar="K")
+    cluster_features: str = setting(
+        "pixels", "str", "the space --cluster-labels clusters in: pixels, or hog_pixels (gradient-orientation "
+                         "histograms beside the pixels: clusters that follow texture and edges too)",
+        choices=("pixels", "hog_pixels"))
     image_size: Optional[int] = setting(None, "int", "resize (and center-crop) images to N x N")
     data_dir: Optional[str] = setting(None, "str", "tensorflow-datasets directory with prepared data; for "
                                       "fashion_mnist a folder holding its four idx files")
@@ -241,6 +245,9 @@ def validate_config(config):
         other = "--conditional (the dataset's labels)" if config.conditional else "--pack"
         raise ConfigError(f"--cluster-labels {config.cluster_labels} conditions on k-means clusters and does not "
                           f"combine with {other}. Use one of them (--cluster-labels 0 turns a preset's clusters off).")
+    if config.cluster_features != "pixels" and not config.cluster_labels:
+        raise ConfigError(f"--cluster-features {config.cluster_features} chooses the space of --cluster-labels' "
+                          "k-means clusters; add --cluster-labels K (e.g. 50), or leave --cluster-features out.")
     for flag, path in (("--run-dir", config.run_dir), ("--export", config.export_dir)):
         if path is not None and (not isinstance(path, str) or not path.strip()):
             raise ConfigError(f"{flag} must name a directory; got {path!r}.")

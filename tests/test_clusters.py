@@ -10,7 +10,7 @@ import pytest
 
 import ganzoo
 from ganzoo.data import DatasetError, load_dataset, load_real_samples
-from ganzoo.data.clusters import ImageClusters, cluster_file, fit_clusters
+from ganzoo.data.clusters import ImageClusters, cluster_features, cluster_file, fit_clusters, hog
 from ganzoo.labels import balanced_labels, prior_labels
 
 CENTERS = np.array([[-0.8, -0.8, 0.0], [0.8, 0.8, 0.0], [0.0, -0.8, 0.8]], "float32")
@@ -85,6 +85,64 @@ def test_clusters_round_trip_and_a_damaged_file_is_named(tmp_path):
     with pytest.raises(DatasetError, match="clusters.npz is not a readable cluster file"):
         ImageClusters.load(path)
     assert os.path.getsize(path) == 100  # reported, never replaced
+
+
+def _stripes(n=64, size=16, seed=0):
+    """Vertical (class 0) and horizontal (class 1) sine stripes of random period, phase and
+    contrast: their mean images are alike, their gradient orientations are not."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 2, n)
+    t = np.arange(size, dtype="float32")
+    period, phase, contrast = rng.uniform(3, 6, n), rng.uniform(0, 2 * np.pi, n), rng.uniform(0.3, 1, n)
+    wave = contrast[:, None] * np.sin(2 * np.pi * t[None, :] / period[:, None] + phase[:, None])  # (n, size)
+    images = np.where(truth[:, None, None] == 0, wave[:, None, :], wave[:, :, None]) * np.ones((1, size, size))
+    return images[..., None].astype("float32"), truth
+
+
+def _purity(assigned, truth):
+    return sum(np.bincount(truth[assigned == c]).max() for c in np.unique(assigned)) / len(truth)
+
+
+def test_hog_pixel_clusters_follow_orientation_where_pixel_clusters_do_not():
+    images, truth = _stripes()
+    by_hog = fit_clusters(images, 2, seed=0, features="hog_pixels")
+    by_pixels = fit_clusters(images, 2, seed=0)
+    assert by_hog.features == "hog_pixels" and by_hog.centroids.shape == (2, 128 + 16 * 16)
+    assert _purity(by_hog.assign(images), truth) == 1.0
+    assert _purity(by_pixels.assign(images), truth) < 0.8  # pixels split by phase, not direction
+    # The histograms: unit length; a vertical stripe's gradients are horizontal (orientation bin 0).
+    h = hog(images)
+    np.testing.assert_allclose(np.linalg.norm(h, axis=1), 1.0, rtol=1e-5)
+    vertical = h[truth == 0].reshape(-1, 16, 8).sum(axis=1)
+    assert (vertical[:, 0] > 0.9 * vertical.sum(axis=1)).all()
+
+
+def test_hog_pixel_features_and_assignment_agree_on_tensorflow_and_numpy():
+    images, _ = _stripes(n=40, seed=1)
+    images = images + np.random.default_rng(2).normal(0, 0.1, images.shape).astype("float32")
+    clusters = fit_clusters(images, 4, seed=0, features="hog_pixels")
+    from ganzoo.data.clusters import _hog_pixels_tensor
+
+    np.testing.assert_allclose(np.asarray(_hog_pixels_tensor(images)), cluster_features(images, "hog_pixels"),
+                               atol=2e-5)
+    np.testing.assert_array_equal(np.asarray(clusters.assign_tensor(images)), clusters.assign(images))
+
+
+def test_cluster_features_are_kept_in_the_file_and_bad_ones_are_named(tmp_path):
+    images, _ = _stripes(n=24)
+    clusters = fit_clusters(images, 3, seed=0, features="hog_pixels")
+    path = str(tmp_path / "clusters.npz")
+    clusters.save(path)
+    loaded = ImageClusters.load(path)
+    assert loaded.features == "hog_pixels"
+    np.testing.assert_array_equal(loaded.assign(images), clusters.assign(images))
+    # A file written before the features were recorded holds pixel clusters.
+    np.savez(path, centroids=np.zeros((2, 3), "float32"), counts=np.array([1, 2]))
+    assert ImageClusters.load(path).features == "pixels"
+    with pytest.raises(ValueError, match="features must be one of pixels, hog_pixels; got 'edges'"):
+        fit_clusters(images, 3, features="edges")
+    with pytest.raises(ValueError, match="multiples of 4; got shape \\(5, 6, 6, 1\\)"):
+        fit_clusters(np.zeros((5, 6, 6, 1), "float32"), 2, features="hog_pixels")
 
 
 # ---------------------------------------------------------------------- pipelines
@@ -193,6 +251,29 @@ def test_a_damaged_cluster_file_stops_the_resume_and_is_kept(run_main, tmp_path)
     code, _, err = run_main([*args, "--epochs", "2"])
     assert code == 2 and "is not a readable cluster file" in err and "restore it from a backup" in err
     assert open(path, "rb").read() == b"not a cluster file"
+
+
+def test_cli_clusters_in_the_feature_space_asked_and_a_resume_keeps_it(run_main, tmp_path):
+    run_dir = tmp_path / "run"
+    args = ["train", "dcgan", "--dataset", "mnist_sample", "--image-size", "8", "--batch-size", "8", "--width", "4",
+            "--latent-dim", "4", "--steps-per-epoch", "2", "--quiet", "--run-dir", run_dir, "--cluster-labels", "3"]
+    code, _, err = run_main([*args, "--cluster-features", "hog_pixels", "--epochs", "1"])
+    assert code == 0, err
+    clusters = ImageClusters.load(cluster_file(str(run_dir)))
+    assert clusters.features == "hog_pixels" and clusters.centroids.shape == (3, 128 + 64)
+    code, _, err = run_main([*args, "--epochs", "2"])  # resumed without the flag: pixels
+    assert code == 2 and "cluster_features: run has 'hog_pixels', now 'pixels'" in err
+    code, _, err = run_main([*args, "--cluster-features", "hog_pixels", "--epochs", "2"])
+    assert code == 0, err
+    # A cluster file of another space in the run (put there by hand) is named, and kept.
+    pixel_clusters = ImageClusters(np.zeros((3, 64), "float32"), np.array([1, 1, 1]))
+    pixel_clusters.save(cluster_file(str(run_dir)))
+    code, _, err = run_main([*args, "--cluster-features", "hog_pixels", "--epochs", "3"])
+    assert code == 2 and "holds clusters of pixels, but --cluster-features is hog_pixels" in err
+    assert ImageClusters.load(cluster_file(str(run_dir))).features == "pixels"
+    code, _, err = run_main(["train", "dcgan", "--dataset", "mnist_sample", "--cluster-features", "hog_pixels",
+                             "--run-dir", tmp_path / "other"])
+    assert code == 2 and "add --cluster-labels K" in err
 
 
 def test_a_locked_run_dir_is_refused_before_its_clusters_are_fit(run_main, tmp_path, lock_held_elsewhere,

@@ -56,13 +56,17 @@ def run_clusters(config):
         if clusters.k != config.cluster_labels:
             raise ConfigError(f"{path} holds {clusters.k} clusters, but --cluster-labels is {config.cluster_labels}. "
                               f"Resume with --cluster-labels {clusters.k}, or train a new run (a new --run-dir).")
+        if clusters.features != config.cluster_features:
+            raise ConfigError(f"{path} holds clusters of {clusters.features}, but --cluster-features is "
+                              f"{config.cluster_features}. Resume with --cluster-features {clusters.features}, "
+                              "or train a new run (a new --run-dir).")
         return clusters
     info = dataset_info(config.dataset, image_size=config.image_size, data_dir=config.data_dir)
     n = info.get("num_examples")
     n = None if n is not None and n <= MAX_CLUSTER_IMAGES else MAX_CLUSTER_IMAGES
     images = load_real_samples(config.dataset, n, image_size=config.image_size, seed=config.seed, split="train",
                                data_dir=config.data_dir, skip_corrupt=config.skip_corrupt)
-    return fit_clusters(images, config.cluster_labels, seed=config.seed)
+    return fit_clusters(images, config.cluster_labels, seed=config.seed, features=config.cluster_features)
 
 
 def resolve_mixed_precision(mixed_precision, cpuinfo="/proc/cpuinfo"):
