@@ -4,8 +4,9 @@ label-free feature spaces: the measurement behind `--cluster-labels` clustering 
 Purity = the share of the 60,000 training images whose cluster's most common class is theirs
 (the labels are read only to score the clusters). Spaces: `pixels` (what `--cluster-labels`
 uses), `unit_norm` (each image's pixels + 1 scaled to unit length), `mask` (pixel > -0.9: the
-silhouette), `hog` (histograms of unsigned gradient orientation, 8 bins in a 4x4 grid of cells,
-L2-normalized: 128-d), `hog_pixels` (4 x hog beside the pixels x 2 / 28), `mnist_classifier` (the 128-d features of ganzoo's MNIST classifier: trained on
+silhouette), `hog` (`ganzoo.data.clusters.hog`: histograms of unsigned gradient orientation, 8 bins in a
+4x4 grid of cells, L2-normalized: 128-d), `hog_pixels` (what `--cluster-features hog_pixels`
+clusters in: 4 x hog beside the pixels x 2 / 28), `mnist_classifier` (the 128-d features of ganzoo's MNIST classifier: trained on
 digits, no Fashion-MNIST label), `discriminator` (the flattened last conv features of the D of a
 `ganzoo train` run: `--run-dir`).
 
@@ -29,20 +30,6 @@ import numpy as np  # noqa: E402
 SPACES = ("pixels", "unit_norm", "mask", "hog", "hog_pixels", "mnist_classifier", "discriminator")
 
 
-def hog(images, cells=4, bins=8):
-    """(n, cells * cells * bins) L2-normalized histograms of unsigned gradient orientation,
-    weighted by the gradient's magnitude (central differences), over a `cells` x `cells` grid."""
-    g = np.asarray(images, np.float32).mean(axis=-1)  # (n, h, w): grey
-    n, h, w = g.shape
-    gx, gy = np.zeros_like(g), np.zeros_like(g)
-    gx[:, :, 1:-1] = g[:, :, 2:] - g[:, :, :-2]
-    gy[:, 1:-1] = g[:, 2:] - g[:, :-2]
-    magnitude = np.sqrt(gx * gx + gy * gy)
-    b = np.minimum(np.floor(np.mod(np.arctan2(gy, gx), np.pi) / np.pi * bins), bins - 1).astype(np.int32)
-    votes = np.eye(bins, dtype=np.float32)[b] * magnitude[..., None]
-    hist = votes.reshape(n, cells, h // cells, cells, w // cells, bins).sum(axis=(2, 4)).reshape(n, -1)
-    return hist / (np.sqrt((hist * hist).sum(axis=1, keepdims=True)) + 1e-6)
-
 
 def features(space, images, run_dir=None):
     """(n, d) float32 features of ganzoo images in [-1, 1] for one of SPACES."""
@@ -54,10 +41,10 @@ def features(space, images, run_dir=None):
         return shifted / np.maximum(np.linalg.norm(shifted, axis=1, keepdims=True), 1e-6)
     if space == "mask":
         return (flat > -0.9).astype(np.float32)
-    if space == "hog":
-        return hog(images)
-    if space == "hog_pixels":
-        return np.concatenate([4.0 * hog(images), flat * (2.0 / np.sqrt(flat.shape[1]))], axis=1)
+    if space in ("hog", "hog_pixels"):  # what --cluster-features hog_pixels clusters in
+        from ganzoo.data.clusters import cluster_features, hog
+
+        return hog(images) if space == "hog" else cluster_features(images, "hog_pixels")
     if space == "mnist_classifier":
         from ganzoo.metrics.features import classifier_feature_model, extract_features
 
