@@ -334,6 +334,8 @@ def resolve_config(model_or_preset="dcgan", **overrides):
             f"Presets: {', '.join(PRESETS)}."
         )
     values.update(overrides)
+    if not values.get("cluster_labels") and "cluster_features" not in overrides:
+        values.pop("cluster_features", None)  # --cluster-labels 0 turns a preset's clusters off, with their space
     config = TrainConfig.from_dict(values)
     validate_config(config)
     return config

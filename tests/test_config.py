@@ -128,6 +128,15 @@ def test_r1_zero_turns_a_presets_lazy_r1_off():
     assert resolve_config("dcgan_clusters_fashion_mnist").r1 == 0.1
 
 
+def test_cluster_labels_zero_turns_a_presets_clusters_off_with_their_space():
+    assert resolve_config("dcgan_clusters_fashion_mnist").cluster_features == "hog_pixels"
+    for extra in ({}, {"conditional": True}):  # the advice --cluster-labels' refusal gives, followed
+        config = resolve_config("dcgan_clusters_fashion_mnist", cluster_labels=0, **extra)
+        assert (config.cluster_labels, config.cluster_features) == (0, "pixels")
+    with pytest.raises(ConfigError, match="add --cluster-labels K"):  # given by the user, it is still refused
+        resolve_config("dcgan_clusters_fashion_mnist", cluster_labels=0, cluster_features="hog_pixels")
+
+
 def test_a_resume_with_another_augmentation_setting_is_named():
     from ganzoo.config import config_difference
 
