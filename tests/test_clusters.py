@@ -296,3 +296,31 @@ def test_a_locked_run_dir_is_refused_before_its_clusters_are_fit(run_main, tmp_p
     assert fits == [] and not os.path.exists(cluster_file(str(run_dir)))
     assert run_main(args)[0] == 0 and fits == [1]  # the lock's holder gone, the run fits them once
 
+
+
+def test_cluster_purity_reads_a_cluster_ds_last_features_without_its_labels(run_main, tmp_path, repo_root):
+    # tools/cluster_purity.py's `discriminator` space, on a D conditioned on clusters (a projection D:
+    # its features come from the image alone): D's activations after its last LeakyReLU, unit length.
+    import importlib.util
+
+    import keras
+
+    from ganzoo.runs.record import load_run
+
+    run_dir = tmp_path / "run"
+    code, _, err = run_main(["train", "dcgan", "--dataset", "mnist_sample", "--image-size", "8", "--batch-size", "8",
+                             "--width", "4", "--latent-dim", "4", "--steps-per-epoch", "2", "--epochs", "1", "--quiet",
+                             "--run-dir", run_dir, "--cluster-labels", "3"])
+    assert code == 0, err
+    spec = importlib.util.spec_from_file_location("cluster_purity", os.path.join(repo_root, "tools", "cluster_purity.py"))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    images = np.random.default_rng(0).uniform(-1, 1, (5, 8, 8, 1)).astype(np.float32)
+    feats = tool.features("discriminator", images, str(run_dir))
+    _, model = load_run(str(run_dir))
+    d = model.discriminator
+    assert len(d.inputs) == 2  # conditional on the clusters
+    last = [layer for layer in d.layers if isinstance(layer, keras.layers.LeakyReLU)][-1]
+    expected = np.asarray(keras.Model(d.inputs[0], last.output)(images)).reshape(5, -1)
+    np.testing.assert_allclose(feats, expected / np.linalg.norm(expected, axis=1, keepdims=True), atol=1e-6)
+    assert tool.purity(np.array([0, 0, 1, 1]), np.array([2, 2, 2, 3]), 2) == 0.75

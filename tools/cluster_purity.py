@@ -7,8 +7,9 @@ uses), `unit_norm` (each image's pixels + 1 scaled to unit length), `mask` (pixe
 silhouette), `hog` (`ganzoo.data.clusters.hog`: histograms of unsigned gradient orientation, 8 bins in a
 4x4 grid of cells, L2-normalized: 128-d), `hog_pixels` (what `--cluster-features hog_pixels`
 clusters in: 4 x hog beside the pixels x 2 / 28), `mnist_classifier` (the 128-d features of ganzoo's MNIST classifier: trained on
-digits, no Fashion-MNIST label), `discriminator` (the flattened last conv features of the D of a
-`ganzoo train` run: `--run-dir`).
+digits, no Fashion-MNIST label), `discriminator` (the last convolutional features of the D of a
+`ganzoo train` run, `--run-dir`, after its last LeakyReLU, each image's scaled to unit length; a
+conditional or cluster D's too, whose features do not depend on the label).
 
 Usage:
     python tools/cluster_purity.py --spaces pixels,unit_norm,mask,mnist_classifier --k 10,30
@@ -30,7 +31,6 @@ import numpy as np  # noqa: E402
 SPACES = ("pixels", "unit_norm", "mask", "hog", "hog_pixels", "mnist_classifier", "discriminator")
 
 
-
 def features(space, images, run_dir=None):
     """(n, d) float32 features of ganzoo images in [-1, 1] for one of SPACES."""
     flat = images.reshape(len(images), -1).astype(np.float32)
@@ -50,7 +50,7 @@ def features(space, images, run_dir=None):
 
         out = extract_features(classifier_feature_model("mnist"), images)
         return np.asarray(out[0] if isinstance(out, (list, tuple)) else out, np.float32)
-    if space == "discriminator":
+    if space == "discriminator":  # Liu et al. 2020 cluster D's features
         import keras
 
         from ganzoo.runs.record import load_run
@@ -59,11 +59,18 @@ def features(space, images, run_dir=None):
             raise SystemExit("--spaces discriminator needs --run-dir (a finished `ganzoo train` run).")
         _, model = load_run(run_dir)
         d = model.discriminator
-        if len(d.inputs) != 1:
-            raise SystemExit(f"{run_dir}'s D is conditional (it takes labels); use an unconditional run.")
-        head = keras.Model(d.inputs[0], d.get_layer("flatten").output)
-        return np.concatenate([np.asarray(head(images[i: i + 1000]), np.float32).reshape(-1, head.output.shape[-1])
-                               for i in range(0, len(images), 1000)])
+        # D's last convolutional features, after its last LeakyReLU: a projection D (conditional,
+        # or on clusters) computes them from the image alone, so its label input is not needed.
+        last = next((layer for layer in reversed(d.layers) if isinstance(layer, keras.layers.LeakyReLU)), None)
+        if last is None:
+            raise SystemExit(f"{run_dir}'s D has no LeakyReLU layer to read features after.")
+        try:
+            head = keras.Model(d.inputs[0], last.output)
+        except ValueError as e:
+            raise SystemExit(f"{run_dir}'s D features at {last.name!r} depend on more than the image: {e}") from None
+        out = np.concatenate([np.asarray(head(images[i: i + 1000]), np.float32).reshape(min(1000, len(images) - i), -1)
+                              for i in range(0, len(images), 1000)])
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-6)  # each image's at unit length
     raise SystemExit(f"unknown space {space!r}; choose from {', '.join(SPACES)}")
 
 
