@@ -68,8 +68,8 @@ def features(space, images, run_dir=None):
             head = keras.Model(d.inputs[0], last.output)
         except ValueError as e:
             raise SystemExit(f"{run_dir}'s D features at {last.name!r} depend on more than the image: {e}") from None
-        out = np.concatenate([np.asarray(head(images[i: i + 1000]), np.float32).reshape(min(1000, len(images) - i), -1)
-                              for i in range(0, len(images), 1000)])
+        out = np.concatenate([np.asarray(head(images[i: i + 1000]), np.float32) for i in range(0, len(images), 1000)])
+        out = out.reshape(len(out), -1)
         return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-6)  # each image's at unit length
     raise SystemExit(f"unknown space {space!r}; choose from {', '.join(SPACES)}")
 

@@ -51,9 +51,7 @@ class ImageClusters:
     """
 
     def __init__(self, centroids, counts, features="pixels"):
-        if features not in FEATURES:
-            raise ValueError(f"features must be one of {', '.join(FEATURES)}; got {features!r}.")
-        self.features = features
+        self.features = _checked_features(features)
         centroids = np.asarray(centroids, dtype=np.float32)
         counts = np.asarray(counts)
         if centroids.ndim != 2 or len(centroids) < 2:
@@ -127,9 +125,7 @@ def fit_clusters(images, k, seed=0, max_iterations=100, features="pixels"):
     """
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
         raise ValueError(f"k must be an integer >= 2; got {k!r}.")
-    if features not in FEATURES:
-        raise ValueError(f"features must be one of {', '.join(FEATURES)}; got {features!r}.")
-    flat = _flat(cluster_features(images, features))
+    flat = _flat(cluster_features(images, _checked_features(features)))
     if len(flat) < k:
         raise DatasetError(f"k-means with k = {k} clusters needs at least {k} images; got {len(flat)}. "
                            "Use fewer clusters.")
@@ -178,6 +174,12 @@ def hog(images):
     votes = np.eye(_BINS, dtype=np.float32)[b] * magnitude[..., None]
     hist = votes.reshape(n, _CELLS, h // _CELLS, _CELLS, w // _CELLS, _BINS).sum(axis=(2, 4)).reshape(n, -1)
     return hist / (np.sqrt(np.sum(hist * hist, axis=1, keepdims=True)) + 1e-6)
+
+
+def _checked_features(features):
+    if features not in FEATURES:
+        raise ValueError(f"features must be one of {', '.join(FEATURES)}; got {features!r}.")
+    return features
 
 
 def _check_cells(shape):
