@@ -182,6 +182,18 @@ def test_import_ganzoo_under_jax_does_not_import_tensorflow(subprocess_env):
     _run_jax(["-c", code], subprocess_env)
 
 
+@pytest.mark.parametrize("setting, enabled", [(None, "True"), ("0", "False")])
+def test_import_ganzoo_turns_on_tensorflows_onednn_kernels_unless_the_user_set_them(subprocess_env, setting,
+                                                                                       enabled):
+    # TensorFlow's own default is off on CPUs without AVX512 VNNI / BF16 or AMX (the 2-core CI VM).
+    code = ("import ganzoo, tensorflow; from tensorflow.python.util import _pywrap_util_port as port; "
+            "print(port.IsMklEnabled())")
+    out = subprocess.run([sys.executable, "-c", code], env=subprocess_env(TF_ENABLE_ONEDNN_OPTS=setting),
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-1] == enabled
+
+
 EXPORT_FROM_JAX = textwrap.dedent("""
     import sys
     import numpy as np
