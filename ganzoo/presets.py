@@ -101,13 +101,14 @@ PRESETS = {
     # 20 epochs 0.452 +- 0.025 against 0.561 +- 0.028 (3 seeds, paired, every seed better). Batch
     # 32, 10 steps per compiled call, in mixed bfloat16 where it is native (`auto`: oneDNN's bf16
     # kernels on a CPU with AMX or AVX512_BF16; on an AVX2-only CPU bf16 is emulated, 8.6x a float32
-    # step, so there it trains in float32), for 24 epochs = 44,880 steps: what 30 CPU-minutes buy
+    # step, so there it trains in float32), for 23 epochs = 43,010 steps: what 30 CPU-minutes buy
     # in float32 on a 2-core AVX2 CPU with one thread per TensorFlow pool (TF_NUM_INTRAOP_THREADS=1
     # TF_NUM_INTEROP_THREADS=1) and TensorFlow's oneDNN kernels, which `import ganzoo` turns on
-    # (27 steps per CPU-second against Eigen's 23). Measured in exported_models/README.md and
+    # (27 steps per CPU-second against Eigen's 23; an epoch ~72 CPU-s with its picture, the
+    # start ~52 CPU-s with the k-means). Measured in exported_models/README.md and
     # tools/BENCHMARKS.md.
     "dcgan_clusters_fashion_mnist": dict(_DCGAN, dataset="fashion_mnist", width=32, batch_size=32, d_lr=5e-4,
-                                         g_lr=5e-4, ema=0.999, epochs=24, cluster_labels=50,
+                                         g_lr=5e-4, ema=0.999, epochs=23, cluster_labels=50,
                                          cluster_features="hog_pixels", r1=0.1, r1_every=4,
                                          mixed_precision="auto", steps_per_execution=10),
     "cdcgan_fashion_mnist": dict(_DCGAN, dataset="fashion_mnist", width=32, batch_size=64, d_lr=5e-4,

@@ -128,6 +128,16 @@ def test_hog_pixel_features_and_assignment_agree_on_tensorflow_and_numpy():
     np.testing.assert_array_equal(np.asarray(clusters.assign_tensor(images)), clusters.assign(images))
 
 
+def test_hog_of_many_images_is_each_images_own():
+    # hog works through large sets a chunk at a time (bounded memory): no image sees another's.
+    from ganzoo.data.clusters import _HOG_CHUNK, hog
+
+    images = load_real_samples("mnist_sample", _HOG_CHUNK + 88, seed=0)
+    each = np.concatenate([hog(images[i: i + 1]) for i in range(len(images))])
+    np.testing.assert_array_equal(hog(images), each)
+    assert hog(images[:0]).shape == (0, 128)
+
+
 def test_cluster_features_are_kept_in_the_file_and_bad_ones_are_named(tmp_path):
     images, _ = _stripes(n=24)
     clusters = fit_clusters(images, 3, seed=0, features="hog_pixels")
@@ -161,6 +171,32 @@ def test_batches_carry_each_images_nearest_cluster_on_tf_data_and_numpy(monkeypa
     np.testing.assert_array_equal(y, clusters.assign(x))
     with pytest.raises(DatasetError, match="exclude each other"):
         load_dataset("mnist_sample", batch_size=32, clusters=clusters, with_labels=True)
+
+
+def test_in_memory_images_are_clustered_once_and_streamed_images_per_batch(monkeypatch, tmp_path):
+    from PIL import Image
+
+    images = load_real_samples("mnist_sample", 600, seed=0)
+    clusters = fit_clusters(images, 4, seed=0, features="hog_pixels")
+
+    def per_batch(self, batch):
+        raise AssertionError("in-memory images were clustered per batch")
+
+    # In memory: every image labelled once, by `assign`, before batching (assign_tensor unused).
+    with monkeypatch.context() as patch:
+        patch.setattr(ImageClusters, "assign_tensor", per_batch)
+        batches = list(load_dataset("mnist_sample", batch_size=50, seed=1, clusters=clusters))
+    x, y = (np.concatenate([np.asarray(b[i]) for b in batches]) for i in (0, 1))
+    np.testing.assert_array_equal(y, clusters.assign(x))
+    assert len(x) == 4500 and len(set(y.tolist())) == 4  # the 90 batches of the training split
+    # Streamed (a folder of image files): labelled in the tf.data map, by the same rule.
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    for i, image in enumerate(np.round((images[:40, :, :, 0] + 1) * 127.5).astype(np.uint8)):
+        Image.fromarray(image).save(folder / f"{i:02d}.png")
+    x, y = next(iter(load_dataset(str(folder), batch_size=40, seed=1, clusters=clusters)))
+    np.testing.assert_array_equal(np.asarray(y), clusters.assign(np.asarray(x)))
+    assert len(set(np.asarray(y).tolist())) > 1
 
 
 # ---------------------------------------------------------------------- the label prior
