@@ -345,6 +345,15 @@ def test_ema_generator_normalizes_with_its_own_batchnorm_statistics(tiny_model, 
     assert np.median(np.abs(live / own_var - 1)) > 0.5  # what the EMA generator held before: far off
     model.fit(image_dataset(n=32, seed=1), epochs=1, verbose=0)
     assert_own(first_bn_stats(model.ema_generator))
+    # Fewer standing batches (each epoch's picture takes 8): the same statistics, estimated from
+    # fewer samples; generate's default count takes them over again from its 40.
+    few = model.sampling_generator(standing_batches=2)
+    (_, own_var_few), (_, var_few) = first_bn_stats(few)
+    assert not np.allclose(var_few, first_bn_stats(model.ema_generator)[1][1], rtol=1e-4)
+    np.testing.assert_allclose(var_few, own_var_few, rtol=5 * (np.sqrt(2 / 512) + np.sqrt(2 / 20000)))
+    assert_own(first_bn_stats(model.sampling_generator()))
+    with pytest.raises(ValueError, match="standing_batches"):
+        model.generate(4, standing_batches=0)
 
 
 @pytest.mark.both_backends

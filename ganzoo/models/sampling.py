@@ -16,10 +16,12 @@ from ganzoo.models.optimizers import _inner
 from ganzoo.models.keras_internals import ema_averages
 
 # Batches (of 256 samples) over which the EMA generator's BatchNorm statistics are taken: 10,240
-# samples, recomputed whenever the average changed, so each epoch's sample picture pays it (1.7
-# CPU-s for the quick start's G). 8 batches cost a fifth as much but scored the 50-cluster
-# Fashion-MNIST DCGAN's seed 0 at fashion_fd 0.739 against 0.706: the statistics' noise shows.
+# samples, recomputed whenever the average changed (1.7 CPU-s for the quick start's G, 2.5 for
+# the Fashion-MNIST zoo's). 8 batches cost a fifth as much but scored the 50-cluster
+# Fashion-MNIST DCGAN's seed 0 at fashion_fd 0.739 against 0.706: the statistics' noise shows
+# in scores, not in a picture, so each epoch's sample picture takes PICTURE_STANDING_BATCHES.
 STANDING_BATCHES = 40
+PICTURE_STANDING_BATCHES = 8
 STANDING_BATCH_SIZE = 256
 
 
@@ -46,6 +48,10 @@ class Sampling:
     @property
     def ema_generator(self):
         """A copy of the generator holding the EMA weights, or None when EMA is off."""
+        return self._ema_clone(STANDING_BATCHES)
+
+    def _ema_clone(self, standing_batches):
+        """The EMA generator with BatchNorm statistics over `standing_batches` batches (None: EMA off)."""
         if self.g_optimizer is None:
             return None
         inner = _inner(self.g_optimizer)
@@ -59,20 +65,20 @@ class Sampling:
             object.__setattr__(self, "_ema_key", None)
         clone = self._ema_generator
         averages = [ops.convert_to_numpy(a) for a in ema_averages(inner)]
-        key = tuple(float(a.sum()) for a in averages)
+        key = (standing_batches,) + tuple(float(a.sum()) for a in averages)
         if getattr(self, "_ema_key", None) == key:
             return clone  # the same averages: the clone holds them and their statistics
         for target, average in zip(clone.trainable_variables, averages):
             target.assign(average)
         for target, live in zip(clone.non_trainable_variables, self.generator.non_trainable_variables):
             target.assign(live)
-        self._standing_statistics(clone)
+        self._standing_statistics(clone, standing_batches)
         object.__setattr__(self, "_ema_key", key)
         return clone
 
-    def _standing_statistics(self, net):
+    def _standing_statistics(self, net, batches=STANDING_BATCHES):
         """Set `net`'s BatchNorm statistics to its own: the mean of each layer's batch mean and
-        variance over STANDING_BATCHES batches of `net` in training mode ("standing statistics",
+        variance over `batches` batches of `net` in training mode ("standing statistics",
         Brock et al. 2019). G's moving statistics follow the live weights of the last ~100 steps,
         not the EMA's average of the last ~1,000, and an EMA generator that normalizes with them
         samples worse (Fashion-MNIST: fashion_fd 0.81 -> 0.78). Labels: drawn from the
@@ -84,7 +90,7 @@ class Sampling:
         momenta = [layer.momentum for layer in layers]
         rng = np.random.default_rng(0)
         try:
-            for i in range(STANDING_BATCHES):
+            for i in range(batches):
                 for layer in layers:
                     layer.momentum = i / (i + 1)  # moving = the mean of the i + 1 batches' statistics so far
                 z = rng.standard_normal((STANDING_BATCH_SIZE, self.latent_dim)).astype("float32")
@@ -97,9 +103,10 @@ class Sampling:
             for layer, momentum in zip(layers, momenta):
                 layer.momentum = momentum
 
-    def sampling_generator(self):
-        """The network used for sampling and export: the EMA generator when on, else G."""
-        return self.ema_generator or self.generator
+    def sampling_generator(self, standing_batches=STANDING_BATCHES):
+        """The network used for sampling and export: the EMA generator when on (its BatchNorm
+        statistics over `standing_batches` batches of 256 samples), else G."""
+        return self._ema_clone(standing_batches) or self.generator
 
     def _sampling_labels(self, labels, n, seed=None):
         """int32 labels (n,) for a conditional model (checked), None for an unconditional one."""
@@ -124,7 +131,7 @@ class Sampling:
             raise ValueError(f"labels must be in [0, {self.num_classes}); got {sorted(set(array.tolist()))[:10]}.")
         return array.astype("int32")
 
-    def generate(self, n_or_z, seed=None, batch_size=256, labels=None):
+    def generate(self, n_or_z, seed=None, batch_size=256, labels=None, standing_batches=STANDING_BATCHES):
         """Samples G(z) (or G(z, y)) as a float32 numpy array in the data's range ([-1, 1] for images).
 
         Args:
@@ -135,6 +142,8 @@ class Sampling:
             labels: conditional models only (required there unless the model has a
                 `label_prior`, which draws them with `seed`): one int class for every
                 sample, or n ints in [0, num_classes).
+            standing_batches: with EMA, the batches of 256 samples the EMA generator's
+                BatchNorm statistics are taken over (fewer: cheaper and noisier).
         """
         batch_size = _positive_int(batch_size, "batch_size")
         if isinstance(n_or_z, (int, np.integer)) and not isinstance(n_or_z, bool):
@@ -150,7 +159,7 @@ class Sampling:
                     f"got an array of shape {z.shape}."
                 )
         labels = self._sampling_labels(labels, len(z), seed)
-        net = self.sampling_generator()
+        net = self.sampling_generator(_positive_int(standing_batches, "standing_batches"))
         if not len(z):  # no rows, no samples (as ExportedGenerator.generate)
             return np.zeros((0,) + tuple(self.data_shape), "float32")
         out = []

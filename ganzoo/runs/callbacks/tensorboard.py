@@ -9,6 +9,7 @@ from ganzoo.runs.callbacks.steps import StepAware, host_means, steps_done, steps
 from ganzoo.runs.callbacks.event_writer import EventWriter, hparams_summary, session_end_summary
 from ganzoo.images import sample_picture, write_png
 from ganzoo.labels import balanced_labels
+from ganzoo.models.sampling import PICTURE_STANDING_BATCHES
 
 
 class TensorBoardLogger(StepAware):
@@ -89,8 +90,11 @@ class TensorBoardLogger(StepAware):
         for tag, opt in (("d", model.d_optimizer), ("g", model.g_optimizer)):
             scalars[f"learning_rate/{tag}"] = float(np.asarray(opt.learning_rate))
         self.writer.scalars(scalars, step)
-        picture = sample_picture(model.generate(self.fixed_z, labels=self.fixed_labels), self.reference,
-                                 columns=self._columns())
+        # The EMA generator's BatchNorm statistics over fewer samples than for scoring or export:
+        # a picture does not show their noise, and each epoch's would pay the full count again.
+        picture = sample_picture(model.generate(self.fixed_z, labels=self.fixed_labels,
+                                                standing_batches=PICTURE_STANDING_BATCHES),
+                                 self.reference, columns=self._columns())
         self.writer.image("samples", picture, step)
         self.writer.flush()
         if self.samples_dir:
